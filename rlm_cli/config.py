@@ -1,0 +1,236 @@
+"""Settings from flags, RLM_* variables, `.rlm.toml` and the user's config file, with each value's source.
+
+Precedence: flags > environment > project file > user file > defaults.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rlm_cli.errors import ConfigError
+
+PROJECT_FILE = ".rlm.toml"
+
+
+@dataclass(frozen=True)
+class Setting:
+    type: type
+    default: Any
+    help: str
+    secret: bool = False
+
+
+SETTINGS: dict[str, Setting] = {
+    "model": Setting(str, None, "root model, e.g. openai/gpt-4o-mini or an alias"),
+    "sub_model": Setting(str, None, "model for llm_query sub-calls (default: the root model)"),
+    "api_base": Setting(str, None, "OpenAI-compatible base URL for both models"),
+    "sub_api_base": Setting(str, None, "base URL for the sub-model (default: api_base)"),
+    "api_key": Setting(str, None, "API key (default: the provider's usual variable)", secret=True),
+    "temperature": Setting(float, 0.0, "root model temperature"),
+    "sub_temperature": Setting(float, 0.0, "sub-model temperature"),
+    "max_depth": Setting(int, 1, "recursion depth: 2+ makes llm_query run a child RLM"),
+    "max_iterations": Setting(int, 20, "root turns per RLM"),
+    "max_subcalls": Setting(int, None, "sub-calls over the whole run"),
+    "max_tokens": Setting(int, None, "input+output tokens over all calls"),
+    "max_cost": Setting(float, None, "USD over all calls"),
+    "timeout": Setting(float, None, "wall seconds for the whole run"),
+    "exec_timeout": Setting(float, 60.0, "seconds per code block"),
+    "concurrency": Setting(int, 8, "parallel sub-calls"),
+    "output_limit": Setting(int, 20_000, "characters of REPL output shown to the model per block"),
+    "sub_chars": Setting(int, 60_000, "characters the prompt tells the model a sub-call can take"),
+    "retries": Setting(int, 4, "retries of a failed model call (rate limits, 5xx, timeouts)"),
+    "retry_delay": Setting(float, 1.0, "seconds before the first retry; doubles each time"),
+    "request_timeout": Setting(float, 300.0, "seconds per model request"),
+    "sandbox": Setting(bool, True, "isolate the REPL (Landlock, no network, resource limits)"),
+    "memory_limit_mb": Setting(int, None, "REPL address-space limit in MiB (default: scaled to the input)"),
+    "cpu_limit_s": Setting(int, None, "REPL CPU seconds (default: scaled to the input)"),
+    "max_file_size": Setting(int, 50_000_000, "characters loaded per file before truncation"),
+    "max_total_size": Setting(int, 1_000_000_000, "characters loaded in all"),
+    "hidden": Setting(bool, False, "load dotfiles and dot-directories"),
+    "gitignore": Setting(bool, True, "respect .gitignore files"),
+    "include": Setting(list, [], "only files matching these globs"),
+    "exclude": Setting(list, [], "skip files matching these globs"),
+    "trace_keep": Setting(int, 100, "saved traces to keep"),
+    "trace_max_mb": Setting(int, 200, "total size of saved traces in MB"),
+}
+_ALIAS_KEYS = {"model", "api_base", "api_key", "api_key_env", "temperature"}
+
+
+@dataclass
+class Alias:
+    name: str
+    model: str
+    api_base: str | None = None
+    api_key: str | None = None
+    api_key_env: str | None = None
+    temperature: float | None = None
+
+
+@dataclass
+class Settings:
+    values: dict[str, Any]
+    sources: dict[str, str]
+    aliases: dict[str, Alias] = field(default_factory=dict)
+    files: list[Path] = field(default_factory=list)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.values[key]
+
+    def shown(self) -> list[tuple[str, str, str]]:
+        """(name, value, source) rows for `rlm config show`; secrets masked."""
+        rows = []
+        for name, setting in SETTINGS.items():
+            value = self.values[name]
+            text = "(set)" if setting.secret and value else ("" if value is None else str(value))
+            rows.append((name, text, self.sources[name]))
+        return rows
+
+
+def user_config_path() -> Path:
+    from platformdirs import user_config_dir
+
+    override = os.environ.get("RLM_CONFIG")
+    return Path(override) if override else Path(user_config_dir("rlm")) / "config.toml"
+
+
+def find_project_file(start: Path) -> Path | None:
+    for folder in [start, *start.parents]:
+        candidate = folder / PROJECT_FILE
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _coerce(name: str, value: Any, source: str) -> Any:
+    setting = SETTINGS[name]
+    try:
+        if value is None:
+            return None
+        if setting.type is bool:
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in {"1", "true", "yes", "on"}:
+                return True
+            if text in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(value)
+        if setting.type is list:
+            if isinstance(value, str):
+                return [v.strip() for v in value.split(",") if v.strip()]
+            if isinstance(value, list) and all(isinstance(v, str) for v in value):
+                return value
+            raise ValueError(value)
+        if setting.type is int and isinstance(value, float) and not value.is_integer():
+            raise ValueError(value)
+        result = setting.type(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{source}: {name} must be {setting.type.__name__}, got {value!r}") from None
+    if setting.type in (int, float) and result < 0:
+        raise ConfigError(f"{source}: {name} must not be negative, got {value!r}")
+    return result
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def _file_layer(path: Path, aliases: dict[str, Alias]) -> dict[str, Any]:
+    data = _read_toml(path)
+    layer: dict[str, Any] = {}
+    for key, value in data.items():
+        name = key.replace("-", "_")
+        if name == "aliases":
+            if not isinstance(value, dict):
+                raise ConfigError(f"{path}: [aliases] must be a table")
+            for alias, table in value.items():
+                aliases[alias] = _alias(path, alias, table)
+        elif name in SETTINGS:
+            layer[name] = _coerce(name, value, str(path))
+        else:
+            raise ConfigError(f"{path}: unknown setting {key!r}")
+    return layer
+
+
+def _alias(path: Path, name: str, table: Any) -> Alias:
+    if not isinstance(table, dict) or "model" not in table:
+        raise ConfigError(f"{path}: alias {name!r} needs a model")
+    unknown = set(table) - _ALIAS_KEYS
+    if unknown:
+        raise ConfigError(f"{path}: alias {name!r} has unknown keys: {', '.join(sorted(unknown))}")
+    return Alias(name=name, **table)
+
+
+def load_settings(flags: Mapping[str, Any], env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Settings:
+    """Merge every layer; flags whose value is None were not given."""
+    env = os.environ if env is None else env
+    aliases: dict[str, Alias] = {}
+    layers: list[tuple[str, dict[str, Any]]] = []
+    files: list[Path] = []
+    user_file = user_config_path()
+    if user_file.is_file():
+        files.append(user_file)
+        layers.append((str(user_file), _file_layer(user_file, aliases)))
+    project = find_project_file(cwd or Path.cwd())
+    if project is not None and project.resolve() != user_file.resolve():
+        files.append(project)
+        layers.append((str(project), _file_layer(project, aliases)))
+    env_layer = {}
+    for name in SETTINGS:
+        raw = env.get(f"RLM_{name.upper()}")
+        if raw is not None and raw != "":
+            env_layer[name] = _coerce(name, raw, f"RLM_{name.upper()}")
+    layers.append(("env", env_layer))
+    flag_layer = {}
+    for name, value in flags.items():
+        if name not in SETTINGS:
+            raise ConfigError(f"unknown setting {name!r}")
+        if value is not None and value != []:
+            flag_layer[name] = _coerce(name, value, "flag")
+    layers.append(("flag", flag_layer))
+    values = {name: s.default for name, s in SETTINGS.items()}
+    sources = dict.fromkeys(SETTINGS, "default")
+    for source, layer in layers:
+        for name, value in layer.items():
+            values[name] = value
+            sources[name] = source
+    return Settings(values, sources, aliases, files)
+
+
+@dataclass
+class ResolvedModel:
+    model: str
+    api_base: str | None
+    api_key: str | None
+    temperature: float | None
+
+
+def resolve_model(settings: Settings, name: str, api_base: str | None, temperature: float | None) -> ResolvedModel:
+    """Expand an alias; an explicit api_base still wins over the alias's own."""
+    alias = settings.aliases.get(name)
+    api_key = settings["api_key"]
+    if alias is None:
+        return ResolvedModel(name, api_base, api_key, temperature)
+    if alias.api_key_env:
+        api_key = os.environ.get(alias.api_key_env) or api_key
+        if api_key is None:
+            raise ConfigError(f"alias {name!r} reads its key from ${alias.api_key_env}, which is not set")
+    elif alias.api_key:
+        api_key = alias.api_key
+    return ResolvedModel(
+        alias.model,
+        api_base or alias.api_base,
+        api_key,
+        alias.temperature if alias.temperature is not None else temperature,
+    )

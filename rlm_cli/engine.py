@@ -1,0 +1,425 @@
+"""The RLM loop: the root model writes code, the REPL runs it, sub-calls fan out, until a final answer.
+
+The engine emits events and never renders; the CLI chooses who listens.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from rlm_cli import events as ev
+from rlm_cli import parsing, prompts
+from rlm_cli.budget import Budget, Limits
+from rlm_cli.bundle import SEPARATOR_TEMPLATE, write_bundle
+from rlm_cli.corpus import Corpus, Document
+from rlm_cli.errors import BudgetExhausted, ModelError, RlmError
+from rlm_cli.llm import Completion, ModelClient, ModelSpec
+from rlm_cli.repl import ReplConfig, ReplProcess
+from rlm_cli.sandbox import SandboxPolicy
+
+Emit = Callable[[ev.Event], None]
+# Older REPL outputs are shrunk to this many characters, so a long run fits a small model's window.
+OLD_OUTPUT_CHARS = 1_500
+PREFIX_CHARS = 600
+
+
+@dataclass
+class EngineConfig:
+    root: ModelSpec
+    sub: ModelSpec
+    limits: Limits = field(default_factory=Limits)
+    max_depth: int = 1
+    exec_timeout: float = 60.0
+    concurrency: int = 8
+    output_limit: int = 20_000
+    sub_chars: int = 60_000
+    sandbox: bool = True
+    sandbox_overrides: dict[str, Any] = field(default_factory=dict)
+
+    def public(self) -> dict[str, Any]:
+        """The configuration as it may be shown and saved: no secrets."""
+        limits = self.limits
+        return {
+            "model": self.root.model,
+            "sub_model": self.sub.model,
+            "api_base": self.root.api_base,
+            "sub_api_base": self.sub.api_base,
+            "max_depth": self.max_depth,
+            "max_iterations": limits.max_iterations,
+            "max_subcalls": limits.max_subcalls,
+            "max_tokens": limits.max_tokens,
+            "max_cost": limits.max_cost,
+            "timeout": limits.timeout,
+            "exec_timeout": self.exec_timeout,
+            "concurrency": self.concurrency,
+            "output_limit": self.output_limit,
+            "sandbox": self.sandbox,
+        }
+
+
+@dataclass
+class Outcome:
+    answer: str | None
+    final: bool
+    status: str  # ok | budget_exhausted | error | interrupted
+    iterations: int
+    error: RlmError | None = None
+
+
+class Run:
+    """What the whole tree of RLMs shares: the client, the budget, the event sink and the HTTP slots."""
+
+    def __init__(self, config: EngineConfig, client: ModelClient, emit: Emit, budget: Budget | None = None) -> None:
+        self.config = config
+        self.client = client
+        self.budget = budget or Budget(config.limits)
+        self._emit = emit
+        self._emit_lock = threading.Lock()
+        self.http_slots = threading.BoundedSemaphore(max(config.concurrency, 1))
+        self._batch_ids = itertools.count(1)
+        self._warned: set[str] = set()
+
+    def emit(self, event: ev.Event) -> None:
+        with self._emit_lock:
+            self._emit(event)
+
+    def warn_once(self, key: str, message: str, depth: int = 0) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            self.emit(ev.Notice(depth=depth, kind="warning", message=message))
+
+    @property
+    def warnings(self) -> list[str]:
+        return sorted(self._warned)
+
+    def next_batch_id(self) -> int:
+        return next(self._batch_ids)
+
+    def call(
+        self, spec: ModelSpec, messages: list[dict[str, str]], depth: int, stop: list[str] | None = None
+    ) -> Completion:
+        """A model call inside the shared budget and the global concurrency bound."""
+        self.budget.check()
+        with self.http_slots:
+            self.budget.check()
+            try:
+                completion = self.client.complete(
+                    spec,
+                    messages,
+                    stop=stop,
+                    deadline=self.budget.deadline,
+                    on_retry=lambda msg: self.emit(ev.Notice(depth=depth, kind="retry", message=msg)),
+                )
+            except ModelError:
+                self.budget.check()  # a call cut by the run's deadline is the time budget, not the model
+                raise
+        self.budget.record(completion)
+        if completion.cost_usd is None:
+            self.warn_once(f"cost:{spec.model}", f"cost unknown for {spec.model}: litellm has no price for it", depth)
+        if self.config.limits.max_cost is not None and completion.cost_usd is None:
+            self.warn_once("cost-limit", "--max-cost cannot be enforced: a model's price is unknown", depth)
+        return completion
+
+
+def corpus_from_text(text: str, path: str = "<prompt>") -> Corpus:
+    """Wrap a prompt as a one-document corpus, the input of a recursive child RLM."""
+    doc = Document(
+        path=path,
+        text=text,
+        type="text",
+        size=len(text.encode("utf-8", "replace")),
+        chars=len(text),
+        lines=text.count("\n") + 1,
+        pages=None,
+        encoding="utf-8",
+        truncated=False,
+    )
+    return Corpus(documents=[doc], skipped=[], warnings=[])
+
+
+class RLM:
+    """One recursive language model at one depth: a root loop over its own REPL process."""
+
+    def __init__(self, run: Run, depth: int = 0, model: ModelSpec | None = None) -> None:
+        self.run = run
+        self.depth = depth
+        self.config = run.config
+        self.model = model or run.config.root
+        self.repl: ReplProcess | None = None
+        self.code_ran = False
+        self.partial: str | None = None
+        self.iterations = 0
+
+    # --- the loop ---------------------------------------------------------------------------
+    def solve(self, question: str, corpus: Corpus) -> Outcome:
+        try:
+            return self._solve(question, corpus)
+        except BudgetExhausted as exc:
+            if exc.budget == "cancelled":
+                return Outcome(self.partial, False, "interrupted", self.iterations, exc)
+            return Outcome(self.partial, False, "budget_exhausted", self.iterations, exc)
+        except KeyboardInterrupt:
+            self.run.budget.cancel("interrupted")
+            return Outcome(self.partial, False, "interrupted", self.iterations)
+        except RlmError as exc:
+            return Outcome(self.partial, False, "error", self.iterations, exc)
+        finally:
+            if self.repl is not None:
+                self.repl.close()
+
+    def _start_repl(self, corpus: Corpus) -> ReplProcess:
+        overrides = dict(self.config.sandbox_overrides)
+
+        def policy(workdir: str) -> SandboxPolicy:
+            return SandboxPolicy.for_input(corpus.total_chars, workdir, enabled=self.config.sandbox, **overrides)
+
+        holder: dict[str, str] = {}
+
+        def write_input(workdir: str) -> str:
+            holder["workdir"] = workdir
+            return write_bundle(corpus, workdir)
+
+        repl = ReplProcess(write_input, ReplConfig(output_limit=self.config.output_limit), self._on_llm)
+        repl.config.sandbox = policy(holder["workdir"])
+        self.repl = repl
+        repl.start()
+        for warning in repl.warnings:
+            self.run.warn_once(f"sandbox:{warning}", warning, self.depth)
+        return repl
+
+    def _solve(self, question: str, corpus: Corpus) -> Outcome:
+        repl = self._start_repl(corpus)
+        docs = [prompts.DocInfo(d.path, d.chars, d.lines, d.type) for d in corpus.documents]
+        first_text = corpus.documents[0].text if corpus.documents else ""
+        samples = prompts.sample_lines([(d.path, d.text) for d in corpus.documents], question)
+        messages = [
+            {"role": "system", "content": prompts.system_prompt(SEPARATOR_TEMPLATE, self.config.sub_chars)},
+            {"role": "user", "content": prompts.metadata(question, docs, first_text[:PREFIX_CHARS], samples)},
+        ]
+        limits = self.config.limits
+        while self.iterations < limits.max_iterations:
+            self.iterations += 1
+            self.run.emit(
+                ev.TurnStarted(depth=self.depth, iteration=self.iterations, max_iterations=limits.max_iterations)
+            )
+            reply = self._root_call(messages)
+            parsed = parsing.parse_reply(reply.text)
+            messages.append({"role": "assistant", "content": reply.text})
+            feedback: list[str] = []
+            answer = self._execute(repl, parsed, feedback)
+            if answer is None and parsed.final_kind is not None:
+                answer = self._text_final(repl, parsed, feedback)
+            if answer is not None:
+                return Outcome(answer, True, "ok", self.iterations)
+            if not parsed.code_blocks and parsed.final_kind is None:
+                feedback.append(prompts.NUDGE_NO_CODE)
+                self._notice("nudge", "no code and no final answer: nudged the model")
+            self._shrink_old_outputs(messages)
+            messages.append({"role": "user", "content": "\n\n".join(feedback)})
+        return self._last_call(messages)
+
+    def _root_call(self, messages: list[dict[str, str]]) -> Completion:
+        completion = self.run.call(self.model, messages, self.depth, stop=prompts.STOP_SEQUENCES)
+        self.run.emit(
+            ev.ModelReply(
+                depth=self.depth,
+                iteration=self.iterations,
+                model=completion.model,
+                text=completion.text,
+                input_tokens=completion.input_tokens,
+                output_tokens=completion.output_tokens,
+                latency_s=completion.latency_s,
+                usage=self.run.budget.snapshot(),
+            )
+        )
+        if completion.text.strip() and not parsing.parse_reply(completion.text).code_blocks:
+            prose = parsing.parse_reply(completion.text).prose
+            if prose and not parsing.looks_like_plan(prose):
+                self.partial = prose
+        return completion
+
+    def _execute(self, repl: ReplProcess, parsed: parsing.Reply, feedback: list[str]) -> str | None:
+        """Run the reply's blocks in order; a FINAL called in code ends the turn."""
+        for index, code in enumerate(parsed.code_blocks, 1):
+            result = repl.run(code, self.config.exec_timeout, self.run.budget.deadline)
+            self.run.emit(
+                ev.CodeExecuted(
+                    depth=self.depth,
+                    iteration=self.iterations,
+                    index=index,
+                    code=code,
+                    output=result.output,
+                    cut_chars=result.cut,
+                    elapsed_s=result.elapsed_s,
+                    state_lost=result.state_lost,
+                )
+            )
+            if result.state_lost:
+                self._notice("repl", result.output)
+            feedback.append(prompts.cell_feedback(index, result.output, result.cut))
+            if result.status == "ok":
+                self.code_ran = True
+            if result.final is not None:
+                if parsing.looks_like_plan(result.final):
+                    feedback.append(prompts.NUDGE_PLAN)
+                    self._notice("nudge", "FINAL called with a plan: refused")
+                    return None
+                return result.final
+            if result.status != "ok":
+                break  # later blocks likely depend on this one
+        return None
+
+    def _text_final(self, repl: ReplProcess, parsed: parsing.Reply, feedback: list[str]) -> str | None:
+        """Decide whether a FINAL/FINAL_VAR written as text is an answer (see README: final answers)."""
+        value = parsed.final_value or ""
+        if parsed.final_kind == "FINAL_VAR":
+            name = value.strip().strip("'\"")
+            found = repl.get_var(name) if name.isidentifier() else None
+            if found is None:
+                feedback.append(prompts.NUDGE_MISSING_VAR.format(name=name))
+                self._notice("nudge", f"FINAL_VAR({name}): no such variable")
+                return None
+            return found
+        if not self.code_ran:
+            feedback.append(prompts.NUDGE_NO_DATA_YET)
+            self._notice("nudge", "final answer before any code ran: refused")
+            return None
+        if parsed.final_after_code:
+            self.partial = value
+            feedback.append(prompts.NUDGE_FINAL_BEFORE_OUTPUT)
+            self._notice("nudge", "final answer written before seeing the code's output: refused")
+            return None
+        if parsing.looks_like_plan(value):
+            feedback.append(prompts.NUDGE_PLAN)
+            self._notice("nudge", "final answer looks like a plan: refused")
+            return None
+        return value
+
+    def _last_call(self, messages: list[dict[str, str]]) -> Outcome:
+        """Iterations are spent: one last call for the best answer, returned as not final."""
+        limit = self.config.limits.max_iterations
+        self._notice("budget", f"max iterations ({limit}) reached; asking for a best answer")
+        messages.append({"role": "user", "content": prompts.NUDGE_LAST_CALL})
+        error = BudgetExhausted("iterations", f"iteration budget of {self.config.limits.max_iterations} exhausted")
+        try:
+            reply = self._root_call(messages)
+        except (BudgetExhausted, ModelError):
+            return Outcome(self.partial, False, "budget_exhausted", self.iterations, error)
+        parsed = parsing.parse_reply(reply.text)
+        answer = parsed.final_value if parsed.final_kind == "FINAL" else (parsed.prose or reply.text.strip())
+        return Outcome(answer or self.partial, False, "budget_exhausted", self.iterations, error)
+
+    def _shrink_old_outputs(self, messages: list[dict[str, str]]) -> None:
+        for message in messages[2:]:
+            content = message["content"]
+            if message["role"] == "user" and len(content) > OLD_OUTPUT_CHARS + 200:
+                cut = len(content) - OLD_OUTPUT_CHARS
+                message["content"] = f"{content[:OLD_OUTPUT_CHARS]}\n[... {cut} characters of this old output cut]"
+
+    def _notice(self, kind: str, message: str) -> None:
+        self.run.emit(ev.Notice(depth=self.depth, kind=kind, message=message))
+
+    # --- model calls from the REPL -----------------------------------------------------------
+    def _on_llm(self, prompts_: list[str], model: str | None, batched: bool) -> list[str]:
+        """Serve llm_query / llm_query_batched for the REPL: concurrently, in order, errors per item."""
+        batch_id = self.run.next_batch_id()
+        started = time.monotonic()
+        self.run.emit(ev.BatchStarted(depth=self.depth, batch_id=batch_id, size=len(prompts_)))
+        if len(prompts_) == 1:
+            results = [self._one_subcall(batch_id, 0, prompts_[0], model)]
+        else:
+            workers = min(max(self.config.concurrency, 1), len(prompts_))
+            # No `with`: on Ctrl-C or a spent budget we must not wait for calls still in flight.
+            pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rlm-sub")
+            futures = [pool.submit(self._one_subcall, batch_id, i, p, model) for i, p in enumerate(prompts_)]
+            try:
+                results = [f.result() for f in futures]
+            except KeyboardInterrupt:
+                self.run.budget.cancel("interrupted")
+                raise
+            finally:
+                pool.shutdown(wait=False, cancel_futures=True)
+        failed = sum(1 for r in results if r.startswith("[llm_query error"))
+        self.run.emit(
+            ev.BatchFinished(
+                depth=self.depth,
+                batch_id=batch_id,
+                size=len(prompts_),
+                failed=failed,
+                elapsed_s=time.monotonic() - started,
+            )
+        )
+        return results
+
+    def _one_subcall(self, batch_id: int, index: int, prompt: str, model: str | None) -> str:
+        self.run.budget.reserve_subcall()
+        spec = (
+            self.config.sub
+            if model is None
+            else ModelSpec(
+                model=model,
+                api_base=self.config.sub.api_base,
+                api_key=self.config.sub.api_key,
+                temperature=self.config.sub.temperature,
+                max_output_tokens=self.config.sub.max_output_tokens,
+            )
+        )
+        recursive = self.depth + 1 < self.config.max_depth
+        started = time.monotonic()
+        error: str | None = None
+        tokens = (0, 0)
+        try:
+            if recursive:
+                text = self._child_rlm(prompt, spec)
+            else:
+                completion = self.run.call(
+                    spec,
+                    [
+                        {"role": "system", "content": prompts.SUB_SYSTEM_PROMPT},
+                        {"role": "user", "content": prompt},
+                    ],
+                    self.depth + 1,
+                )
+                text = completion.text
+                tokens = (completion.input_tokens, completion.output_tokens)
+        except ModelError as exc:
+            error = exc.message
+            text = f"[llm_query error: {exc.message}]"
+        self.run.emit(
+            ev.SubcallFinished(
+                depth=self.depth,
+                batch_id=batch_id,
+                index=index,
+                model=spec.model,
+                prompt=prompt,
+                response=text,
+                input_tokens=tokens[0],
+                output_tokens=tokens[1],
+                latency_s=time.monotonic() - started,
+                error=error,
+                recursive=recursive,
+                usage=self.run.budget.snapshot(),
+            )
+        )
+        return text
+
+    def _child_rlm(self, prompt: str, spec: ModelSpec) -> str:
+        """Depth recursion: the sub-call is a full RLM, driven by the sub-model, whose context is the prompt."""
+        child = RLM(self.run, self.depth + 1, spec)
+        outcome = child.solve(prompts.CHILD_QUESTION.format(head=prompt[:1_000]), corpus_from_text(prompt))
+        if (
+            outcome.error is not None
+            and isinstance(outcome.error, BudgetExhausted)
+            and outcome.error.budget != "iterations"
+        ):
+            raise outcome.error
+        if outcome.answer is None:
+            message = outcome.error.message if outcome.error else "no answer"
+            raise ModelError(f"recursive sub-call gave no answer ({message})")
+        return outcome.answer

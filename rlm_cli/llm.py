@@ -1,0 +1,196 @@
+"""The model client: litellm behind retries, timeouts and usage accounting.
+
+litellm is imported on the first call only, because its import costs seconds and most
+commands (`--help`, `trace`, `config`, `--dry-run`) never reach a model.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from rlm_cli.errors import ModelError
+
+_litellm: Any = None
+_import_lock = threading.Lock()
+
+
+def _lib() -> Any:
+    """Import litellm once, offline-safe (no cost-map download at import)."""
+    global _litellm
+    with _import_lock:
+        if _litellm is None:
+            os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+            import litellm
+
+            litellm.suppress_debug_info = True
+            litellm.drop_params = True
+            litellm.telemetry = False
+            _litellm = litellm
+    return _litellm
+
+
+@dataclass
+class ModelSpec:
+    """Where and how to reach one model; `api_key` never leaves this object."""
+
+    model: str
+    api_base: str | None = None
+    api_key: str | None = None
+    temperature: float | None = None
+    max_output_tokens: int | None = None
+
+    def public(self) -> dict[str, Any]:
+        return {"model": self.model, "api_base": self.api_base, "temperature": self.temperature}
+
+
+@dataclass
+class Completion:
+    text: str
+    model: str
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float | None
+    latency_s: float
+
+
+@dataclass
+class RetryPolicy:
+    retries: int = 4
+    base_delay: float = 1.0
+    max_delay: float = 30.0
+    request_timeout: float = 300.0
+
+
+class ModelClient:
+    """Thread-safe; one instance serves the root model, sub-models and recursive runs."""
+
+    def __init__(self, retry: RetryPolicy | None = None) -> None:
+        self.retry = retry or RetryPolicy()
+
+    def complete(
+        self,
+        spec: ModelSpec,
+        messages: list[dict[str, str]],
+        *,
+        stop: list[str] | None = None,
+        deadline: float | None = None,
+        on_retry: Any = None,
+    ) -> Completion:
+        """One chat completion; transient faults are retried with exponential backoff and jitter."""
+        litellm = _lib()
+        kwargs: dict[str, Any] = {"model": spec.model, "messages": messages}
+        if spec.api_base:
+            kwargs["api_base"] = spec.api_base
+        if spec.api_key:
+            kwargs["api_key"] = spec.api_key
+        if spec.temperature is not None:
+            kwargs["temperature"] = spec.temperature
+        if spec.max_output_tokens:
+            kwargs["max_tokens"] = spec.max_output_tokens
+        if stop:
+            kwargs["stop"] = stop
+        attempt = 0
+        while True:
+            timeout = self.retry.request_timeout
+            if deadline is not None:
+                timeout = min(timeout, deadline - time.monotonic())
+                if timeout <= 0:
+                    raise ModelError(f"{spec.model}: no time left for a model call")
+            started = time.monotonic()
+            try:
+                response = litellm.completion(timeout=timeout, num_retries=0, max_retries=0, **kwargs)
+            except Exception as exc:  # litellm raises many types; classify them once here
+                transient, message = _classify(exc, spec)
+                attempt += 1
+                if not transient or attempt > self.retry.retries:
+                    if transient:
+                        message += f" (gave up after {attempt} attempts)"
+                    raise ModelError(message) from exc
+                delay = min(self.retry.max_delay, self.retry.base_delay * 2 ** (attempt - 1))
+                delay *= 0.5 + random.random() / 2
+                if deadline is not None and time.monotonic() + delay >= deadline:
+                    raise ModelError(message + " (no time left to retry)") from exc
+                if on_retry is not None:
+                    on_retry(f"{message}; retry {attempt}/{self.retry.retries} in {delay:.1f}s")
+                time.sleep(delay)
+                continue
+            return _to_completion(litellm, response, spec, time.monotonic() - started)
+
+
+def _to_completion(litellm: Any, response: Any, spec: ModelSpec, latency: float) -> Completion:
+    choice = response.choices[0]
+    text = getattr(choice.message, "content", None) or ""
+    usage = getattr(response, "usage", None)
+    input_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
+    output_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
+    try:
+        cost: float | None = float(litellm.completion_cost(completion_response=response, model=spec.model))
+    except Exception:  # no price known for this model: cost is unknown, not zero
+        cost = None
+    return Completion(text, spec.model, input_tokens, output_tokens, cost, latency)
+
+
+_TRANSIENT = (
+    "RateLimitError",
+    "APIConnectionError",
+    "Timeout",
+    "ServiceUnavailableError",
+    "InternalServerError",
+    "BadGatewayError",
+)
+
+
+def _classify(exc: Exception, spec: ModelSpec) -> tuple[bool, str]:
+    """Return (is_transient, one-line message) for a litellm exception."""
+    name = type(exc).__name__
+    where = f" at {spec.api_base}" if spec.api_base else ""
+    detail = _clean_detail(str(getattr(exc, "message", None) or exc))
+    status = getattr(exc, "status_code", None)
+    if _is_connect_failure(exc):
+        return True, f"cannot connect to {spec.model}{where}: is the server running and the URL right?"
+    if name == "AuthenticationError":
+        return False, f"authentication failed for {spec.model}{where}: check the API key ({detail})"
+    if name == "RateLimitError":
+        return True, f"rate limited by {spec.model}{where}"
+    if name == "APIConnectionError":
+        return True, f"connection error with {spec.model}{where}: {detail}"
+    if name == "Timeout":
+        return True, f"{spec.model}{where} timed out"
+    if name in _TRANSIENT or (isinstance(status, int) and status >= 500):
+        return True, f"{spec.model}{where} failed with a server error: {detail}"
+    if name == "NotFoundError":
+        return False, f"model not found: {spec.model}{where} ({detail})"
+    if name == "ContextWindowExceededError":
+        return False, f"prompt too long for {spec.model}: {detail}"
+    if name == "BadRequestError" and "LLM Provider NOT provided" in detail:
+        return False, (
+            f"unknown model {spec.model!r}: prefix it with a provider, e.g. openai/gpt-4o-mini, "
+            "or openai/<name> with --api-base for a local OpenAI-compatible server"
+        )
+    return False, f"{spec.model}{where}: {name}: {detail}"
+
+
+_NOISE = re.compile(r"^(?:litellm\.\w+:\s*)?(?:\w+Error:\s*)?(?:\w+Exception - )?")
+
+
+def _clean_detail(text: str) -> str:
+    """litellm prefixes messages with its class names; keep only what the server said."""
+    return _NOISE.sub("", " ".join(text.split()))[:300]
+
+
+def _is_connect_failure(exc: BaseException) -> bool:
+    """True when no connection could be made at all (refused, unknown host), whatever litellm calls it."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ConnectionRefusedError) or type(current).__name__ in {"ConnectError", "ConnectTimeout"}:
+            return True
+        current = current.__cause__ or current.__context__
+    return False

@@ -1,0 +1,93 @@
+"""Reading the root model's reply: which code to run, and whether it gave a final answer."""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+
+# ```repl and ```python (and unlabeled fences) are code; ```bash, ```text etc. are not.
+_FENCE = re.compile(r"^[ \t]*```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)^[ \t]*```[ \t]*$", re.DOTALL | re.MULTILINE)
+_OPEN_FENCE = re.compile(r"^[ \t]*```[ \t]*(repl|python|py|python3)?[ \t]*\n(.*)\Z", re.DOTALL | re.MULTILINE)
+CODE_LANGUAGES = {"", "repl", "python", "py", "python3"}
+_FINAL_LINE = re.compile(r"^[ \t]*(?:\*\*)?(FINAL_VAR|FINAL)\((.*)", re.MULTILINE)
+
+
+@dataclass
+class Reply:
+    code_blocks: list[str]
+    final_kind: str | None  # "FINAL" | "FINAL_VAR" | None
+    final_value: str | None
+    final_after_code: bool  # the text answer came after a code block in the same reply
+    prose: str  # the reply without its code blocks
+
+
+def parse_reply(text: str) -> Reply:
+    blocks: list[str] = []
+    spans: list[tuple[int, int]] = []
+    for match in _FENCE.finditer(text):
+        spans.append(match.span())
+        if match.group(1).lower() in CODE_LANGUAGES and match.group(2).strip():
+            blocks.append(match.group(2))
+    tail_start = spans[-1][1] if spans else 0
+    unclosed = _OPEN_FENCE.search(text, tail_start)
+    if unclosed and unclosed.group(2).strip():
+        # A stop sequence or a token limit cut the closing fence; the code is still code.
+        spans.append(unclosed.span())
+        blocks.append(unclosed.group(2))
+    prose = _remove_spans(text, spans)
+    kind, value, position = _find_final(text, spans)
+    after_code = bool(spans) and position is not None and position > spans[0][0]
+    return Reply(blocks, kind, value, after_code, prose.strip())
+
+
+def _remove_spans(text: str, spans: list[tuple[int, int]]) -> str:
+    pieces, last = [], 0
+    for start, end in sorted(spans):
+        pieces.append(text[last:start])
+        last = end
+    pieces.append(text[last:])
+    return "".join(pieces)
+
+
+def _find_final(text: str, spans: list[tuple[int, int]]) -> tuple[str | None, str | None, int | None]:
+    """A FINAL(...) or FINAL_VAR(...) that starts a line outside every code fence."""
+    for match in _FINAL_LINE.finditer(text):
+        if any(start <= match.start() < end for start, end in spans):
+            continue
+        # The answer runs to the last ')' before the next fence (answers may span lines).
+        next_fence = min((s for s, _ in spans if s > match.start()), default=len(text))
+        rest = text[match.start(2) : next_fence]
+        first_line = rest.split("\n", 1)[0].rstrip()
+        if first_line.endswith(")"):
+            rest = first_line  # a one-line answer; what follows it is commentary
+        close = rest.rfind(")")
+        if close < 0:
+            continue
+        return match.group(1), _unquote(rest[:close].strip()), match.start()
+    return None, None, None
+
+
+def _unquote(value: str) -> str:
+    """FINAL("42") means 42: drop one level of Python string quoting when it parses as a literal."""
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        try:
+            literal = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            return value[1:-1]
+        if isinstance(literal, str):
+            return literal
+    return value
+
+
+_PLAN = re.compile(
+    r"^\s*(?:(?:i will|i'll|i am going to|i'm going to|let me|let's|to answer|to find|we need to|we will|"
+    r"we'll|i need to|i should|step 1|the next step|now i|i can now)\b|first,|next,)",
+    re.IGNORECASE,
+)
+
+
+def looks_like_plan(answer: str) -> bool:
+    """True for text that announces work instead of giving a result (the paper's FINAL brittleness)."""
+    stripped = answer.strip()
+    return not stripped or bool(_PLAN.match(stripped)) or stripped.endswith(":")

@@ -1,0 +1,230 @@
+"""Every text the models read: the system prompt, the input's metadata, feedback and nudges.
+
+Kept short and concrete, with worked examples, because small models follow examples, not rules.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+SYSTEM_PROMPT = """\
+You answer a question about a large input that you cannot read directly. The input is \
+loaded in a Python REPL as the variable `context` (one str). You explore it by writing \
+Python in a ```repl block; you then see what the code prints (long output is cut, so \
+print counts, samples and short results, never the whole input).
+
+In the REPL:
+- `context`: the whole input as one string. Each document in it starts with a line \
+"{separator}".
+- `documents`: list of the documents; each has .path, .text, .lines.
+- `grep(pattern)`: the lines matching a regex (case-insensitive), as "path:line: text" strings.
+- `chunks(size=20000)`: `context` split into pieces of about `size` characters.
+- `llm_query(prompt)`: ask a helper model about a text you build (up to about \
+{sub_chars} characters); it sees only that prompt. Returns a str.
+- `llm_query_batched(prompts)`: many prompts answered in parallel; a list of str, in order. \
+Use it instead of calling llm_query in a loop.
+- `FINAL(answer)`: give your final answer. `FINAL_VAR(name)`: answer with a variable's value.
+- `SHOW_VARS()`: list your variables. Variables persist between blocks.
+
+Rules:
+1. Look at the real data first (print a few lines, or grep the question's key words). \
+Never guess the format of the data, never invent values.
+2. Write one ```repl block, then stop and wait for its output.
+3. If the output is empty or an error, fix the code and try again.
+4. Answer only with what the output showed: call FINAL(answer) in code, or write \
+FINAL(answer) on its own line. A plan is not an answer.
+
+Example 1 (search and count with code):
+Question: How many orders were refunded?
+```repl
+print(grep("refund")[:5])
+```
+(output shows lines like "shop.log:12: 2024-01-02 order=123 status=REFUNDED")
+```repl
+import re
+refunded = set(re.findall(r"order=(\\d+) status=REFUNDED", context))
+print(len(refunded))
+```
+(output: 17)
+FINAL(17)
+
+Example 2 (reading with a helper model):
+Question: Which document describes a security incident?
+```repl
+answers = llm_query_batched(
+    [f"Does this text describe a security incident? Reply NO, or one line naming it.\\n\\n{{d.text[:{sub_chars}]}}"
+     for d in documents])
+for d, a in zip(documents, answers):
+    if not a.strip().upper().startswith("NO"):
+        print(d.path, "->", a)
+```
+"""
+
+SUB_SYSTEM_PROMPT = (
+    "You read the text you are given and do exactly what is asked, using only that text. "
+    "Reply with the answer itself, as briefly as possible: no preamble, no explanation."
+)
+
+CHILD_QUESTION = (
+    "Do what this request asks, using the text that comes with it (the whole request and its text are "
+    "in `context`):\n{head}"
+)
+
+# The model imitating our feedback is the sign that it is inventing REPL output.
+STOP_SEQUENCES = ["REPL output", "```output"]
+
+
+@dataclass
+class DocInfo:
+    path: str
+    chars: int
+    lines: int
+    type: str = "text"
+
+
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{3,}")
+_STOPWORDS = {
+    "which",
+    "what",
+    "when",
+    "where",
+    "that",
+    "this",
+    "there",
+    "their",
+    "with",
+    "from",
+    "have",
+    "does",
+    "many",
+    "much",
+    "were",
+    "times",
+    "than",
+    "more",
+    "most",
+    "least",
+    "after",
+    "before",
+    "into",
+    "each",
+    "every",
+    "about",
+    "exactly",
+    "name",
+    "list",
+    "give",
+    "tell",
+    "show",
+    "count",
+    "number",
+    "how",
+    "they",
+    "them",
+    "those",
+    "these",
+    "some",
+    "only",
+    "other",
+    "will",
+    "would",
+    "could",
+    "should",
+}
+
+
+def question_terms(question: str) -> list[str]:
+    """Words of the question worth grepping for in the input."""
+    seen: list[str] = []
+    for word in _WORD.findall(question):
+        lower = word.lower().strip(".-")
+        if lower not in _STOPWORDS and lower not in seen:
+            seen.append(lower)
+    return seen[:8]
+
+
+def sample_lines(docs_text: Sequence[tuple[str, str]], question: str, limit: int = 6) -> list[str]:
+    """Real lines containing the question's words: they show the data's format better than a prefix."""
+    terms = question_terms(question)
+    if not terms:
+        return []
+    rx = re.compile("|".join(re.escape(t) for t in terms), re.IGNORECASE)
+    found: list[str] = []
+    for path, text in docs_text:
+        for match in rx.finditer(text):
+            start = text.rfind("\n", 0, match.start()) + 1
+            end = text.find("\n", match.end())
+            line = text[start : end if end >= 0 else len(text)].strip()
+            if line and line not in found:
+                found.append(f"{path}: {line[:200]}")
+            if len(found) >= limit:
+                return found
+            if len(found) >= 2 and found[-1].startswith(f"{path}:") and found[-2].startswith(f"{path}:"):
+                break  # a few per document, so several files are shown
+    return found
+
+
+def metadata(
+    question: str,
+    docs: Sequence[DocInfo],
+    prefix: str,
+    samples: Sequence[str],
+    max_listed: int = 20,
+) -> str:
+    """The first user message: the question and what the input looks like, never the input itself."""
+    total = sum(d.chars for d in docs)
+    lines = [
+        f"Question: {question}",
+        "",
+        f"The input in `context`: {len(docs)} document(s), {total:,} characters (about {total // 4:,} tokens).",
+    ]
+    if len(docs) > 1:
+        lines.append("Documents (path: characters, lines):")
+        lines += [f"- {d.path}: {d.chars:,} chars, {d.lines:,} lines" for d in docs[:max_listed]]
+        if len(docs) > max_listed:
+            lines.append(f"- ... and {len(docs) - max_listed} more (see `documents`)")
+    elif docs:
+        lines.append(f"One document: {docs[0].path}, {docs[0].lines:,} lines.")
+    lines += ["", "The first characters of `context`:", "```text", prefix.rstrip(), "```"]
+    if samples:
+        lines += ["", "Some lines that contain words of the question:", "```text", *samples, "```"]
+    lines += ["", "Write a ```repl block to start exploring the data."]
+    return "\n".join(lines)
+
+
+def system_prompt(separator_template: str, sub_chars: int) -> str:
+    separator = separator_template.format(path="<path>").strip()
+    return SYSTEM_PROMPT.format(separator=separator, sub_chars=f"{sub_chars:,}")
+
+
+def cell_feedback(index: int, output: str, cut: int) -> str:
+    note = f" ({cut:,} characters were cut from the middle; print less)" if cut else ""
+    body = output.rstrip() if output.strip() else "(no output: the code printed nothing. Use print() to see values.)"
+    return f"REPL output of block {index}{note}:\n```text\n{body}\n```"
+
+
+NUDGE_NO_CODE = (
+    "Your reply had no ```repl code block and no FINAL(...). Write a ```repl block that looks at "
+    "`context`, or, if the REPL output already showed the answer, reply FINAL(answer)."
+)
+NUDGE_NO_DATA_YET = (
+    "You have not looked at the data yet, so that answer was not accepted. Run code on `context` first; do not guess."
+)
+NUDGE_PLAN = (
+    "That is a plan, not an answer, so it was not accepted. Write the ```repl code now; give FINAL(answer) "
+    "only with the result."
+)
+NUDGE_FINAL_BEFORE_OUTPUT = (
+    "You wrote FINAL(...) in the same reply as code, before seeing the code's output, so it was not "
+    "accepted. Check the output above; if it confirms your answer, reply with FINAL(answer) alone."
+)
+NUDGE_MISSING_VAR = (
+    "FINAL_VAR({name}): the REPL has no variable named {name!r}, so nothing was returned. Assign it in a "
+    "```repl block first, or reply FINAL(answer)."
+)
+NUDGE_LAST_CALL = (
+    "You have no iterations left. Reply now with FINAL(answer): your best answer from what the REPL has "
+    "shown so far. No code."
+)

@@ -1,0 +1,85 @@
+"""Helpers placed in the REPL next to `context`: small models use them well; strong models may ignore them.
+
+Standard library only, since the sandboxed child imports this module.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+REPR_LIMIT = 2_000
+
+
+def to_text(value: Any) -> str:
+    """How a final answer or variable reads as text: strings verbatim, the rest by repr."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return repr(value)
+
+
+def short_repr(value: Any, limit: int = REPR_LIMIT) -> str:
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... [{len(text) - limit} more characters; total len {len(text)}]"
+
+
+def describe_vars(namespace: dict[str, Any], hidden: set[str]) -> str:
+    rows = []
+    for name, value in namespace.items():
+        if name.startswith("_") or name in hidden or callable(value) or type(value).__name__ == "module":
+            continue
+        size = f", len {len(value)}" if hasattr(value, "__len__") else ""
+        rows.append(f"{name}: {type(value).__name__}{size}")
+    return "\n".join(rows) if rows else "(no variables yet)"
+
+
+def _compile(pattern: str, ignore_case: bool) -> re.Pattern[str]:
+    flags = re.IGNORECASE if ignore_case else 0
+    try:
+        return re.compile(pattern, flags)
+    except re.error:
+        return re.compile(re.escape(pattern), flags)
+
+
+def helpers(context: str, documents: Sequence[Any]) -> dict[str, Callable[..., Any]]:
+    """The helper functions bound to this REPL's input."""
+
+    def grep(pattern: str, ignore_case: bool = True, limit: int = 200) -> list[str]:
+        """Lines matching a regex (or plain text), as 'path:line: text', across all documents."""
+        rx = _compile(pattern, ignore_case)
+        found: list[str] = []
+        for doc in documents:
+            text = doc.text
+            line_no, pos = 1, 0
+            for match in rx.finditer(text):
+                start = text.rfind("\n", 0, match.start()) + 1
+                end = text.find("\n", match.end())
+                end = len(text) if end < 0 else end
+                line_no += text.count("\n", pos, start)
+                pos = start
+                found.append(f"{doc.path}:{line_no}: {text[start:end][:500]}")
+                if len(found) >= limit:
+                    return found
+        return found
+
+    def chunks(text: str | None = None, size: int = 20_000) -> list[str]:
+        """Split text (default: context) into pieces of about `size` characters, on line boundaries."""
+        source = context if text is None else text
+        pieces: list[str] = []
+        start = 0
+        while start < len(source):
+            end = min(start + size, len(source))
+            if end < len(source):
+                newline = source.rfind("\n", start, end)
+                if newline > start:
+                    end = newline + 1
+            pieces.append(source[start:end])
+            start = end
+        return pieces
+
+    return {"grep": grep, "chunks": chunks}

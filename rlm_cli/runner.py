@@ -1,0 +1,317 @@
+"""One `rlm ask`: load the corpus, run the engine with a renderer and a trace, and report the result."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rlm_cli import events as ev
+from rlm_cli.config import Settings, resolve_model
+from rlm_cli.errors import (
+    EXIT_BUDGET,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    BudgetExhausted,
+    ConfigError,
+    RlmError,
+)
+
+SCHEMA = "rlm.result/1"
+# Set by the CLI; errors raised before a run starts are still reported as JSON when it is on.
+json_mode = False
+
+SETUP_HELP = """no model configured. Pick one of:
+  cloud:  export OPENAI_API_KEY=sk-...   then  rlm ask -m openai/gpt-4o-mini FILE "question"
+  local:  start llama.cpp, Ollama or vLLM, then
+          rlm ask -m openai/MODEL --api-base http://127.0.0.1:8080/v1 FILE "question"
+  or once for all runs:  export RLM_MODEL=...  or  model = "..." in the file `rlm config path` prints"""
+
+
+@dataclass
+class OutputOptions:
+    as_json: bool = False
+    quiet: bool = False
+    verbose: bool = False
+    trace_file: Path | None = None
+
+
+def error_result(exc: RlmError) -> dict[str, Any]:
+    """The JSON object for a run that failed before it produced anything."""
+    return {
+        "schema": SCHEMA,
+        "status": "error",
+        "answer": None,
+        "final": False,
+        "iterations": 0,
+        "subcalls": 0,
+        "usage": {"input_tokens": 0, "output_tokens": 0, "by_model": {}},
+        "cost_usd": None,
+        "elapsed_s": 0.0,
+        "trace": None,
+        "warnings": [],
+        "error": {"type": exc.kind, "message": exc.message},
+    }
+
+
+def _corpus_options(settings: Settings) -> Any:
+    from rlm_cli.corpus import CorpusOptions
+
+    return CorpusOptions(
+        include=list(settings["include"]),
+        exclude=list(settings["exclude"]),
+        hidden=settings["hidden"],
+        gitignore=settings["gitignore"],
+        max_file_size=settings["max_file_size"],
+        max_total_size=settings["max_total_size"],
+    )
+
+
+def _engine_config(settings: Settings) -> Any:
+    from rlm_cli.budget import Limits
+    from rlm_cli.engine import EngineConfig
+    from rlm_cli.llm import ModelSpec
+
+    name = settings["model"]
+    if not name:
+        raise ConfigError(SETUP_HELP)
+    explicit_base = settings["api_base"] if settings.sources["api_base"] in ("flag", "env") else None
+    root = resolve_model(settings, name, explicit_base or None, settings["temperature"])
+    if root.api_base is None:
+        root.api_base = settings["api_base"]
+    sub_name = settings["sub_model"] or name
+    sub_base = settings["sub_api_base"] or (explicit_base if settings["sub_model"] else None)
+    sub = resolve_model(settings, sub_name, sub_base, settings["sub_temperature"])
+    if sub.api_base is None:
+        sub.api_base = (
+            settings["sub_api_base"]
+            or settings["api_base"]
+            or (root.api_base if not settings["sub_model"] or sub_name == name else None)
+        )
+    overrides: dict[str, Any] = {}
+    if settings["memory_limit_mb"]:
+        overrides["memory_bytes"] = settings["memory_limit_mb"] * 1024 * 1024
+    if settings["cpu_limit_s"]:
+        overrides["cpu_seconds"] = settings["cpu_limit_s"]
+    if settings["max_depth"] < 1:
+        raise ConfigError("max_depth must be at least 1")
+    if settings["max_iterations"] < 1:
+        raise ConfigError("max_iterations must be at least 1")
+    return EngineConfig(
+        root=ModelSpec(root.model, root.api_base, root.api_key, root.temperature),
+        sub=ModelSpec(sub.model, sub.api_base, sub.api_key, sub.temperature),
+        limits=Limits(
+            max_iterations=settings["max_iterations"],
+            max_subcalls=settings["max_subcalls"],
+            max_tokens=settings["max_tokens"],
+            max_cost=settings["max_cost"],
+            timeout=settings["timeout"],
+        ),
+        max_depth=settings["max_depth"],
+        exec_timeout=settings["exec_timeout"] or 60.0,
+        concurrency=max(settings["concurrency"], 1),
+        output_limit=settings["output_limit"],
+        sub_chars=settings["sub_chars"],
+        sandbox=settings["sandbox"],
+        sandbox_overrides=overrides,
+    )
+
+
+def _read_stdin_if_needed(paths: list[str]) -> Any:
+    return sys.stdin.buffer if "-" in paths and sys.stdin is not None else None
+
+
+def _dry_run(corpus: Any, question: str, as_json: bool) -> int:
+    from rlm_cli import prompts
+    from rlm_cli.bundle import SEPARATOR_TEMPLATE
+
+    docs = [prompts.DocInfo(d.path, d.chars, d.lines, d.type) for d in corpus.documents]
+    first = corpus.documents[0].text[:600] if corpus.documents else ""
+    root_prompt = prompts.system_prompt(SEPARATOR_TEMPLATE, 60_000) + prompts.metadata(question, docs, first, [])
+    report = {
+        "schema": "rlm.dry_run/1",
+        "documents": [
+            {
+                "path": d.path,
+                "type": d.type,
+                "chars": d.chars,
+                "lines": d.lines,
+                "pages": d.pages,
+                "truncated": d.truncated,
+            }
+            for d in corpus.documents
+        ],
+        "skipped": [{"path": s.path, "reason": s.reason} for s in corpus.skipped],
+        "warnings": list(corpus.warnings),
+        "total_chars": corpus.total_chars,
+        "estimated_tokens": corpus.estimated_tokens,
+        "root_prompt_chars": len(root_prompt),
+        "root_prompt_tokens": len(root_prompt) // 4,
+    }
+    if as_json:
+        print(json.dumps(report, indent=2))
+        return EXIT_OK
+    for doc in report["documents"]:
+        extra = f", {doc['pages']} pages" if doc["pages"] else ""
+        cut = " (truncated)" if doc["truncated"] else ""
+        print(f"  {doc['path']}  [{doc['type']}, {doc['chars']:,} chars, {doc['lines']:,} lines{extra}]{cut}")
+    for skip in report["skipped"]:
+        print(f"  skipped {skip['path']}: {skip['reason']}")
+    print(
+        f"{len(report['documents'])} documents, {report['total_chars']:,} characters "
+        f"(~{report['estimated_tokens']:,} tokens); root prompt {report['root_prompt_chars']:,} characters "
+        f"(~{report['root_prompt_tokens']:,} tokens)"
+    )
+    return EXIT_OK
+
+
+class _Interrupts:
+    """First Ctrl-C (or SIGTERM) stops the run cleanly; a second one aborts at once."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __enter__(self) -> _Interrupts:
+        self.previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+        for sig in self.previous:
+            signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.count += 1
+        if self.count > 1:
+            from rlm_cli.repl import kill_all
+
+            kill_all()
+            os.write(2, b"rlm: aborted\n")
+            os._exit(EXIT_INTERRUPTED)
+        raise KeyboardInterrupt
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+
+
+def ask(paths: list[str], question: str, settings: Settings, out: OutputOptions, dry_run: bool = False) -> int:
+    from rlm_cli.corpus import load_corpus
+
+    config = None if dry_run else _engine_config(settings)  # a config error should not wait for a big load
+    corpus = load_corpus(paths, _corpus_options(settings), _read_stdin_if_needed(paths))
+    if config is None:
+        return _dry_run(corpus, question, out.as_json)
+
+    from rlm_cli.engine import RLM, Run
+    from rlm_cli.llm import ModelClient, RetryPolicy
+    from rlm_cli.render import make_renderer
+    from rlm_cli.trace import TraceWriter, new_run_id
+
+    run_id = new_run_id()
+    writer = TraceWriter(
+        run_id,
+        extra_path=str(out.trace_file) if out.trace_file else None,
+        keep=settings["trace_keep"],
+        max_bytes=settings["trace_max_mb"] * 1_000_000,
+    )
+    renderer = make_renderer(sys.stderr, quiet=out.quiet, verbose=out.verbose)
+
+    def emit(event: ev.Event) -> None:
+        writer(event)
+        renderer(event)
+
+    client = ModelClient(
+        RetryPolicy(
+            retries=settings["retries"], request_timeout=settings["request_timeout"], base_delay=settings["retry_delay"]
+        )
+    )
+    run = Run(config, client, emit)
+    warnings = list(corpus.warnings) + [f"skipped {s.path}: {s.reason}" for s in corpus.skipped]
+    for warning in warnings:
+        emit(ev.Notice(kind="warning", message=warning))
+    emit(ev.RunStarted(run_id=run_id, question=question, config=config.public(), corpus=corpus.summary()))
+    with _Interrupts() as interrupts:
+        try:
+            outcome = RLM(run).solve(question, corpus)
+        except KeyboardInterrupt:  # landed outside the engine's own handling
+            from rlm_cli.engine import Outcome
+
+            outcome = Outcome(None, False, "interrupted", 0)
+        finished = _finish(run, run_id, outcome, warnings)
+        emit(finished)
+        writer.close()
+        renderer.close()
+        _print_result(finished, writer.path, out)
+        if interrupts.count:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(EXIT_INTERRUPTED)  # sub-call threads may still be waiting on the network
+    return _exit_code(outcome)
+
+
+def _finish(run: Any, run_id: str, outcome: Any, warnings: list[str]) -> ev.RunFinished:
+    usage = run.budget.snapshot()
+    error = None
+    if outcome.error is not None and outcome.status != "ok":
+        error = {"type": outcome.error.kind, "message": outcome.error.message}
+        if isinstance(outcome.error, BudgetExhausted):
+            error["budget"] = outcome.error.budget
+    elif outcome.status == "interrupted":
+        error = {"type": "interrupted", "message": "interrupted"}
+    return ev.RunFinished(
+        run_id=run_id,
+        status=outcome.status,
+        answer=outcome.answer,
+        final=outcome.final,
+        iterations=outcome.iterations,
+        subcalls=usage["subcalls"],
+        usage=usage,
+        cost_usd=usage["cost_usd"],
+        elapsed_s=round(time.monotonic() - run.budget.started, 3),
+        warnings=warnings + run.warnings,
+        error=error,
+    )
+
+
+def _print_result(finished: ev.RunFinished, trace_path: Path, out: OutputOptions) -> None:
+    if out.as_json:
+        usage = finished.usage
+        print(
+            json.dumps(
+                {
+                    "schema": SCHEMA,
+                    "status": finished.status,
+                    "answer": finished.answer,
+                    "final": finished.final,
+                    "iterations": finished.iterations,
+                    "subcalls": finished.subcalls,
+                    "usage": {
+                        "input_tokens": usage["input_tokens"],
+                        "output_tokens": usage["output_tokens"],
+                        "by_model": usage["by_model"],
+                    },
+                    "cost_usd": finished.cost_usd,
+                    "elapsed_s": finished.elapsed_s,
+                    "trace": str(trace_path),
+                    "warnings": finished.warnings,
+                    "error": finished.error,
+                }
+            )
+        )
+    elif finished.answer is not None:
+        print(finished.answer)
+    if finished.error is not None and not out.quiet:
+        print(f"rlm: {finished.status.replace('_', ' ')}: {finished.error['message']}", file=sys.stderr)
+
+
+def _exit_code(outcome: Any) -> int:
+    if outcome.status == "ok":
+        return EXIT_OK
+    if outcome.status == "interrupted":
+        return EXIT_INTERRUPTED
+    if outcome.status == "budget_exhausted":
+        return EXIT_BUDGET
+    return outcome.error.exit_code if outcome.error is not None else 1

@@ -1,0 +1,91 @@
+"""Settings precedence (flags > env > project file > user file > defaults), aliases, and `rlm config`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rlm_cli.config import load_settings, resolve_model
+from rlm_cli.errors import EXIT_CONFIG, ConfigError
+
+
+@pytest.fixture
+def layers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    user = tmp_path / "user.toml"
+    user.write_text('model = "openai/user-model"\nmax_iterations = 7\nconcurrency = 3\ntimeout = 100\n'
+                    '[aliases.local]\nmodel = "openai/qwen"\napi_base = "http://127.0.0.1:8089/v1"\n')
+    monkeypatch.setenv("RLM_CONFIG", str(user))
+    project = tmp_path / "repo"
+    (project / "sub").mkdir(parents=True)
+    (project / ".rlm.toml").write_text("max_iterations = 9\nconcurrency = 4\n")
+    return project / "sub"
+
+
+def test_precedence_flag_env_project_user_default(layers: Path):
+    env = {"RLM_CONCURRENCY": "5"}
+    settings = load_settings({"timeout": 3.0}, env=env, cwd=layers)
+    assert (settings["model"], settings.sources["model"]) == ("openai/user-model", str(Path(__import__("os").environ["RLM_CONFIG"])))
+    assert (settings["max_iterations"], settings.sources["max_iterations"]) == (9, str(layers.parent / ".rlm.toml"))
+    assert (settings["concurrency"], settings.sources["concurrency"]) == (5, "env")
+    assert (settings["timeout"], settings.sources["timeout"]) == (3.0, "flag")
+    assert (settings["exec_timeout"], settings.sources["exec_timeout"]) == (60.0, "default")
+
+
+def test_alias_expands_to_model_and_api_base(layers: Path):
+    settings = load_settings({}, env={}, cwd=layers)
+    resolved = resolve_model(settings, "local", None, 0.0)
+    assert (resolved.model, resolved.api_base) == ("openai/qwen", "http://127.0.0.1:8089/v1")
+    assert resolve_model(settings, "local", "http://other/v1", 0.0).api_base == "http://other/v1"
+
+
+def test_bad_values_and_unknown_keys_are_config_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    bad = tmp_path / "bad.toml"
+    monkeypatch.setenv("RLM_CONFIG", str(bad))
+    bad.write_text("max_iterations = 'many'\n")
+    with pytest.raises(ConfigError, match="max_iterations must be int"):
+        load_settings({}, env={}, cwd=tmp_path)
+    bad.write_text("modle = 'x'\n")
+    with pytest.raises(ConfigError, match="unknown setting 'modle'"):
+        load_settings({}, env={}, cwd=tmp_path)
+    bad.write_text("model = \n")
+    with pytest.raises(ConfigError, match="invalid TOML"):
+        load_settings({}, env={}, cwd=tmp_path)
+    bad.unlink()
+    with pytest.raises(ConfigError, match="RLM_MAX_COST"):
+        load_settings({}, env={"RLM_MAX_COST": "cheap"}, cwd=tmp_path)
+
+
+def test_config_show_lists_sources_and_hides_the_key(run_rlm, tmp_path: Path):
+    (tmp_path / ".rlm.toml").write_text('model = "openai/from-project"\napi_key = "sk-very-secret-value"\n')
+    result = run_rlm("config", "show", env_extra={"RLM_MAX_DEPTH": "2"})
+    assert result.returncode == 0, result.stderr
+    lines = {line.split()[0]: line for line in result.stdout.splitlines() if line.strip()}
+    assert "openai/from-project" in lines["model"] and ".rlm.toml" in lines["model"]
+    assert "(env)" in lines["max_depth"] and "2" in lines["max_depth"]
+    assert "(default)" in lines["max_iterations"]
+    assert "sk-very-secret-value" not in result.stdout
+
+
+def test_config_path_prints_user_and_project_files(run_rlm, tmp_path: Path):
+    (tmp_path / ".rlm.toml").write_text("")
+    result = run_rlm("config", "path")
+    assert result.returncode == 0
+    user, project = result.stdout.splitlines()
+    assert user.endswith("rlm/config.toml") and project == str(tmp_path / ".rlm.toml")
+
+
+def test_bad_config_file_exits_with_config_code(run_rlm, tmp_path: Path):
+    (tmp_path / ".rlm.toml").write_text("max_iterations = -3\n")
+    (tmp_path / "f.txt").write_text("hello\n")
+    result = run_rlm("ask", "f.txt", "q?", "-m", "openai/x")
+    assert result.returncode == EXIT_CONFIG
+    assert result.stderr.strip().startswith("rlm: error:") and "max_iterations" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_no_model_configured_explains_setup(run_rlm, tmp_path: Path):
+    (tmp_path / "f.txt").write_text("hello\n")
+    result = run_rlm("ask", "f.txt", "q?")
+    assert result.returncode == EXIT_CONFIG
+    assert "no model configured" in result.stderr and "--api-base" in result.stderr and "OPENAI_API_KEY" in result.stderr

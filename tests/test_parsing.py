@@ -1,0 +1,64 @@
+"""How a root reply is read: which fences are code, and which FINAL markers are answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from rlm_cli.parsing import looks_like_plan, parse_reply
+
+
+def test_repl_python_and_unlabeled_fences_are_code_but_not_other_languages():
+    text = "a\n```repl\nx = 1\n```\n```python\ny = 2\n```\n```\nz = 3\n```\n```bash\nrm -rf /\n```\n"
+    assert parse_reply(text).code_blocks == ["x = 1\n", "y = 2\n", "z = 3\n"]
+
+
+def test_unclosed_final_fence_still_runs():
+    assert parse_reply("Let me look.\n```repl\nprint(len(context))\n").code_blocks == ["print(len(context))\n"]
+
+
+def test_final_on_its_own_line_outside_fences():
+    reply = parse_reply("The count is known.\nFINAL(There are 12 errors)")
+    assert (reply.final_kind, reply.final_value, reply.code_blocks) == ("FINAL", "There are 12 errors", [])
+
+
+def test_final_inside_a_fence_is_code_not_an_answer():
+    reply = parse_reply("```repl\nFINAL(x)\n```")
+    assert reply.final_kind is None and reply.code_blocks == ["FINAL(x)\n"]
+    assert parse_reply("```text\nFINAL(no)\n```").final_kind is None
+
+
+def test_final_var_and_quotes():
+    assert parse_reply("FINAL_VAR(total)").final_kind == "FINAL_VAR"
+    assert parse_reply("FINAL_VAR(total)").final_value == "total"
+    assert parse_reply('FINAL("42")').final_value == "42"
+    assert parse_reply("FINAL(f(x) = 3)").final_value == "f(x) = 3"
+
+
+def test_multiline_final_answer():
+    reply = parse_reply("FINAL(first line\nsecond line)")
+    assert reply.final_value == "first line\nsecond line"
+
+
+def test_final_after_code_in_the_same_reply_is_flagged():
+    reply = parse_reply("```repl\nprint(1)\n```\nFINAL(1)")
+    assert reply.final_after_code and reply.final_value == "1"
+    assert not parse_reply("FINAL(1)").final_after_code
+
+
+def test_mention_of_final_inside_a_sentence_is_not_an_answer():
+    assert parse_reply("When done I will call FINAL(answer).").final_kind is None
+
+
+@pytest.mark.parametrize("text", ["I will now count the errors", "Let me check the logs", "First, grep it",
+                                  "", "The plan is:", "To answer this, we need the counts"])
+def test_plans_are_detected(text):
+    assert looks_like_plan(text)
+
+
+@pytest.mark.parametrize("text", ["42", "svc-a and svc-b", "The service that failed is auth.", "Illinois"])
+def test_answers_are_not_plans(text):
+    assert not looks_like_plan(text)
+
+
+def test_one_line_final_ignores_commentary_after_it():
+    assert parse_reply("FINAL(42)\nThis is based on the grep (above).").final_value == "42"
