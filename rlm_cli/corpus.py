@@ -28,7 +28,7 @@ from rlm_cli.errors import InputError
 # pypdf logs every oddity of a malformed PDF; failures reach the user as skip reasons instead.
 logging.getLogger("pypdf").addHandler(logging.NullHandler())
 
-HEAD_BYTES = 8192
+_HEAD_BYTES = 8192
 STDIN_PATH = "<stdin>"
 TOTAL_LIMIT_REASON = "total size limit reached"
 
@@ -507,7 +507,7 @@ class _Loader:
         # One read covers a typical log file; past _FIRST_READ the type is known before reading on.
         wanted = min(size, _FIRST_READ) + 1
         first = _read_exact(f, wanted)
-        kind, mime = self._sniff(first[:HEAD_BYTES], candidate.path)
+        kind, mime = self._sniff(first[:_HEAD_BYTES], candidate.path)
         if kind == "text":
             return _text_document(candidate.display, "text", first, len(first) < wanted, f, size, limit)
         f.seek(0)
@@ -518,13 +518,13 @@ class _Loader:
         raise _Unusable(_unusable_kind(kind, mime))
 
     def _load_stream(self, candidate: _Candidate, stream: _Stream, limit: int) -> Document:
-        head = _read_exact(stream, HEAD_BYTES)
+        head = _read_exact(stream, _HEAD_BYTES)
         if not head and candidate.stream is not None:
             raise InputError("no readable input: stdin is empty")
         kind, mime = self._sniff(head, candidate.path)
         if kind == "text":
             type_ = "stdin" if candidate.stream is not None else "text"
-            doc = _text_document(candidate.display, type_, head, len(head) < HEAD_BYTES, stream, 0, limit)
+            doc = _text_document(candidate.display, type_, head, len(head) < _HEAD_BYTES, stream, 0, limit)
         elif kind == "gzip":
             stream.pushed_back = head
             doc = self._gzip_document(candidate, stream, 0, limit)
@@ -538,13 +538,13 @@ class _Loader:
     def _gzip_document(self, candidate: _Candidate, raw: BinaryIO | _Stream, size: int, limit: int) -> Document:
         unpacked = gzip.GzipFile(fileobj=raw, mode="rb")
         try:
-            head = _read_exact(unpacked, HEAD_BYTES)
+            head = _read_exact(unpacked, _HEAD_BYTES)
         except _READ_ERRORS as e:
             raise _Unusable(f"corrupt gzip ({e})") from None
         kind, mime = self._sniff(head, candidate.path.removesuffix(".gz"))
         if kind != "text":
             raise _Unusable(_unusable_kind(kind, mime) + (" inside gzip" if kind != "empty" else ""))
-        return _text_document(candidate.display, "gzip", head, len(head) < HEAD_BYTES, unpacked, size, limit)
+        return _text_document(candidate.display, "gzip", head, len(head) < _HEAD_BYTES, unpacked, size, limit)
 
     def _pdf_document(self, display: str, f: BinaryIO, size: int, limit: int) -> Document:
         pages = self._pdf_pages(f)

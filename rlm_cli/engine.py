@@ -83,7 +83,7 @@ class Run:
         self._emit_lock = threading.Lock()
         self.http_slots = threading.BoundedSemaphore(max(config.concurrency, 1))
         self._batch_ids = itertools.count(1)
-        self._warned: set[str] = set()
+        self._warned: dict[str, str] = {}
 
     def emit(self, event: ev.Event) -> None:
         with self._emit_lock:
@@ -91,12 +91,12 @@ class Run:
 
     def warn_once(self, key: str, message: str, depth: int = 0) -> None:
         if key not in self._warned:
-            self._warned.add(key)
+            self._warned[key] = message
             self.emit(ev.Notice(depth=depth, kind="warning", message=message))
 
     @property
     def warnings(self) -> list[str]:
-        return sorted(self._warned)
+        return list(self._warned.values())
 
     def next_batch_id(self) -> int:
         return next(self._batch_ids)
