@@ -120,19 +120,19 @@ class ModelClient:
                     on_retry(f"{message}; retry {attempt}/{self.retry.retries} in {delay:.1f}s")
                 time.sleep(delay)
                 continue
-            return _to_completion(litellm, response, spec, time.monotonic() - started)
+            return _to_completion(response, spec, time.monotonic() - started)
 
 
-def _to_completion(litellm: Any, response: Any, spec: ModelSpec, latency: float) -> Completion:
+def _to_completion(response: Any, spec: ModelSpec, latency: float) -> Completion:
     choice = response.choices[0]
     text = getattr(choice.message, "content", None) or ""
     usage = getattr(response, "usage", None)
     input_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
     output_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
-    try:
-        cost: float | None = float(litellm.completion_cost(completion_response=response, model=spec.model))
-    except Exception:  # no price known for this model: cost is unknown, not zero
-        cost = None
+    # litellm prices the response while logging it; None means it knows no price for this model.
+    hidden = getattr(response, "_hidden_params", None) or {}
+    cost = hidden.get("response_cost")
+    cost = None if cost is None else float(cost)
     return Completion(text, spec.model, input_tokens, output_tokens, cost, latency)
 
 
