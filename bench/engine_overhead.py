@@ -53,8 +53,9 @@ class _Server:
 @contextmanager
 def scripted_server(script: list[str], rules: list[tuple[str, str, float]]) -> Iterator[_Server]:
     spec = json.dumps({"script": script, "rules": rules})
-    proc = subprocess.Popen([sys.executable, "-c", _SERVER, str(TESTS), spec], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _SERVER, str(TESTS), spec], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     server = _Server()
     server.url = proc.stdout.readline().strip()
     try:
@@ -123,14 +124,19 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
     overhead, engine = per_turn_overhead(args.turns)
-    print(f"per-turn overhead over {len(overhead)} turns: median {statistics.median(overhead) * 1000:.1f} ms, "
-          f"p90 {sorted(overhead)[int(len(overhead) * 0.9)] * 1000:.1f} ms (target: median <= 20 ms)")
-    print(f"  of which outside the model client (REPL, parsing, events): median "
-          f"{statistics.median(engine) * 1000:.1f} ms")
+    print(
+        f"per-turn overhead over {len(overhead)} turns: median {statistics.median(overhead) * 1000:.1f} ms, "
+        f"p90 {sorted(overhead)[int(len(overhead) * 0.9)] * 1000:.1f} ms (target: median <= 20 ms)"
+    )
+    print(
+        f"  of which outside the model client (REPL, parsing, events): median {statistics.median(engine) * 1000:.1f} ms"
+    )
     wall = fan_out(args.subcalls, args.latency, args.concurrency)
     floor = math.ceil(args.subcalls / args.concurrency) * args.latency
-    print(f"{args.subcalls} sub-calls at {args.latency * 1000:.0f} ms, concurrency {args.concurrency}: "
-          f"{wall:.2f} s; floor {floor:.2f} s; ratio {wall / floor:.2f} (target <= 1.3)")
+    print(
+        f"{args.subcalls} sub-calls at {args.latency * 1000:.0f} ms, concurrency {args.concurrency}: "
+        f"{wall:.2f} s; floor {floor:.2f} s; ratio {wall / floor:.2f} (target <= 1.3)"
+    )
 
 
 if __name__ == "__main__":

@@ -28,8 +28,7 @@ VARIANTS = {
 
 def spawn_ms(code: str, policy_json: str, env: dict[str, str], cwd: str) -> float:
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code, policy_json], env=env, cwd=cwd, check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run([sys.executable, "-c", code, policy_json], env=env, cwd=cwd, check=True, stdout=subprocess.DEVNULL)
     return (time.perf_counter() - start) * 1000
 
 

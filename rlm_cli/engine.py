@@ -195,12 +195,14 @@ class RLM:
 
     def _solve(self, question: str, corpus: Corpus) -> Outcome:
         repl = self._start_repl(corpus)
-        docs = [prompts.DocInfo(d.path, d.chars, d.lines, d.type) for d in corpus.documents]
         first_text = corpus.documents[0].text if corpus.documents else ""
         samples = prompts.sample_lines([(d.path, d.text) for d in corpus.documents], question)
         messages = [
             {"role": "system", "content": prompts.system_prompt(SEPARATOR_TEMPLATE, self.config.sub_chars)},
-            {"role": "user", "content": prompts.metadata(question, docs, first_text[:PREFIX_CHARS], samples)},
+            {
+                "role": "user",
+                "content": prompts.metadata(question, corpus.documents, first_text[:PREFIX_CHARS], samples),
+            },
         ]
         limits = self.config.limits
         while self.iterations < limits.max_iterations:

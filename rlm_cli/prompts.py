@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import Any
 
 SYSTEM_PROMPT = """\
 You answer a question about a large input that you cannot read directly. The input is \
@@ -74,14 +74,6 @@ CHILD_QUESTION = (
 
 # The model imitating our feedback is the sign that it is inventing REPL output.
 STOP_SEQUENCES = ["REPL output", "```output"]
-
-
-@dataclass
-class DocInfo:
-    path: str
-    chars: int
-    lines: int
-    type: str = "text"
 
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{3,}")
@@ -168,12 +160,15 @@ def sample_lines(docs_text: Sequence[tuple[str, str]], question: str, limit: int
 
 def metadata(
     question: str,
-    docs: Sequence[DocInfo],
+    docs: Sequence[Any],
     prefix: str,
     samples: Sequence[str],
     max_listed: int = 20,
 ) -> str:
-    """The first user message: the question and what the input looks like, never the input itself."""
+    """The first user message: the question and what the input looks like, never the input itself.
+
+    `docs` are corpus documents; only the listed ones have their lines counted (a pass over their text).
+    """
     total = sum(d.chars for d in docs)
     lines = [
         f"Question: {question}",

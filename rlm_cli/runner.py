@@ -130,9 +130,10 @@ def _dry_run(corpus: Any, question: str, as_json: bool) -> int:
     from rlm_cli import prompts
     from rlm_cli.bundle import SEPARATOR_TEMPLATE
 
-    docs = [prompts.DocInfo(d.path, d.chars, d.lines, d.type) for d in corpus.documents]
     first = corpus.documents[0].text[:600] if corpus.documents else ""
-    root_prompt = prompts.system_prompt(SEPARATOR_TEMPLATE, 60_000) + prompts.metadata(question, docs, first, [])
+    root_prompt = prompts.system_prompt(SEPARATOR_TEMPLATE, 60_000) + prompts.metadata(
+        question, corpus.documents, first, []
+    )
     report = {
         "schema": "rlm.dry_run/1",
         "documents": [

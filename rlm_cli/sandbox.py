@@ -127,7 +127,8 @@ class SandboxPolicy:
         """Defaults scaled to the input: the child holds the corpus several times over while slicing it."""
         ids = _sandbox_ids(workdir) if overrides.get("enabled", True) else None
         values: dict[str, Any] = {
-            "memory_bytes": max(2 * _GiB, 6 * corpus_chars + _GiB),
+            # 8x: a str with one wide character costs 4 bytes a character, and slicing makes copies.
+            "memory_bytes": max(2 * _GiB, 8 * corpus_chars + _GiB),
             "cpu_seconds": 600 + corpus_chars // 500_000,
             "file_size_bytes": max(_GiB, 2 * corpus_chars),
             "write_paths": [os.path.abspath(workdir)],

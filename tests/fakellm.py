@@ -185,9 +185,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def _send_error(
-        self, status: int, message: str, kind: str, headers: dict[str, str] | None = None
-    ) -> None:
+    def _send_error(self, status: int, message: str, kind: str, headers: dict[str, str] | None = None) -> None:
         error = {"message": message, "type": kind, "param": None, "code": str(status)}
         self._send_json(status, {"error": error}, headers)
 
@@ -398,9 +396,7 @@ class FakeLLM:
         }
         pieces = [reply[i : i + _STREAM_PIECE_CHARS] for i in range(0, len(reply), _STREAM_PIECE_CHARS)]
         deltas = [{"role": "assistant", "content": ""}] + [{"content": piece} for piece in pieces]
-        chunks = [
-            {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]} for delta in deltas
-        ]
+        chunks = [{**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]} for delta in deltas]
         chunks.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
         options = request.params.get("stream_options") or {}
         if options.get("include_usage"):

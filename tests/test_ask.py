@@ -185,7 +185,9 @@ def test_depth_two_runs_a_child_rlm(fake_llm, run_rlm, app_log):
     path, _ = app_log
     fake_llm.script("root", fence('r = llm_query("Count the words in: alpha beta gamma")\nprint(r)'), "FINAL_VAR(r)")
     # The sub-model drives the child RLM, with its own REPL whose context is the prompt.
-    fake_llm.script("sub", fence("words = context.split('words in:', 1)[1].split()\nprint(len(words))"), "FINAL(3 words)")
+    fake_llm.script(
+        "sub", fence("words = context.split('words in:', 1)[1].split()\nprint(len(words))"), "FINAL(3 words)"
+    )
     result = run_rlm("ask", str(path), "q?", *model_args(fake_llm, "--max-depth", "2"))
     assert result.returncode == EXIT_OK, result.stderr
     assert result.stdout.strip() == "3 words"
@@ -196,8 +198,16 @@ def test_depth_two_runs_a_child_rlm(fake_llm, run_rlm, app_log):
 
 def test_server_down_is_a_clean_model_error(dead_url, run_rlm, app_log):
     path, _ = app_log
-    result = run_rlm("ask", str(path), "q?", "--model", "openai/root", "--api-base", dead_url,
-                     env_extra={"RLM_RETRIES": "1", "RLM_RETRY_DELAY": "0.01"})
+    result = run_rlm(
+        "ask",
+        str(path),
+        "q?",
+        "--model",
+        "openai/root",
+        "--api-base",
+        dead_url,
+        env_extra={"RLM_RETRIES": "1", "RLM_RETRY_DELAY": "0.01"},
+    )
     assert result.returncode == EXIT_MODEL
     assert "Traceback" not in result.stderr
     assert re.search(r"rlm: .*cannot connect to openai/root", result.stderr), result.stderr
@@ -214,6 +224,7 @@ def test_server_500_then_200_is_retried(fake_llm, run_rlm, app_log):
 
 
 # --- budgets --------------------------------------------------------------------------------------
+
 
 def loop_forever(fake: FakeLLM) -> None:
     fake.rule("root", "", lambda _: fence("print('still looking')"))
@@ -234,8 +245,9 @@ def test_max_subcalls_stops_the_run(fake_llm, run_rlm, app_log):
     path, _ = app_log
     fake_llm.script("root", fence('r = llm_query_batched(["x"] * 10)\nprint(r)'))
     fake_llm.rule("sub", "", "y")
-    result = run_rlm("ask", str(path), "q?", "--json", *model_args(fake_llm, "--max-subcalls", "4",
-                                                                     "--concurrency", "2"))
+    result = run_rlm(
+        "ask", str(path), "q?", "--json", *model_args(fake_llm, "--max-subcalls", "4", "--concurrency", "2")
+    )
     assert result.returncode == EXIT_BUDGET, result.stderr
     data = json.loads(result.stdout)
     assert data["error"]["budget"] == "subcalls"
@@ -257,8 +269,18 @@ def test_max_cost_stops_the_run_for_a_priced_model(fake_llm, run_rlm, app_log):
     path, _ = app_log
     loop_forever(fake_llm)
     fake_llm.rule("gpt-4o-mini", "", lambda _: fence("print('still looking')"))
-    result = run_rlm("ask", str(path), "q?", "--json", "--model", "openai/gpt-4o-mini", "--api-base",
-                     fake_llm.url, "--max-cost", "0.0005")
+    result = run_rlm(
+        "ask",
+        str(path),
+        "q?",
+        "--json",
+        "--model",
+        "openai/gpt-4o-mini",
+        "--api-base",
+        fake_llm.url,
+        "--max-cost",
+        "0.0005",
+    )
     assert result.returncode == EXIT_BUDGET, result.stderr
     data = json.loads(result.stdout)
     assert data["error"]["budget"] == "cost"

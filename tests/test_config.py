@@ -13,8 +13,10 @@ from rlm_cli.errors import EXIT_CONFIG, ConfigError
 @pytest.fixture
 def layers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     user = tmp_path / "user.toml"
-    user.write_text('model = "openai/user-model"\nmax_iterations = 7\nconcurrency = 3\ntimeout = 100\n'
-                    '[aliases.local]\nmodel = "openai/qwen"\napi_base = "http://127.0.0.1:8089/v1"\n')
+    user.write_text(
+        'model = "openai/user-model"\nmax_iterations = 7\nconcurrency = 3\ntimeout = 100\n'
+        '[aliases.local]\nmodel = "openai/qwen"\napi_base = "http://127.0.0.1:8089/v1"\n'
+    )
     monkeypatch.setenv("RLM_CONFIG", str(user))
     project = tmp_path / "repo"
     (project / "sub").mkdir(parents=True)
@@ -25,7 +27,10 @@ def layers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_precedence_flag_env_project_user_default(layers: Path):
     env = {"RLM_CONCURRENCY": "5"}
     settings = load_settings({"timeout": 3.0}, env=env, cwd=layers)
-    assert (settings["model"], settings.sources["model"]) == ("openai/user-model", str(Path(__import__("os").environ["RLM_CONFIG"])))
+    assert (settings["model"], settings.sources["model"]) == (
+        "openai/user-model",
+        str(Path(__import__("os").environ["RLM_CONFIG"])),
+    )
     assert (settings["max_iterations"], settings.sources["max_iterations"]) == (9, str(layers.parent / ".rlm.toml"))
     assert (settings["concurrency"], settings.sources["concurrency"]) == (5, "env")
     assert (settings["timeout"], settings.sources["timeout"]) == (3.0, "flag")
@@ -88,4 +93,6 @@ def test_no_model_configured_explains_setup(run_rlm, tmp_path: Path):
     (tmp_path / "f.txt").write_text("hello\n")
     result = run_rlm("ask", "f.txt", "q?")
     assert result.returncode == EXIT_CONFIG
-    assert "no model configured" in result.stderr and "--api-base" in result.stderr and "OPENAI_API_KEY" in result.stderr
+    assert (
+        "no model configured" in result.stderr and "--api-base" in result.stderr and "OPENAI_API_KEY" in result.stderr
+    )

@@ -16,9 +16,7 @@ import pytest
 from fakellm import FakeLLM, RecordedRequest
 
 
-def post(
-    server: FakeLLM, model: str, content: str, **params: Any
-) -> tuple[int, dict[str, str], dict[str, Any]]:
+def post(server: FakeLLM, model: str, content: str, **params: Any) -> tuple[int, dict[str, str], dict[str, Any]]:
     """Sends one chat-completions call with plain urllib; returns status, headers and decoded body."""
     body = {"model": model, "messages": [{"role": "user", "content": content}], **params}
     request = urllib.request.Request(
@@ -208,8 +206,7 @@ def test_parallel_delayed_calls_overlap_and_sequential_calls_do_not(fake_llm: Fa
 
     results: list[str] = []
     threads = [
-        threading.Thread(target=lambda: results.append(text_of(post(fake_llm, "sub", "s")[2])))
-        for _ in range(4)
+        threading.Thread(target=lambda: results.append(text_of(post(fake_llm, "sub", "s")[2]))) for _ in range(4)
     ]
     began = time.monotonic()
     for thread in threads:
@@ -249,9 +246,7 @@ def test_close_is_prompt_with_a_keep_alive_connection_open() -> None:
     assert time.monotonic() - began < 2
 
 
-def test_rlm_env_is_hermetic(
-    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_rlm_env_is_hermetic(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("ANTHROPIC_API_KEY", "real")
     monkeypatch.setenv("OPENAI_BASE_URL", "https://real.example")
     monkeypatch.setenv("RLM_MODEL", "real")

@@ -49,8 +49,17 @@ def test_mention_of_final_inside_a_sentence_is_not_an_answer():
     assert parse_reply("When done I will call FINAL(answer).").final_kind is None
 
 
-@pytest.mark.parametrize("text", ["I will now count the errors", "Let me check the logs", "First, grep it",
-                                  "", "The plan is:", "To answer this, we need the counts"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I will now count the errors",
+        "Let me check the logs",
+        "First, grep it",
+        "",
+        "The plan is:",
+        "To answer this, we need the counts",
+    ],
+)
 def test_plans_are_detected(text):
     assert looks_like_plan(text)
 

@@ -33,8 +33,7 @@ def _usage(inp: int, out: int, subcalls: int = 0) -> dict:
         "output_tokens": out,
         "cost_usd": None,
         "by_model": {
-            "openai/root": {"input_tokens": inp - 300, "output_tokens": out - 60, "calls": 2,
-                            "cost_usd": None},
+            "openai/root": {"input_tokens": inp - 300, "output_tokens": out - 60, "calls": 2, "cost_usd": None},
             "openai/sub": {"input_tokens": 300, "output_tokens": 60, "calls": 3, "cost_usd": 0.0012},
         },
         "subcalls": subcalls,
@@ -44,30 +43,93 @@ def _usage(inp: int, out: int, subcalls: int = 0) -> dict:
 
 def run_events(output: str = LONG_OUTPUT) -> list[Event]:
     """A two-turn run: code with long output, a batch of three sub-calls (one fails), a nudge, the end."""
-    cfg = {"model": "openai/root", "sub_model": "openai/sub", "max_iterations": 20, "max_tokens": 100_000,
-           "max_cost": None, "timeout": 600, "max_subcalls": 50, "concurrency": None}
+    cfg = {
+        "model": "openai/root",
+        "sub_model": "openai/sub",
+        "max_iterations": 20,
+        "max_tokens": 100_000,
+        "max_cost": None,
+        "timeout": 600,
+        "max_subcalls": 50,
+        "concurrency": None,
+    }
     return [
-        RunStarted(run_id="20261122-013012-ab12cd", question="How many chunks?", config=cfg,
-                   corpus={"files": 2, "chars": 123456}, t=1000.0),
+        RunStarted(
+            run_id="20261122-013012-ab12cd",
+            question="How many chunks?",
+            config=cfg,
+            corpus={"files": 2, "chars": 123456},
+            t=1000.0,
+        ),
         TurnStarted(iteration=1, max_iterations=20, t=1000.1),
-        ModelReply(iteration=1, model="openai/root", text=f"Let me split it.\n```repl\n{CODE}\n```",
-                   input_tokens=1234, output_tokens=87, latency_s=1.2, usage=_usage(1234, 87), t=1001.3),
+        ModelReply(
+            iteration=1,
+            model="openai/root",
+            text=f"Let me split it.\n```repl\n{CODE}\n```",
+            input_tokens=1234,
+            output_tokens=87,
+            latency_s=1.2,
+            usage=_usage(1234, 87),
+            t=1001.3,
+        ),
         BatchStarted(batch_id=1, size=3, t=1001.4),
-        SubcallFinished(batch_id=1, index=0, model="openai/sub", prompt="Count A", response="seven",
-                        input_tokens=100, output_tokens=20, latency_s=0.8, usage=_usage(1334, 107, 1)),
-        SubcallFinished(batch_id=1, index=2, model="openai/sub", prompt="Count C", response="",
-                        latency_s=1.0, error="timeout after 1.0s", usage=_usage(1334, 107, 2)),
-        SubcallFinished(batch_id=1, index=1, model="openai/sub", prompt="Count B", response="nine",
-                        input_tokens=100, output_tokens=20, latency_s=0.9, usage=_usage(1434, 127, 3)),
+        SubcallFinished(
+            batch_id=1,
+            index=0,
+            model="openai/sub",
+            prompt="Count A",
+            response="seven",
+            input_tokens=100,
+            output_tokens=20,
+            latency_s=0.8,
+            usage=_usage(1334, 107, 1),
+        ),
+        SubcallFinished(
+            batch_id=1,
+            index=2,
+            model="openai/sub",
+            prompt="Count C",
+            response="",
+            latency_s=1.0,
+            error="timeout after 1.0s",
+            usage=_usage(1334, 107, 2),
+        ),
+        SubcallFinished(
+            batch_id=1,
+            index=1,
+            model="openai/sub",
+            prompt="Count B",
+            response="nine",
+            input_tokens=100,
+            output_tokens=20,
+            latency_s=0.9,
+            usage=_usage(1434, 127, 3),
+        ),
         BatchFinished(batch_id=1, size=3, failed=1, elapsed_s=2.1),
         CodeExecuted(iteration=1, index=1, code=CODE, output=output, elapsed_s=2.2),
         Notice(kind="nudge", message="no FINAL yet; answer when ready"),
         TurnStarted(iteration=2, max_iterations=20, t=1004.0),
-        ModelReply(iteration=2, model="openai/root", text="FINAL(124)", input_tokens=1500, output_tokens=10,
-                   latency_s=0.5, usage=_usage(2934, 137, 3), t=1004.5),
-        RunFinished(run_id="20261122-013012-ab12cd", answer="124", final=True, iterations=2, subcalls=3,
-                    usage=_usage(2934, 137, 3), cost_usd=None, elapsed_s=4.5,
-                    warnings=["1 sub-call failed"]),
+        ModelReply(
+            iteration=2,
+            model="openai/root",
+            text="FINAL(124)",
+            input_tokens=1500,
+            output_tokens=10,
+            latency_s=0.5,
+            usage=_usage(2934, 137, 3),
+            t=1004.5,
+        ),
+        RunFinished(
+            run_id="20261122-013012-ab12cd",
+            answer="124",
+            final=True,
+            iterations=2,
+            subcalls=3,
+            usage=_usage(2934, 137, 3),
+            cost_usd=None,
+            elapsed_s=4.5,
+            warnings=["1 sub-call failed"],
+        ),
     ]
 
 
@@ -107,8 +169,15 @@ def test_plain_summary_has_tokens_by_model_and_unknown_cost() -> None:
 
 
 def test_errors_and_partial_answers_are_in_the_summary() -> None:
-    events = run_events()[:-1] + [RunFinished(status="error", answer="maybe 120", final=False, iterations=2,
-                                              error={"kind": "model", "message": "rate limited"})]
+    events = run_events()[:-1] + [
+        RunFinished(
+            status="error",
+            answer="maybe 120",
+            final=False,
+            iterations=2,
+            error={"kind": "model", "message": "rate limited"},
+        )
+    ]
     out = render(events)
     assert "run error:" in out
     assert "best effort" in out
@@ -124,8 +193,10 @@ def test_verbose_shows_everything_and_default_truncates() -> None:
 
 
 def test_big_batches_list_a_few_calls_and_every_failure_up_to_a_cap() -> None:
-    calls = [SubcallFinished(batch_id=7, index=i, model="m", response="ok",
-                             error="boom" if i % 10 == 0 else None) for i in range(40)]
+    calls = [
+        SubcallFinished(batch_id=7, index=i, model="m", response="ok", error="boom" if i % 10 == 0 else None)
+        for i in range(40)
+    ]
     events = [BatchStarted(batch_id=7, size=40), *calls, BatchFinished(batch_id=7, size=40, failed=4)]
     out = render(events)
     assert out.count(" m in=") == 4  # the first five calls, one of them failed
@@ -135,14 +206,20 @@ def test_big_batches_list_a_few_calls_and_every_failure_up_to_a_cap() -> None:
 
 
 def test_a_lone_llm_query_is_one_line() -> None:
-    out = render([BatchStarted(batch_id=4, size=1), SubcallFinished(batch_id=4, model="m", response="fine"),
-                  BatchFinished(batch_id=4, size=1)])
+    out = render(
+        [
+            BatchStarted(batch_id=4, size=1),
+            SubcallFinished(batch_id=4, model="m", response="fine"),
+            BatchFinished(batch_id=4, size=1),
+        ]
+    )
     assert out == '    sub-call m in=0 out=0 0.0s -> "fine"\n'
 
 
 def test_child_events_are_indented() -> None:
-    out = render([RunStarted(depth=1, question="sub question"),
-                  ModelReply(depth=1, iteration=1, model="m", text="thinking")])
+    out = render(
+        [RunStarted(depth=1, question="sub question"), ModelReply(depth=1, iteration=1, model="m", text="thinking")]
+    )
     assert "\n  child rlm started: sub question" in "\n" + out
     assert "\n  [turn 1/?] model=m" in out
 
@@ -180,8 +257,11 @@ def test_rich_mode_colours_and_highlights_code() -> None:
 def test_rich_progress_restarts_across_batches() -> None:
     events = [TurnStarted(iteration=1, max_iterations=3)]
     for b in (1, 2):
-        events += [BatchStarted(batch_id=b, size=1), SubcallFinished(batch_id=b, model="m"),
-                   BatchFinished(batch_id=b, size=1)]
+        events += [
+            BatchStarted(batch_id=b, size=1),
+            SubcallFinished(batch_id=b, model="m"),
+            BatchFinished(batch_id=b, size=1),
+        ]
     out = ANSI.sub("", render(events, force_plain=False))
     assert "batch 1: 1/1 done" in out and "batch 2: 1/1 done" in out
 
@@ -191,10 +271,12 @@ class _Tty(io.StringIO):
         return True
 
 
-@pytest.mark.parametrize(("name", "value", "plain"), [("NO_COLOR", "1", True), ("TERM", "dumb", True),
-                                                      ("TERM", "xterm-256color", False)])
-def test_environment_picks_the_mode_on_a_terminal(monkeypatch: pytest.MonkeyPatch, name: str, value: str,
-                                                  plain: bool) -> None:
+@pytest.mark.parametrize(
+    ("name", "value", "plain"), [("NO_COLOR", "1", True), ("TERM", "dumb", True), ("TERM", "xterm-256color", False)]
+)
+def test_environment_picks_the_mode_on_a_terminal(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, plain: bool
+) -> None:
     monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.setenv("TERM", "xterm")
     monkeypatch.setenv(name, value)

@@ -33,8 +33,9 @@ ARGS = sys.argv[2:]
 """
 
 
-def launch(tmp_path: Path, body: str, *args: str, pass_fds: tuple[int, ...] = (), **overrides: object
-           ) -> tuple[subprocess.Popen[str], SandboxPolicy]:
+def launch(
+    tmp_path: Path, body: str, *args: str, pass_fds: tuple[int, ...] = (), **overrides: object
+) -> tuple[subprocess.Popen[str], SandboxPolicy]:
     """Start a child that applies the policy for a fresh workdir, then runs `body` with `ARGS`."""
     workdir = tmp_path / "work"
     workdir.mkdir(exist_ok=True)
@@ -42,14 +43,22 @@ def launch(tmp_path: Path, body: str, *args: str, pass_fds: tuple[int, ...] = ()
     prepare_workdir(str(workdir))
     env = child_env(str(workdir)) | {"PYTHONPATH": ROOT}
     script = PRELUDE + textwrap.dedent(body)
-    proc = subprocess.Popen([sys.executable, "-c", script, json.dumps(dataclasses.asdict(policy)), *args],
-                            env=env, cwd=workdir, pass_fds=pass_fds, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, json.dumps(dataclasses.asdict(policy)), *args],
+        env=env,
+        cwd=workdir,
+        pass_fds=pass_fds,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     return proc, policy
 
 
-def run(tmp_path: Path, body: str, *args: str, timeout: float = 60, **overrides: object
-        ) -> subprocess.CompletedProcess[str]:
+def run(
+    tmp_path: Path, body: str, *args: str, timeout: float = 60, **overrides: object
+) -> subprocess.CompletedProcess[str]:
     proc, _ = launch(tmp_path, body, *args, **overrides)
     out, err = proc.communicate(timeout=timeout)
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
@@ -159,8 +168,9 @@ def test_reads_are_confined_but_the_stdlib_still_imports(tmp_path: Path) -> None
         squares = list(pool.map(lambda x: x * x, range(4)))
     print(statistics.mean(squares), hashlib.sha256(b"x").hexdigest()[:6], textwrap.shorten("a b c", 9))
     """
-    out = ok(run(tmp_path, body, str(outside / "secret.txt"), str(corpus), os.path.expanduser("~"),
-                 read_paths=[str(corpus)]))
+    out = ok(
+        run(tmp_path, body, str(outside / "secret.txt"), str(corpus), os.path.expanduser("~"), read_paths=[str(corpus)])
+    )
     assert "READ" not in out and out.count("denied") == 3
     assert "the corpus" in out and "3.5 2d7116 a b c" in out
 
@@ -351,8 +361,14 @@ def test_forgetting_prepare_workdir_is_a_clear_error(tmp_path: Path) -> None:
     policy = SandboxPolicy.for_input(1000, str(workdir))
     script = PRELUDE + "print('UNREACHABLE')"
     env = child_env(str(workdir)) | {"PYTHONPATH": ROOT}
-    result = subprocess.run([sys.executable, "-c", script, json.dumps(dataclasses.asdict(policy))], env=env,
-                            cwd=workdir, capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-c", script, json.dumps(dataclasses.asdict(policy))],
+        env=env,
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode != 0 and "call prepare_workdir() on it first" in result.stderr
 
 

@@ -32,8 +32,9 @@ def trace_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return directory
 
 
-def write_trace(run_id: str, question: str = "q?", answer: str | None = "42", finished: bool = True,
-                t: float = 1_700_000_000.0) -> Path:
+def write_trace(
+    run_id: str, question: str = "q?", answer: str | None = "42", finished: bool = True, t: float = 1_700_000_000.0
+) -> Path:
     writer = TraceWriter(run_id)
     writer(RunStarted(run_id=run_id, question=question, config={"model": "m"}, t=t))
     writer(ModelReply(iteration=1, model="m", text="FINAL(42)", t=t + 1))
@@ -56,10 +57,12 @@ def test_run_ids_sort_by_time_and_are_unique() -> None:
 
 
 def test_writer_writes_jsonl_that_round_trips(trace_dir: Path) -> None:
-    events = [RunStarted(run_id="r1", question="How many?", config={"model": "m", "max_tokens": 1000}),
-              SubcallFinished(batch_id=1, index=2, prompt="p", response="r", error="boom", depth=1),
-              Notice(kind="warning", message="careful"),
-              RunFinished(run_id="r1", answer="7", usage={"input_tokens": 5, "output_tokens": 6})]
+    events = [
+        RunStarted(run_id="r1", question="How many?", config={"model": "m", "max_tokens": 1000}),
+        SubcallFinished(batch_id=1, index=2, prompt="p", response="r", error="boom", depth=1),
+        Notice(kind="warning", message="careful"),
+        RunFinished(run_id="r1", answer="7", usage={"input_tokens": 5, "output_tokens": 6}),
+    ]
     writer = TraceWriter("r1")
     for event in events:
         writer(event)
@@ -75,8 +78,15 @@ def test_writer_writes_jsonl_that_round_trips(trace_dir: Path) -> None:
 def test_secrets_never_reach_the_file(tmp_path: Path) -> None:
     extra = tmp_path / "copy.jsonl"
     writer = TraceWriter("r2", extra_path=str(extra))
-    config = {"model": "m", "api_key": SECRET, "max_tokens": 100, "headers": {"Authorization": "Bearer xyz"},
-              "extra": [{"OPENAI_API_KEY": "plain-secret"}], "client_secret": "hush", "password": "pw"}
+    config = {
+        "model": "m",
+        "api_key": SECRET,
+        "max_tokens": 100,
+        "headers": {"Authorization": "Bearer xyz"},
+        "extra": [{"OPENAI_API_KEY": "plain-secret"}],
+        "client_secret": "hush",
+        "password": "pw",
+    }
     writer(RunStarted(run_id="r2", config=config))
     writer(ModelReply(text=f"the .env says OPENAI_API_KEY={SECRET} so", input_tokens=3, output_tokens=4))
     writer.close()
@@ -90,10 +100,15 @@ def test_secrets_never_reach_the_file(tmp_path: Path) -> None:
 
 
 def test_redact_spares_counters_and_empty_values() -> None:
-    usage = {"input_tokens": 1, "output_tokens": 2, "max_tokens": 3, "token": "t0k", "key": "",
-             "api_key": None}
-    assert redact(usage) == {"input_tokens": 1, "output_tokens": 2, "max_tokens": 3, "token": REDACTED,
-                             "key": "", "api_key": None}
+    usage = {"input_tokens": 1, "output_tokens": 2, "max_tokens": 3, "token": "t0k", "key": "", "api_key": None}
+    assert redact(usage) == {
+        "input_tokens": 1,
+        "output_tokens": 2,
+        "max_tokens": 3,
+        "token": REDACTED,
+        "key": "",
+        "api_key": None,
+    }
 
 
 def test_unwritable_extra_path_is_a_usage_error(tmp_path: Path) -> None:
@@ -131,8 +146,7 @@ def test_list_traces_newest_first_with_status(trace_dir: Path) -> None:
     write_trace("20260102-000000-bbbbbb", question="x" * 500, answer="y" * 500, t=1_700_100_000)
     write_trace("20260103-000000-cccccc", finished=False, t=1_700_200_000)
     infos = list_traces()
-    assert [i.run_id for i in infos] == ["20260103-000000-cccccc", "20260102-000000-bbbbbb",
-                                         "20260101-000000-aaaaaa"]
+    assert [i.run_id for i in infos] == ["20260103-000000-cccccc", "20260102-000000-bbbbbb", "20260101-000000-aaaaaa"]
     newest, middle, oldest = infos
     assert newest.status == "incomplete" and newest.answer == ""
     assert middle.status == "ok" and len(middle.question) <= 80 and middle.answer.endswith("...")
