@@ -12,6 +12,7 @@ import logging
 import mimetypes
 import os
 import stat
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -34,6 +35,9 @@ TOTAL_LIMIT_REASON = "total size limit reached"
 
 _CHUNK = 16 << 20
 _FIRST_READ = 1 << 20
+# A named pipe nobody writes to would block forever; this long is left for a writer to connect.
+FIFO_WAIT_S = 10.0
+_FIFO_POLL_S = 0.05
 _PDF_CACHE_VERSION = 1
 # Version control, dependency and tool caches: never what a user means by "this directory".
 _SKIP_DIRS = frozenset(
@@ -200,7 +204,7 @@ def _nothing_usable(paths: list[str], corpus: Corpus) -> str:
             f"no readable input: no files found in {', '.join(paths)} "
             f"({corpus.ignored} entries left out by .gitignore, hidden-file or include/exclude rules)"
         )
-    reasons = [f"{s.path} ({s.reason})" for s in corpus.skipped[:5]]
+    reasons = [f"{s.path}: {s.reason}" for s in corpus.skipped[:5]]
     more = len(corpus.skipped) - len(reasons)
     return "no readable input: " + "; ".join(reasons) + (f"; and {more} more" if more else "")
 
@@ -271,14 +275,18 @@ class _Planner:
                 continue
             try:
                 stats.append(os.stat(path))
-            except (FileNotFoundError, NotADirectoryError):
-                raise InputError(f"no such file or directory: {path}") from None
+            except (FileNotFoundError, NotADirectoryError) as e:
+                if not os.path.islink(path):
+                    raise InputError(f"no such file or directory: {path}") from None
+                stats.append(e)
             except OSError as e:
                 stats.append(e)
         for path, st in zip(paths, stats, strict=True):
             display = _printable(os.path.normpath(path))
             if st is None:
                 self.entries.append(_Candidate(STDIN_PATH, stream=stdin))
+            elif isinstance(st, (FileNotFoundError, NotADirectoryError)):
+                self.entries.append(Skipped(display, "broken symlink"))
             elif isinstance(st, OSError):
                 self.entries.append(Skipped(display, f"unreadable ({st.strerror or st})"))
             elif stat.S_ISDIR(st.st_mode):
@@ -438,10 +446,10 @@ class _Unusable(Exception):
 class _Stream:
     """stdin or a FIFO: counts the bytes read (its `size`) and lets the sniffed head be read again."""
 
-    def __init__(self, raw: BinaryIO) -> None:
+    def __init__(self, raw: BinaryIO, already_read: bytes = b"") -> None:
         self.raw = raw
-        self.pushed_back = b""
-        self.consumed = 0
+        self.pushed_back = already_read
+        self.consumed = len(already_read)
 
     def read(self, n: int = -1) -> bytes:
         if self.pushed_back and n >= 0:
@@ -452,6 +460,27 @@ class _Stream:
         if self.pushed_back:
             data, self.pushed_back = self.pushed_back + data, b""
         return data
+
+
+def _open_fifo(path: str) -> _Stream:
+    """Open a named pipe without hanging when no writer comes: a writer gets FIFO_WAIT_S to connect or write.
+
+    Non-blocking, reading an empty pipe gives b"" (end of file) while no writer has it open and None once one has.
+    """
+    raw = open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb", buffering=0)
+    try:
+        deadline = time.monotonic() + FIFO_WAIT_S
+        first = raw.read(_HEAD_BYTES)
+        while first == b"" and time.monotonic() < deadline:
+            time.sleep(_FIFO_POLL_S)
+            first = raw.read(_HEAD_BYTES)
+        if first == b"":
+            raise _Unusable(f"named pipe: nothing was written to it within {FIFO_WAIT_S:g} s")
+        os.set_blocking(raw.fileno(), True)
+    except BaseException:
+        raw.close()
+        raise
+    return _Stream(raw, first or b"")
 
 
 def _read_exact(stream: BinaryIO | _Stream | gzip.GzipFile, n: int) -> bytes:
@@ -484,8 +513,9 @@ class _Loader:
             if candidate.stream is not None:
                 doc = self._load_stream(candidate, _Stream(candidate.stream), limit)
             elif candidate.pipe:
-                with open(candidate.path, "rb") as f:
-                    doc = self._load_stream(candidate, _Stream(f), limit)
+                stream = _open_fifo(candidate.path)
+                with stream.raw:
+                    doc = self._load_stream(candidate, stream, limit)
             else:
                 with open(candidate.path, "rb", buffering=0) as f:
                     doc = self._load_file(candidate, f, limit)
@@ -493,12 +523,14 @@ class _Loader:
             return Skipped(candidate.display, str(e))
         except OSError as e:
             return Skipped(candidate.display, f"unreadable ({e.strerror or e})")
-        if doc.truncated and not doc.truncated_reason:
-            doc.truncated_reason = (
-                f"truncated to {limit:,} characters (max_file_size)"
-                if limit == self.options.max_file_size
-                else f"truncated: {TOTAL_LIMIT_REASON} (max_total_size)"
-            )
+        if doc.truncated:
+            if not doc.truncated_reason:
+                doc.truncated_reason = (
+                    f"first {limit:,} characters kept (--max-file-size)"
+                    if limit == self.options.max_file_size
+                    else f"{TOTAL_LIMIT_REASON} (--max-total-size)"
+                )
+            self.warnings.append(f"truncated {doc.path}: {doc.truncated_reason}")
         self.remaining -= doc.chars
         return doc
 
@@ -734,7 +766,7 @@ def _extract_pdf_pages(f: BinaryIO) -> list[str]:
             except DependencyError:
                 raise _Unusable("encrypted PDF (AES; needs the 'cryptography' package)") from None
             if not opened:
-                raise _Unusable("encrypted PDF")
+                raise _Unusable("encrypted PDF (needs a password)")
         pages = list(reader.pages)
     except _Unusable:
         raise

@@ -155,6 +155,8 @@ class RLM:
         self.code_ran = False
         self.partial: str | None = None
         self.iterations = 0
+        self.seen: list[str] = []  # everything the model was shown, to check its answers against
+        self.pushed_back = False
 
     # --- the loop ---------------------------------------------------------------------------
     def solve(self, question: str, corpus: Corpus) -> Outcome:
@@ -197,12 +199,11 @@ class RLM:
         repl = self._start_repl(corpus)
         first_text = corpus.documents[0].text if corpus.documents else ""
         samples = prompts.sample_lines([(d.path, d.text) for d in corpus.documents], question)
+        intro = prompts.metadata(question, corpus.documents, first_text[:PREFIX_CHARS], samples)
+        self.seen.append(intro)
         messages = [
             {"role": "system", "content": prompts.system_prompt(SEPARATOR_TEMPLATE, self.config.sub_chars)},
-            {
-                "role": "user",
-                "content": prompts.metadata(question, corpus.documents, first_text[:PREFIX_CHARS], samples),
-            },
+            {"role": "user", "content": intro},
         ]
         limits = self.config.limits
         while self.iterations < limits.max_iterations:
@@ -212,7 +213,7 @@ class RLM:
             )
             reply = self._root_call(messages)
             parsed = parsing.parse_reply(reply.text)
-            messages.append({"role": "assistant", "content": reply.text})
+            messages.append({"role": "assistant", "content": parsed.history})
             feedback: list[str] = []
             answer = self._execute(repl, parsed, feedback)
             if answer is None and parsed.final_kind is not None:
@@ -264,6 +265,7 @@ class RLM:
             )
             if result.state_lost:
                 self._notice("repl", result.output)
+            self.seen.append(result.output)
             feedback.append(prompts.cell_feedback(index, result.output, result.cut))
             if result.status == "ok":
                 self.code_ran = True
@@ -300,6 +302,12 @@ class RLM:
         if parsing.looks_like_plan(value):
             feedback.append(prompts.NUDGE_PLAN)
             self._notice("nudge", "final answer looks like a plan: refused")
+            return None
+        unsupported = parsing.unsupported_values(value, "\n".join(self.seen))
+        if unsupported and not self.pushed_back:
+            self.pushed_back = True  # once: the model may know better, e.g. a sum it did in its head
+            feedback.append(prompts.NUDGE_UNSUPPORTED.format(values=", ".join(unsupported[:5])))
+            self._notice("nudge", f"final answer has values never seen in the REPL output: {unsupported[:5]}")
             return None
         return value
 

@@ -20,25 +20,52 @@ class Reply:
     final_value: str | None
     final_after_code: bool  # the text answer came after a code block in the same reply
     prose: str  # the reply without its code blocks
+    history: str  # what the conversation keeps: the reply cut after its last code block
+
+
+_FINAL_VAR_LINE = re.compile(r"^[ \t]*FINAL_VAR\([^)\n]*\)[ \t]*$", re.MULTILINE)
 
 
 def parse_reply(text: str) -> Reply:
     blocks: list[str] = []
     spans: list[tuple[int, int]] = []
+    code_end = 0
     for match in _FENCE.finditer(text):
         spans.append(match.span())
         if match.group(1).lower() in CODE_LANGUAGES and match.group(2).strip():
             blocks.append(match.group(2))
+            code_end = match.end()
     tail_start = spans[-1][1] if spans else 0
     unclosed = _OPEN_FENCE.search(text, tail_start)
     if unclosed and unclosed.group(2).strip():
         # A stop sequence or a token limit cut the closing fence; the code is still code.
         spans.append(unclosed.span())
         blocks.append(unclosed.group(2))
+        code_end = len(text)
     prose = _remove_spans(text, spans)
     kind, value, position = _find_final(text, spans)
-    after_code = bool(spans) and position is not None and position > spans[0][0]
-    return Reply(blocks, kind, value, after_code, prose.strip())
+    after_code = bool(blocks) and position is not None and position > spans[0][0]
+    return Reply(blocks, kind, value, after_code, prose.strip(), _history(text, code_end))
+
+
+def _history(text: str, code_end: int) -> str:
+    """Drop what follows the last code block: a small model fills it with invented output and guesses.
+
+    A FINAL_VAR line there is kept, since it names a value the code computes.
+    """
+    if not code_end:
+        return text
+    tail = _FINAL_VAR_LINE.search(text, code_end)
+    return text[:code_end] + (f"\n{tail.group(0).strip()}" if tail else "")
+
+
+_KEY_VALUE = re.compile(r"[A-Za-z0-9_.:/@-]*\d[A-Za-z0-9_.:/@-]*")
+
+
+def unsupported_values(answer: str, seen: str) -> list[str]:
+    """Values in an answer (tokens with digits) that never appeared in anything the model was shown."""
+    values = {v.strip(".,:;/-") for v in _KEY_VALUE.findall(answer)}
+    return sorted(v for v in values if v and v not in seen)
 
 
 def _remove_spans(text: str, spans: list[tuple[int, int]]) -> str:

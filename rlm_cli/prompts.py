@@ -219,6 +219,10 @@ NUDGE_MISSING_VAR = (
     "FINAL_VAR({name}): the REPL has no variable named {name!r}, so nothing was returned. Assign it in a "
     "```repl block first, or reply FINAL(answer)."
 )
+NUDGE_UNSUPPORTED = (
+    "Your answer contains {values}, which never appeared in any REPL output. Do not guess: print the "
+    "evidence from `context` in a ```repl block first. If you are sure, reply FINAL(answer) again."
+)
 NUDGE_LAST_CALL = (
     "You have no iterations left. Reply now with FINAL(answer): your best answer from what the REPL has "
     "shown so far. No code."

@@ -124,7 +124,7 @@ def test_plan_and_premature_final_are_refused(fake_llm, run_rlm, app_log):
     fake_llm.script(
         "root",
         "FINAL(42)",  # before any code ran
-        fence("print(len(context))") + "\nFINAL(guess)",  # written before seeing the output
+        fence("print(57)") + "\nFINAL(guess)",  # written before seeing the output
         "FINAL(I will now count the errors)",  # a plan
         "FINAL(57)",
     )
@@ -134,7 +134,18 @@ def test_plan_and_premature_final_are_refused(fake_llm, run_rlm, app_log):
     roots = fake_llm.requests_for("root")
     assert "not looked at the data yet" in roots[1].last_user
     assert "before seeing the code's output" in roots[2].last_user
+    # What followed the code block (a guess) is not kept in the conversation.
+    assert "FINAL(guess)" not in roots[2].messages[-2]["content"]
     assert "a plan, not an answer" in roots[3].last_user
+
+
+def test_answer_with_values_never_shown_is_pushed_back_once(fake_llm, run_rlm, app_log):
+    path, _ = app_log
+    fake_llm.script("root", fence("found = grep('nothing-matches-this')\nprint(found)"), "FINAL(23)", "FINAL(23)")
+    result = run_rlm("ask", str(path), "q?", *model_args(fake_llm))
+    assert result.returncode == EXIT_OK, result.stderr
+    assert result.stdout.strip() == "23"
+    assert "23, which never appeared in any REPL output" in fake_llm.requests_for("root")[2].last_user
 
 
 def test_runaway_block_is_cut_and_the_run_continues(fake_llm, run_rlm, app_log):

@@ -71,3 +71,20 @@ def test_answers_are_not_plans(text):
 
 def test_one_line_final_ignores_commentary_after_it():
     assert parse_reply("FINAL(42)\nThis is based on the grep (above).").final_value == "42"
+
+
+def test_history_drops_invented_output_after_the_code():
+    text = "Let me look.\n```repl\nprint(x)\n```\nOutput:\n42\nFINAL(42)"
+    assert parse_reply(text).history == "Let me look.\n```repl\nprint(x)\n```"
+    text = "```repl\ntotal = 3\n```\nFINAL_VAR(total)"
+    assert parse_reply(text).history == text
+    assert parse_reply("no code here").history == "no code here"
+
+
+def test_unsupported_values_are_the_numbers_never_shown():
+    from rlm_cli.parsing import unsupported_values
+
+    seen = "count: 17\nids: ab-12"
+    assert unsupported_values("There are 17 refunds.", seen) == []
+    assert unsupported_values("There are 23 refunds, see ab-12.", seen) == ["23"]
+    assert unsupported_values("auth and billing", seen) == []

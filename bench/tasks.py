@@ -1,0 +1,900 @@
+"""Seeded benchmark tasks (needle, logs, oolong) with gold answers known by construction, and their scorers.
+
+Every generator builds its input as lists of lines joined once, so a 1M-token task takes about a second.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import re
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+FAMILIES = ("needle", "logs", "oolong")
+CHARS_PER_TOKEN = 4
+
+Gold = str | int | list[str]
+
+
+@dataclass
+class Task:
+    """One generated question: its input files, the gold answer, and what the scorer needs to judge replies.
+
+    kind is how the answer is scored: "value" (needle), "count", "set", "ranked" or "choice".
+    names are the words the scorer recognizes in a reply: the options for set/ranked/choice,
+    the distractor values for a needle (naming one of them makes the reply wrong).
+    """
+
+    family: str
+    size: str
+    target_tokens: int
+    seed: int
+    index: int
+    question: str
+    gold: Gold
+    kind: str
+    files: dict[str, str]
+    names: list[str] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return f"{self.family}-{self.size}-{self.index}"
+
+    @property
+    def chars(self) -> int:
+        return sum(len(text) for text in self.files.values())
+
+    def write(self, root: Path) -> None:
+        """Writes the input files under root, creating subdirectories as the paths need."""
+        for rel, text in self.files.items():
+            path = root / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+
+    def describe(self) -> dict[str, Any]:
+        """The task without its input text, for result files and listings."""
+        return {
+            "id": self.id,
+            "family": self.family,
+            "size": self.size,
+            "target_tokens": self.target_tokens,
+            "seed": self.seed,
+            "index": self.index,
+            "question": self.question,
+            "gold": self.gold,
+            "kind": self.kind,
+            "chars": self.chars,
+            "files": len(self.files),
+            "meta": self.meta,
+        }
+
+
+@dataclass
+class _Built:
+    """What a family's generator makes; generate() adds the task's identity."""
+
+    question: str
+    gold: Gold
+    kind: str
+    files: dict[str, str]
+    names: list[str]
+    meta: dict[str, Any]
+
+
+def parse_size(text: str) -> int:
+    """'8k' -> 8192, '1m' -> 1048576, '5000' -> 5000: target token counts, binary like RULER's 4K/128K."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([km]?)\s*", text.lower())
+    if not match:
+        raise ValueError(f"bad size {text!r}: use a token count like 8k, 128k, 1m or 5000")
+    scale = {"": 1, "k": 1024, "m": 1024 * 1024}[match.group(2)]
+    tokens = int(float(match.group(1)) * scale)
+    if tokens < 256:
+        raise ValueError(f"size {text!r} is too small: at least 256 tokens")
+    return tokens
+
+
+def generate(family: str, size: str, seed: int, index: int) -> Task:
+    """Builds task number `index` of one family and size; the same arguments always give the same task."""
+    if family not in _GENERATORS:
+        raise ValueError(f"unknown family {family!r}: choose from {', '.join(FAMILIES)}")
+    tokens = parse_size(size)
+    rng = random.Random(f"{family}:{tokens}:{seed}:{index}")
+    b = _GENERATORS[family](rng, tokens * CHARS_PER_TOKEN, seed + index)
+    return Task(family, size.lower(), tokens, seed, index, b.question, b.gold, b.kind, b.files, b.names, b.meta)
+
+
+def generate_all(families: list[str], sizes: list[str], n: int, seed: int) -> list[Task]:
+    """Every family x size x n task, in that order."""
+    return [generate(family, size, seed, i) for family in families for size in sizes for i in range(n)]
+
+
+# ---------------------------------------------------------------- scoring
+
+_DATE_TIME = re.compile(
+    r"\d{4}-\d\d-\d\d(?:[T ]\d\d:\d\d(?::\d\d)?(?:\.\d+)?Z?)?|\d\d?:\d\d(?::\d\d)?|\d\d?/\w{3}/\d{4}", re.IGNORECASE
+)
+_INTEGER = re.compile(r"(?<![\w./:-])(\d{1,3}(?:,\d{3})+|\d+)(?![\w/:-]|\.\d)")
+_SAME = re.compile(r"\b(?:equal(?:ly)?|tied?|the same)\b", re.IGNORECASE)
+
+
+def score(task: Task, answer: str | None) -> bool:
+    """True when the reply gives the gold answer and nothing that contradicts it."""
+    if not answer:
+        return False
+    if task.kind == "value":
+        return _has_value(answer, str(task.gold)) and not any(_has_value(answer, other) for other in task.names)
+    if task.kind == "count":
+        return _count_matches(answer, int(task.gold), task.question)
+    found = mentioned(answer, task.names)
+    if task.kind == "set":
+        return set(found) == set(task.gold)
+    if task.kind == "ranked":
+        return found == list(task.gold)
+    if task.kind == "choice":
+        if "same" in task.names:
+            found = mentioned(_SAME.sub(" same ", answer), task.names)
+        return bool(found) and found[0] == task.gold
+    raise ValueError(f"unknown answer kind {task.kind!r}")
+
+
+def mentioned(answer: str, names: list[str]) -> list[str]:
+    """The known names a reply mentions, in order of first mention; '-', '_' and ' ' count as one separator."""
+    hits: list[tuple[int, str]] = []
+    for name in names:
+        pattern = "[-_ ]".join(re.escape(part) for part in re.split(r"[-_]", name))
+        match = re.search(rf"(?<![\w/-]){pattern}(?:e?s)?(?![\w/-])", answer, re.IGNORECASE)
+        if match:
+            hits.append((match.start(), name))
+    return [name for _, name in sorted(hits)]
+
+
+def integers(text: str) -> list[int]:
+    """Standalone integers in a reply (thousands commas allowed), ignoring dates, times and parts of names."""
+    return [int(m.replace(",", "")) for m in _INTEGER.findall(_DATE_TIME.sub(" ", text))]
+
+
+def _count_matches(answer: str, gold: int, question: str) -> bool:
+    """The first number the reply states, skipping numbers it merely repeats from the question."""
+    numbers = integers(answer)
+    asked = set(integers(question))
+    fresh = [n for n in numbers if n not in asked]
+    return fresh[0] == gold if fresh else gold in numbers
+
+
+def _has_value(answer: str, value: str) -> bool:
+    text = " ".join(answer.split())
+    if value.isdigit():
+        return re.search(rf"(?<!\d){value}(?!\d)", re.sub(r"(?<=\d)[,_ ](?=\d{3}\b)", "", text)) is not None
+    pattern = r"\s+".join(re.escape(word) for word in value.split())
+    return re.search(rf"(?<![\w-]){pattern}(?![\w-])", text, re.IGNORECASE) is not None
+
+
+# ---------------------------------------------------------------- shared vocabulary
+
+FIRST_NAMES = (
+    "Amara Bruno Chiara Dmitri Elena Farid Greta Hiro Ines Jonas Kavya Lars Mei Nadia Omar Priya Quentin Rosa "
+    "Soren Tamar Uma Viktor Wen Ximena Yusuf Zofia Anders Beatriz Cyrus Delphine Emeka Freya Gideon Hana Ivo "
+    "Jana Kofi Leilani Mateo Noor"
+).split()
+LAST_NAMES = (
+    "Okafor Lindqvist Moreau Tanaka Castillo Novak Haddad Brennan Sato Ferreira Kowalski Abara Petrov Nakamura "
+    "Gallagher Rossi Mbeki Halvorsen Duarte Varga Ishikawa Fontaine Oyelaran Keller Ramos Nguyen Sorensen Quint "
+    "Achebe Vidal"
+).split()
+MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+
+
+def _person(rng: random.Random) -> str:
+    return f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
+
+
+def _fill(target_chars: int, make: Callable[[], str]) -> list[str]:
+    """Units from `make` until their total length (with a newline each) reaches target_chars."""
+    units: list[str] = []
+    total = 0
+    while total < target_chars:
+        unit = make()
+        units.append(unit)
+        total += len(unit) + 1
+    return units
+
+
+def _iso(ts: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts))
+
+
+def _clock(ts: int) -> str:
+    return time.strftime("%H:%M:%S", time.gmtime(ts))
+
+
+# ---------------------------------------------------------------- needle (RULER S-NIAH)
+
+NEEDLE_ADJECTIVES = (
+    "amber crimson silent hollow brisk golden restless velvet frozen lucid copper distant gentle jagged "
+    "mossy quiet rapid scarlet tidal wandering"
+).split()
+NEEDLE_NOUNS = (
+    "falcon harbor lantern meadow otter quarry willow beacon cinder glacier heron orchard pylon raven "
+    "summit thicket canyon ember juniper kestrel"
+).split()
+
+
+@dataclass
+class _NeedleFormat:
+    line: str
+    kinds: tuple[str, ...]
+    questions: tuple[str, ...]
+
+
+NEEDLE_FORMATS = (
+    _NeedleFormat(
+        "One of the special magic {plural} for {key} is: {value}.",
+        ("number", "uuid", "name"),
+        (
+            "What is the special magic {kind} for {key} mentioned in the text?",
+            "The text mentions a special magic {kind} for {key}. What is it?",
+        ),
+    ),
+    _NeedleFormat(
+        "{key}'s access code: {value}",
+        ("number", "uuid"),
+        ("What is {key}'s access code?", "Find the access code of {key}. Reply with the code only."),
+    ),
+    _NeedleFormat(
+        "config: {key}={value}",
+        ("number", "uuid", "name"),
+        ("Which value is {key} set to in the config lines?", "What does the config set {key} to?"),
+    ),
+    _NeedleFormat(
+        '{{"event": "credential_issued", "key": "{key}", "value": "{value}"}}',
+        ("number", "uuid"),
+        (
+            "A credential_issued event records a value for the key {key}. What is that value?",
+            "What value was issued for {key}?",
+        ),
+    ),
+    _NeedleFormat(
+        "Note for the record: the on-call contact for {key} is {value}.",
+        ("name",),
+        ("Who is the on-call contact for {key}?", "Name the person listed as on-call contact for {key}."),
+    ),
+)
+KIND_WORDS = {"number": ("number", "numbers"), "uuid": ("UUID", "UUIDs"), "name": ("name", "names")}
+
+PROSE_SUBJECTS = (
+    "The committee",
+    "Our small team",
+    "A visiting engineer",
+    "The harbor master",
+    "Most of the early readers",
+    "The old archive",
+    "Every quarterly review",
+    "The night shift",
+    "A patient gardener",
+    "The new municipal library",
+    "Her second novel",
+    "The research vessel",
+)
+PROSE_VERBS = (
+    "quietly revised",
+    "argued at length about",
+    "kept returning to",
+    "carefully documented",
+    "was surprised by",
+    "slowly rebuilt",
+    "never fully understood",
+    "published a note on",
+    "spent the winter studying",
+    "made a habit of questioning",
+)
+PROSE_OBJECTS = (
+    "the drainage plans for the lower town",
+    "an unusually long letter from the suppliers",
+    "the way the river changes course in spring",
+    "the budget for the coming season",
+    "a set of maps drawn before the war",
+    "the tide tables and their odd exceptions",
+    "how startups decide what to build first",
+    "the habits of migrating birds along the coast",
+    "a forgotten recipe for dark rye bread",
+    "the cost of keeping the lighthouse running",
+)
+PROSE_TAILS = (
+    "and nobody objected.",
+    "before anyone else had noticed.",
+    "which took far longer than expected.",
+    "although the results were mixed.",
+    "in the margins of an older report.",
+    "while the rain kept falling.",
+    "as if it were the most natural thing.",
+    "and then moved on to other matters.",
+)
+FILLER_COMPONENTS = ("scheduler", "http", "cache", "db-pool", "indexer", "mailer", "gc", "metrics")
+FILLER_MESSAGES = (
+    "handled request in {a} ms",
+    "flushed {a} entries to disk",
+    "cache hit ratio {b}%",
+    "connection pool size {b}, idle {c}",
+    "job {a} finished after {c} retries",
+    "heartbeat ok, uptime {a}s",
+    "compacted segment {a} ({b} MB)",
+    "slow call to upstream took {a} ms",
+)
+FILLER_CITIES = ("Lisbon", "Osaka", "Nairobi", "Calgary", "Tallinn", "Recife", "Hobart", "Tbilisi", "Quito")
+
+
+def _needle_value(rng: random.Random, kind: str) -> str:
+    if kind == "number":
+        return str(rng.randint(1_000_000, 9_999_999))
+    if kind == "uuid":
+        return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    return _person(rng)
+
+
+def _filler_maker(rng: random.Random, style: str) -> Callable[[], str]:
+    """A function that makes one unit of filler: a prose paragraph, a log line or a key-value record."""
+    if style == "prose":
+
+        def paragraph() -> str:
+            return " ".join(
+                f"{rng.choice(PROSE_SUBJECTS)} {rng.choice(PROSE_VERBS)} {rng.choice(PROSE_OBJECTS)} "
+                f"{rng.choice(PROSE_TAILS)}"
+                for _ in range(rng.randint(3, 7))
+            )
+
+        return paragraph
+    if style == "logs":
+        clock = rng.randint(1_760_000_000, 1_790_000_000)
+
+        def log_line() -> str:
+            nonlocal clock
+            clock += rng.randint(0, 9)
+            message = rng.choice(FILLER_MESSAGES).format(
+                a=rng.randint(1, 99_999), b=rng.randint(1, 99), c=rng.randint(0, 9)
+            )
+            level = rng.choice(("INFO", "INFO", "INFO", "DEBUG", "WARN"))
+            return f"{_iso(clock)} {level} [{rng.choice(FILLER_COMPONENTS)}] {message}"
+
+        return log_line
+
+    def record() -> str:
+        return (
+            f"record {rng.randint(10_000, 999_999)}: city={rng.choice(FILLER_CITIES)} "
+            f"owner={rng.choice(FIRST_NAMES).lower()} score={rng.randint(0, 1000)} "
+            f"active={rng.choice(('true', 'false'))} updated=2025-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+        )
+
+    return record
+
+
+def _needle(rng: random.Random, target_chars: int, salt: int) -> _Built:
+    style = rng.choice(("prose", "logs", "kv"))
+    fmt = rng.choice(NEEDLE_FORMATS)
+    kind = rng.choice(fmt.kinds)
+    pairs = rng.sample([(a, n) for a in NEEDLE_ADJECTIVES for n in NEEDLE_NOUNS], rng.randint(4, 7))
+    keys = [f"{a}-{n}" for a, n in pairs]
+    values: list[str] = []
+    while len(values) < len(keys):
+        value = _needle_value(rng, kind)
+        if value not in values:
+            values.append(value)
+    singular, plural = KIND_WORDS[kind]
+    needles = [fmt.line.format(key=k, value=v, plural=plural) for k, v in zip(keys, values, strict=True)]
+    units = _fill(target_chars - sum(len(n) + 1 for n in needles), _filler_maker(rng, style))
+    depth = rng.random()
+    # Distractors first at random places, then the real needle at its exact depth in the final text.
+    for line in needles[1:]:
+        units.insert(rng.randint(0, len(units)), line)
+    units.insert(round(depth * len(units)), needles[0])
+    separator = "\n\n" if style == "prose" else "\n"
+    name = {"prose": "essays.txt", "logs": "service.log", "kv": "records.txt"}[style]
+    question = rng.choice(fmt.questions).format(key=keys[0], kind=singular)
+    meta = {"filler": style, "format": fmt.line, "value_kind": kind, "depth": round(depth, 3), "distractors": keys[1:]}
+    return _Built(question, values[0], "value", {name: separator.join(units) + "\n"}, values[1:], meta)
+
+
+# ---------------------------------------------------------------- logs (multi-file aggregation)
+
+SERVICES = (
+    "billing-worker cart-service search-indexer payments-gateway notification-hub inventory-sync report-builder "
+    "media-transcoder profile-store order-router email-relay geo-lookup session-cache pricing-engine feed-ranker "
+    "audit-logger export-runner"
+).split()
+LOGIN_SERVICES = ("auth-api", "sso-bridge", "identity-provider")
+APP_HOST_PREFIXES = ("app", "node", "batch")
+WEB_HOST_PREFIXES = ("web", "edge")
+ENDPOINTS = (
+    "/api/v1/orders /api/v1/cart /api/v1/search /login /checkout /api/v2/users/profile /static/app.js /health "
+    "/api/v1/payments /graphql /api/v1/inventory /account/settings /api/v1/recommendations /images/upload"
+).split()
+QUERY_STRINGS = ("", "", "", "?page=2", "?q=shoes", "?ref=mail", "?lang=en", "?sort=price")
+METHODS = ("GET", "GET", "GET", "POST", "PUT", "DELETE")
+BENIGN_STATUSES = (200,) * 14 + (201, 204, 301, 302, 304, 304, 400, 401, 403, 404, 404, 429)
+SERVER_ERRORS = (500, 502, 502, 503, 503, 503, 504)
+USER_AGENTS = (
+    "Mozilla/5.0 (X11; Linux x86_64) Firefox/131.0",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) Safari/605.1.15",
+    "curl/8.5.0",
+    "okhttp/4.12.0",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/129.0",
+)
+BENIGN_APP = (
+    ("INFO", "request handled in {n} ms"),
+    ("INFO", "processed batch {n} ({m} items)"),
+    ("DEBUG", "cache lookup key=item:{n} hit={flag}"),
+    ("INFO", "connected to db-primary:5432 pool={m}"),
+    ("DEBUG", "gc pause {m} ms"),
+    ("INFO", "health check ok"),
+    ("WARN", "slow query took {n} ms"),
+    ("WARN", "transient error talking to cache, retrying (attempt {m})"),
+    ("WARN", "upstream returned 503, will retry in {m}s"),
+    ("INFO", "config reloaded, {m} keys changed"),
+)
+NOISE_ERRORS = (
+    "request {n} failed: upstream timeout",
+    "could not write to queue orders-{m}: connection reset",
+    "unhandled exception in handler /api/v1/items/{n}",
+    "payment provider rejected token (code {m})",
+)
+FATAL_MESSAGES = (
+    "process crashed: segmentation fault",
+    "out of memory, killed by the runtime",
+    "panic: runtime error: index out of range [{m}]",
+    "unrecoverable state, shutting down",
+)
+WORDS_FOR_K = {1: "exactly once", 2: "exactly twice", 3: "exactly three times"}
+LOG_QUESTIONS = ("fatal", "errors_after", "status", "top_5xx", "logins")
+
+
+@dataclass
+class _AppLine:
+    ts: int
+    level: str
+    message: str
+    user: str = ""
+    event: str = ""
+
+
+@dataclass
+class _AccessLine:
+    ts: int
+    path: str
+    status: int
+    ip: str
+    method: str = "GET"
+    query: str = ""
+    size: int = 0
+    agent: str = ""
+
+
+@dataclass
+class _LogFile:
+    path: str
+    host: str
+    service: str
+    fmt: str
+    lines: list[Any] = field(default_factory=list)
+
+
+def _render_app(f: _LogFile, line: _AppLine, pid: int) -> str:
+    if f.fmt == "syslog":
+        t = time.gmtime(line.ts)
+        stamp = f"{MONTHS[t.tm_mon - 1]} {t.tm_mday:2d} {_clock(line.ts)}"
+        return f"{stamp} {f.host} {f.service}[{pid}]: {line.level} {line.message}"
+    if f.fmt == "json":
+        record: dict[str, Any] = {
+            "ts": f"{_iso(line.ts)}.{line.ts % 1000:03d}Z",
+            "level": line.level,
+            "host": f.host,
+            "service": f.service,
+            "msg": line.message,
+        }
+        if line.event:
+            record.update(event=line.event, user=line.user)
+        return json.dumps(record)
+    extra = f" event={line.event} user={line.user}" if line.event else ""
+    return f'ts={_iso(line.ts)}Z level={line.level.lower()} host={f.host} svc={f.service} msg="{line.message}"{extra}'
+
+
+def _render_access(f: _LogFile, line: _AccessLine) -> str:
+    if f.fmt == "nginx":
+        t = time.gmtime(line.ts)
+        stamp = f"{t.tm_mday:02d}/{MONTHS[t.tm_mon - 1]}/{t.tm_year}:{_clock(line.ts)} +0000"
+        return (
+            f'{line.ip} - - [{stamp}] "{line.method} {line.path}{line.query} HTTP/1.1" {line.status} {line.size} '
+            f'"-" "{line.agent}"'
+        )
+    return json.dumps(
+        {
+            "time": f"{_iso(line.ts)}+00:00",
+            "remote_addr": line.ip,
+            "request": f"{line.method} {line.path}{line.query} HTTP/1.1",
+            "status": line.status,
+            "body_bytes_sent": line.size,
+            "request_time": round(line.size % 997 / 1000, 3),
+        }
+    )
+
+
+def _login_line(rng: random.Random, ts: int, user: str, event: str) -> _AppLine:
+    ip = f"10.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
+    if event == "login":
+        return _AppLine(ts, "INFO", f"user {user} logged in from {ip}", user, "login")
+    if event == "login_failed":
+        return _AppLine(ts, "WARN", f"login failed for user {user}: invalid password", user, "login_failed")
+    return _AppLine(ts, "INFO", f"session refreshed for user {user}", user, "session_refresh")
+
+
+def _plan_log_files(rng: random.Random, tokens: int) -> list[_LogFile]:
+    """5 files for 8K tokens up to 30 for 1M, split over hosts, services and four-plus formats."""
+    n_files = 5 + round(25 * math.log2(max(1.0, tokens / 8192)) / 7) + rng.randint(0, 2)
+    n_files = max(5, min(30, n_files))
+    n_access = max(2, n_files * 3 // 10)
+    n_app = n_files - n_access
+    web_hosts = rng.sample([f"{p}-{i:02d}" for p in WEB_HOST_PREFIXES for i in range(1, 10)], n_access)
+    app_hosts = [f"{p}-{i:02d}" for p in APP_HOST_PREFIXES for i in range(1, 10)]
+    app_hosts = rng.sample(app_hosts, max(2, min(len(app_hosts), n_app * 2 // 3)))
+    services = [rng.choice(LOGIN_SERVICES), *rng.sample(SERVICES, max(3, min(len(SERVICES), n_app - 1)))]
+    files = []
+    pairs: set[tuple[str, str]] = set()
+    for i in range(n_app):
+        service = services[i % len(services)]
+        host = app_hosts[i % len(app_hosts)]
+        while (host, service) in pairs:
+            host = rng.choice(app_hosts)
+        pairs.add((host, service))
+        fmt = ("syslog", "json", "logfmt")[(i + rng.randint(0, 2)) % 3]
+        ext = {"syslog": "log", "json": "jsonl", "logfmt": "log"}[fmt]
+        files.append(_LogFile(f"{host}/{service}.{ext}", host, service, fmt))
+    for host in web_hosts:
+        fmt = rng.choice(("nginx", "nginx", "json_access"))
+        path = f"{host}/nginx/access.log" if fmt == "nginx" else f"{host}/envoy/access.jsonl"
+        files.append(_LogFile(path, host, "", fmt))
+    return files
+
+
+def _logs(rng: random.Random, target_chars: int, salt: int) -> _Built:
+    tokens = target_chars // CHARS_PER_TOKEN
+    files = _plan_log_files(rng, tokens)
+    app_files = [f for f in files if f.service]
+    access_files = [f for f in files if not f.service]
+    start = 1_767_225_600 + rng.randint(0, 300) * 86_400 + rng.randint(0, 6) * 3600
+    span = rng.randint(8, 16) * 3600
+    cutoff = start + int(span * rng.uniform(0.6, 0.85))
+    budget = target_chars / len(files)
+
+    # Benign traffic, with ERROR noise only before the cutoff so "errors after" has an exact answer.
+    for f in app_files:
+        count = max(20, int(budget / 120))
+        for ts in sorted(rng.randint(start, start + span) for _ in range(count)):
+            if ts < cutoff and rng.random() < 0.03:
+                level, message = "ERROR", rng.choice(NOISE_ERRORS)
+            else:
+                level, message = rng.choice(BENIGN_APP)
+            n, m = rng.randint(1, 99_999), rng.randint(1, 64)
+            f.lines.append(_AppLine(ts, level, message.format(n=n, m=m, flag=rng.choice(("true", "false")))))
+    for f in access_files:
+        count = max(20, int(budget / 150))
+        for ts in sorted(rng.randint(start, start + span) for _ in range(count)):
+            f.lines.append(_access_line(rng, ts, rng.choice(ENDPOINTS), rng.choice(BENIGN_STATUSES)))
+
+    # FATAL crashes: some services exactly k times, near misses for the rest.
+    k = rng.choice((1, 2, 2, 3))
+    services = sorted({f.service for f in app_files})
+    crashed = set(rng.sample(services, rng.randint(1, min(3, len(services) - 1))))
+    for service in services:
+        times = k if service in crashed else rng.choice([c for c in (0, 1, 2, 3, 4) if c != k])
+        candidates = [f for f in app_files if f.service == service]
+        for _ in range(times):
+            message = rng.choice(FATAL_MESSAGES).format(m=rng.randint(1, 64))
+            rng.choice(candidates).lines.append(_AppLine(rng.randint(start, start + span), "FATAL", message))
+
+    # Late ERRORs on one to three hosts only.
+    app_hosts = sorted({f.host for f in app_files})
+    for host in rng.sample(app_hosts, rng.randint(1, min(3, len(app_hosts) - 1))):
+        for _ in range(rng.randint(1, 3)):
+            target = rng.choice([f for f in app_files if f.host == host])
+            message = rng.choice(NOISE_ERRORS).format(n=rng.randint(1, 99_999), m=rng.randint(1, 64))
+            target.lines.append(_AppLine(rng.randint(cutoff + 1, start + span), "ERROR", message))
+
+    # 5xx responses with a strict order among the top four endpoints.
+    n_access = sum(len(f.lines) for f in access_files)
+    base = max(2, n_access // 200)
+    ranked = rng.sample(ENDPOINTS, len(ENDPOINTS))
+    for rank, endpoint in enumerate(ranked):
+        times = (4 - rank) * base + rng.randint(1, base) if rank < 4 else rng.randint(0, base)
+        for _ in range(times):
+            ts = rng.randint(start, start + span)
+            rng.choice(access_files).lines.append(_access_line(rng, ts, endpoint, rng.choice(SERVER_ERRORS)))
+
+    # Logins: successful users, users who only failed, and sessions refreshed by users who logged in.
+    login_files = [f for f in app_files if f.service in LOGIN_SERVICES]
+    pool = [f"{a.lower()}.{b.lower()}" for a in FIRST_NAMES for b in LAST_NAMES]
+    n_users = min(400, 4 + rng.randint(0, 6) + tokens // 4000)
+    users = rng.sample(pool, n_users + rng.randint(2, 6))
+    for i, user in enumerate(users):
+        if i < n_users:
+            events = ["login"] * rng.randint(1, 3) + ["session_refresh"] * rng.randint(0, 2)
+            events += ["login_failed"] * rng.randint(0, 2)
+        else:
+            events = ["login_failed"] * rng.randint(1, 2)
+        for event in events:
+            line = _login_line(rng, rng.randint(start, start + span), user, event)
+            rng.choice(login_files).lines.append(line)
+
+    texts: dict[str, str] = {}
+    for f in files:
+        f.lines.sort(key=lambda line: line.ts)
+        if f.service:
+            pid = rng.randint(200, 32_000)
+            texts[f.path] = "\n".join(_render_app(f, line, pid) for line in f.lines) + "\n"
+        else:
+            texts[f.path] = "\n".join(_render_access(f, line) for line in f.lines) + "\n"
+    texts = dict(sorted(texts.items()))
+
+    which = LOG_QUESTIONS[salt % len(LOG_QUESTIONS)]
+    question, gold, kind, names = _log_question(rng, which, files, k, cutoff)
+    meta = {"question_type": which, "formats": sorted({f.fmt for f in files}), "cutoff": _iso(cutoff) + "Z"}
+    return _Built(question, gold, kind, texts, names, meta)
+
+
+def _access_line(rng: random.Random, ts: int, path: str, status: int) -> _AccessLine:
+    ip = f"{rng.randint(11, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
+    size = rng.randint(120, 90_000) if status < 300 else rng.randint(0, 600)
+    return _AccessLine(ts, path, status, ip, rng.choice(METHODS), rng.choice(QUERY_STRINGS), size, rng.choice(USER_AGENTS))
+
+
+def _log_question(
+    rng: random.Random, which: str, files: list[_LogFile], k: int, cutoff: int
+) -> tuple[str, Gold, str, list[str]]:
+    """The question of one type and its gold, computed from the generated lines (not from the plan)."""
+    app_lines = [(f, line) for f in files if f.service for line in f.lines]
+    access_lines = [line for f in files if not f.service for line in f.lines]
+    if which == "fatal":
+        counts = Counter(f.service for f, line in app_lines if line.level == "FATAL")
+        services = sorted({f.service for f in files if f.service})
+        gold = sorted(s for s in services if counts[s] == k)
+        phrase = WORDS_FOR_K[k]
+        question = rng.choice(
+            (
+                f"Which services failed {phrase}? A failure is a log line with level FATAL.",
+                f"List every service that logged a FATAL-level line {phrase} across all the logs.",
+                f"Counting FATAL log lines as crashes, which services crashed {phrase}?",
+            )
+        )
+        return question, gold, "set", services
+    if which == "errors_after":
+        hosts = sorted({f.host for f in files})
+        gold = sorted({f.host for f, line in app_lines if line.level == "ERROR" and line.ts > cutoff})
+        t = time.gmtime(cutoff)
+        when = rng.choice(
+            (
+                f"{_iso(cutoff).replace('T', ' ')} UTC",
+                f"{_clock(cutoff)} UTC on {t.tm_mday} {MONTHS[t.tm_mon - 1]} {t.tm_year}",
+            )
+        )
+        question = rng.choice(
+            (
+                f"Which hosts logged ERROR-level lines after {when}? (Level ERROR only, not WARN or FATAL.)",
+                f"Name the hosts with at least one log line at level ERROR later than {when}.",
+            )
+        )
+        return question, gold, "set", hosts
+    if which == "status":
+        gold_count = sum(line.status == 503 for line in access_lines)
+        question = rng.choice(
+            (
+                "How many requests returned HTTP status 503, across all the access logs?",
+                "Count the access-log entries whose response status is 503. How many are there?",
+                "In total, how many HTTP requests were answered with a 503?",
+            )
+        )
+        return question, gold_count, "count", []
+    if which == "top_5xx":
+        counts = Counter(line.path for line in access_lines if line.status >= 500)
+        gold = [path for path, _ in counts.most_common(3)]
+        question = rng.choice(
+            (
+                "Which 3 endpoints (request paths, ignoring query strings) had the most 5xx responses? "
+                "List them from most to fewest.",
+                "Give the top-3 request paths by number of server errors (status 500-599), highest first. "
+                "Ignore query strings.",
+            )
+        )
+        return question, gold, "ranked", list(ENDPOINTS)
+    users = {line.user for _, line in app_lines if line.event == "login"}
+    question = rng.choice(
+        (
+            "How many distinct users logged in successfully?",
+            "Counting each user once, how many different users had a successful login?",
+            "How many unique users managed to log in (failed attempts do not count)?",
+        )
+    )
+    return question, len(users), "count", []
+
+
+# ---------------------------------------------------------------- oolong (labelled records)
+
+
+@dataclass
+class _Domain:
+    noun: str
+    group_key: str
+    groups: tuple[str, ...]
+    group_phrase: str
+    labels: dict[str, tuple[str, ...]]
+
+
+DOMAINS = (
+    _Domain(
+        "ticket",
+        "plan",
+        ("free", "pro", "team", "enterprise"),
+        "users on the {g} plan",
+        {
+            "billing": ("I was charged twice for {x} this month.", "The invoice for {x} shows the wrong amount."),
+            "shipping": ("My {x} has not arrived after {n} days.", "Tracking for the {x} order stopped updating."),
+            "account-access": ("I cannot sign in since the password reset.", "2FA codes for my account never come."),
+            "bug-report": ("The {x} page crashes when I press save.", "Export to CSV drops the last {n} rows."),
+            "feature-request": ("Please add dark mode to {x}.", "It would help to schedule {x} reports weekly."),
+            "refund": ("I want my money back for the {x}.", "Requesting reimbursement for the {x}, it was faulty."),
+        },
+    ),
+    _Domain(
+        "review",
+        "region",
+        ("EU", "US", "APAC", "LATAM"),
+        "reviewers in the {g} region",
+        {
+            "positive": ("Love the {x}, works perfectly.", "Great {x}, would buy again."),
+            "negative": ("The {x} broke after {n} days.", "Terrible {x}, do not recommend."),
+            "neutral": ("The {x} is fine, nothing special.", "Got the {x}; it does what it says."),
+            "mixed": ("Nice {x} but the battery is weak.", "Good {x}, although shipping took {n} days."),
+        },
+    ),
+    _Domain(
+        "transaction",
+        "account",
+        ("personal", "business", "student", "joint"),
+        "{g} accounts",
+        {
+            "groceries": ("Weekly shop, {n} items incl. {x}.", "Market stall, fresh {x}."),
+            "travel": ("Train ticket to the {x} conference.", "Airport taxi, {n} km."),
+            "dining": ("Dinner for {n} with {x}.", "Coffee and {x} at the corner cafe."),
+            "utilities": ("Electricity bill, {n} kWh.", "Water and {x} service charge."),
+            "entertainment": ("Concert tickets ({x}).", "Streaming subscription, {x} tier."),
+            "rent": ("Monthly rent, flat {n}.", "Garage rent for the {x}."),
+        },
+    ),
+)
+OOLONG_ITEMS = ("headphones", "laptop stand", "desk lamp", "backpack", "kettle", "router", "notebook", "monitor")
+OOLONG_QUESTIONS = ("count", "top_in_group", "compare", "users_at_least")
+RECORD_CHARS = {"line": 115, "block": 130, "jsonl": 150}  # mean rendered length per layout, to hit the target size
+
+
+@dataclass
+class _Record:
+    day: int
+    user: str
+    label: str
+    text: str
+
+
+def _label_tag(rng: random.Random, label: str) -> str:
+    return rng.choice((f"[label: {label}]", f"({label})", f"type={label}", f"Category: {label.title()}"))
+
+
+def _render_records(
+    rng: random.Random, domain: _Domain, layout: str, records: list[_Record], groups: dict[str, str]
+) -> str:
+    out: list[str] = []
+    for i, r in enumerate(records, start=1000):
+        date = time.strftime("%Y-%m-%d", time.gmtime(1_735_689_600 + r.day * 86_400))
+        group = groups[r.user]
+        if layout == "line":
+            out.append(f"#{i} {date} user={r.user} {domain.group_key}={group} :: {r.text} {_label_tag(rng, r.label)}")
+        elif layout == "block":
+            out.append(
+                f"{domain.noun.title()} {i}\nDate: {date}\nUser: {r.user} ({domain.group_key}: {group})\n"
+                f"{_label_tag(rng, r.label)}\n{r.text}\n"
+            )
+        else:
+            key = rng.choice(("label", "category", "type"))
+            record = {"id": i, "date": date, "user": r.user, domain.group_key: group, "text": r.text, key: r.label}
+            out.append(json.dumps(record))
+    return "\n".join(out) + "\n"
+
+
+def _oolong(rng: random.Random, target_chars: int, salt: int) -> _Built:
+    domain = rng.choice(DOMAINS)
+    labels = list(domain.labels)
+    layout = rng.choice(tuple(RECORD_CHARS))
+    n_records = max(30, target_chars // RECORD_CHARS[layout])
+    n_users = max(8, min(3000, n_records // 6))
+    users = [f"{name.lower()}{n}" for name, n in zip(rng.choices(FIRST_NAMES, k=n_users), rng.sample(range(10, 9999), n_users), strict=True)]
+    groups = {u: rng.choice(domain.groups) for u in users}
+    weights = {g: [rng.random() + 0.3 for _ in labels] for g in domain.groups}
+    for g in domain.groups:
+        weights[g][rng.randrange(len(labels))] += 1.0
+    # Users write several records each, so "users with at least k records labelled X" is not trivial.
+    active = rng.choices(users, k=n_records)
+
+    def record(user: str, label: str) -> _Record:
+        text = rng.choice(domain.labels[label]).format(x=rng.choice(OOLONG_ITEMS), n=rng.randint(2, 40))
+        return _Record(rng.randint(0, 364), user, label, text)
+
+    records = [record(u, rng.choices(labels, weights[groups[u]])[0]) for u in active]
+    which = OOLONG_QUESTIONS[salt % len(OOLONG_QUESTIONS)]
+    label_word = rng.choice(("label", "category"))
+    if which == "count":
+        x = rng.choice(labels)
+        gold: Gold = sum(r.label == x for r in records)
+        question = rng.choice(
+            (
+                f"How many {domain.noun}s are labelled {x}?",
+                f"Count the {domain.noun}s whose {label_word} is {x}.",
+            )
+        )
+        kind, names = "count", []
+    elif which == "top_in_group":
+        g = rng.choice(domain.groups)
+        counts = Counter(r.label for r in records if groups[r.user] == g)
+        top = counts.most_common()
+        if len(top) > 1 and top[0][1] == top[1][1]:
+            members = [u for u in users if groups[u] == g]
+            records.append(record(rng.choice(members), top[0][0]))
+        gold = Counter(r.label for r in records if groups[r.user] == g).most_common(1)[0][0]
+        who = domain.group_phrase.format(g=g)
+        question = rng.choice(
+            (
+                f"Among {who}, which {label_word} is the most common?",
+                f"What is the most frequent {domain.noun} {label_word} for {who}? Answer with one {label_word}.",
+            )
+        )
+        kind, names = "choice", labels
+    elif which == "compare":
+        a, b = rng.sample(labels, 2)
+        if rng.random() < 0.25:
+            diff = sum(r.label == a for r in records) - sum(r.label == b for r in records)
+            fewer = b if diff > 0 else a
+            records += [record(rng.choice(users), fewer) for _ in range(abs(diff))]
+        count_a, count_b = sum(r.label == a for r in records), sum(r.label == b for r in records)
+        gold = a if count_a > count_b else b if count_b > count_a else "same"
+        question = rng.choice(
+            (
+                f"Are there more {domain.noun}s labelled {a} or labelled {b}? Answer {a}, {b}, or same.",
+                f"Which {label_word} occurs more often: {a} or {b}? Reply with one of: {a}, {b}, same (if tied).",
+            )
+        )
+        kind, names = "choice", [a, b, "same"]
+    else:
+        x, k = rng.choice(labels), rng.choice((2, 3))
+        per_user = Counter(r.user for r in records if r.label == x)
+        gold = sum(c >= k for c in per_user.values())
+        question = rng.choice(
+            (
+                f"How many users have at least {k} {domain.noun}s labelled {x}?",
+                f"Count the users with {k} or more {domain.noun}s in the {x} {label_word}.",
+            )
+        )
+        kind, names = "count", []
+    records.sort(key=lambda r: r.day)
+    name = {"line": f"{domain.noun}s.txt", "block": f"{domain.noun}_export.txt", "jsonl": f"{domain.noun}s.jsonl"}
+    text = _render_records(rng, domain, layout, records, groups)
+    meta = {"question_type": which, "domain": domain.noun, "layout": layout, "records": len(records), "users": n_users}
+    return _Built(question, gold, kind, {name[layout]: text}, names, meta)
+
+
+_GENERATORS: dict[str, Callable[[random.Random, int, int], _Built]] = {
+    "needle": _needle,
+    "logs": _logs,
+    "oolong": _oolong,
+}
