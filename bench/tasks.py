@@ -179,17 +179,81 @@ def _has_value(answer: str, value: str) -> bool:
 
 # ---------------------------------------------------------------- shared vocabulary
 
-FIRST_NAMES = (
-    "Amara Bruno Chiara Dmitri Elena Farid Greta Hiro Ines Jonas Kavya Lars Mei Nadia Omar Priya Quentin Rosa "
-    "Soren Tamar Uma Viktor Wen Ximena Yusuf Zofia Anders Beatriz Cyrus Delphine Emeka Freya Gideon Hana Ivo "
-    "Jana Kofi Leilani Mateo Noor"
-).split()
-LAST_NAMES = (
-    "Okafor Lindqvist Moreau Tanaka Castillo Novak Haddad Brennan Sato Ferreira Kowalski Abara Petrov Nakamura "
-    "Gallagher Rossi Mbeki Halvorsen Duarte Varga Ishikawa Fontaine Oyelaran Keller Ramos Nguyen Sorensen Quint "
-    "Achebe Vidal"
-).split()
-MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+FIRST_NAMES = [
+    "Amara",
+    "Bruno",
+    "Chiara",
+    "Dmitri",
+    "Elena",
+    "Farid",
+    "Greta",
+    "Hiro",
+    "Ines",
+    "Jonas",
+    "Kavya",
+    "Lars",
+    "Mei",
+    "Nadia",
+    "Omar",
+    "Priya",
+    "Quentin",
+    "Rosa",
+    "Soren",
+    "Tamar",
+    "Uma",
+    "Viktor",
+    "Wen",
+    "Ximena",
+    "Yusuf",
+    "Zofia",
+    "Anders",
+    "Beatriz",
+    "Cyrus",
+    "Delphine",
+    "Emeka",
+    "Freya",
+    "Gideon",
+    "Hana",
+    "Ivo",
+    "Jana",
+    "Kofi",
+    "Leilani",
+    "Mateo",
+    "Noor",
+]
+LAST_NAMES = [
+    "Okafor",
+    "Lindqvist",
+    "Moreau",
+    "Tanaka",
+    "Castillo",
+    "Novak",
+    "Haddad",
+    "Brennan",
+    "Sato",
+    "Ferreira",
+    "Kowalski",
+    "Abara",
+    "Petrov",
+    "Nakamura",
+    "Gallagher",
+    "Rossi",
+    "Mbeki",
+    "Halvorsen",
+    "Duarte",
+    "Varga",
+    "Ishikawa",
+    "Fontaine",
+    "Oyelaran",
+    "Keller",
+    "Ramos",
+    "Nguyen",
+    "Sorensen",
+    "Quint",
+    "Achebe",
+    "Vidal",
+]
+MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
 
 def _person(rng: random.Random) -> str:
@@ -217,14 +281,50 @@ def _clock(ts: int) -> str:
 
 # ---------------------------------------------------------------- needle (RULER S-NIAH)
 
-NEEDLE_ADJECTIVES = (
-    "amber crimson silent hollow brisk golden restless velvet frozen lucid copper distant gentle jagged "
-    "mossy quiet rapid scarlet tidal wandering"
-).split()
-NEEDLE_NOUNS = (
-    "falcon harbor lantern meadow otter quarry willow beacon cinder glacier heron orchard pylon raven "
-    "summit thicket canyon ember juniper kestrel"
-).split()
+NEEDLE_ADJECTIVES = [
+    "amber",
+    "crimson",
+    "silent",
+    "hollow",
+    "brisk",
+    "golden",
+    "restless",
+    "velvet",
+    "frozen",
+    "lucid",
+    "copper",
+    "distant",
+    "gentle",
+    "jagged",
+    "mossy",
+    "quiet",
+    "rapid",
+    "scarlet",
+    "tidal",
+    "wandering",
+]
+NEEDLE_NOUNS = [
+    "falcon",
+    "harbor",
+    "lantern",
+    "meadow",
+    "otter",
+    "quarry",
+    "willow",
+    "beacon",
+    "cinder",
+    "glacier",
+    "heron",
+    "orchard",
+    "pylon",
+    "raven",
+    "summit",
+    "thicket",
+    "canyon",
+    "ember",
+    "juniper",
+    "kestrel",
+]
 
 
 @dataclass
@@ -377,7 +477,7 @@ def _filler_maker(rng: random.Random, style: str) -> Callable[[], str]:
 
 def _needle(rng: random.Random, target_chars: int, salt: int) -> _Built:
     style = rng.choice(("prose", "logs", "kv"))
-    fmt = rng.choice(NEEDLE_FORMATS)
+    fmt = NEEDLE_FORMATS[salt % len(NEEDLE_FORMATS)]  # successive tasks cycle through the formats
     kind = rng.choice(fmt.kinds)
     pairs = rng.sample([(a, n) for a in NEEDLE_ADJECTIVES for n in NEEDLE_NOUNS], rng.randint(4, 7))
     keys = [f"{a}-{n}" for a, n in pairs]
@@ -403,18 +503,44 @@ def _needle(rng: random.Random, target_chars: int, salt: int) -> _Built:
 
 # ---------------------------------------------------------------- logs (multi-file aggregation)
 
-SERVICES = (
-    "billing-worker cart-service search-indexer payments-gateway notification-hub inventory-sync report-builder "
-    "media-transcoder profile-store order-router email-relay geo-lookup session-cache pricing-engine feed-ranker "
-    "audit-logger export-runner"
-).split()
+SERVICES = [
+    "billing-worker",
+    "cart-service",
+    "search-indexer",
+    "payments-gateway",
+    "notification-hub",
+    "inventory-sync",
+    "report-builder",
+    "media-transcoder",
+    "profile-store",
+    "order-router",
+    "email-relay",
+    "geo-lookup",
+    "session-cache",
+    "pricing-engine",
+    "feed-ranker",
+    "audit-logger",
+    "export-runner",
+]
 LOGIN_SERVICES = ("auth-api", "sso-bridge", "identity-provider")
 APP_HOST_PREFIXES = ("app", "node", "batch")
 WEB_HOST_PREFIXES = ("web", "edge")
-ENDPOINTS = (
-    "/api/v1/orders /api/v1/cart /api/v1/search /login /checkout /api/v2/users/profile /static/app.js /health "
-    "/api/v1/payments /graphql /api/v1/inventory /account/settings /api/v1/recommendations /images/upload"
-).split()
+ENDPOINTS = [
+    "/api/v1/orders",
+    "/api/v1/cart",
+    "/api/v1/search",
+    "/login",
+    "/checkout",
+    "/api/v2/users/profile",
+    "/static/app.js",
+    "/health",
+    "/api/v1/payments",
+    "/graphql",
+    "/api/v1/inventory",
+    "/account/settings",
+    "/api/v1/recommendations",
+    "/images/upload",
+]
 QUERY_STRINGS = ("", "", "", "?page=2", "?q=shoes", "?ref=mail", "?lang=en", "?sort=price")
 METHODS = ("GET", "GET", "GET", "POST", "PUT", "DELETE")
 BENIGN_STATUSES = (200,) * 14 + (201, 204, 301, 302, 304, 304, 400, 401, 403, 404, 404, 429)
@@ -452,6 +578,7 @@ FATAL_MESSAGES = (
 )
 WORDS_FOR_K = {1: "exactly once", 2: "exactly twice", 3: "exactly three times"}
 LOG_QUESTIONS = ("fatal", "errors_after", "status", "top_5xx", "logins")
+LINE_CHARS = {"syslog": 85, "json": 145, "logfmt": 107, "nginx": 136, "json_access": 182}  # mean rendered lengths
 
 
 @dataclass
@@ -562,32 +689,71 @@ def _plan_log_files(rng: random.Random, tokens: int) -> list[_LogFile]:
 
 
 def _logs(rng: random.Random, target_chars: int, salt: int) -> _Built:
-    tokens = target_chars // CHARS_PER_TOKEN
-    files = _plan_log_files(rng, tokens)
+    files = _plan_log_files(rng, target_chars // CHARS_PER_TOKEN)
     app_files = [f for f in files if f.service]
     access_files = [f for f in files if not f.service]
     start = 1_767_225_600 + rng.randint(0, 300) * 86_400 + rng.randint(0, 6) * 3600
-    span = rng.randint(8, 16) * 3600
-    cutoff = start + int(span * rng.uniform(0.6, 0.85))
-    budget = target_chars / len(files)
-
-    # Benign traffic, with ERROR noise only before the cutoff so "errors after" has an exact answer.
-    for f in app_files:
-        count = max(20, int(budget / 120))
-        for ts in sorted(rng.randint(start, start + span) for _ in range(count)):
-            if ts < cutoff and rng.random() < 0.03:
-                level, message = "ERROR", rng.choice(NOISE_ERRORS)
-            else:
-                level, message = rng.choice(BENIGN_APP)
-            n, m = rng.randint(1, 99_999), rng.randint(1, 64)
-            f.lines.append(_AppLine(ts, level, message.format(n=n, m=m, flag=rng.choice(("true", "false")))))
-    for f in access_files:
-        count = max(20, int(budget / 150))
-        for ts in sorted(rng.randint(start, start + span) for _ in range(count)):
-            f.lines.append(_access_line(rng, ts, rng.choice(ENDPOINTS), rng.choice(BENIGN_STATUSES)))
-
-    # FATAL crashes: some services exactly k times, near misses for the rest.
+    window = _Window(start, start + rng.randint(8, 16) * 3600)
+    cutoff = start + int((window.end - start) * rng.uniform(0.6, 0.85))
     k = rng.choice((1, 2, 2, 3))
+
+    # The lines that decide the answers first, then benign traffic up to the target size.
+    _add_crashes(rng, app_files, window, k)
+    _add_late_errors(rng, app_files, window, cutoff)
+    expected_access = len(access_files) * target_chars / len(files) / LINE_CHARS["nginx"]
+    _add_server_errors(rng, access_files, window, base=max(2, int(expected_access) // 200))
+    _add_logins(rng, [f for f in app_files if f.service in LOGIN_SERVICES], window, target_chars)
+    signal_chars = sum(len(f.lines) * LINE_CHARS[f.fmt] for f in files)
+    per_file = max(0, target_chars - signal_chars) / len(files)
+    for f in files:
+        count = max(10, int(per_file / LINE_CHARS[f.fmt]))
+        if f.service:
+            f.lines += [_benign_app_line(rng, window.draw(rng), cutoff) for _ in range(count)]
+        else:
+            statuses = rng.choices(BENIGN_STATUSES, k=count)
+            f.lines += [_access_line(rng, window.draw(rng), rng.choice(ENDPOINTS), s) for s in statuses]
+
+    texts: dict[str, str] = {}
+    for f in sorted(files, key=lambda f: f.path):
+        f.lines.sort(key=lambda line: line.ts)
+        if f.service:
+            pid = rng.randint(200, 32_000)
+            texts[f.path] = "\n".join(_render_app(f, line, pid) for line in f.lines) + "\n"
+        else:
+            texts[f.path] = "\n".join(_render_access(f, line) for line in f.lines) + "\n"
+
+    which = LOG_QUESTIONS[salt % len(LOG_QUESTIONS)]
+    question, gold, kind, names = _log_question(rng, which, files, k, cutoff)
+    meta = {
+        "question_type": which,
+        "params": {"k": k, "after": _iso(cutoff) + "Z"},
+        "formats": sorted({f.fmt for f in files}),
+    }
+    return _Built(question, gold, kind, texts, names, meta)
+
+
+@dataclass
+class _Window:
+    start: int
+    end: int
+
+    def draw(self, rng: random.Random, after: int | None = None) -> int:
+        """A random second in the window, or strictly after `after` when given."""
+        return rng.randint(self.start if after is None else after + 1, self.end)
+
+
+def _benign_app_line(rng: random.Random, ts: int, cutoff: int) -> _AppLine:
+    """Everyday traffic, with ERROR noise only before the cutoff so "errors after" has an exact answer."""
+    if ts < cutoff and rng.random() < 0.03:
+        level, message = "ERROR", rng.choice(NOISE_ERRORS)
+    else:
+        level, message = rng.choice(BENIGN_APP)
+    n, m = rng.randint(1, 99_999), rng.randint(1, 64)
+    return _AppLine(ts, level, message.format(n=n, m=m, flag=rng.choice(("true", "false"))))
+
+
+def _add_crashes(rng: random.Random, app_files: list[_LogFile], window: _Window, k: int) -> None:
+    """FATAL lines: one to three services crash exactly k times, the others a different number of times."""
     services = sorted({f.service for f in app_files})
     crashed = set(rng.sample(services, rng.randint(1, min(3, len(services) - 1))))
     for service in services:
@@ -595,61 +761,47 @@ def _logs(rng: random.Random, target_chars: int, salt: int) -> _Built:
         candidates = [f for f in app_files if f.service == service]
         for _ in range(times):
             message = rng.choice(FATAL_MESSAGES).format(m=rng.randint(1, 64))
-            rng.choice(candidates).lines.append(_AppLine(rng.randint(start, start + span), "FATAL", message))
+            rng.choice(candidates).lines.append(_AppLine(window.draw(rng), "FATAL", message))
 
-    # Late ERRORs on one to three hosts only.
-    app_hosts = sorted({f.host for f in app_files})
-    for host in rng.sample(app_hosts, rng.randint(1, min(3, len(app_hosts) - 1))):
+
+def _add_late_errors(rng: random.Random, app_files: list[_LogFile], window: _Window, cutoff: int) -> None:
+    """ERROR lines after the cutoff on one to three hosts, never all of them."""
+    hosts = sorted({f.host for f in app_files})
+    for host in rng.sample(hosts, rng.randint(1, min(3, len(hosts) - 1))):
         for _ in range(rng.randint(1, 3)):
             target = rng.choice([f for f in app_files if f.host == host])
             message = rng.choice(NOISE_ERRORS).format(n=rng.randint(1, 99_999), m=rng.randint(1, 64))
-            target.lines.append(_AppLine(rng.randint(cutoff + 1, start + span), "ERROR", message))
+            target.lines.append(_AppLine(window.draw(rng, after=cutoff), "ERROR", message))
 
-    # 5xx responses with a strict order among the top four endpoints.
-    n_access = sum(len(f.lines) for f in access_files)
-    base = max(2, n_access // 200)
-    ranked = rng.sample(ENDPOINTS, len(ENDPOINTS))
-    for rank, endpoint in enumerate(ranked):
+
+def _add_server_errors(rng: random.Random, access_files: list[_LogFile], window: _Window, base: int) -> None:
+    """5xx responses per endpoint, with a strict order among the top four so "top 3" has one answer."""
+    for rank, endpoint in enumerate(rng.sample(ENDPOINTS, len(ENDPOINTS))):
         times = (4 - rank) * base + rng.randint(1, base) if rank < 4 else rng.randint(0, base)
         for _ in range(times):
-            ts = rng.randint(start, start + span)
-            rng.choice(access_files).lines.append(_access_line(rng, ts, endpoint, rng.choice(SERVER_ERRORS)))
+            line = _access_line(rng, window.draw(rng), endpoint, rng.choice(SERVER_ERRORS))
+            rng.choice(access_files).lines.append(line)
 
-    # Logins: successful users, users who only failed, and sessions refreshed by users who logged in.
-    login_files = [f for f in app_files if f.service in LOGIN_SERVICES]
+
+def _add_logins(rng: random.Random, login_files: list[_LogFile], window: _Window, target_chars: int) -> None:
+    """Successful logins, users who only ever failed, and session refreshes that are not logins."""
     pool = [f"{a.lower()}.{b.lower()}" for a in FIRST_NAMES for b in LAST_NAMES]
-    n_users = min(400, 4 + rng.randint(0, 6) + tokens // 4000)
-    users = rng.sample(pool, n_users + rng.randint(2, 6))
-    for i, user in enumerate(users):
+    n_users = min(400, 4 + rng.randint(0, 6) + target_chars // 16_000)
+    for i, user in enumerate(rng.sample(pool, n_users + rng.randint(2, 6))):
         if i < n_users:
             events = ["login"] * rng.randint(1, 3) + ["session_refresh"] * rng.randint(0, 2)
             events += ["login_failed"] * rng.randint(0, 2)
         else:
             events = ["login_failed"] * rng.randint(1, 2)
         for event in events:
-            line = _login_line(rng, rng.randint(start, start + span), user, event)
-            rng.choice(login_files).lines.append(line)
-
-    texts: dict[str, str] = {}
-    for f in files:
-        f.lines.sort(key=lambda line: line.ts)
-        if f.service:
-            pid = rng.randint(200, 32_000)
-            texts[f.path] = "\n".join(_render_app(f, line, pid) for line in f.lines) + "\n"
-        else:
-            texts[f.path] = "\n".join(_render_access(f, line) for line in f.lines) + "\n"
-    texts = dict(sorted(texts.items()))
-
-    which = LOG_QUESTIONS[salt % len(LOG_QUESTIONS)]
-    question, gold, kind, names = _log_question(rng, which, files, k, cutoff)
-    meta = {"question_type": which, "formats": sorted({f.fmt for f in files}), "cutoff": _iso(cutoff) + "Z"}
-    return _Built(question, gold, kind, texts, names, meta)
+            rng.choice(login_files).lines.append(_login_line(rng, window.draw(rng), user, event))
 
 
 def _access_line(rng: random.Random, ts: int, path: str, status: int) -> _AccessLine:
     ip = f"{rng.randint(11, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
     size = rng.randint(120, 90_000) if status < 300 else rng.randint(0, 600)
-    return _AccessLine(ts, path, status, ip, rng.choice(METHODS), rng.choice(QUERY_STRINGS), size, rng.choice(USER_AGENTS))
+    method, query, agent = rng.choice(METHODS), rng.choice(QUERY_STRINGS), rng.choice(USER_AGENTS)
+    return _AccessLine(ts, path, status, ip, method, query, size, agent)
 
 
 def _log_question(
@@ -777,7 +929,7 @@ DOMAINS = (
 )
 OOLONG_ITEMS = ("headphones", "laptop stand", "desk lamp", "backpack", "kettle", "router", "notebook", "monitor")
 OOLONG_QUESTIONS = ("count", "top_in_group", "compare", "users_at_least")
-RECORD_CHARS = {"line": 115, "block": 130, "jsonl": 150}  # mean rendered length per layout, to hit the target size
+RECORD_CHARS = {"line": 101, "block": 120, "jsonl": 147}  # mean rendered length per layout, to hit the target size
 
 
 @dataclass
@@ -819,7 +971,8 @@ def _oolong(rng: random.Random, target_chars: int, salt: int) -> _Built:
     layout = rng.choice(tuple(RECORD_CHARS))
     n_records = max(30, target_chars // RECORD_CHARS[layout])
     n_users = max(8, min(3000, n_records // 6))
-    users = [f"{name.lower()}{n}" for name, n in zip(rng.choices(FIRST_NAMES, k=n_users), rng.sample(range(10, 9999), n_users), strict=True)]
+    numbers = rng.sample(range(10, 9999), n_users)
+    users = [f"{rng.choice(FIRST_NAMES).lower()}{n}" for n in numbers]
     groups = {u: rng.choice(domain.groups) for u in users}
     weights = {g: [rng.random() + 0.3 for _ in labels] for g in domain.groups}
     for g in domain.groups:
@@ -843,7 +996,7 @@ def _oolong(rng: random.Random, target_chars: int, salt: int) -> _Built:
                 f"Count the {domain.noun}s whose {label_word} is {x}.",
             )
         )
-        kind, names = "count", []
+        kind, names, params = "count", [], {"label": x}
     elif which == "top_in_group":
         g = rng.choice(domain.groups)
         counts = Counter(r.label for r in records if groups[r.user] == g)
@@ -859,7 +1012,7 @@ def _oolong(rng: random.Random, target_chars: int, salt: int) -> _Built:
                 f"What is the most frequent {domain.noun} {label_word} for {who}? Answer with one {label_word}.",
             )
         )
-        kind, names = "choice", labels
+        kind, names, params = "choice", labels, {"group": g}
     elif which == "compare":
         a, b = rng.sample(labels, 2)
         if rng.random() < 0.25:
@@ -874,7 +1027,7 @@ def _oolong(rng: random.Random, target_chars: int, salt: int) -> _Built:
                 f"Which {label_word} occurs more often: {a} or {b}? Reply with one of: {a}, {b}, same (if tied).",
             )
         )
-        kind, names = "choice", [a, b, "same"]
+        kind, names, params = "choice", [a, b, "same"], {"labels": [a, b]}
     else:
         x, k = rng.choice(labels), rng.choice((2, 3))
         per_user = Counter(r.user for r in records if r.label == x)
@@ -885,11 +1038,18 @@ def _oolong(rng: random.Random, target_chars: int, salt: int) -> _Built:
                 f"Count the users with {k} or more {domain.noun}s in the {x} {label_word}.",
             )
         )
-        kind, names = "count", []
+        kind, names, params = "count", [], {"label": x, "k": k}
     records.sort(key=lambda r: r.day)
     name = {"line": f"{domain.noun}s.txt", "block": f"{domain.noun}_export.txt", "jsonl": f"{domain.noun}s.jsonl"}
     text = _render_records(rng, domain, layout, records, groups)
-    meta = {"question_type": which, "domain": domain.noun, "layout": layout, "records": len(records), "users": n_users}
+    meta = {
+        "question_type": which,
+        "params": params,
+        "domain": domain.noun,
+        "layout": layout,
+        "records": len(records),
+        "users": n_users,
+    }
     return _Built(question, gold, kind, {name[layout]: text}, names, meta)
 
 

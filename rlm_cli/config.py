@@ -70,6 +70,15 @@ class Alias:
     api_key_env: str | None = None
     temperature: float | None = None
 
+    def describe(self) -> str:
+        """One line for `rlm config show`: where the alias points, and where its key comes from (never the key)."""
+        text = self.model + (f" @ {self.api_base}" if self.api_base else "")
+        if self.api_key_env:
+            text += f", key from ${self.api_key_env}"
+        elif self.api_key:
+            text += ", key (set)"
+        return text
+
 
 @dataclass
 class Settings:
@@ -82,12 +91,18 @@ class Settings:
         return self.values[key]
 
     def shown(self) -> list[tuple[str, str, str]]:
-        """(name, value, source) rows for `rlm config show`; secrets masked."""
+        """(name, value, source) rows for `rlm config show`; secrets masked, env sources named."""
         rows = []
         for name, setting in SETTINGS.items():
             value = self.values[name]
-            text = "(set)" if setting.secret and value else ("" if value is None else str(value))
-            rows.append((name, text, self.sources[name]))
+            if setting.secret and value:
+                text = "(set)"
+            elif isinstance(value, list):
+                text = ", ".join(value)
+            else:
+                text = "" if value is None else str(value)
+            source = self.sources[name]
+            rows.append((name, text, f"env RLM_{name.upper()}" if source == "env" else source))
         return rows
 
 

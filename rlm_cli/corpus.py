@@ -15,6 +15,7 @@ import stat
 import time
 import zlib
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -259,7 +260,7 @@ class _Planner:
         self.exclude_dirs = PathSpec(self.exclude.patterns) if self.exclude else None
         self.entries: list[_Candidate | Skipped] = []
         self.seen_files: dict[tuple[int, int], str] = {}
-        self.seen_dirs: set[tuple[int, int]] = set()
+        self.seen_dirs: dict[tuple[int, int], str] = {}
         self.ignored = 0
         self.warnings: list[str] = []
 
@@ -315,9 +316,9 @@ class _Planner:
         """Depth-first in name order, with an explicit stack so deep trees cannot hit the recursion limit."""
         key = (st.st_dev, st.st_ino)
         if key in self.seen_dirs:
-            self.entries.append(Skipped(display, "directory already visited"))
+            self.entries.append(Skipped(display, f"same directory as {self.seen_dirs[key]}"))
             return
-        self.seen_dirs.add(key)
+        self.seen_dirs[key] = display
         prefix, inherited = self._inherited_ignores(top) if self.options.gitignore else ("", ())
         frames = [self._scan(top, display, "", prefix, inherited)]
         while frames:
@@ -392,9 +393,9 @@ class _Planner:
             elif not is_dir:
                 self._add_file(shown, entry.path, st, explicit=False)
             elif (st.st_dev, st.st_ino) in self.seen_dirs:
-                self.entries.append(Skipped(shown, "directory already visited (symlink loop)"))
+                self.entries.append(Skipped(shown, f"same directory as {self.seen_dirs[st.st_dev, st.st_ino]}"))
             else:
-                self.seen_dirs.add((st.st_dev, st.st_ino))
+                self.seen_dirs[st.st_dev, st.st_ino] = shown
                 yield entry.path, shown, rel + "/", prefix, ignores
 
     def _left_out(
@@ -462,13 +463,13 @@ class _Stream:
         return data
 
 
-def _open_fifo(path: str) -> _Stream:
+@contextmanager
+def _open_fifo(path: str) -> Iterator[_Stream]:
     """Open a named pipe without hanging when no writer comes: a writer gets FIFO_WAIT_S to connect or write.
 
     Non-blocking, reading an empty pipe gives b"" (end of file) while no writer has it open and None once one has.
     """
-    raw = open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb", buffering=0)
-    try:
+    with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb", buffering=0) as raw:
         deadline = time.monotonic() + FIFO_WAIT_S
         first = raw.read(_HEAD_BYTES)
         while first == b"" and time.monotonic() < deadline:
@@ -477,10 +478,7 @@ def _open_fifo(path: str) -> _Stream:
         if first == b"":
             raise _Unusable(f"named pipe: nothing was written to it within {FIFO_WAIT_S:g} s")
         os.set_blocking(raw.fileno(), True)
-    except BaseException:
-        raw.close()
-        raise
-    return _Stream(raw, first or b"")
+        yield _Stream(raw, first or b"")
 
 
 def _read_exact(stream: BinaryIO | _Stream | gzip.GzipFile, n: int) -> bytes:
@@ -513,8 +511,7 @@ class _Loader:
             if candidate.stream is not None:
                 doc = self._load_stream(candidate, _Stream(candidate.stream), limit)
             elif candidate.pipe:
-                stream = _open_fifo(candidate.path)
-                with stream.raw:
+                with _open_fifo(candidate.path) as stream:
                     doc = self._load_stream(candidate, stream, limit)
             else:
                 with open(candidate.path, "rb", buffering=0) as f:
@@ -635,7 +632,10 @@ class _Loader:
         mime = detect(head)
         if mime == "application/pdf":
             return "pdf", mime
-        if _is_text_mime(mime) or (mime == "application/octet-stream" and b"\0" not in head):
+        if b"\0" in head:
+            # libmagic calls a line of text followed by NUL padding (a sparse or preallocated file) text/plain.
+            return "binary", "application/octet-stream" if _is_text_mime(mime) else mime
+        if _is_text_mime(mime) or mime == "application/octet-stream":
             return "text", mime
         return "binary", mime
 

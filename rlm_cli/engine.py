@@ -250,6 +250,7 @@ class RLM:
     def _execute(self, repl: ReplProcess, parsed: parsing.Reply, feedback: list[str]) -> str | None:
         """Run the reply's blocks in order; a FINAL called in code ends the turn."""
         for index, code in enumerate(parsed.code_blocks, 1):
+            self.run.emit(ev.CodeStarted(depth=self.depth, iteration=self.iterations, index=index, code=code))
             result = repl.run(code, self.config.exec_timeout, self.run.budget.deadline)
             self.run.emit(
                 ev.CodeExecuted(
@@ -367,19 +368,22 @@ class RLM:
         )
         return results
 
+    def _sub_spec(self, model: str | None) -> ModelSpec:
+        """The model a sub-call may use: code (maybe steered by injected text) picks only configured ones."""
+        if model is None or model == self.config.sub.model:
+            return self.config.sub
+        if model == self.config.root.model:
+            return self.config.root
+        self.run.warn_once(
+            f"model:{model}",
+            f"llm_query(model={model!r}) ignored: sub-calls may use only the configured models",
+            self.depth,
+        )
+        return self.config.sub
+
     def _one_subcall(self, batch_id: int, index: int, prompt: str, model: str | None) -> str:
         self.run.budget.reserve_subcall()
-        spec = (
-            self.config.sub
-            if model is None
-            else ModelSpec(
-                model=model,
-                api_base=self.config.sub.api_base,
-                api_key=self.config.sub.api_key,
-                temperature=self.config.sub.temperature,
-                max_output_tokens=self.config.sub.max_output_tokens,
-            )
-        )
+        spec = self._sub_spec(model)
         recursive = self.depth + 1 < self.config.max_depth
         started = time.monotonic()
         error: str | None = None

@@ -49,6 +49,15 @@ class ModelReply(Event):
 
 
 @dataclass
+class CodeStarted(Event):
+    """A block is about to run; its sub-calls' events come before its CodeExecuted."""
+
+    iteration: int = 0
+    index: int = 0
+    code: str = ""
+
+
+@dataclass
 class CodeExecuted(Event):
     iteration: int = 0
     index: int = 0
@@ -115,6 +124,7 @@ _CLASSES = [
     RunStarted,
     TurnStarted,
     ModelReply,
+    CodeStarted,
     CodeExecuted,
     BatchStarted,
     SubcallFinished,

@@ -89,6 +89,8 @@ class ModelClient:
             kwargs["api_base"] = spec.api_base
         if spec.api_key:
             kwargs["api_key"] = spec.api_key
+        elif spec.api_base and spec.model.startswith("openai/") and not os.environ.get("OPENAI_API_KEY"):
+            kwargs["api_key"] = "no-key"  # local OpenAI-compatible servers need none; the SDK insists on one
         if spec.temperature is not None:
             kwargs["temperature"] = spec.temperature
         if spec.max_output_tokens:

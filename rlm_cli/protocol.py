@@ -25,6 +25,10 @@ class ProtocolError(ChannelClosed):
     """The other side spoke garbage: it is alive but can no longer be trusted to answer."""
 
 
+class ChannelTimeout(ChannelClosed):
+    """The other side is alive but stopped reading or writing mid-message."""
+
+
 def _bound(sock: socket.socket, deadline: float | None) -> None:
     """Make the next socket operation give up at `deadline` (monotonic); None blocks for good."""
     # A deadline just passed still gets a moment, so data that is already waiting is read.
@@ -38,7 +42,7 @@ def send(sock: socket.socket, message: dict[str, Any], deadline: float | None = 
         _bound(sock, deadline)
         sock.sendall(_HEADER.pack(len(data)) + data)
     except TimeoutError as exc:
-        raise ChannelClosed("the other side stopped reading") from exc
+        raise ChannelTimeout("it stopped reading") from exc
     except OSError as exc:
         raise ChannelClosed(f"channel closed while sending: {exc}") from exc
 
@@ -50,7 +54,7 @@ def _read_exact(sock: socket.socket, size: int, deadline: float | None) -> bytes
             _bound(sock, deadline)
             chunk = sock.recv(min(size - len(chunks), 1 << 20))
         except TimeoutError as exc:
-            raise ChannelClosed("no complete message in time") from exc
+            raise ChannelTimeout("it stopped in the middle of a message") from exc
         except OSError as exc:
             raise ChannelClosed(f"channel closed while reading: {exc}") from exc
         if not chunk:

@@ -13,6 +13,7 @@ from rlm_cli.events import (
     BatchFinished,
     BatchStarted,
     CodeExecuted,
+    CodeStarted,
     Event,
     ModelReply,
     Notice,
@@ -21,6 +22,7 @@ from rlm_cli.events import (
     SubcallFinished,
     TurnStarted,
 )
+from rlm_cli.parsing import CODE_LANGUAGES
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -37,7 +39,7 @@ _CALLS_LISTED = 5
 _LINE_CHARS = 200
 _PREVIEW_CHARS = 60
 
-_FENCE = re.compile(r"```[^\n]*\n.*?(?:```|\Z)", re.S)
+_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n.*?(?:```|\Z)", re.S)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # REPL output may carry escapes; never pass them through
 _STYLES = {"header": "bold cyan", "dim": "dim", "ok": "green", "warn": "yellow", "error": "bold red", "strong": "bold"}
 
@@ -53,13 +55,22 @@ class Renderer:
 
 
 def make_renderer(
-    stream: TextIO, *, quiet: bool = False, verbose: bool = False, force_plain: bool | None = None
+    stream: TextIO,
+    *,
+    quiet: bool = False,
+    verbose: bool = False,
+    force_plain: bool | None = None,
+    replay: bool = False,
 ) -> Renderer:
-    """Pick the view: force_plain decides when given, otherwise the stream and NO_COLOR/TERM do."""
+    """Pick the view: force_plain decides when given, otherwise the stream and NO_COLOR/TERM do.
+
+    A replay (`rlm trace show`) also prints the answer and the error, which a live run leaves to the runner.
+    """
     if quiet:
         return Renderer()
     plain = _wants_plain(stream) if force_plain is None else force_plain
-    return PlainRenderer(stream, verbose=verbose) if plain else RichRenderer(stream, verbose=verbose)
+    view = PlainRenderer if plain else RichRenderer
+    return view(stream, verbose=verbose, replay=replay)
 
 
 def _wants_plain(stream: TextIO) -> bool:
@@ -102,6 +113,10 @@ def _one_line(text: str | None, limit: int) -> str:
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _clip(lines: list[str], head: int, tail: int = 0) -> list[str]:
     """Keep the first `head` and last `tail` lines, with a marker saying how many were left out."""
     if len(lines) <= head + tail + 1:
@@ -129,9 +144,11 @@ class _Batch:
 class PlainRenderer(Renderer):
     """Line-oriented view without escape codes, for logs; it also keeps the bookkeeping shared with rich."""
 
-    def __init__(self, stream: TextIO, *, verbose: bool = False) -> None:
+    def __init__(self, stream: TextIO, *, verbose: bool = False, replay: bool = False) -> None:
         self._stream = stream
         self._verbose = verbose
+        self._replay = replay
+        self._code_shown: dict[int, int] = {}  # depth -> index of the code block on screen
         self._lock = threading.RLock()
         self._closed = False
         self._config: dict[str, Any] = {}
@@ -196,17 +213,18 @@ class PlainRenderer(Renderer):
         ]
         if facts:
             self._line(1, "context: " + " ".join(facts))
+        self._progress_start(("status",), "starting the REPL", None)
 
     def _on_turn_started(self, e: TurnStarted) -> None:
         self._max_iterations[e.depth] = e.max_iterations
+        self._code_shown.pop(e.depth, None)
         if e.depth == 0:
             what = self._config.get("model") or "the model"
-            label = f"turn {e.iteration}/{e.max_iterations}: waiting for {what}"
-            self._progress_start(("turn",), label, None)
+            self._progress_start(("status",), f"turn {e.iteration}/{e.max_iterations}: waiting for {what}", None)
 
     def _on_model_reply(self, e: ModelReply) -> None:
         if e.depth == 0:
-            self._progress_end(("turn",))
+            self._progress_end(("status",))
         limit = self._max_iterations.get(e.depth) or "?"
         head = (
             f"[turn {e.iteration}/{limit}] model={e.model} in={e.input_tokens} out={e.output_tokens} "
@@ -217,22 +235,34 @@ class PlainRenderer(Renderer):
         self._line(e.depth, head, "header")
         self._block(e.depth + 1, self._model_text(e.text), "> ", "dim")
 
-    def _on_code_executed(self, e: CodeExecuted) -> None:
-        code_lines = e.code.rstrip().splitlines()
-        head = f"code #{e.index}: {len(code_lines)} lines, ran {_secs(e.elapsed_s)}"
-        self._line(e.depth + 1, head, "strong")
+    def _on_code_started(self, e: CodeStarted) -> None:
+        self._show_code(e.depth, e.index, e.code)
+
+    def _show_code(self, depth: int, index: int, code: str) -> None:
+        """A code block as it starts, so the sub-calls it makes appear under it and its output after them."""
+        self._code_shown[depth] = index
+        code_lines = code.rstrip().splitlines()
+        self._line(depth + 1, f"code #{index}, {_plural(len(code_lines), 'line')}:", "strong")
         shown = code_lines if self._verbose else code_lines[:_CODE_LINES]
-        self._code(e.depth + 1, "\n".join(shown))
+        self._code(depth + 1, "\n".join(shown))
         if len(shown) < len(code_lines):
-            self._line(e.depth + 2, f"... {len(code_lines) - len(shown)} more code lines", "dim")
+            self._line(depth + 2, f"... {_plural(len(code_lines) - len(shown), 'more code line')}", "dim")
+        if depth == 0:
+            self._progress_start(("status",), f"running code #{index}", None)
+
+    def _on_code_executed(self, e: CodeExecuted) -> None:
+        if self._code_shown.get(e.depth) != e.index:  # a trace from before code_started events
+            self._show_code(e.depth, e.index, e.code)
+        if e.depth == 0:
+            self._progress_end(("status",))
         if e.state_lost:
             self._line(e.depth + 1, "the REPL restarted: variables from earlier turns are gone", "warn")
         output = e.output.rstrip("\n").splitlines()
-        if not output:
-            self._line(e.depth + 1, "(no output)", "dim")
-        elif self._verbose:
+        head = f"code #{e.index} ran {_secs(e.elapsed_s)}"
+        self._line(e.depth + 1, head + (", output:" if output else ", no output"), "strong")
+        if self._verbose:
             self._block(e.depth + 1, output, "| ", "dim")
-        else:
+        elif output:
             clipped = _clip(output, _OUTPUT_HEAD, _OUTPUT_TAIL)
             self._block(e.depth + 1, [self._short_line(line) for line in clipped], "| ", "dim")
         if e.cut_chars:
@@ -259,11 +289,12 @@ class PlainRenderer(Renderer):
             self._progress_update(("batch", e.depth, e.batch_id), self._batch_label(e.depth, e.batch_id), batch.done)
         if not listed:
             return
-        where = f"{batch.done}/{batch.size} prompts[{e.index}]" if batch and batch.size > 1 else "sub-call"
+        # "- " sets sub-calls apart from the code above them, which is indented as deep.
+        where = f"- {batch.done}/{batch.size} prompts[{e.index}]" if batch and batch.size > 1 else "- sub-call"
         model = e.model + (" (recursive rlm)" if e.recursive else "")
         if e.error is not None:
             self._line(
-                e.depth + 2,
+                e.depth + 1,
                 f"{where} {model} FAILED after {_secs(e.latency_s)}: {self._short(e.error, _LINE_CHARS)}",
                 "error",
             )
@@ -271,10 +302,10 @@ class PlainRenderer(Renderer):
             text = f"{where} {model} in={e.input_tokens} out={e.output_tokens} {_secs(e.latency_s)}"
             if not self._verbose:
                 text += f' -> "{_one_line(e.response, _PREVIEW_CHARS)}"'
-            self._line(e.depth + 2, text)
+            self._line(e.depth + 1, text)
         if self._verbose:
-            self._block(e.depth + 3, e.prompt.splitlines(), "prompt | ", "dim")
-            self._block(e.depth + 3, e.response.splitlines(), "reply  | ", "dim")
+            self._block(e.depth + 2, e.prompt.splitlines(), "prompt | ", "dim")
+            self._block(e.depth + 2, e.response.splitlines(), "reply  | ", "dim")
 
     def _on_batch_finished(self, e: BatchFinished) -> None:
         batch = self._batches.pop((e.depth, e.batch_id), None)
@@ -289,7 +320,8 @@ class PlainRenderer(Renderer):
             )
         self._line(e.depth + 1, text, "warn" if e.failed else "ok")
         if batch and batch.done > batch.listed:
-            self._line(e.depth + 2, f"({batch.done - batch.listed} more calls not listed; verbose lists all)", "dim")
+            more = _plural(batch.done - batch.listed, "more call")
+            self._line(e.depth + 1, f"- ({more} not listed; verbose lists all)", "dim")
 
     def _on_notice(self, e: Notice) -> None:
         style = "warn" if e.kind in ("warning", "error") else "dim"
@@ -304,7 +336,7 @@ class PlainRenderer(Renderer):
                 "dim",
             )
         else:
-            self._progress_end(("turn",))
+            self._progress_end(("status",))
             self._finished = e
 
     # --- helpers ---
@@ -316,10 +348,18 @@ class PlainRenderer(Renderer):
         return line if len(line) <= _LINE_CHARS else line[: _LINE_CHARS - 3] + "..."
 
     def _model_text(self, text: str) -> list[str]:
-        """The model's prose; code is shown when it runs, so fences shrink to a marker unless verbose."""
+        """The model's prose: code is shown on its own as it runs, other fences shrink unless verbose."""
+
+        def fence(match: re.Match[str]) -> str:
+            language = match.group(1).lower()
+            if language in CODE_LANGUAGES:
+                return ""
+            return match.group(0) if self._verbose else f"[{language} block]"
+
+        prose = _FENCE.sub(fence, text)
         if self._verbose:
-            return text.splitlines()
-        lines = [ln for ln in _FENCE.sub("[code]", text).splitlines() if ln.strip()]
+            return prose.strip("\n").splitlines()
+        lines = [ln for ln in prose.splitlines() if ln.strip()]
         return [self._short_line(ln) for ln in _clip(lines, _TEXT_LINES)]
 
     def _batch_label(self, depth: int, batch_id: int) -> str:
@@ -366,9 +406,8 @@ class PlainRenderer(Renderer):
             self._line(0, "run incomplete: no run_finished event (killed, or still going)", "warn")
         else:
             style = {"ok": "ok", "error": "error"}.get(f.status, "warn")
-            self._line(
-                0, f"run {f.status}: {f.iterations} iterations, {f.subcalls} sub-calls, {_secs(f.elapsed_s)}", style
-            )
+            counts = f"{_plural(f.iterations, 'iteration')}, {_plural(f.subcalls, 'sub-call')}"
+            self._line(0, f"run {f.status.replace('_', ' ')}: {counts}, {_secs(f.elapsed_s)}", style)
             if f.answer and not f.final:
                 self._line(1, "the answer is a best effort: the model never called FINAL", "warn")
             elif not f.answer:
@@ -382,18 +421,22 @@ class PlainRenderer(Renderer):
             )
         cost = f.cost_usd if f and f.cost_usd is not None else usage.get("cost_usd")
         self._line(1, f"cost {_cost(cost)}")
-        if f and f.error:
-            kind = f.error.get("kind")
-            self._line(1, f"error{f' ({kind})' if kind else ''}: {f.error.get('message', '')}", "error")
         for warning in f.warnings if f else []:
             self._line(1, f"warning: {warning}", "warn")
+        if self._replay and f is not None:  # live, the runner prints these on stdout and as `rlm: error:`
+            if f.error:
+                kind = f.error.get("type")
+                self._line(1, f"error{f' ({kind})' if kind else ''}: {f.error.get('message', '')}", "error")
+            if f.answer is not None:
+                self._line(0, "answer:" if f.final else "answer (best effort):", "strong")
+                self._block(1, f.answer.splitlines() or [""], "")
 
 
 class RichRenderer(PlainRenderer):
     """The plain view plus colour, highlighted code and live progress, for a person at a terminal."""
 
-    def __init__(self, stream: TextIO, *, verbose: bool = False) -> None:
-        super().__init__(stream, verbose=verbose)
+    def __init__(self, stream: TextIO, *, verbose: bool = False, replay: bool = False) -> None:
+        super().__init__(stream, verbose=verbose, replay=replay)
         from rich.console import Console
 
         self._console: Console = Console(file=stream, force_terminal=True, highlight=False, emoji=False)
@@ -416,8 +459,10 @@ class RichRenderer(PlainRenderer):
         from rich.padding import Padding
         from rich.syntax import Syntax
 
-        syntax = Syntax(_clean(code), "python", theme="ansi_dark", word_wrap=True, background_color="default")
-        self._console.print(Padding(syntax, (0, 0, 0, 2 * (depth + 1))))
+        # highlight() gives styled text without Syntax's padding of every line to the terminal's width.
+        text = Syntax(_clean(code), "python", theme="ansi_dark").highlight(_clean(code))
+        text.rstrip()
+        self._console.print(Padding(text, (0, 0, 0, 2 * (depth + 1))))
 
     def _progress_start(self, key: tuple[Any, ...], description: str, total: int | None) -> None:
         if self._progress is None:

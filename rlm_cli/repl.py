@@ -1,10 +1,15 @@
-"""The parent's side of a REPL process: start it sandboxed, run cells, serve its model calls, survive its faults."""
+"""The parent's side of a REPL process: start it sandboxed, run cells, serve its model calls, survive its faults.
+
+Everything the child sends is untrusted: each wait is bounded in time, each message is checked, and a
+child that dies, hangs or breaks the protocol is killed with everything it started, then restarted.
+"""
 
 from __future__ import annotations
 
 import atexit
 import contextlib
 import dataclasses
+import itertools
 import os
 import select
 import shutil
@@ -17,15 +22,21 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Any
 
 from rlm_cli import protocol
 from rlm_cli.errors import BudgetExhausted, SandboxError
-from rlm_cli.sandbox import SandboxPolicy, child_env, prepare_workdir, reap
+from rlm_cli.repl_child import CappedOutput
+from rlm_cli.sandbox import SandboxPolicy, child_env, prepare_workdir, reap, shield_parent
 
 # Extra seconds past --exec-timeout before the parent kills a cell that ignored its own timer.
 KILL_GRACE_S = 3.0
 START_TIMEOUT_S = 60.0
+# FINAL_VAR reads a variable outside any cell; the child gives up on a slow __repr__ after 10 s.
+GETVAR_TIMEOUT_S = 30.0
+# The child caps a cell's output at output_limit plus a one-line note; anything longer was forged.
+_NOTE_ROOM = 100
+_CELL_STATUSES = ("ok", "error", "timeout")
 
 OnLLM = Callable[[list[str], "str | None", bool], list[str]]
 
@@ -34,7 +45,7 @@ _live_lock = threading.Lock()
 
 
 def kill_all() -> None:
-    """Kill every REPL process group still alive; used on exit and on a second Ctrl-C."""
+    """Kill every REPL process group still alive and remove its temp dir; used on exit and on a second Ctrl-C."""
     with _live_lock:
         procs = list(_live)
     for proc in procs:
@@ -48,7 +59,7 @@ atexit.register(kill_all)
 class CellResult:
     output: str
     cut: int = 0
-    status: str = "ok"  # ok | error | timeout | killed | crashed
+    status: str = "ok"  # ok | error | timeout | crashed
     final: str | None = None
     state_lost: bool = False
     elapsed_s: float = 0.0
@@ -71,163 +82,236 @@ class ReplProcess:
         self.workdir = tempfile.mkdtemp(prefix="rlm-repl-")
         self.bundle = write_input(self.workdir)
         prepare_workdir(self.workdir)
+        # The child's stderr, kept outside its workdir: a file there could be swapped for a symlink
+        # that a restart would open, as root, for the next child to write into.
+        self.stderr = tempfile.TemporaryFile(prefix="rlm-repl-stderr-")  # noqa: SIM115 - closed by close()
         self.proc: subprocess.Popen[bytes] | None = None
         self.sock: socket.socket | None = None
         self.warnings: list[str] = []
-        self.restarts = 0
+        self._ids = itertools.count(1)
+        self._lost_why: str | None = None  # set when a child was killed outside a cell; told with the next one
 
     # --- life cycle -------------------------------------------------------------------------
     def start(self) -> None:
+        policy = self.config.sandbox
+        if policy is not None and policy.enabled:
+            shield_parent()
         parent_sock, child_sock = socket.socketpair()
-        stderr_path = Path(self.workdir) / "repl-stderr.log"
         env = child_env(self.workdir) | self.config.extra_env
-        with open(stderr_path, "ab") as stderr:
-            self.proc = subprocess.Popen(
-                [self.config.python, "-I", "-m", "rlm_cli.repl_child", str(child_sock.fileno())],
-                pass_fds=[child_sock.fileno()],
-                env=env,
-                cwd=self.workdir,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=stderr,
-                start_new_session=True,
-            )
-        child_sock.close()
+        with child_sock:
+            try:
+                self.proc = subprocess.Popen(
+                    [self.config.python, "-I", "-m", "rlm_cli.repl_child", str(child_sock.fileno())],
+                    pass_fds=[child_sock.fileno()],
+                    env=env,
+                    cwd=self.workdir,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=self.stderr,
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                parent_sock.close()
+                raise SandboxError(f"cannot start the REPL process: {exc}") from exc
         self.sock = parent_sock
         with _live_lock:
             _live.add(self)
-        policy = self.config.sandbox
         init = {
             "op": "init",
             "bundle": self.bundle,
             "output_limit": self.config.output_limit,
             "sandbox": None if policy is None else dataclasses.asdict(policy),
         }
+        limit = time.monotonic() + START_TIMEOUT_S
         try:
-            protocol.send(parent_sock, init)
-            if not select.select([parent_sock], [], [], START_TIMEOUT_S)[0]:
-                raise protocol.ChannelClosed("no answer")
-            ready = protocol.recv(parent_sock)
+            protocol.send(parent_sock, init, limit)
+            ready = self._recv(limit)
+            warnings = ready.get("warnings")
+            if ready["op"] != "ready" or not isinstance(warnings, list):
+                raise protocol.ProtocolError(f"expected ready, got {ready['op']!r}")
         except protocol.ChannelClosed as exc:
             detail = self._stderr_tail() or str(exc)
             self.close(graceful=False)
             raise SandboxError(f"the REPL process failed to start: {detail}") from exc
-        self.warnings = list(ready.get("warnings") or [])
+        self.warnings = [str(w) for w in warnings]
 
     def _stderr_tail(self) -> str:
-        try:
-            text = (Path(self.workdir) / "repl-stderr.log").read_text("utf-8", "replace").strip()
-        except OSError:
-            return ""
+        """The child's last stderr line; pread, since the child shares the file offset."""
+        fd = self.stderr.fileno()
+        size = os.fstat(fd).st_size
+        text = os.pread(fd, 4096, max(size - 4096, 0)).decode("utf-8", "replace").strip()
         return text.splitlines()[-1][:300] if text else ""
 
     def _kill(self) -> None:
-        proc = self.proc
+        """Kill the child's process group, then every process of its sandbox uid (those that left the group)."""
+        proc, sock = self.proc, self.sock
+        self.proc = self.sock = None
         if proc is not None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
             if self.config.sandbox is not None:
-                reap(self.config.sandbox)  # processes that left the group with setsid
+                reap(self.config.sandbox)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=5)
-        if self.sock is not None:
-            self.sock.close()
-        self.proc = None
-        self.sock = None
+        if sock is not None:
+            sock.close()
 
     def restart(self) -> None:
         self._kill()
-        self.restarts += 1
         self.start()
 
     def close(self, graceful: bool = True) -> None:
         """Stop the child and its whole process group, and remove the temp dir."""
         if graceful and self.sock is not None and self.proc is not None:
             with contextlib.suppress(protocol.ChannelClosed):
-                protocol.send(self.sock, {"op": "exit"})
+                protocol.send(self.sock, {"op": "exit"}, time.monotonic() + 1)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(timeout=1)
         self._kill()
         with _live_lock:
             _live.discard(self)
         shutil.rmtree(self.workdir, ignore_errors=True)
+        self.stderr.close()
+
+    def _recv(self, limit: float) -> dict[str, Any]:
+        """The child's next message, or ChannelClosed once `limit` (monotonic) passes."""
+        assert self.sock is not None
+        if not select.select([self.sock], [], [], max(limit - time.monotonic(), 0))[0]:
+            raise protocol.ChannelTimeout("no answer in time")
+        return protocol.recv(self.sock, deadline=limit)
 
     # --- running code -----------------------------------------------------------------------
     def run(self, code: str, timeout: float, deadline: float | None = None) -> CellResult:
         """Run one cell; the cell's timer excludes time spent waiting on model calls."""
         started = time.monotonic()
-        if self.sock is None:
-            self.start()
-        assert self.sock is not None
+        lost, self._lost_why = self._lost_why, None
         try:
-            protocol.send(self.sock, {"op": "exec", "code": code, "timeout": timeout})
-            kill_at = time.monotonic() + timeout + KILL_GRACE_S
+            if self.sock is None:
+                self.start()
+            result = self._run(code, timeout, deadline, started)
+        except BaseException:
+            # Ctrl-C or a spent budget in the middle of a cell: the run is ending, and the child with it.
+            self._kill()
+            raise
+        if lost is not None:
+            result.output = f"{self._lost_note(lost)}\n\n{result.output}"
+            result.state_lost = True
+        return result
+
+    def _run(self, code: str, timeout: float, deadline: float | None, started: float) -> CellResult:
+        assert self.sock is not None
+        ident = next(self._ids)
+        kill_at = started + timeout + KILL_GRACE_S
+        try:
+            protocol.send(self.sock, {"op": "exec", "id": ident, "code": code, "timeout": timeout}, kill_at)
             while True:
                 limit = kill_at if deadline is None else min(kill_at, deadline)
                 if not select.select([self.sock], [], [], max(limit - time.monotonic(), 0))[0]:
                     if deadline is not None and time.monotonic() >= deadline:
-                        self._kill()
                         raise BudgetExhausted("timeout", "time budget exhausted while code was running")
                     return self._lost(
                         started,
                         "timeout",
                         f"the cell ran past its {timeout:g}s limit and did not stop, so the REPL process was killed",
                     )
-                message = protocol.recv(self.sock)
+                message = protocol.recv(self.sock, deadline=limit)
                 if message["op"] == "llm":
                     waited = time.monotonic()
                     results = self._serve_llm(message)
                     kill_at += time.monotonic() - waited
-                    protocol.send(self.sock, {"op": "llm_result", "results": results})
-                elif message["op"] == "result":
-                    return CellResult(
-                        output=str(message.get("output", "")),
-                        cut=int(message.get("cut") or 0),
-                        status=str(message.get("status", "ok")),
-                        final=message.get("final") if isinstance(message.get("final"), str) else None,
-                        elapsed_s=time.monotonic() - started,
-                    )
-                else:
-                    raise protocol.ChannelClosed(f"unexpected message {message['op']!r}")
+                    protocol.send(self.sock, {"op": "llm_result", "results": results}, kill_at)
+                elif message["op"] != "result":
+                    raise protocol.ProtocolError(f"unexpected message {message['op']!r}")
+                elif message.get("id") == ident:
+                    return self._cell_result(message, started)
+                # else: a stale result (a cell forged one before its own): skip it
         except protocol.ChannelClosed as exc:
-            return self._lost(started, "crashed", f"the REPL process died ({self._death(exc)})")
+            if deadline is not None and time.monotonic() >= deadline:
+                raise BudgetExhausted("timeout", "time budget exhausted while code was running") from exc
+            return self._lost(started, "crashed", self._death(exc))
 
-    def _serve_llm(self, message: dict) -> list[str]:
+    def _cell_result(self, message: dict[str, Any], started: float) -> CellResult:
+        """Trust nothing in the child's result: wrong types are dropped and oversized output is cut."""
+        output = message.get("output")
+        output = output if isinstance(output, str) else ""
+        cut = message.get("cut")
+        cut = cut if isinstance(cut, int) and cut > 0 else 0
+        if len(output) > self.config.output_limit + _NOTE_ROOM:
+            capped = CappedOutput(self.config.output_limit)
+            capped.write(output)
+            output, more = capped.render()
+            cut += more
+        status = message.get("status")
+        final = message.get("final")
+        return CellResult(
+            output=output,
+            cut=cut,
+            status=status if status in _CELL_STATUSES else "error",
+            final=final if isinstance(final, str) else None,
+            elapsed_s=time.monotonic() - started,
+        )
+
+    def _serve_llm(self, message: dict[str, Any]) -> list[str]:
         prompts = message.get("prompts")
         if not isinstance(prompts, list) or not all(isinstance(p, str) for p in prompts):
-            raise protocol.ChannelClosed("malformed llm request")
+            raise protocol.ProtocolError("malformed llm request")
         model = message.get("model")
         return self.on_llm(prompts, model if isinstance(model, str) else None, bool(message.get("batched")))
 
-    def _death(self, exc: Exception) -> str:
+    def _death(self, exc: protocol.ChannelClosed) -> str:
+        """Why the channel failed, in words for the model; a live child that spoke garbage is not waited for."""
+        if isinstance(exc, protocol.ProtocolError):
+            return f"the REPL process sent a malformed message ({exc}), so it was killed"
+        if isinstance(exc, protocol.ChannelTimeout):
+            return f"the REPL process stopped answering ({exc}), so it was killed"
         proc = self.proc
         if proc is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=2)
             code = proc.returncode
             if code is not None and code < 0:
-                return f"killed by signal {signal.Signals(-code).name}"
+                return f"the REPL process died (killed by signal {_signal_name(-code)})"
             if code is not None:
-                return f"exit code {code}"
-        return str(exc)
+                return f"the REPL process died (exit code {code})"
+        return f"the REPL process closed its channel ({exc}), so it was killed"
 
     def _lost(self, started: float, status: str, why: str) -> CellResult:
         self.restart()
-        note = (
+        return CellResult(
+            output=self._lost_note(why), status=status, state_lost=True, elapsed_s=time.monotonic() - started
+        )
+
+    @staticmethod
+    def _lost_note(why: str) -> str:
+        return (
             f"[REPL] {why}. It was restarted: every variable you made is gone "
             "(context, documents and the helper functions are back)."
         )
-        return CellResult(output=note, status=status, state_lost=True, elapsed_s=time.monotonic() - started)
 
     def get_var(self, name: str) -> str | None:
-        """The value of a REPL variable as text, or None when it does not exist."""
+        """The value of a REPL variable as text, or None when it does not exist or the child failed."""
         if self.sock is None:
             return None
+        ident = next(self._ids)
+        limit = time.monotonic() + GETVAR_TIMEOUT_S
         try:
-            protocol.send(self.sock, {"op": "getvar", "name": name})
-            if not select.select([self.sock], [], [], 30)[0]:
-                return None
-            reply = protocol.recv(self.sock)
-        except protocol.ChannelClosed:
+            protocol.send(self.sock, {"op": "getvar", "id": ident, "name": name}, limit)
+            while True:
+                reply = self._recv(limit)
+                if reply["op"] not in ("var", "result"):
+                    raise protocol.ProtocolError(f"unexpected message {reply['op']!r}")
+                if reply["op"] == "var" and reply.get("id") == ident:
+                    break
+        except protocol.ChannelClosed as exc:
+            self._lost_why = self._death(exc)
+            self._kill()  # restarted by the next cell, which tells the model its state is gone
             return None
-        return reply.get("value") if reply.get("found") else None
+        value = reply.get("value")
+        return value if reply.get("found") is True and isinstance(value, str) else None
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import ast
 import io
+import os
 import signal
 import socket
 import sys
+import threading
 import time
 import traceback
 from typing import Any
@@ -19,14 +21,12 @@ from rlm_cli import protocol, replkit
 
 TAIL_CHARS = 2_000
 MAX_FINAL_CHARS = 16 * 1024 * 1024
+# A variable asked for by FINAL_VAR is turned into text outside any cell; a hostile __repr__ gets this long.
+GETVAR_TIMEOUT_S = 10.0
 
 
 class ExecTimeout(BaseException):
     """Raised by the timer in the running cell; a BaseException so `except Exception` cannot eat it."""
-
-
-class RunAborted(BaseException):
-    """The parent ended the run (budget, Ctrl-C) while the cell was waiting on a model call."""
 
 
 class CappedOutput(io.TextIOBase):
@@ -71,24 +71,35 @@ class Repl:
     def __init__(self, sock: socket.socket, output_limit: int) -> None:
         self.sock = sock
         self.output_limit = output_limit
+        self.pid = os.getpid()
+        # One exchange with the parent at a time, and none once the cell's result is sent: threads the
+        # model's code starts would otherwise interleave frames and take each other's answers.
+        self.channel = threading.Lock()
+        self.running = False
         self.final: str | None = None
         self.cell = 0
         self.deadline: float | None = None
         self.namespace: dict[str, Any] = {"__name__": "__repl__", "__builtins__": __builtins__}
+        self.protected: dict[str, Any] = {}  # the input, restored if a cell rebinds it
 
     # --- functions the model's code calls -------------------------------------------------
     def _ask(self, prompts: list[Any], model: str | None, batched: bool) -> list[str]:
         if not isinstance(prompts, list | tuple):
             raise TypeError("llm_query_batched expects a list of prompt strings")
         texts = [p if isinstance(p, str) else str(p) for p in prompts]
-        paused = self._pause_timer()
-        try:
-            protocol.send(self.sock, {"op": "llm", "prompts": texts, "model": model, "batched": batched})
-            reply = protocol.recv(self.sock)
-        finally:
-            self._resume_timer(paused)
-        if reply["op"] == "abort":
-            raise RunAborted(reply.get("reason", "run aborted"))
+        if os.getpid() != self.pid:
+            raise RuntimeError("llm_query works only in the REPL process itself, not in a forked copy")
+        with self.channel:
+            if not self.running:
+                raise RuntimeError("llm_query works only while a cell runs: a thread outlived its cell")
+            paused = self._pause_timer()
+            try:
+                protocol.send(self.sock, {"op": "llm", "prompts": texts, "model": model, "batched": batched})
+                reply = protocol.recv(self.sock)
+            finally:
+                self._resume_timer(paused)
+        if reply["op"] == "exit":  # the parent is ending the run while it waited on this call
+            os._exit(0)
         results = reply.get("results")
         if not isinstance(results, list) or len(results) != len(texts):
             raise RuntimeError("malformed model reply from parent")
@@ -159,10 +170,14 @@ class Repl:
         saved = sys.stdout, sys.stderr
         sys.stdout = sys.stderr = out
         try:
-            if timeout:
-                self.deadline = time.monotonic()
-                self._resume_timer(timeout)
-            self._execute(code, filename)
+            try:
+                if timeout:
+                    self.deadline = time.monotonic()
+                    self._resume_timer(timeout)
+                self._execute(code, filename)
+            finally:  # disarmed before any handler runs, so the alarm cannot fire inside one
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                self.deadline = None
         except ExecTimeout:
             status = "timeout"
             print(
@@ -170,18 +185,22 @@ class Repl:
                 "variables set before that point are kept.",
                 file=out,
             )
-        except RunAborted as exc:
-            status = "aborted"
-            print(f"Run aborted: {exc}", file=out)
         except BaseException as exc:  # the model's code may raise anything, SystemExit included
             status = "error"
             out.write(_format_exception(exc, filename))
         finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            self.deadline = None
             sys.stdout, sys.stderr = saved
+        self._restore_input(out)
         text, cut = out.render()
         return {"op": "result", "output": text, "cut": cut, "status": status, "final": self.final}
+
+    def _restore_input(self, out: CappedOutput) -> None:
+        """Put back `context`/`documents` if the code replaced them: later code must see the real input."""
+        for name, value in self.protected.items():
+            if self.namespace.get(name) is not value:
+                self.namespace[name] = value
+                out.write(f"\n[note: `{name}` is the input and cannot be replaced; it was restored. "
+                          "Use another variable name.]\n")
 
     def _execute(self, code: str, filename: str) -> None:
         """Run a cell like a notebook does: the value of a trailing expression is printed."""
@@ -195,10 +214,45 @@ class Repl:
             if value is not None:
                 print(replkit.short_repr(value))
 
-    def get_var(self, name: str) -> dict[str, Any]:
+    def get_var(self, name: Any) -> dict[str, Any]:
         if not isinstance(name, str) or name not in self.namespace or name.startswith("__"):
             return {"op": "var", "found": False}
-        return {"op": "var", "found": True, "value": replkit.to_text(self.namespace[name])[:MAX_FINAL_CHARS]}
+        signal.setitimer(signal.ITIMER_REAL, GETVAR_TIMEOUT_S)
+        try:
+            value = replkit.to_text(self.namespace[name])[:MAX_FINAL_CHARS]
+        except BaseException:  # the model's own __repr__ may raise or hang; the variable is then unusable
+            return {"op": "var", "found": False}
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        return {"op": "var", "found": True, "value": value}
+
+    def serve(self) -> None:
+        """Answer the parent until it says exit or goes away; forked copies of this process never answer."""
+        while True:
+            try:
+                message = protocol.recv(self.sock)
+            except protocol.ChannelClosed:
+                return
+            op = message["op"]
+            if op == "exec":
+                with self.channel:
+                    self.running = True
+                reply = self.run_cell(str(message.get("code", "")), message.get("timeout"))
+                if os.getpid() != self.pid:
+                    os._exit(0)  # the cell forked and this copy came back: only the original speaks
+            elif op == "getvar":
+                reply = self.get_var(message.get("name"))
+            elif op == "exit":
+                return
+            else:
+                reply = {"op": "error", "message": f"unknown op {op!r}"}
+            reply["id"] = message.get("id")
+            with self.channel:
+                self.running = False
+                try:
+                    protocol.send(self.sock, reply)
+                except protocol.ChannelClosed:
+                    return
 
 
 def _format_exception(exc: BaseException, filename: str) -> str:
@@ -228,25 +282,14 @@ def main() -> None:
     context, documents = load_bundle(init["bundle"])
     repl = Repl(sock, int(init.get("output_limit", 20_000)))
     repl.namespace.update(repl.builtins)
+    repl.namespace.update(replkit.preloaded())
     repl.namespace.update(replkit.helpers(context, documents))
-    repl.namespace.update({"context": context, "documents": documents})
+    repl.protected = {"context": context, "documents": documents}
+    repl.namespace.update(repl.protected)
     signal.signal(signal.SIGALRM, _on_alarm)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     protocol.send(sock, {"op": "ready", "warnings": warnings})
-    while True:
-        try:
-            message = protocol.recv(sock)
-        except protocol.ChannelClosed:
-            return
-        if message["op"] == "exec":
-            reply = repl.run_cell(str(message.get("code", "")), message.get("timeout"))
-        elif message["op"] == "getvar":
-            reply = repl.get_var(message.get("name", ""))
-        elif message["op"] == "exit":
-            return
-        else:
-            reply = {"op": "error", "message": f"unknown op {message['op']!r}"}
-        protocol.send(sock, reply)
+    repl.serve()
 
 
 if __name__ == "__main__":

@@ -46,6 +46,16 @@ def _compile(pattern: str, ignore_case: bool) -> re.Pattern[str]:
         return re.compile(re.escape(pattern), flags)
 
 
+def preloaded() -> dict[str, Any]:
+    """Modules models use without importing them first (small models often forget `import re`)."""
+    import collections
+    import json
+    import math
+
+    return {"re": re, "json": json, "math": math, "collections": collections,
+            "Counter": collections.Counter, "defaultdict": collections.defaultdict}
+
+
 def helpers(context: str, documents: Sequence[Any]) -> dict[str, Callable[..., Any]]:
     """The helper functions bound to this REPL's input."""
 

@@ -12,25 +12,60 @@ from pathlib import Path
 from typing import Any
 
 from rlm_cli import events as ev
-from rlm_cli.config import Settings, resolve_model
+from rlm_cli.config import ResolvedModel, Settings, resolve_model
 from rlm_cli.errors import (
     EXIT_BUDGET,
     EXIT_INTERRUPTED,
     EXIT_OK,
     BudgetExhausted,
     ConfigError,
+    InputError,
     RlmError,
 )
 
 SCHEMA = "rlm.result/1"
-# Set by the CLI; errors raised before a run starts are still reported as JSON when it is on.
-json_mode = False
 
-SETUP_HELP = """no model configured. Pick one of:
-  cloud:  export OPENAI_API_KEY=sk-...   then  rlm ask -m openai/gpt-4o-mini FILE "question"
-  local:  start llama.cpp, Ollama or vLLM, then
-          rlm ask -m openai/MODEL --api-base http://127.0.0.1:8080/v1 FILE "question"
-  or once for all runs:  export RLM_MODEL=...  or  model = "..." in the file `rlm config path` prints"""
+# A provider key found in the environment, and a model that uses it, for the first-run help.
+_KEY_EXAMPLES = (
+    ("OPENAI_API_KEY", "openai/gpt-4o-mini"),
+    ("ANTHROPIC_API_KEY", "anthropic/claude-sonnet-4-5"),
+    ("GEMINI_API_KEY", "gemini/gemini-2.5-flash"),
+)
+
+
+def setup_help() -> str:
+    """What to do when no model is configured: a cloud key or a local server, then how to make it stick."""
+    from rlm_cli.config import user_config_path
+
+    found = [(var, model) for var, model in _KEY_EXAMPLES if os.environ.get(var)]
+    lines = ["no model configured. Choose one:"]
+    if found:
+        var, model = found[0]
+        lines.append(f'  {var} is set, so you can run:  rlm ask -m {model} FILE "question"')
+    lines += [
+        "  a cloud model:   export OPENAI_API_KEY=sk-...   (or ANTHROPIC_API_KEY, GEMINI_API_KEY, ...)",
+        '                   rlm ask -m openai/gpt-4o-mini FILE "question"',
+        "  a local server:  start llama.cpp, Ollama or vLLM (any OpenAI-compatible server), then",
+        '                   rlm ask -m openai/MODEL --api-base http://127.0.0.1:8080/v1 FILE "question"',
+        "  to skip -m next time: export RLM_MODEL=openai/gpt-4o-mini, or add the line",
+        f'                   model = "openai/gpt-4o-mini"   to {user_config_path()}',
+    ]
+    return "\n".join(lines)
+
+
+def _check_key(model: ResolvedModel) -> None:
+    """An openai/ model for the cloud needs OPENAI_API_KEY: say so now, not after five retries.
+
+    With an api_base it is a local server, which needs no key (llm.py sends a placeholder).
+    """
+    if model.api_key or not model.model.startswith("openai/") or os.environ.get("OPENAI_API_KEY"):
+        return
+    if model.api_base or os.environ.get("OPENAI_API_BASE") or os.environ.get("OPENAI_BASE_URL"):
+        return
+    raise ConfigError(
+        f"{model.model} needs an API key: export OPENAI_API_KEY=sk-... (or pass --api-key KEY).\n"
+        f"  For a local OpenAI-compatible server instead: rlm ask -m {model.model} --api-base URL ..."
+    )
 
 
 @dataclass
@@ -45,7 +80,7 @@ def error_result(exc: RlmError) -> dict[str, Any]:
     """The JSON object for a run that failed before it produced anything."""
     return {
         "schema": SCHEMA,
-        "status": "error",
+        "status": "interrupted" if exc.kind == "interrupted" else "error",
         "answer": None,
         "final": False,
         "iterations": 0,
@@ -79,7 +114,7 @@ def _engine_config(settings: Settings) -> Any:
 
     name = settings["model"]
     if not name:
-        raise ConfigError(SETUP_HELP)
+        raise ConfigError(setup_help())
     explicit_base = settings["api_base"] if settings.sources["api_base"] in ("flag", "env") else None
     root = resolve_model(settings, name, explicit_base or None, settings["temperature"])
     if root.api_base is None:
@@ -93,6 +128,8 @@ def _engine_config(settings: Settings) -> Any:
             or settings["api_base"]
             or (root.api_base if not settings["sub_model"] or sub_name == name else None)
         )
+    _check_key(root)
+    _check_key(sub)
     overrides: dict[str, Any] = {}
     if settings["memory_limit_mb"]:
         overrides["memory_bytes"] = settings["memory_limit_mb"] * 1024 * 1024
@@ -120,6 +157,15 @@ def _engine_config(settings: Settings) -> Any:
         sandbox=settings["sandbox"],
         sandbox_overrides=overrides,
     )
+
+
+def _check_inputs(paths: list[str]) -> None:
+    """Fail fast, before config checks and loading: a missing path, or '-' with a terminal on stdin."""
+    for path in paths:
+        if path == "-" and sys.stdin is not None and sys.stdin.isatty():
+            raise InputError("'-' reads stdin, but stdin is a terminal: pipe data in, as in: cmd | rlm ask - QUESTION")
+        if path != "-" and not os.path.lexists(path):
+            raise InputError(f"no such file or directory: {path}")
 
 
 def _read_stdin_if_needed(paths: list[str]) -> Any:
@@ -172,10 +218,14 @@ def _dry_run(corpus: Any, question: str, as_json: bool) -> int:
 
 
 class _Interrupts:
-    """First Ctrl-C (or SIGTERM) stops the run cleanly; a second one aborts at once."""
+    """First Ctrl-C (or SIGTERM) stops the run cleanly; a second one aborts at once.
+
+    Only while `armed` (the engine is running) does the first one raise; later it just counts.
+    """
 
     def __init__(self) -> None:
         self.count = 0
+        self.armed = False
 
     def __enter__(self) -> _Interrupts:
         self.previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -191,7 +241,9 @@ class _Interrupts:
             kill_all()
             os.write(2, b"rlm: aborted\n")
             os._exit(EXIT_INTERRUPTED)
-        raise KeyboardInterrupt
+        if self.armed:
+            self.armed = False
+            raise KeyboardInterrupt
 
     def __exit__(self, *exc: object) -> None:
         for sig, handler in self.previous.items():
@@ -201,6 +253,7 @@ class _Interrupts:
 def ask(paths: list[str], question: str, settings: Settings, out: OutputOptions, dry_run: bool = False) -> int:
     from rlm_cli.corpus import load_corpus
 
+    _check_inputs(paths)
     config = None if dry_run else _engine_config(settings)  # a config error should not wait for a big load
     corpus = load_corpus(paths, _corpus_options(settings), _read_stdin_if_needed(paths))
     if config is None:
@@ -231,22 +284,29 @@ def ask(paths: list[str], question: str, settings: Settings, out: OutputOptions,
     )
     run = Run(config, client, emit)
     warnings = list(corpus.warnings) + [f"skipped {s.path}: {s.reason}" for s in corpus.skipped]
+    emit(ev.RunStarted(run_id=run_id, question=question, config=config.public(), corpus=corpus.summary()))
     for warning in warnings:
         emit(ev.Notice(kind="warning", message=warning))
-    emit(ev.RunStarted(run_id=run_id, question=question, config=config.public(), corpus=corpus.summary()))
     with _Interrupts() as interrupts:
+        interrupts.armed = True
         try:
             outcome = RLM(run).solve(question, corpus)
         except KeyboardInterrupt:  # landed outside the engine's own handling
             from rlm_cli.engine import Outcome
 
             outcome = Outcome(None, False, "interrupted", 0)
+        interrupts.armed = False
         finished = _finish(run, run_id, outcome, warnings)
         emit(finished)
         writer.close()
+        if writer.write_error:  # shown in the summary and in --json
+            finished.warnings.append(writer.write_error)
         renderer.close()
         _print_result(finished, writer.path, out)
         if interrupts.count:
+            from rlm_cli.repl import kill_all
+
+            kill_all()  # os._exit skips atexit, and a child RLM's REPL may still be alive
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(EXIT_INTERRUPTED)  # sub-call threads may still be waiting on the network
@@ -304,7 +364,9 @@ def _print_result(finished: ev.RunFinished, trace_path: Path, out: OutputOptions
         )
     elif finished.answer is not None:
         print(finished.answer)
-    if finished.error is not None and not out.quiet:
+    if finished.status == "interrupted":
+        print("rlm: interrupted", file=sys.stderr)
+    elif finished.error is not None:  # even with -q: a failed run must say why
         print(f"rlm: {finished.status.replace('_', ' ')}: {finished.error['message']}", file=sys.stderr)
 
 

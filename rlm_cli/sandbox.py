@@ -12,8 +12,9 @@ a seccomp filter: no new sockets
 open_by_handle_at; and death with the parent. Not enforced: the child may burn CPU up to its limit
 (per process, times the process cap), fill its workdir file by file up to the size limit each, stat
 paths it cannot open, and use any fd it inherited (its socket to the parent, by design); the
-parent must treat everything in the workdir as hostile. `enabled=False` (--no-sandbox) keeps only
-the resource limits and the parent-death signal.
+parent must treat everything in the workdir as hostile. The parent, for its part, makes itself
+non-dumpable (`shield_parent`), so even a child of its own uid cannot read its environment. `enabled=False`
+(--no-sandbox) keeps only the resource limits and the parent-death signal.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 # prctl options and capabilities (linux/prctl.h, linux/capability.h).
 _PR_SET_PDEATHSIG = 1
+_PR_SET_DUMPABLE = 4
 _PR_SET_KEEPCAPS = 8
 _PR_SET_SECCOMP = 22
 _PR_SET_NO_NEW_PRIVS = 38
@@ -182,16 +184,20 @@ def child_env(workdir: str) -> dict[str, str]:
 
 
 def prepare_workdir(workdir: str) -> None:
-    """Hand the workdir to the sandbox uid, since the child stops being root before it writes there."""
+    """Hand the workdir to the sandbox uid, since the child stops being root before it writes there.
+
+    The files already in it (the input) become read-only and, under a root parent, stay root's: model
+    code cannot overwrite by accident what a restarted child must load again.
+    """
     os.chmod(workdir, 0o700)
+    for root, _dirs, files in os.walk(workdir):
+        for name in files:
+            path = os.path.join(root, name)
+            if not os.path.islink(path):
+                os.chmod(path, 0o444)
     ids = _sandbox_ids(workdir)
-    if ids is None:
-        return
-    uid, gid = ids
-    os.chown(workdir, uid, gid)
-    for root, dirs, files in os.walk(workdir):
-        for name in dirs + files:
-            os.chown(os.path.join(root, name), uid, gid, follow_symlinks=False)
+    if ids is not None:
+        os.chown(workdir, *ids)
 
 
 def reap(policy: SandboxPolicy) -> bool:
@@ -218,6 +224,16 @@ def reap(policy: SandboxPolicy) -> bool:
         timeout=10,
     )
     return True
+
+
+def shield_parent() -> None:
+    """Make the calling (parent) process non-dumpable, so its /proc files turn root's.
+
+    Without Landlock and without root to switch uids, the child shares the parent's uid and could
+    otherwise read /proc/<parent>/environ, API keys included, or the parent's memory.
+    """
+    if sys.platform == "linux":
+        _prctl(_PR_SET_DUMPABLE, 0)
 
 
 def landlock_abi() -> int:

@@ -93,6 +93,7 @@ class TraceWriter:
                 self._files.append(Path(extra_path).expanduser().open("w", encoding="utf-8"))
             except OSError as e:
                 self._files[0].close()
+                self.path.unlink()  # an empty trace would only clutter `rlm trace list`
                 raise UsageError(f"cannot write trace file {extra_path}: {e.strerror or e}") from e
 
     def __call__(self, event: Event) -> None:

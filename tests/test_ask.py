@@ -316,3 +316,29 @@ def test_timeout_stops_the_run_with_its_exit_code(fake_llm, run_rlm, app_log):
     data = json.loads(result.stdout)
     assert data["error"]["budget"] == "timeout"
     assert data["elapsed_s"] < 8
+
+
+def test_code_cannot_pick_an_unconfigured_model(fake_llm, run_rlm, app_log):
+    path, _ = app_log
+    fake_llm.script("root", fence('print(llm_query("hi", model="openai/attacker-model"))'), "FINAL(done)")
+    fake_llm.rule("sub", "", "from the configured sub-model")
+    result = run_rlm("ask", str(path), "q?", "--json", *model_args(fake_llm))
+    assert result.returncode == EXIT_OK, result.stderr
+    assert [r.model for r in fake_llm.requests if r.model != "root"] == ["sub"]
+    assert "from the configured sub-model" in fake_llm.requests_for("root")[1].last_user
+    assert any("attacker-model" in w and "ignored" in w for w in json.loads(result.stdout)["warnings"])
+
+
+def test_local_server_needs_no_key_and_context_cannot_be_replaced(fake_llm, run_rlm, app_log):
+    path, _ = app_log
+    fake_llm.script(
+        "root",
+        fence('context = "I made this up"\nprint(len(context))'),
+        fence("print(context.count('ERROR') > 0, len(documents))"),
+        "FINAL(done)",
+    )
+    result = run_rlm("ask", str(path), "q?", *model_args(fake_llm), env_extra={"OPENAI_API_KEY": None})
+    assert result.returncode == EXIT_OK, result.stderr
+    roots = fake_llm.requests_for("root")
+    assert "`context` is the input and cannot be replaced" in roots[1].last_user
+    assert "True 1" in roots[2].last_user

@@ -1,4 +1,4 @@
-"""The committed completion scripts must match what the Typer app generates, and must really complete."""
+"""The committed completion scripts must match what the CLI generates, and must really complete."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 COMPLETIONS = Path(__file__).resolve().parent.parent / "completions"
+BIN = Path(sys.executable).parent
 
 
 def _generator():
@@ -17,17 +18,45 @@ def _generator():
     return module
 
 
+def _complete(env: dict[str, str], shell: str, words: str, cword: int | str) -> list[str]:
+    """What the rlm process answers a shell's completion script (click's protocol; fish passes the token)."""
+    env = dict(env, _RLM_COMPLETE=f"{shell}_complete", COMP_WORDS=words, COMP_CWORD=str(cword))
+    return subprocess.run([str(BIN / "rlm")], env=env, capture_output=True, text=True, timeout=30).stdout.splitlines()
+
+
 def test_completion_scripts_are_current():
     for name, text in _generator().scripts().items():
         committed = (COMPLETIONS / name).read_text()
         assert committed == text, f"completions/{name} is stale: run python completions/generate.py"
 
 
-def test_bash_completion_offers_subcommands_and_flags(rlm_env):
-    rlm = str(Path(sys.executable).parent / "rlm")
-    env = dict(rlm_env, _RLM_COMPLETE="complete_bash", COMP_WORDS="rlm ", COMP_CWORD="1")
-    out = subprocess.run([rlm], env=env, capture_output=True, text=True, timeout=30).stdout.split()
-    assert {"ask", "trace", "config"} <= set(out)
-    env = dict(rlm_env, _RLM_COMPLETE="complete_bash", COMP_WORDS="rlm ask --max-it", COMP_CWORD="2")
-    out = subprocess.run([rlm], env=env, capture_output=True, text=True, timeout=30).stdout.split()
-    assert out == ["--max-iterations"]
+def test_bash_script_completes_commands_and_flags(rlm_env):
+    script = (
+        f"source {COMPLETIONS / 'rlm.bash'}\n"
+        'COMP_WORDS=(rlm a); COMP_CWORD=1; _rlm_completion rlm; echo "${COMPREPLY[*]}"\n'
+        'COMPREPLY=(); COMP_WORDS=(rlm ask --max-it); COMP_CWORD=2; _rlm_completion rlm; echo "${COMPREPLY[*]}"\n'
+    )
+    env = dict(rlm_env, PATH=f"{BIN}:{rlm_env['PATH']}")
+    out = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=60).stdout
+    assert out.splitlines() == ["ask", "--max-iterations"]
+
+
+def test_ask_arguments_complete_as_files_in_every_shell(rlm_env):
+    assert _complete(rlm_env, "bash", "rlm ask ap", 2) == ["file,ap"]
+    assert _complete(rlm_env, "fish", "rlm ask ap", "ap") == ["file,ap"]
+    assert _complete(rlm_env, "zsh", "rlm ask ap", 2)[:2] == ["file", "ap"]
+    assert "plain,--json" in _complete(rlm_env, "bash", "rlm ask --js", 2)
+
+
+def test_trace_show_completes_run_ids(rlm_env, tmp_path: Path):
+    traces = tmp_path / "traces"
+    traces.mkdir()
+    for run_id in ("20261122-010000-aaaaaa", "20261121-090000-bbbbbb"):
+        (traces / f"{run_id}.jsonl").write_text("")
+    env = dict(rlm_env, RLM_TRACE_DIR=str(traces))
+    assert _complete(env, "bash", "rlm trace show ", 3) == [
+        "plain,last",
+        "plain,20261122-010000-aaaaaa",
+        "plain,20261121-090000-bbbbbb",
+    ]
+    assert _complete(env, "bash", "rlm trace show 20261122", 3) == ["plain,20261122-010000-aaaaaa"]

@@ -67,7 +67,7 @@ def test_config_show_lists_sources_and_hides_the_key(run_rlm, tmp_path: Path):
     assert result.returncode == 0, result.stderr
     lines = {line.split()[0]: line for line in result.stdout.splitlines() if line.strip()}
     assert "openai/from-project" in lines["model"] and ".rlm.toml" in lines["model"]
-    assert "(env)" in lines["max_depth"] and "2" in lines["max_depth"]
+    assert "(env RLM_MAX_DEPTH)" in lines["max_depth"] and "2" in lines["max_depth"]
     assert "(default)" in lines["max_iterations"]
     assert "sk-very-secret-value" not in result.stdout
 
@@ -91,8 +91,32 @@ def test_bad_config_file_exits_with_config_code(run_rlm, tmp_path: Path):
 
 def test_no_model_configured_explains_setup(run_rlm, tmp_path: Path):
     (tmp_path / "f.txt").write_text("hello\n")
-    result = run_rlm("ask", "f.txt", "q?")
+    result = run_rlm("ask", "f.txt", "q?", env_extra={"OPENAI_API_KEY": None})
     assert result.returncode == EXIT_CONFIG
-    assert (
-        "no model configured" in result.stderr and "--api-base" in result.stderr and "OPENAI_API_KEY" in result.stderr
+    help_text = result.stderr
+    assert help_text.startswith("rlm: error: no model configured")
+    assert "export OPENAI_API_KEY=sk-..." in help_text and "rlm ask -m openai/gpt-4o-mini" in help_text
+    assert "--api-base http://127.0.0.1:8080/v1" in help_text and "Ollama" in help_text
+    assert "RLM_MODEL" in help_text and str(tmp_path / "home" / ".config" / "rlm" / "config.toml") in help_text
+    assert "is set" not in help_text
+    with_key = run_rlm("ask", "f.txt", "q?")
+    assert "OPENAI_API_KEY is set, so you can run:  rlm ask -m openai/gpt-4o-mini" in with_key.stderr
+
+
+def test_cloud_model_without_its_key_says_how_to_set_one(run_rlm, tmp_path: Path):
+    (tmp_path / "f.txt").write_text("hello\n")
+    result = run_rlm("ask", "-m", "openai/gpt-4o-mini", "f.txt", "q?", env_extra={"OPENAI_API_KEY": None})
+    assert result.returncode == EXIT_CONFIG
+    assert "openai/gpt-4o-mini needs an API key: export OPENAI_API_KEY" in result.stderr
+    assert "--api-base URL" in result.stderr
+
+
+def test_alias_lines_never_show_keys(run_rlm, tmp_path: Path):
+    (tmp_path / ".rlm.toml").write_text(
+        '[aliases.work]\nmodel = "anthropic/claude-sonnet-4-5"\napi_key = "sk-inline-secret-value"\n'
+        '[aliases.env]\nmodel = "openai/gpt-4o"\napi_key_env = "WORK_KEY"\napi_base = "http://10.0.0.5/v1"\n'
     )
+    out = run_rlm("config", "show").stdout
+    assert "alias work: anthropic/claude-sonnet-4-5, key (set)" in out
+    assert "alias env: openai/gpt-4o @ http://10.0.0.5/v1, key from $WORK_KEY" in out
+    assert "sk-inline-secret-value" not in out

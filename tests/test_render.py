@@ -11,6 +11,7 @@ from rlm_cli.events import (
     BatchFinished,
     BatchStarted,
     CodeExecuted,
+    CodeStarted,
     Event,
     ModelReply,
     Notice,
@@ -72,6 +73,7 @@ def run_events(output: str = LONG_OUTPUT) -> list[Event]:
             usage=_usage(1234, 87),
             t=1001.3,
         ),
+        CodeStarted(iteration=1, index=1, code=CODE, t=1001.35),
         BatchStarted(batch_id=1, size=3, t=1001.4),
         SubcallFinished(
             batch_id=1,
@@ -148,14 +150,21 @@ def test_plain_shows_the_whole_run_without_escape_codes() -> None:
     assert "[turn 1/20] model=openai/root in=1234 out=87 1.2s" in out
     assert "[turn 2/20]" in out
     assert "tokens 1.3k/100k" in out and "time 3.5s/10m00s" in out
-    assert "Let me split it." in out and "[code]" in out
-    assert "  code #1: 2 lines" in out
-    assert "chunks = [context[i:i + 1000]" in out
-    assert "  | row 0" in out
-    assert "batch 1: 3/3 done, 1 failed, 2.1s" in out
-    assert "prompts[2] openai/sub FAILED after 1.0s: timeout after 1.0s" in out
-    assert 'prompts[0] openai/sub in=100 out=20 0.8s -> "seven"' in out
-    assert "nudge: no FINAL yet" in out
+    assert "Let me split it." in out and "```" not in out
+    # The code shows when it starts, so the sub-calls it makes appear under it, and its output after them.
+    order = [
+        "  code #1, 2 lines:",
+        "    chunks = [context[i:i + 1000]",
+        '  - 1/3 prompts[0] openai/sub in=100 out=20 0.8s -> "seven"',
+        "  - 2/3 prompts[2] openai/sub FAILED after 1.0s: timeout after 1.0s",
+        "  batch 1: 3/3 done, 1 failed, 2.1s",
+        "  code #1 ran 2.2s, output:",
+        "  | row 0",
+        "nudge: no FINAL yet",
+    ]
+    positions = [out.index(text) for text in order]
+    assert positions == sorted(positions)
+    assert out.count("print(len(chunks))") == 1
 
 
 def test_plain_summary_has_tokens_by_model_and_unknown_cost() -> None:
@@ -175,13 +184,46 @@ def test_errors_and_partial_answers_are_in_the_summary() -> None:
             answer="maybe 120",
             final=False,
             iterations=2,
-            error={"kind": "model", "message": "rate limited"},
+            error={"type": "model", "message": "rate limited"},
         )
     ]
     out = render(events)
     assert "run error:" in out
     assert "best effort" in out
-    assert "error (model): rate limited" in out
+    # Live, the runner prints the answer on stdout and the error as `rlm: error:`; a replay shows both.
+    assert "rate limited" not in out and "maybe 120" not in out
+    replayed = render(events, replay=True)
+    assert "error (model): rate limited" in replayed
+    assert replayed.rstrip().endswith("answer (best effort):\n  maybe 120")
+
+
+def test_replay_ends_with_the_answer() -> None:
+    assert render(run_events(), replay=True).endswith("answer:\n  124\n")
+
+
+def test_code_shows_when_it_starts_and_old_traces_still_show_it() -> None:
+    reply = "Two steps.\n```repl\nx = 1\n```\n```text\nnot code\n```\n```python\ny = llm_query('q')\n```"
+    second = "y = llm_query('q')\n"
+    events = [
+        ModelReply(iteration=1, model="m", text=reply),
+        CodeStarted(iteration=1, index=1, code="x = 1\n"),
+        CodeExecuted(iteration=1, index=1, code="x = 1\n", output=""),
+        CodeStarted(iteration=1, index=2, code=second),
+        BatchStarted(batch_id=1, size=1),
+        SubcallFinished(batch_id=1, model="m", response="a"),
+        BatchFinished(batch_id=1, size=1),
+        CodeExecuted(iteration=1, index=2, code=second, output="Traceback: boom\n"),
+    ]
+    order = ["code #1, 1 line:", "code #1 ran 0.0s, no output", "code #2, 1 line:", "- sub-call m", "code #2 ran"]
+    # A trace written before code_started existed shows each block just before its output.
+    old = [e for e in events if not isinstance(e, CodeStarted)]
+    old_order = ["code #1, 1 line:", "code #1 ran", "- sub-call m", "code #2, 1 line:", "code #2 ran"]
+    for stream, expected in ((events, order), (old, old_order)):
+        out = render(stream)
+        assert "[text block]" in out and "not code" not in out
+        positions = [out.index(text) for text in expected]
+        assert positions == sorted(positions)
+        assert out.count("y = llm_query") == 1
 
 
 def test_verbose_shows_everything_and_default_truncates() -> None:
@@ -189,7 +231,7 @@ def test_verbose_shows_everything_and_default_truncates() -> None:
     assert "row 39" in short and "row 20" not in short and "more lines" in short
     assert all(f"| row {i}\n" in full for i in range(40))
     assert "prompt | Count B" in full and "reply  | nine" in full
-    assert "```repl" in full
+    assert full.count("print(len(chunks))") == 1  # code is shown once, not again inside the reply
 
 
 def test_big_batches_list_a_few_calls_and_every_failure_up_to_a_cap() -> None:
@@ -213,7 +255,7 @@ def test_a_lone_llm_query_is_one_line() -> None:
             BatchFinished(batch_id=4, size=1),
         ]
     )
-    assert out == '    sub-call m in=0 out=0 0.0s -> "fine"\n'
+    assert out == '  - sub-call m in=0 out=0 0.0s -> "fine"\n'
 
 
 def test_child_events_are_indented() -> None:
@@ -235,7 +277,7 @@ def test_replay_of_rebuilt_events_matches_live() -> None:
 
 
 def test_incomplete_run_says_so() -> None:
-    out = render(run_events()[:5])
+    out = render(run_events()[:6])
     assert "run incomplete" in out and "tokens in=1,334" in out
 
 

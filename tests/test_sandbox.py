@@ -382,3 +382,90 @@ def test_no_sandbox_is_an_explicit_opt_out(tmp_path: Path) -> None:
 
 def test_landlock_abi_is_reported() -> None:
     assert isinstance(ABI, int) and ABI >= 0
+
+
+def test_without_landlock_the_other_limits_stay_and_it_says_so(tmp_path: Path) -> None:
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    policy = SandboxPolicy.for_input(1000, str(workdir))
+    prepare_workdir(str(workdir))
+    readable = tmp_path / "readable.txt"
+    readable.write_text("only Landlock hides me")
+    readable.chmod(0o644)
+    script = """
+import json, os, resource, socket, sys
+from rlm_cli import sandbox
+sandbox.landlock_abi = lambda: 0  # as on a kernel without Landlock
+print(json.dumps(sandbox.apply(sandbox.SandboxPolicy(**json.loads(sys.argv[1])))))
+print(resource.getrlimit(resource.RLIMIT_AS)[0], os.getuid())
+try:
+    socket.socket()
+    print("SOCKET")
+except OSError:
+    print("no sockets")
+print(open(sys.argv[2]).read())
+"""
+    env = child_env(str(workdir)) | {"PYTHONPATH": ROOT}
+    result = subprocess.run(
+        [sys.executable, "-c", script, json.dumps(dataclasses.asdict(policy)), str(readable)],
+        env=env,
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    warnings, limits, sockets, text = ok(result).splitlines()
+    assert sum("Landlock unavailable" in w for w in json.loads(warnings)) == 1
+    assert limits.split() == [str(policy.memory_bytes), str(policy.uid if IS_ROOT else os.getuid())]
+    assert sockets == "no sockets"  # the seccomp filter still blocks new sockets
+    assert text == "only Landlock hides me"  # what only Landlock confines is open: hence the warning
+
+
+def test_input_files_are_read_only_to_the_child(tmp_path: Path) -> None:
+    """A restarted child loads its input again from the workdir: model code must not overwrite it by accident."""
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    (workdir / "context.txt").write_text("the input")
+    body = """
+print(open("context.txt").read())
+try:
+    open("context.txt", "w").write("clobbered")
+    print("OVERWROTE")
+except PermissionError:
+    print("read-only")
+open("notes.txt", "w").write("mine")
+"""
+    out = ok(run(tmp_path, body))
+    assert out.split("\n")[:2] == ["the input", "read-only"]
+    assert (workdir / "context.txt").read_text() == "the input" and (workdir / "notes.txt").read_text() == "mine"
+
+
+@needs_root
+def test_a_shielded_parent_hides_its_environment_from_a_child_of_its_own_uid(tmp_path: Path) -> None:
+    """Where neither Landlock nor a uid switch protects it, /proc/<parent>/environ must still be closed."""
+    middle = """
+import ctypes, os, sys
+from rlm_cli.sandbox import shield_parent  # imported while root can still read the Python installation
+os.setgroups([])
+os.setresgid(65534, 65534, 65534)
+os.setresuid(65534, 65534, 65534)
+ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)  # dumpable again, as a process that never changed uid
+if sys.argv[1] == "shield":
+    shield_parent()
+if os.fork() == 0:  # the child: same uid, no Landlock, no seccomp
+    try:
+        print(open(f"/proc/{os.getppid()}/environ").read(), flush=True)
+    except OSError:
+        print("denied", flush=True)
+    os._exit(0)
+os.wait()
+"""
+    env = {"PYTHONPATH": ROOT, "SHIELD_SECRET": "sk-shield-123"}
+    outputs = {}
+    for mode in ("bare", "shield"):
+        result = subprocess.run(
+            [sys.executable, "-c", middle, mode], env=env, cwd="/", capture_output=True, text=True, timeout=30
+        )
+        outputs[mode] = ok(result)
+    assert "sk-shield-123" in outputs["bare"]  # the hole is real
+    assert outputs["shield"].strip() == "denied"

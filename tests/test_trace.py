@@ -111,9 +111,10 @@ def test_redact_spares_counters_and_empty_values() -> None:
     }
 
 
-def test_unwritable_extra_path_is_a_usage_error(tmp_path: Path) -> None:
+def test_unwritable_extra_path_is_a_usage_error(tmp_path: Path, trace_dir: Path) -> None:
     with pytest.raises(UsageError, match="cannot write trace file"):
         TraceWriter("r3", extra_path=str(tmp_path / "missing" / "t.jsonl"))
+    assert list(trace_dir.iterdir()) == []
 
 
 def test_retention_keeps_newest_and_never_the_current(trace_dir: Path) -> None:

@@ -1,0 +1,343 @@
+"""The benchmark: seeded generators whose gold survives an independent re-parse, fair scorers, and a run end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import harness, tasks  # noqa: E402
+from bench.tasks import Task, generate, score  # noqa: E402
+
+BASELINE_MARK = "Answer the question using only the text above"
+
+
+# ---------------------------------------------------------------- generators
+
+
+@pytest.mark.parametrize("family", tasks.FAMILIES)
+def test_generators_are_deterministic_for_a_seed(family):
+    first, again, other = generate(family, "8k", 7, 1), generate(family, "8k", 7, 1), generate(family, "8k", 8, 1)
+    assert (first.files, first.question, first.gold) == (again.files, again.question, again.gold)
+    assert first.files != other.files
+
+
+@pytest.mark.parametrize("family", tasks.FAMILIES)
+@pytest.mark.parametrize("size", ["8k", "64k"])
+def test_inputs_are_about_four_characters_per_target_token(family, size):
+    task = generate(family, size, 0, 0)
+    assert 0.9 <= task.chars / (4 * tasks.parse_size(size)) <= 1.1
+
+
+def test_sizes_parse_as_binary_token_counts():
+    assert [tasks.parse_size(s) for s in ("8k", "128K", "1m", "5000")] == [8192, 131072, 1048576, 5000]
+    with pytest.raises(ValueError):
+        tasks.parse_size("lots")
+
+
+VALUES = {
+    "number": r"\b\d{7}\b",
+    "uuid": r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b",
+    "name": r"\b[A-Z][a-z]+ [A-Z][a-z]+\b",
+}
+
+
+@pytest.mark.parametrize("index", range(8))
+def test_needle_gold_is_the_value_on_the_asked_keys_line(index):
+    task = generate("needle", "8k", 3, index)
+    (text,) = task.files.values()
+    key = re.search(rf"\b(?:{'|'.join(tasks.NEEDLE_ADJECTIVES)})-[a-z]+\b", task.question).group(0)
+    (line,) = [line for line in text.splitlines() if key in line]
+    assert re.findall(VALUES[task.meta["value_kind"]], line) == [task.gold]
+    assert abs(text.index(line) / len(text) - task.meta["depth"]) < 0.1
+    for other in task.meta["distractors"]:  # distractors are there, with other values, in the same format
+        assert other in text and other != key
+    assert len(task.names) == len(task.meta["distractors"]) and task.gold not in task.names
+
+
+SYSLOG = re.compile(r"^\w{3} [ \d]\d (\d\d:\d\d:\d\d) (\S+) ([\w-]+)\[\d+\]: (\w+) (.*)$")
+LOGFMT = re.compile(r'^ts=\S+T(\d\d:\d\d:\d\d)Z level=(\w+) host=(\S+) svc=(\S+) msg="([^"]*)"(.*)$')
+NGINX = re.compile(r'^\S+ - - \[[^\]]+\] "\w+ ([^ ?"]+)\S* HTTP/1\.1" (\d{3}) ')
+
+
+def parse_app_line(line: str) -> dict:
+    """{time, host, service, level} and, for logins, {event, user}, from any of the three app formats."""
+    if m := SYSLOG.match(line):
+        record = {"time": m.group(1), "host": m.group(2), "service": m.group(3), "level": m.group(4)}
+        if login := re.match(r"user (\S+) logged in", m.group(5)):
+            record |= {"event": "login", "user": login.group(1)}
+        return record
+    if m := LOGFMT.match(line):
+        record = {"time": m.group(1), "level": m.group(2).upper(), "host": m.group(3), "service": m.group(4)}
+        return record | dict(re.findall(r"(\w+)=(\S+)", m.group(6)))
+    record = json.loads(line)
+    return record | {"time": record["ts"][11:19]}
+
+
+def parse_logs(task: Task) -> tuple[list[dict], list[tuple[str, int]]]:
+    """Every app line as a dict, every request as (path without query, status)."""
+    app, access = [], []
+    for path, text in task.files.items():
+        for line in text.splitlines():
+            if m := NGINX.match(line):
+                access.append((m.group(1), int(m.group(2))))
+            elif line.startswith('{"time"'):
+                record = json.loads(line)
+                access.append((record["request"].split()[1].split("?")[0], record["status"]))
+            else:
+                app.append(parse_app_line(line))
+                assert app[-1]["host"] == path.split("/")[0]
+    return app, access
+
+
+@pytest.mark.parametrize("size", ["8k", "32k"])
+@pytest.mark.parametrize("index", range(5))
+def test_logs_gold_matches_an_independent_parse_of_the_files(size, index):
+    task = generate("logs", size, 0, index)
+    assert 5 <= len(task.files) <= 30 and len({p.split("/")[0] for p in task.files}) >= 3
+    assert len(task.meta["formats"]) >= 3
+    app, access = parse_logs(task)
+    params = task.meta["params"]
+    which = task.meta["question_type"]
+    if which == "fatal":
+        crashes = Counter(line["service"] for line in app if line["level"] == "FATAL")
+        expected = sorted(s for s in {line["service"] for line in app} if crashes[s] == params["k"])
+    elif which == "errors_after":
+        after = params["after"][11:19]
+        expected = sorted({line["host"] for line in app if line["level"] == "ERROR" and line["time"] > after})
+        assert after in task.question
+    elif which == "status":
+        expected = sum(status == 503 for _, status in access)
+    elif which == "top_5xx":
+        ranked = Counter(path for path, status in access if status >= 500).most_common(4)
+        assert ranked[0][1] > ranked[1][1] > ranked[2][1] > ranked[3][1]  # one right answer
+        expected = [path for path, _ in ranked[:3]]
+    else:
+        expected = len({line["user"] for line in app if line.get("event") == "login"})
+    assert task.gold == expected and expected != []
+
+
+LABEL_TAG = re.compile(
+    r'\[label: ([\w-]+)\]|\(([\w-]+)\)$|type=([\w-]+)|Category: ([\w-]+)|"(?:label|category|type)": "([\w-]+)"',
+    re.MULTILINE,
+)
+USER = re.compile(r'user=(\w+) \w+=(\w+)|User: (\w+) \(\w+: (\w+)\)|"user": "(\w+)", "\w+": "(\w+)"')
+
+
+def parse_records(task: Task) -> list[tuple[str, str, str]]:
+    """(user, group, label) per record, whatever the layout and the label's spelling."""
+    (text,) = task.files.values()
+    chunks = text.split("\n\n") if task.meta["layout"] == "block" else text.splitlines()
+    records = []
+    for chunk in filter(str.strip, chunks):
+        user, group = (g for g in USER.search(chunk).groups() if g)
+        (label,) = (g for g in LABEL_TAG.search(chunk).groups() if g)
+        records.append((user, group, label.lower()))
+    return records
+
+
+@pytest.mark.parametrize("index", range(8))
+def test_oolong_gold_matches_an_independent_parse_of_the_records(index):
+    task = generate("oolong", "8k", 5, index)
+    records = parse_records(task)
+    assert len(records) == task.meta["records"]
+    params = task.meta["params"]
+    which = task.meta["question_type"]
+    if which == "count":
+        expected = sum(label == params["label"] for *_, label in records)
+    elif which == "top_in_group":
+        top = Counter(label for _, group, label in records if group == params["group"]).most_common(2)
+        assert top[0][1] > top[1][1]
+        expected = top[0][0]
+    elif which == "compare":
+        a, b = (sum(label == x for *_, label in records) for x in params["labels"])
+        expected = params["labels"][0] if a > b else params["labels"][1] if b > a else "same"
+    else:
+        per_user = Counter(user for user, _, label in records if label == params["label"])
+        expected = sum(n >= params["k"] for n in per_user.values())
+    assert task.gold == expected
+
+
+def test_question_types_cycle_with_the_index():
+    assert {generate("logs", "8k", 0, i).meta["question_type"] for i in range(5)} == set(tasks.LOG_QUESTIONS)
+    assert {generate("oolong", "8k", 0, i).meta["question_type"] for i in range(4)} == set(tasks.OOLONG_QUESTIONS)
+
+
+def test_a_million_tokens_generate_quickly():
+    started = time.perf_counter()
+    task = generate("logs", "1m", 0, 0)
+    assert time.perf_counter() - started < 5
+    assert task.chars > 3_900_000 and len(task.files) == 30
+
+
+# ---------------------------------------------------------------- scorers
+
+
+def fake_task(kind: str, gold, names=(), question: str = "How many?") -> Task:
+    return Task("x", "8k", 8192, 0, 0, question, gold, kind, {}, list(names))
+
+
+def test_needle_values_match_whole_tokens_and_reject_distractors():
+    number = fake_task("value", "4821337", ["5550123"])
+    assert score(number, "The special magic number is 4,821,337.")
+    assert score(number, "4821337")
+    assert not score(number, "48213370")
+    assert not score(number, "It is 4821337 or 5550123")
+    uuid = fake_task("value", "b45de2c1-80b1-47c9-acef-0718ddfec3ba")
+    assert score(uuid, "Access code: B45DE2C1-80B1-47C9-ACEF-0718DDFEC3BA")
+    assert not score(uuid, "b45de2c1-80b1-47c9-acef-0718ddfec3bb")
+    name = fake_task("value", "Mateo Abara")
+    assert score(name, "the contact is mateo  abara")
+    assert not score(name, "Mateo")
+    assert not score(name, None) and not score(name, "")
+
+
+def test_counts_take_the_first_number_not_repeated_from_the_question():
+    task = fake_task("count", 15, question="How many requests returned HTTP status 503?")
+    assert score(task, "15")
+    assert score(task, "There were 15 requests with status 503.")
+    assert score(task, "Status 503 was returned 15 times.")
+    assert not score(task, "16")
+    assert not score(task, "between 10 and 20, probably 15")
+    assert not score(task, "at 2026-05-25 15:00:00 there were 3")
+    at_least = fake_task("count", 2, question="How many users have at least 2 tickets labelled refund?")
+    assert score(at_least, "2")
+    assert not score(at_least, "3 users have at least 2")
+    assert score(fake_task("count", 1200), "1,200 users")
+
+
+def test_sets_need_every_gold_name_and_nothing_else():
+    task = fake_task("set", ["auth-api", "billing-worker"], ["auth-api", "billing-worker", "cart-service"])
+    assert score(task, "billing worker and auth-api")
+    assert score(task, "- auth_api\n- billing-worker")
+    assert not score(task, "auth-api")
+    assert not score(task, "auth-api, billing-worker, cart-service")  # listing every name earns nothing
+
+
+def test_ranked_answers_need_the_right_order():
+    task = fake_task(
+        "ranked", ["/login", "/api/v1/orders", "/graphql"], ["/login", "/api/v1/orders", "/graphql", "/health"]
+    )
+    assert score(task, "1. /login (40)\n2. /api/v1/orders (31)\n3. /graphql (22)")
+    assert not score(task, "/api/v1/orders, /login, /graphql")
+    assert not score(task, "/login, /api/v1/orders, /graphql, /health")
+
+
+def test_choices_take_the_first_option_named():
+    task = fake_task("choice", "billing", ["billing", "shipping", "same"])
+    assert score(task, "Billing is more common than shipping (14 vs 9).")
+    assert not score(task, "shipping")
+    tied = fake_task("choice", "same", ["billing", "shipping", "same"])
+    assert score(tied, "They are equal.")
+    assert score(tied, "same")
+    assert not score(tied, "billing")
+
+
+def test_the_baseline_keeps_the_beginning_and_the_end():
+    text = "".join(f"line {i}\n" for i in range(1000))
+    cut, omitted = harness.truncate_middle(text, 2000)
+    assert len(cut) <= 2000 and omitted > 0
+    assert cut.startswith("line 0\n") and cut.endswith("line 999\n") and "omitted" in cut
+    assert harness.truncate_middle("short", 100) == ("short", 0)
+
+
+# ---------------------------------------------------------------- end to end
+
+
+@pytest.fixture
+def hermetic_env(monkeypatch, rlm_env):
+    """The harness's rlm subprocesses see only the test environment (no real keys, traces under tmp_path)."""
+    for name in list(os.environ):
+        if name not in rlm_env:
+            monkeypatch.delenv(name)
+    for name, value in rlm_env.items():
+        monkeypatch.setenv(name, value)
+
+
+def root_reply(text: str) -> str:
+    """Looks at the data once, then answers something no task's gold can be."""
+    if text.startswith("REPL output"):
+        return "FINAL(no idea)"
+    return "```repl\nprint(len(context))\n```"
+
+
+def test_harness_runs_rlm_and_a_truncated_baseline_end_to_end(fake_llm, hermetic_env, tmp_path, capsys):
+    # One task (a directory of logs): every rlm run is a subprocess that pays for importing litellm.
+    fake_llm.rule("root", BASELINE_MARK, "no idea")
+    fake_llm.rule("root", "", root_reply)
+    out = tmp_path / "results.json"
+    argv = ["--model", "openai/root", "--api-base", fake_llm.url, "--families", "logs", "--sizes", "1k", "--n", "1"]
+    argv += ["--window", "900", "--out", str(out), "--rlm-arg=--max-iterations=3"]
+    assert harness.main(argv) == 0
+
+    captured = capsys.readouterr()
+    assert re.search(r"^logs\s+1k\s+1 \|\s+0/1 0%\s+[\d.]+\s+2\.0\s+0\.0 .*\| +0/1 0%", captured.out, re.MULTILINE)
+    assert re.search(r"^\[1/1\] logs 1k #0 +rlm: WRONG .* baseline: WRONG", captured.err, re.MULTILINE)
+
+    report = json.loads(out.read_text())
+    assert report["schema"] == "rlm.bench/1" and report["config"]["rlm_args"] == ["--max-iterations=3"]
+    (result,) = report["results"]
+    (task,) = tasks.generate_all(["logs"], ["1k"], 1, 0)
+    assert result["task"]["question"] == task.question and result["task"]["gold"] == task.gold
+    rlm = result["rlm"]
+    assert (rlm["status"], rlm["exit_code"], rlm["correct"], rlm["answer"]) == ("ok", 0, False, "no idea")
+    assert rlm["iterations"] == 2 and rlm["input_tokens"] > 0 and Path(rlm["trace"]).is_file()
+    base = result["baseline"]
+    assert (base["status"], base["answer"], base["correct"]) == ("ok", "no idea", False)
+    assert base["omitted_chars"] > 0 and base["input_tokens"] > 0
+    assert report["summary"][0]["rlm"]["correct"] == 0 and report["summary"][0]["baseline"]["n"] == 1
+
+    # The root model saw the task's files by path; the baseline saw both ends of the input, cut to the window.
+    first_turn = fake_llm.requests_for("root")[0].last_user
+    assert all(path in first_turn for path in task.files)
+    (request,) = [r for r in fake_llm.requests_for("root") if BASELINE_MARK in r.last_user]
+    prompt = request.last_user
+    assert len(prompt) / 4 <= 900 - harness.ANSWER_TOKENS
+    assert request.params["temperature"] == 0 and request.params["max_tokens"] == harness.ANSWER_TOKENS
+    assert task.files[min(task.files)].splitlines()[0] in prompt
+    assert task.files[max(task.files)].splitlines()[-1] in prompt
+    assert prompt.endswith(task.question)
+
+
+def test_the_table_has_a_row_per_family_and_size_and_a_total():
+    def result(family: str, size: str, correct: bool) -> harness.TaskResult:
+        rlm = harness.RlmRun("x", correct, 10.0, 3, 4, 1000, 50, None, "ok", 0, None, None)
+        return harness.TaskResult({"family": family, "size": size}, rlm, None)
+
+    results = [result("needle", "8k", True), result("needle", "8k", False), result("logs", "32k", True)]
+    rows = harness.summarize(results)
+    assert [(r["family"], r["size"], r["n"]) for r in rows] == [("needle", "8k", 2), ("logs", "32k", 1), ("all", "", 3)]
+    table = harness.format_table(rows)
+    assert re.search(r"^needle\s+8k\s+2 \|\s+1/2 50%\s+10\.0\s+3\.0\s+4\.0\s+1,000\s+50\s+0 \|\s+-", table, re.M)
+    assert re.search(r"^all\s+3 \|\s+2/3 67%", table, re.MULTILINE)
+
+
+def test_failed_runs_are_recorded_and_still_make_a_table(fake_llm, hermetic_env, tmp_path, capsys):
+    out = tmp_path / "results.json"
+    argv = ["--model", "openai/root", "--api-base", fake_llm.url, "--families", "needle,oolong", "--sizes", "1k"]
+    argv += ["--n", "1", "--out", str(out), "--no-baseline", "--rlm-arg=--max-iterations=lots"]
+    assert harness.main(argv) == 0
+    table = capsys.readouterr().out
+    for family in ("needle", "oolong", "all"):
+        assert re.search(rf"^{family}\s+\S*\s+\d \|\s+0/\d 0%.* [12] \|\s+-", table, re.MULTILINE), table
+    for result in json.loads(out.read_text())["results"]:
+        assert result["baseline"] is None
+        rlm = result["rlm"]
+        assert (rlm["status"], rlm["exit_code"], rlm["correct"], rlm["answer"]) == ("error", 2, False, None)
+        assert "lots" in rlm["error"]
+    assert not fake_llm.requests
+
+
+def test_list_prints_questions_and_gold_without_a_model(capsys):
+    assert harness.main(["--list", "--families", "needle,logs", "--sizes", "8k", "--n", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("  Q: ") == 4 and out.count("  gold: ") == 4
+    assert "needle-8k-1" in out and "logs-8k-0" in out
