@@ -1,4 +1,4 @@
-"""Regenerate the shell completion scripts from the CLI's click app: `python completions/generate.py`.
+"""Regenerate the shell completion scripts from the CLI's Typer app: `python completions/generate.py`.
 
 tests/test_completions.py fails when the committed scripts are stale.
 """
@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from click.shell_completion import get_completion_class
+from typer._completion_shared import get_completion_script
 
-from rlm_cli.cli import cli
+from rlm_cli.cli import app
 
 HERE = Path(__file__).resolve().parent
 SHELLS = {"bash": "rlm.bash", "zsh": "rlm.zsh", "fish": "rlm.fish"}
@@ -17,13 +17,13 @@ COMPLETE_VAR = "_RLM_COMPLETE"
 
 
 def scripts() -> dict[str, str]:
-    """The completion script for each shell, keyed by file name."""
-    result = {}
-    for shell, name in SHELLS.items():
-        complete = get_completion_class(shell)
-        assert complete is not None, f"click has no completion for {shell}"
-        result[name] = complete(cli, {}, "rlm", COMPLETE_VAR).source().rstrip() + "\n"
-    return result
+    """The completion script for each shell, keyed by file name, as `rlm --show-completion SHELL` prints it."""
+    prog_name = app.info.name
+    assert isinstance(prog_name, str)
+    return {
+        name: get_completion_script(prog_name=prog_name, complete_var=COMPLETE_VAR, shell=shell) + "\n"
+        for shell, name in SHELLS.items()
+    }
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """The `rlm` command: flags and subcommands, and every error turned into one line and an exit code.
 
-Only click loads at start; the engine, litellm, rich and pypdf load inside the commands that need
+Only typer loads at start; the engine, litellm, rich and pypdf load inside the commands that need
 them, so `rlm --help`, `rlm trace` and `rlm config` start fast.
 """
 
@@ -12,10 +12,11 @@ import sys
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-import click
-from click.shell_completion import CompletionItem
+import typer
+from typer._click import exceptions as click_errors  # typer vendors click and raises these
+from typer.core import TyperCommand, TyperGroup
 
 from rlm_cli import __version__
 from rlm_cli.errors import EXIT_INTERRUPTED, EXIT_OK, InputError, RlmError, UsageError
@@ -38,98 +39,209 @@ OUTPUT = "Output"
 SANDBOX = "Sandbox"
 
 
-class _Option(click.Option):
-    """An option that knows its help section."""
+class RlmInterrupted(RlmError):
+    """Ctrl-C before a run started (while loading the input, say): there is nothing to keep."""
 
-    def __init__(self, *args: Any, section: str, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.section = section
+    exit_code = EXIT_INTERRUPTED
+    kind = "interrupted"
 
-    def get_help_extra(self, ctx: click.Context) -> Any:
-        extra = super().get_help_extra(ctx)
-        extra.pop("range", None)  # "[x>=0]" on every number is noise; a bad value still gets a clear error
-        return extra
+    def __init__(self) -> None:
+        super().__init__("interrupted")
 
 
-class _SectionedCommand(click.Command):
-    """Help that groups options under headings, so the many flags of `rlm ask` stay readable."""
+class _Group(TyperGroup):
+    """Turns Ctrl-C in any command into an RlmError, which typer would otherwise swallow as a silent exit 130."""
 
-    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise RlmInterrupted() from None
+
+
+class _SectionedCommand(TyperCommand):
+    """Plain help (no rich to load) with options grouped under their `rich_help_panel` headings."""
+
+    def collect_usage_pieces(self, ctx: typer.Context) -> list[str]:
+        """Arguments appear in the usage line exactly as their metavar says, e.g. `[PATH]... QUESTION`."""
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            is_named_argument = param.param_type_name == "argument" and param.metavar
+            pieces.extend([param.metavar] if is_named_argument else param.get_usage_pieces(ctx))
+        return pieces
+
+    def format_options(self, ctx: typer.Context, formatter: Any) -> None:
+        """Arguments are described in the docstring; options go under their section, the rest under Options."""
         sections: dict[str, list[tuple[str, str]]] = {}
         for param in self.get_params(ctx):
-            record = None if isinstance(param, click.Argument) else param.get_help_record(ctx)
+            record = None if param.param_type_name == "argument" else param.get_help_record(ctx)
             if record is not None:
-                sections.setdefault(getattr(param, "section", "Help"), []).append(record)
+                sections.setdefault(getattr(param, "rich_help_panel", None) or "Options", []).append(record)
         for heading, records in sections.items():
             with formatter.section(heading):
                 formatter.write_dl(records)
 
 
-def _opt(section: str, *decls: str, **kwargs: Any) -> Any:
-    return click.option(*decls, cls=_Option, section=section, **kwargs)
-
-
-def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
-    if value and not ctx.resilient_parsing:
-        click.echo(f"rlm {__version__}")
-        ctx.exit()
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option(
-    "--version", is_flag=True, expose_value=False, is_eager=True, callback=_show_version, help="Show the version."
+app = typer.Typer(
+    name="rlm",
+    cls=_Group,
+    no_args_is_help=True,
+    rich_markup_mode=None,  # plain help: rich would cost start-up time on every --help
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
-def cli() -> None:
+trace_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
+config_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(trace_app, name="trace", help="List and replay saved run traces.")
+app.add_typer(config_app, name="config", help="Show where settings come from.")
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"rlm {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    _version: Annotated[
+        bool,
+        typer.Option("--version", callback=_show_version, is_eager=True, expose_value=False, help="Show the version."),
+    ] = False,
+) -> None:
     """Answer questions about inputs far larger than a model's context window (Recursive Language Models).
 
     rlm loads your input into an isolated Python REPL and lets a model explore it with code.
     """
 
 
-POSITIVE = click.IntRange(min=1)
-COUNT = click.IntRange(min=0)
-AMOUNT = click.FloatRange(min=0)
+Opt = typer.Option
 
 
-@cli.command(cls=_SectionedCommand)
-@click.argument("args", nargs=-1, metavar="[PATH]... QUESTION", type=click.Path())
-@_opt(MODELS, "-m", "--model", metavar="MODEL", help="Root model or alias [env: RLM_MODEL].")
-@_opt(MODELS, "--sub-model", metavar="MODEL", help="Model for llm_query sub-calls [default: the model].")
-@_opt(MODELS, "--api-base", metavar="URL", help="OpenAI-compatible base URL [env: RLM_API_BASE].")
-@_opt(MODELS, "--sub-api-base", metavar="URL", help="Base URL for the sub-model [default: --api-base].")
-@_opt(MODELS, "--api-key", metavar="KEY", help="API key [default: the provider's usual variable]. Never shown.")
-@_opt(MODELS, "--temperature", type=AMOUNT, metavar="T", help="Root model temperature [default: 0].")
-@_opt(BUDGETS, "--max-iterations", type=POSITIVE, metavar="N", help="Root turns per RLM [default: 20].")
-@_opt(BUDGETS, "--max-subcalls", type=COUNT, metavar="N", help="llm_query calls in the whole run.")
-@_opt(BUDGETS, "--max-tokens", type=COUNT, metavar="N", help="Input + output tokens over all calls.")
-@_opt(BUDGETS, "--max-cost", type=AMOUNT, metavar="USD", help="Dollars over all calls.")
-@_opt(BUDGETS, "--timeout", type=AMOUNT, metavar="S", help="Wall seconds for the whole run.")
-@_opt(BUDGETS, "--exec-timeout", type=AMOUNT, metavar="S", help="Seconds per code block [default: 60].")
-@_opt(BUDGETS, "--concurrency", type=POSITIVE, metavar="N", help="Sub-calls in flight at once [default: 8].")
-@_opt(BUDGETS, "--max-depth", type=POSITIVE, metavar="N", help="2+ makes llm_query a child RLM [default: 1].")
-@_opt(BUDGETS, "--output-limit", type=COUNT, metavar="N", help="REPL output chars the model sees [default: 20000].")
-@_opt(INPUT, "--include", multiple=True, metavar="GLOB", help="Only load files matching GLOB (repeatable).")
-@_opt(INPUT, "--exclude", multiple=True, metavar="GLOB", help="Skip files matching GLOB (repeatable).")
-@_opt(INPUT, "--hidden/--no-hidden", default=None, help="Load dotfiles and dot-directories [default: no].")
-@_opt(INPUT, "--gitignore/--no-gitignore", default=None, help="Respect .gitignore files [default: yes].")
-@_opt(INPUT, "--max-file-size", type=COUNT, metavar="N", help="Characters per file before truncation [default: 50M].")
-@_opt(INPUT, "--max-total-size", type=COUNT, metavar="N", help="Characters in all [default: 1G].")
-@_opt(INPUT, "--dry-run", is_flag=True, help="Show what would be loaded, and exit.")
-@_opt(OUTPUT, "--json", "as_json", is_flag=True, help="Print one JSON object (schema rlm.result/1), errors too.")
-@_opt(OUTPUT, "-q", "--quiet", is_flag=True, help="Print nothing but the answer (and errors).")
-@_opt(OUTPUT, "-v", "--verbose", is_flag=True, help="Show full model replies, code outputs and sub-calls.")
-@_opt(OUTPUT, "--trace-file", type=click.Path(dir_okay=False, path_type=Path), help="Also write the trace here.")
-@_opt(OUTPUT, "--debug", is_flag=True, expose_value=False, help="Show tracebacks for errors.")  # main() reads it
-@_opt(SANDBOX, "--sandbox/--no-sandbox", default=None, help="Isolate the REPL with Landlock [default: yes].")
-@_opt(SANDBOX, "--memory-limit", "memory_limit_mb", type=POSITIVE, metavar="MIB", help="REPL memory limit.")
+@app.command(cls=_SectionedCommand)
 def ask(
-    args: tuple[str, ...],
-    dry_run: bool,
-    as_json: bool,
-    quiet: bool,
-    verbose: bool,
-    trace_file: Path | None,
-    **flags: Any,
+    args: Annotated[list[str] | None, typer.Argument(metavar="[PATH]... QUESTION", show_default=False)] = None,
+    model: Annotated[
+        str | None,
+        Opt("-m", "--model", metavar="MODEL", help="Root model or alias [env: RLM_MODEL].", rich_help_panel=MODELS),
+    ] = None,
+    sub_model: Annotated[
+        str | None,
+        Opt(metavar="MODEL", help="Model for llm_query sub-calls [default: the model].", rich_help_panel=MODELS),
+    ] = None,
+    api_base: Annotated[
+        str | None, Opt(metavar="URL", help="OpenAI-compatible base URL [env: RLM_API_BASE].", rich_help_panel=MODELS)
+    ] = None,
+    sub_api_base: Annotated[
+        str | None, Opt(metavar="URL", help="Base URL for the sub-model [default: --api-base].", rich_help_panel=MODELS)
+    ] = None,
+    api_key: Annotated[
+        str | None,
+        Opt(
+            metavar="KEY", help="API key [default: the provider's usual variable]. Never shown.", rich_help_panel=MODELS
+        ),
+    ] = None,
+    temperature: Annotated[
+        float | None, Opt(min=0, metavar="T", help="Root model temperature [default: 0].", rich_help_panel=MODELS)
+    ] = None,
+    max_iterations: Annotated[
+        int | None, Opt(min=1, metavar="N", help="Root turns per RLM [default: 20].", rich_help_panel=BUDGETS)
+    ] = None,
+    max_subcalls: Annotated[
+        int | None, Opt(min=0, metavar="N", help="llm_query calls in the whole run.", rich_help_panel=BUDGETS)
+    ] = None,
+    max_tokens: Annotated[
+        int | None, Opt(min=0, metavar="N", help="Input + output tokens over all calls.", rich_help_panel=BUDGETS)
+    ] = None,
+    max_cost: Annotated[
+        float | None, Opt(min=0, metavar="USD", help="Dollars over all calls.", rich_help_panel=BUDGETS)
+    ] = None,
+    timeout: Annotated[
+        float | None, Opt(min=0, metavar="S", help="Wall seconds for the whole run.", rich_help_panel=BUDGETS)
+    ] = None,
+    exec_timeout: Annotated[
+        float | None, Opt(min=0, metavar="S", help="Seconds per code block [default: 60].", rich_help_panel=BUDGETS)
+    ] = None,
+    concurrency: Annotated[
+        int | None, Opt(min=1, metavar="N", help="Sub-calls in flight at once [default: 8].", rich_help_panel=BUDGETS)
+    ] = None,
+    max_depth: Annotated[
+        int | None,
+        Opt(min=1, metavar="N", help="2+ makes llm_query a child RLM [default: 1].", rich_help_panel=BUDGETS),
+    ] = None,
+    output_limit: Annotated[
+        int | None,
+        Opt(min=0, metavar="N", help="REPL output chars the model sees [default: 20000].", rich_help_panel=BUDGETS),
+    ] = None,
+    include: Annotated[
+        list[str] | None,
+        Opt(metavar="GLOB", help="Only load files matching GLOB (repeatable).", rich_help_panel=INPUT),
+    ] = None,
+    exclude: Annotated[
+        list[str] | None, Opt(metavar="GLOB", help="Skip files matching GLOB (repeatable).", rich_help_panel=INPUT)
+    ] = None,
+    hidden: Annotated[
+        bool | None,
+        Opt("--hidden/--no-hidden", help="Load dotfiles and dot-directories [default: no].", rich_help_panel=INPUT),
+    ] = None,
+    gitignore: Annotated[
+        bool | None,
+        Opt("--gitignore/--no-gitignore", help="Respect .gitignore files [default: yes].", rich_help_panel=INPUT),
+    ] = None,
+    max_file_size: Annotated[
+        int | None,
+        Opt(min=0, metavar="N", help="Characters per file before truncation [default: 50M].", rich_help_panel=INPUT),
+    ] = None,
+    max_total_size: Annotated[
+        int | None, Opt(min=0, metavar="N", help="Characters in all [default: 1G].", rich_help_panel=INPUT)
+    ] = None,
+    dry_run: Annotated[
+        bool, Opt("--dry-run", help="Show what would be loaded, and exit.", show_default=False, rich_help_panel=INPUT)
+    ] = False,
+    as_json: Annotated[
+        bool,
+        Opt(
+            "--json",
+            help="Print one JSON object (schema rlm.result/1), errors too.",
+            show_default=False,
+            rich_help_panel=OUTPUT,
+        ),
+    ] = False,
+    quiet: Annotated[
+        bool,
+        Opt(
+            "-q",
+            "--quiet",
+            help="Print nothing but the answer (and errors).",
+            show_default=False,
+            rich_help_panel=OUTPUT,
+        ),
+    ] = False,
+    verbose: Annotated[
+        bool,
+        Opt(
+            "-v",
+            "--verbose",
+            help="Show full model replies, code outputs and sub-calls.",
+            show_default=False,
+            rich_help_panel=OUTPUT,
+        ),
+    ] = False,
+    trace_file: Annotated[
+        Path | None, Opt(dir_okay=False, metavar="FILE", help="Also write the trace here.", rich_help_panel=OUTPUT)
+    ] = None,
+    _debug: Annotated[
+        bool | None,
+        Opt("--debug", expose_value=False, help="Show tracebacks for errors.", rich_help_panel=OUTPUT),
+    ] = None,  # main() reads it from argv, so errors while parsing get tracebacks too
+    sandbox: Annotated[
+        bool | None,
+        Opt("--sandbox/--no-sandbox", help="Isolate the REPL with Landlock [default: yes].", rich_help_panel=SANDBOX),
+    ] = None,
+    memory_limit_mb: Annotated[
+        int | None, Opt("--memory-limit", min=1, metavar="MIB", help="REPL memory limit.", rich_help_panel=SANDBOX)
+    ] = None,
 ) -> int:
     """Answer QUESTION about the given files, directories or stdin.
 
@@ -142,9 +254,32 @@ def ask(
     from rlm_cli import runner
     from rlm_cli.config import load_settings
 
-    paths, question = _split_args(list(args))
-    flags["include"] = list(flags["include"]) or None
-    flags["exclude"] = list(flags["exclude"]) or None
+    paths, question = _split_args(args or [])
+    flags = {
+        "model": model,
+        "sub_model": sub_model,
+        "api_base": api_base,
+        "sub_api_base": sub_api_base,
+        "api_key": api_key,
+        "temperature": temperature,
+        "max_iterations": max_iterations,
+        "max_subcalls": max_subcalls,
+        "max_tokens": max_tokens,
+        "max_cost": max_cost,
+        "timeout": timeout,
+        "exec_timeout": exec_timeout,
+        "concurrency": concurrency,
+        "max_depth": max_depth,
+        "output_limit": output_limit,
+        "include": include or None,
+        "exclude": exclude or None,
+        "hidden": hidden,
+        "gitignore": gitignore,
+        "max_file_size": max_file_size,
+        "max_total_size": max_total_size,
+        "sandbox": sandbox,
+        "memory_limit_mb": memory_limit_mb,
+    }
     options = runner.OutputOptions(as_json=as_json, quiet=quiet, verbose=verbose, trace_file=trace_file)
     return runner.ask(paths, question, load_settings(flags), options, dry_run=dry_run)
 
@@ -164,39 +299,34 @@ def _split_args(args: list[str]) -> tuple[list[str], str]:
     return paths, question
 
 
-@cli.group(name="trace")
-def trace_group() -> None:
-    """List and replay saved run traces."""
-
-
-def _complete_trace(_ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+def _complete_trace(incomplete: str) -> list[str]:
+    """Run ids, newest first, after 'last', so Tab finds a trace without listing the folder."""
     from rlm_cli.trace import traces_dir
 
     directory = traces_dir()
     ids = sorted((p.stem for p in directory.glob("*.jsonl")), reverse=True) if directory.is_dir() else []
-    return [CompletionItem(name) for name in ["last", *ids] if name.startswith(incomplete)]
+    return [name for name in ["last", *ids] if name.startswith(incomplete)]
 
 
-TRACE_REF = {"metavar": "[ID|last]", "shell_complete": _complete_trace}
-
-
-@trace_group.command("list")
-@click.option("-n", "--limit", type=COUNT, default=20, show_default=True, help="How many to show.")
-def trace_list(limit: int) -> None:
+@trace_app.command("list", cls=_SectionedCommand)
+def trace_list(limit: Annotated[int, Opt("-n", "--limit", min=0, metavar="N", help="How many to show.")] = 20) -> None:
     """List saved traces, newest first."""
     from rlm_cli.trace import list_traces, traces_dir
 
     traces = list_traces()
     if not traces:
-        click.echo(f"no saved traces in {traces_dir()}", err=True)
+        typer.echo(f"no saved traces in {traces_dir()}", err=True)
     for info in traces[:limit]:
-        click.echo(f"{info.run_id}  {info.status:<16} {info.question}")
+        typer.echo(f"{info.run_id}  {info.status:<16} {info.question}")
 
 
-@trace_group.command("show")
-@click.argument("ref", default="last", **TRACE_REF)
-@click.option("-v", "--verbose", is_flag=True, help="Full replies, outputs and sub-calls.")
-def trace_show(ref: str, verbose: bool) -> None:
+@trace_app.command("show", cls=_SectionedCommand)
+def trace_show(
+    ref: Annotated[
+        str, typer.Argument(metavar="[ID|last]", autocompletion=_complete_trace, show_default=False)
+    ] = "last",
+    verbose: Annotated[bool, Opt("-v", "--verbose", help="Full replies, outputs and sub-calls.")] = False,
+) -> None:
     """Replay a saved trace (default: the last run) as the live view showed it, with its answer."""
     from rlm_cli.render import make_renderer
     from rlm_cli.trace import load_events, resolve_trace
@@ -208,32 +338,28 @@ def trace_show(ref: str, verbose: bool) -> None:
     renderer.close()
 
 
-@trace_group.command("path")
-@click.argument("ref", required=False, **TRACE_REF)
-def trace_path(ref: str | None) -> None:
+@trace_app.command("path", cls=_SectionedCommand)
+def trace_path(
+    ref: Annotated[str | None, typer.Argument(metavar="[ID|last]", autocompletion=_complete_trace)] = None,
+) -> None:
     """Print the folder where traces are saved, or the file of one trace."""
     from rlm_cli.trace import resolve_trace, traces_dir
 
-    click.echo(str(resolve_trace(ref) if ref else traces_dir()))
+    typer.echo(str(resolve_trace(ref) if ref else traces_dir()))
 
 
-@cli.group(name="config")
-def config_group() -> None:
-    """Show where settings come from."""
-
-
-@config_group.command("path")
+@config_app.command("path", cls=_SectionedCommand)
 def config_path() -> None:
     """Print the user config file's path, then the project file in use, if any."""
     from rlm_cli.config import find_project_file, user_config_path
 
-    click.echo(str(user_config_path()))
+    typer.echo(str(user_config_path()))
     project = find_project_file(Path.cwd())
     if project is not None:
-        click.echo(str(project))
+        typer.echo(str(project))
 
 
-@config_group.command("show")
+@config_app.command("show", cls=_SectionedCommand)
 def config_show() -> None:
     """Print every setting with its value and where it came from; keys are never shown."""
     from rlm_cli.config import load_settings
@@ -242,19 +368,9 @@ def config_show() -> None:
     rows = settings.shown()
     width = max(len(name) for name, _, _ in rows)
     for name, value, source in rows:
-        click.echo(f"{name:<{width}}  {value or '-':<28} ({source})")
+        typer.echo(f"{name:<{width}}  {value or '-':<28} ({source})")
     for alias in settings.aliases.values():
-        click.echo(f"alias {alias.name}: {alias.describe()}")
-
-
-class RlmInterrupted(RlmError):
-    """Ctrl-C before a run started (while loading the input, say): there is nothing to keep."""
-
-    exit_code = EXIT_INTERRUPTED
-    kind = "interrupted"
-
-    def __init__(self) -> None:
-        super().__init__("interrupted")
+        typer.echo(f"alias {alias.name}: {alias.describe()}")
 
 
 def _report(exc: RlmError) -> int:
@@ -262,14 +378,14 @@ def _report(exc: RlmError) -> int:
     from rlm_cli.runner import error_result
 
     if _mode.json:
-        click.echo(json.dumps(error_result(exc)))
-    click.echo(f"rlm: error: {exc.message}", err=True)
+        typer.echo(json.dumps(error_result(exc)))
+    typer.echo(f"rlm: error: {exc.message}", err=True)
     return exc.exit_code
 
 
-def _usage(exc: click.UsageError) -> int:
-    """click's usage errors, as one line that says where the help is."""
-    if isinstance(exc, click.exceptions.NoArgsIsHelpError):
+def _usage(exc: click_errors.UsageError) -> int:
+    """Typer's usage errors, as one line that says where the help is."""
+    if isinstance(exc, click_errors.NoArgsIsHelpError):
         exc.show()  # a bare group (`rlm`, `rlm trace`): its help is the answer
         return exc.exit_code
     where = f"{exc.ctx.command_path} --help" if exc.ctx is not None else "rlm --help"
@@ -284,16 +400,16 @@ def main() -> None:
     _mode.json = argv[:1] == ["ask"] and "--json" in flags
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     try:
-        code = cli.main(args=argv, prog_name="rlm", standalone_mode=False)
+        code = typer.main.get_command(app).main(args=argv, prog_name="rlm", standalone_mode=False)
     except RlmError as exc:
         if _mode.debug:
             traceback.print_exc()
         code = _report(exc)
-    except click.UsageError as exc:
+    except click_errors.UsageError as exc:
         code = _usage(exc)
-    except click.ClickException as exc:
+    except click_errors.ClickException as exc:
         code = _report(RlmError(exc.format_message()))
-    except (KeyboardInterrupt, click.Abort):
+    except (KeyboardInterrupt, typer.Abort):
         code = _report(RlmInterrupted())
     except Exception as exc:
         if _mode.debug:

@@ -304,13 +304,25 @@ class RLM:
             feedback.append(prompts.NUDGE_PLAN)
             self._notice("nudge", "final answer looks like a plan: refused")
             return None
-        unsupported = parsing.unsupported_values(value, "\n".join(self.seen))
-        if unsupported and not self.pushed_back:
+        if not self.pushed_back and self._doubtful(value, feedback):
             self.pushed_back = True  # once: the model may know better, e.g. a sum it did in its head
-            feedback.append(prompts.NUDGE_UNSUPPORTED.format(values=", ".join(unsupported[:5])))
-            self._notice("nudge", f"final answer has values never seen in the REPL output: {unsupported[:5]}")
             return None
         return value
+
+    def _doubtful(self, answer: str, feedback: list[str]) -> bool:
+        """Values never shown, or cut short, are how small models guess; challenge them once."""
+        seen = "\n".join(self.seen)
+        unsupported = parsing.unsupported_values(answer, seen)
+        if unsupported:
+            feedback.append(prompts.NUDGE_UNSUPPORTED.format(values=", ".join(unsupported[:5])))
+            self._notice("nudge", f"final answer has values never seen in the REPL output: {unsupported[:5]}")
+            return True
+        longer = parsing.truncated_values(answer, seen)
+        if longer:
+            feedback.append(prompts.NUDGE_TRUNCATED.format(values=", ".join(longer[:3])))
+            self._notice("nudge", f"final answer may cut a value short: {longer[:3]}")
+            return True
+        return False
 
     def _last_call(self, messages: list[dict[str, str]]) -> Outcome:
         """Iterations are spent: one last call for the best answer, returned as not final."""

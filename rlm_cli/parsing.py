@@ -118,3 +118,19 @@ def looks_like_plan(answer: str) -> bool:
     """True for text that announces work instead of giving a result (the paper's FINAL brittleness)."""
     stripped = answer.strip()
     return not stripped or bool(_PLAN.match(stripped)) or stripped.endswith(":")
+
+
+_CODE_LIKE = re.compile(r"(?=[A-Za-z0-9_-]*[A-Za-z])(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9_-]{3,}")
+
+
+def truncated_values(answer: str, data: str) -> list[str]:
+    """Longer codes in the data that extend a code of the answer (7XQ-4471-ZP for 7XQ): a sign of a cut value.
+
+    The model's own prints may show the cut value alone, so only the longer form is looked for.
+    """
+    found = set()
+    for value in set(_CODE_LIKE.findall(answer)):
+        longer = re.search(rf"(?<![A-Za-z0-9]){re.escape(value)}[-_.:/][A-Za-z0-9][A-Za-z0-9_.:/-]*", data)
+        if longer and longer.group(0).rstrip(".:/-") not in answer:
+            found.add(longer.group(0).rstrip(".:/-"))
+    return sorted(found)

@@ -35,8 +35,19 @@ Never guess the format of the data, never invent values.
 3. If the output is empty or an error, fix the code and try again.
 4. Answer only with what the output showed: call FINAL(answer) in code, or write \
 FINAL(answer) on its own line. A plan is not an answer.
+5. To find one fact, print the whole matching lines with grep and copy the value exactly as \
+printed (all of it: codes may contain -, . or spaces).
 
-Example 1 (search and count with code):
+Example 1 (find one fact):
+Question: What is the backup server's address?
+```repl
+for line in grep("backup server"):
+    print(line)
+```
+(output: "notes.txt:88: the backup server address is 10.2.7.19:8443")
+FINAL(10.2.7.19:8443)
+
+Example 2 (search and count with code):
 Question: How many orders were refunded?
 ```repl
 print(grep("refund")[:5])
@@ -50,7 +61,7 @@ print(len(refunded))
 (output: 17)
 FINAL(17)
 
-Example 2 (reading with a helper model):
+Example 3 (reading with a helper model):
 Question: Which document describes a security incident?
 ```repl
 answers = llm_query_batched(
@@ -222,6 +233,10 @@ NUDGE_MISSING_VAR = (
 NUDGE_UNSUPPORTED = (
     "Your answer contains {values}, which never appeared in any REPL output. Do not guess: print the "
     "evidence from `context` in a ```repl block first. If you are sure, reply FINAL(answer) again."
+)
+NUDGE_TRUNCATED = (
+    "The data shows {values}, which is longer than the value in your answer. Did you cut it short? Print "
+    "the whole line with grep and answer with the complete value."
 )
 NUDGE_LAST_CALL = (
     "You have no iterations left. Reply now with FINAL(answer): your best answer from what the REPL has "

@@ -104,11 +104,12 @@ def test_final_var_of_missing_name_is_refused_then_accepted(fake_llm, run_rlm, a
 
 def test_python_fence_runs(fake_llm, run_rlm, app_log):
     path, _ = app_log
-    fake_llm.script("root", fence("x = 6 * 7\nprint(x)", lang="python"), "FINAL(42)")
+    fake_llm.script("root", fence("x = 6 * 7\nprint(x)\nSHOW_VARS()", lang="python"), "FINAL(42)")
     result = run_rlm("ask", str(path), "q?", *model_args(fake_llm))
     assert result.returncode == EXIT_OK, result.stderr
     assert result.stdout.strip() == "42"
-    assert "42" in fake_llm.requests_for("root")[1].last_user
+    shown = fake_llm.requests_for("root")[1].last_user
+    assert "42" in shown and "x: int" in shown
 
 
 def test_reply_without_code_gets_a_nudge(fake_llm, run_rlm, app_log):

@@ -1,4 +1,4 @@
-"""The committed completion scripts must match what the CLI generates, and must really complete."""
+"""The committed completion scripts must match what the Typer app generates, and must really complete."""
 
 from __future__ import annotations
 
@@ -18,10 +18,13 @@ def _generator():
     return module
 
 
-def _complete(env: dict[str, str], shell: str, words: str, cword: int | str) -> list[str]:
-    """What the rlm process answers a shell's completion script (click's protocol; fish passes the token)."""
-    env = dict(env, _RLM_COMPLETE=f"{shell}_complete", COMP_WORDS=words, COMP_CWORD=str(cword))
-    return subprocess.run([str(BIN / "rlm")], env=env, capture_output=True, text=True, timeout=30).stdout.splitlines()
+def _complete(env: dict[str, str], shell: str, words: str, cword: int | None = None, action: str = "get-args"):
+    """What the rlm process answers a shell's completion script (Typer's protocol: bash passes COMP_WORDS and
+    COMP_CWORD, zsh and fish the command line so far)."""
+    env = dict(env, _RLM_COMPLETE=f"complete_{shell}", _TYPER_COMPLETE_ARGS=words, _TYPER_COMPLETE_FISH_ACTION=action)
+    if cword is not None:
+        env.update(COMP_WORDS=words, COMP_CWORD=str(cword))
+    return subprocess.run([str(BIN / "rlm")], env=env, capture_output=True, text=True, timeout=30)
 
 
 def test_completion_scripts_are_current():
@@ -42,10 +45,12 @@ def test_bash_script_completes_commands_and_flags(rlm_env):
 
 
 def test_ask_arguments_complete_as_files_in_every_shell(rlm_env):
-    assert _complete(rlm_env, "bash", "rlm ask ap", 2) == ["file,ap"]
-    assert _complete(rlm_env, "fish", "rlm ask ap", "ap") == ["file,ap"]
-    assert _complete(rlm_env, "zsh", "rlm ask ap", 2)[:2] == ["file", "ap"]
-    assert "plain,--json" in _complete(rlm_env, "bash", "rlm ask --js", 2)
+    # No candidates from rlm: each shell then completes file names itself (bash `-o default`, zsh `_files`,
+    # fish's condition fails so its own file completion applies).
+    assert _complete(rlm_env, "bash", "rlm ask ap", 2).stdout == ""
+    assert _complete(rlm_env, "zsh", "rlm ask ap").stdout.split() == ["_files"]
+    assert _complete(rlm_env, "fish", "rlm ask ap", action="is-args").returncode == 1
+    assert _complete(rlm_env, "bash", "rlm ask --js", 2).stdout.split() == ["--json"]
 
 
 def test_trace_show_completes_run_ids(rlm_env, tmp_path: Path):
@@ -54,9 +59,9 @@ def test_trace_show_completes_run_ids(rlm_env, tmp_path: Path):
     for run_id in ("20261122-010000-aaaaaa", "20261121-090000-bbbbbb"):
         (traces / f"{run_id}.jsonl").write_text("")
     env = dict(rlm_env, RLM_TRACE_DIR=str(traces))
-    assert _complete(env, "bash", "rlm trace show ", 3) == [
-        "plain,last",
-        "plain,20261122-010000-aaaaaa",
-        "plain,20261121-090000-bbbbbb",
+    assert _complete(env, "bash", "rlm trace show ", 3).stdout.split() == [
+        "last",
+        "20261122-010000-aaaaaa",
+        "20261121-090000-bbbbbb",
     ]
-    assert _complete(env, "bash", "rlm trace show 20261122", 3) == ["plain,20261122-010000-aaaaaa"]
+    assert _complete(env, "bash", "rlm trace show 20261122", 3).stdout.split() == ["20261122-010000-aaaaaa"]

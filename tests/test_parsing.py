@@ -88,3 +88,12 @@ def test_unsupported_values_are_the_numbers_never_shown():
     assert unsupported_values("There are 17 refunds.", seen) == []
     assert unsupported_values("There are 23 refunds, see ab-12.", seen) == ["23"]
     assert unsupported_values("auth and billing", seen) == []
+
+
+def test_truncated_values_finds_the_longer_code_in_the_data():
+    from rlm_cli.parsing import truncated_values
+
+    data = "x.log:9: the deployment access code is 7XQ-4471-ZP\nDeployment access code found: 7XQ"
+    assert truncated_values("7XQ", data) == ["7XQ-4471-ZP"]
+    assert truncated_values("The code is 7XQ-4471-ZP.", data) == []
+    assert truncated_values("17 errors", "errors: 17-3") == []  # plain numbers are not codes
