@@ -88,7 +88,6 @@ app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,  # plain help: rich would cost start-up time on every --help
     pretty_exceptions_enable=False,
-    add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 trace_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)

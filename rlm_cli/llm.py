@@ -112,7 +112,7 @@ class ModelClient:
                 attempt += 1
                 if not transient or attempt > self.retry.retries:
                     if transient:
-                        message += f" (gave up after {attempt} attempts)"
+                        message += f" (gave up after {attempt} attempt{'s' if attempt > 1 else ''})"
                     raise ModelError(message) from exc
                 delay = min(self.retry.max_delay, self.retry.base_delay * 2 ** (attempt - 1))
                 delay *= 0.5 + random.random() / 2
@@ -156,7 +156,7 @@ def _classify(exc: Exception, spec: ModelSpec) -> tuple[bool, str]:
     status = getattr(exc, "status_code", None)
     if _is_connect_failure(exc):
         return True, f"cannot connect to {spec.model}{where}: is the server running and the URL right?"
-    if name == "AuthenticationError":
+    if name == "AuthenticationError" or "missing credentials" in detail.lower():
         return False, f"authentication failed for {spec.model}{where}: check the API key ({detail})"
     if name == "RateLimitError":
         return True, f"rate limited by {spec.model}{where}"

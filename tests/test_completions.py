@@ -47,7 +47,7 @@ def test_bash_script_completes_commands_and_flags(rlm_env):
 def test_ask_arguments_complete_as_files_in_every_shell(rlm_env):
     # No candidates from rlm: each shell then completes file names itself (bash `-o default`, zsh `_files`,
     # fish's condition fails so its own file completion applies).
-    assert _complete(rlm_env, "bash", "rlm ask ap", 2).stdout == ""
+    assert _complete(rlm_env, "bash", "rlm ask ap", 2).stdout.split() == []
     assert _complete(rlm_env, "zsh", "rlm ask ap").stdout.split() == ["_files"]
     assert _complete(rlm_env, "fish", "rlm ask ap", action="is-args").returncode == 1
     assert _complete(rlm_env, "bash", "rlm ask --js", 2).stdout.split() == ["--json"]
