@@ -39,10 +39,9 @@ def dead_url() -> Iterator[str]:
         sock.close()
 
 
-@pytest.fixture
-def rlm_env(tmp_path: Path) -> dict[str, str]:
-    """Environment for CLI subprocesses with no real keys or endpoints and all user dirs inside tmp_path."""
-    home = tmp_path / "home"
+def hermetic_env(root: Path, **extra: str) -> dict[str, str]:
+    """Environment for CLI subprocesses with no real keys or endpoints and every user dir under root."""
+    home = root / "home"
     dirs = {
         "HOME": home,
         "XDG_CONFIG_HOME": home / ".config",
@@ -56,9 +55,14 @@ def rlm_env(tmp_path: Path) -> dict[str, str]:
         for name, value in os.environ.items()
         if not name.startswith("RLM_") and not name.endswith(_SCRUBBED_SUFFIXES)
     }
-    env.update({name: str(path) for name, path in dirs.items()})
-    env.update({"LITELLM_LOCAL_MODEL_COST_MAP": "True", "OPENAI_API_KEY": "sk-test", "NO_COLOR": "1"})
-    return env
+    env |= {name: str(path) for name, path in dirs.items()}
+    return env | {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "NO_COLOR": "1"} | extra
+
+
+@pytest.fixture
+def rlm_env(tmp_path: Path) -> dict[str, str]:
+    """hermetic_env for one test, with a placeholder OpenAI key."""
+    return hermetic_env(tmp_path, OPENAI_API_KEY="sk-test")
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from string import Template
 from typing import Any
 
 import pytest
+from conftest import hermetic_env
 from fakellm import FakeLLM, RecordedRequest
 
 from rlm_cli import protocol
@@ -152,26 +153,6 @@ class AttackRun:
     input_before: dict[str, bytes]
     strays: list[str]
     tmp_left: list[str]
-
-
-def hermetic_env(root: Path, **extra: str) -> dict[str, str]:
-    """The rlm_env fixture's environment, for a module-scoped run: no real keys, every user dir under root."""
-    home = root / "home"
-    dirs = {
-        "HOME": home,
-        "XDG_CONFIG_HOME": home / ".config",
-        "XDG_DATA_HOME": home / ".local" / "share",
-        "XDG_CACHE_HOME": home / ".cache",
-    }
-    for path in dirs.values():
-        path.mkdir(parents=True, exist_ok=True)
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith("RLM_") and not name.endswith(("_API_KEY", "_API_BASE", "_BASE_URL"))
-    }
-    env |= {name: str(path) for name, path in dirs.items()}
-    return env | {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "NO_COLOR": "1"} | extra
 
 
 ATTACKS = {
