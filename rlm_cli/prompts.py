@@ -6,6 +6,7 @@ Kept short and concrete, with worked examples, because small models follow examp
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -148,25 +149,31 @@ def question_terms(question: str) -> list[str]:
     return seen[:8]
 
 
-def sample_lines(docs_text: Sequence[tuple[str, str]], question: str, limit: int = 6) -> list[str]:
-    """Real lines containing the question's words: they show the data's format better than a prefix."""
+def sample_lines(docs_text: Sequence[tuple[str, str]], question: str, limit: int = 6, per_term: int = 30) -> list[str]:
+    """Real lines containing the question's words: they show the data's format better than a prefix.
+
+    Lines with the question's rarest words come first, so a key named in the question ("crimson-pylon")
+    beats the many lines sharing only its common words ("magic number").
+    """
     terms = question_terms(question)
-    if not terms:
-        return []
-    rx = re.compile("|".join(re.escape(t) for t in terms), re.IGNORECASE)
-    found: list[str] = []
-    for path, text in docs_text:
-        for match in rx.finditer(text):
-            start = text.rfind("\n", 0, match.start()) + 1
-            end = text.find("\n", match.end())
-            line = text[start : end if end >= 0 else len(text)].strip()
-            if line and line not in found:
-                found.append(f"{path}: {line[:200]}")
-            if len(found) >= limit:
-                return found
-            if len(found) >= 2 and found[-1].startswith(f"{path}:") and found[-2].startswith(f"{path}:"):
-                break  # a few per document, so several files are shown
-    return found
+    lines: dict[tuple[int, int], tuple[str, str, set[str]]] = {}
+    for term in terms:
+        rx = re.compile(re.escape(term), re.IGNORECASE)
+        hits = 0
+        for doc_index, (path, text) in enumerate(docs_text):
+            for match in rx.finditer(text):
+                start = text.rfind("\n", 0, match.start()) + 1
+                end = text.find("\n", match.end())
+                line = text[start : end if end >= 0 else len(text)].strip()
+                lines.setdefault((doc_index, start), (path, line, set()))[2].add(term)
+                hits += 1
+                if hits >= per_term:
+                    break
+            if hits >= per_term:
+                break
+    frequency = Counter(term for _, _, found in lines.values() for term in found)
+    ranked = sorted(lines.items(), key=lambda item: -sum(1 / frequency[t] for t in item[1][2]))
+    return [f"{path}: {line[:200]}" for _, (path, line, _) in ranked[:limit] if line]
 
 
 def metadata(
@@ -195,7 +202,7 @@ def metadata(
         lines.append(f"One document: {docs[0].path}, {docs[0].lines:,} lines.")
     lines += ["", "The first characters of `context`:", "```text", prefix.rstrip(), "```"]
     if samples:
-        lines += ["", "Some lines that contain words of the question:", "```text", *samples, "```"]
+        lines += ["", "Lines that contain words of the question, best matches first:", "```text", *samples, "```"]
     lines += ["", "Write a ```repl block to start exploring the data."]
     return "\n".join(lines)
 

@@ -1,0 +1,13 @@
+"""What the root model is shown about the input."""
+
+from __future__ import annotations
+
+from rlm_cli.prompts import sample_lines
+
+
+def test_sample_lines_rank_the_question_s_rare_words_first():
+    distractors = [f"One of the special magic names for key-{i} is: Name{i}." for i in range(50)]
+    text = "\n".join([*distractors, "filler"] + ["One of the special magic names for crimson-pylon is: Mateo."])
+    found = sample_lines([("a.txt", text)], "What is the special magic name for crimson-pylon?")
+    assert found[0] == "a.txt: One of the special magic names for crimson-pylon is: Mateo."
+    assert len(found) == 6
