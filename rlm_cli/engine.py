@@ -176,20 +176,15 @@ class RLM:
                 self.repl.close()
 
     def _start_repl(self, corpus: Corpus) -> ReplProcess:
-        overrides = dict(self.config.sandbox_overrides)
-
-        def policy(workdir: str) -> SandboxPolicy:
-            return SandboxPolicy.for_input(corpus.total_chars, workdir, enabled=self.config.sandbox, **overrides)
-
-        holder: dict[str, str] = {}
-
-        def write_input(workdir: str) -> str:
-            holder["workdir"] = workdir
-            return write_bundle(corpus, workdir)
-
-        repl = ReplProcess(write_input, ReplConfig(output_limit=self.config.output_limit), self._on_llm)
-        repl.config.sandbox = policy(holder["workdir"])
+        repl = ReplProcess(
+            lambda workdir: write_bundle(corpus, workdir),
+            ReplConfig(output_limit=self.config.output_limit),
+            self._on_llm,
+        )
         self.repl = repl
+        repl.config.sandbox = SandboxPolicy.for_input(
+            corpus.total_chars, repl.workdir, enabled=self.config.sandbox, **self.config.sandbox_overrides
+        )
         repl.start()
         for warning in repl.warnings:
             self.run.warn_once(f"sandbox:{warning}", warning, self.depth)
@@ -211,8 +206,9 @@ class RLM:
             self.run.emit(
                 ev.TurnStarted(depth=self.depth, iteration=self.iterations, max_iterations=limits.max_iterations)
             )
-            reply = self._root_call(messages)
-            parsed = parsing.parse_reply(reply.text)
+            parsed = parsing.parse_reply(self._root_call(messages).text)
+            if not parsed.code_blocks and parsed.prose and not parsing.looks_like_plan(parsed.prose):
+                self.partial = parsed.prose  # a prose answer is the best fallback if the run is stopped
             messages.append({"role": "assistant", "content": parsed.history})
             feedback: list[str] = []
             answer = self._execute(repl, parsed, feedback)
@@ -241,10 +237,6 @@ class RLM:
                 usage=self.run.budget.snapshot(),
             )
         )
-        if completion.text.strip() and not parsing.parse_reply(completion.text).code_blocks:
-            prose = parsing.parse_reply(completion.text).prose
-            if prose and not parsing.looks_like_plan(prose):
-                self.partial = prose
         return completion
 
     def _execute(self, repl: ReplProcess, parsed: parsing.Reply, feedback: list[str]) -> str | None:
