@@ -96,6 +96,8 @@ def test_unexpected_exception_is_one_line_unless_debug(monkeypatch, capsys, note
         raise ZeroDivisionError("boom")
 
     monkeypatch.setattr(runner, "ask", broken)
+    # main() sets SIGPIPE to its default (right for a CLI); in this process it would later kill pytest.
+    monkeypatch.setattr(cli.signal, "signal", lambda *_args: None)
     for debug in ([], ["--debug"]):
         monkeypatch.setattr(sys, "argv", ["rlm", "ask", *debug, "-m", "openai/x", str(notes), "q"])
         with pytest.raises(SystemExit) as exit_info:
