@@ -332,7 +332,7 @@ def test_failed_runs_are_recorded_and_still_make_a_table(fake_llm, hermetic_env,
         assert result["baseline"] is None
         rlm = result["rlm"]
         assert (rlm["status"], rlm["exit_code"], rlm["correct"], rlm["answer"]) == ("error", 2, False, None)
-        assert "lots" in rlm["error"]
+        assert "--max-iterations" in rlm["error"]
     assert not fake_llm.requests
 
 
