@@ -273,7 +273,7 @@ class RLM:
         return None
 
     def _text_final(self, repl: ReplProcess, parsed: parsing.Reply, feedback: list[str]) -> str | None:
-        """Decide whether a FINAL/FINAL_VAR written as text is an answer (see README: final answers)."""
+        """Decide whether a FINAL/FINAL_VAR written as text is an answer (README: "Final answers")."""
         value = parsed.final_value or ""
         if parsed.final_kind == "FINAL_VAR":
             name = value.strip().strip("'\"")
