@@ -57,6 +57,13 @@ class DocumentView:
             self._lines = newlines + unterminated
         return self._lines
 
+    def __contains__(self, item: str) -> bool:
+        """`"FATAL" in doc` searches the text, as models expect."""
+        return item in self.text
+
+    def __str__(self) -> str:
+        return self.text
+
     def __repr__(self) -> str:
         extra = f", {self.pages} pages" if self.pages is not None else ""
         extra += ", truncated" if self.truncated else ""

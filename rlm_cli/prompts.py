@@ -85,7 +85,8 @@ CHILD_QUESTION = (
 )
 
 # The model imitating our feedback is the sign that it is inventing REPL output.
-STOP_SEQUENCES = ["REPL output", "```output"]
+# The examples above mark outputs "(output: ...)"; a model that starts writing one is inventing it.
+STOP_SEQUENCES = ["REPL output", "```output", "(output"]
 
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{3,}")

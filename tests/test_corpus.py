@@ -556,3 +556,12 @@ def test_bundle_round_trip(tmp_path: Path) -> None:
     assert context.startswith("=== FILE: b/a.log ===\nfirst\n")
     pdf = documents[1]
     assert repr(pdf) == f"<Document 'b/r.pdf' pdf, {pdf.chars} chars, {pdf.lines} lines, 2 pages>"
+
+
+def test_documents_in_the_repl_behave_like_their_text(tmp_path):
+    from rlm_cli.bundle import load_bundle, write_bundle
+    from rlm_cli.engine import corpus_from_text
+
+    _, documents = load_bundle(write_bundle(corpus_from_text("alpha FATAL beta\n"), str(tmp_path)))
+    assert "FATAL" in documents[0] and "OMEGA" not in documents[0]
+    assert str(documents[0]) == "alpha FATAL beta\n"
