@@ -213,12 +213,26 @@ def system_prompt(separator_template: str, sub_chars: int) -> str:
     return SYSTEM_PROMPT.format(separator=separator, sub_chars=f"{sub_chars:,}")
 
 
+_NOTHING_FOUND = re.compile(r"\A\s*(\[\]|\{\}|set\(\)|\(\)|0|None|''|\"\"|Counter\(\)|)\s*\Z")
+
+
 def cell_feedback(index: int, output: str, cut: int) -> str:
+    """One block's output as the model sees it; an empty result also says what to do about it."""
     note = f" ({cut:,} characters were cut from the middle; print less)" if cut else ""
-    body = output.rstrip() if output.strip() else "(no output: the code printed nothing. Use print() to see values.)"
-    return f"REPL output of block {index}{note}:\n```text\n{body}\n```"
+    if not output.strip():
+        body = "(no output: the code printed nothing. Use print() to see values.)"
+    else:
+        body = output.rstrip()
+    text = f"REPL output of block {index}{note}:\n```text\n{body}\n```"
+    if output.strip() and _NOTHING_FOUND.match(output):
+        text += f"\n{NUDGE_NOTHING_FOUND}"
+    return text
 
 
+NUDGE_NOTHING_FOUND = (
+    "Your code found nothing. That usually means the data is written differently from what you assumed, "
+    "not that the answer is none. Print a few real lines (grep a word of the question) and match what you see."
+)
 NUDGE_NO_CODE = (
     "Your reply had no ```repl code block and no FINAL(...). Write a ```repl block that looks at "
     "`context`, or, if the REPL output already showed the answer, reply FINAL(answer)."

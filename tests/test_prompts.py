@@ -11,3 +11,12 @@ def test_sample_lines_rank_the_question_s_rare_words_first():
     found = sample_lines([("a.txt", text)], "What is the special magic name for crimson-pylon?")
     assert found[0] == "a.txt: One of the special magic names for crimson-pylon is: Mateo."
     assert len(found) == 6
+
+
+def test_an_empty_result_is_flagged_as_a_likely_wrong_filter():
+    from rlm_cli.prompts import NUDGE_NOTHING_FOUND, cell_feedback
+
+    assert NUDGE_NOTHING_FOUND in cell_feedback(1, "[]\n", 0)
+    assert NUDGE_NOTHING_FOUND in cell_feedback(1, "0", 0)
+    assert NUDGE_NOTHING_FOUND not in cell_feedback(1, "['auth']\n", 0)
+    assert "printed nothing" in cell_feedback(2, "", 0)
