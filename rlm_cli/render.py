@@ -113,7 +113,8 @@ def _one_line(text: str | None, limit: int) -> str:
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
-def _plural(n: int, noun: str) -> str:
+def plural(n: int, noun: str) -> str:
+    """'1 line', '2 lines': counts read as English in every view."""
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
@@ -242,11 +243,11 @@ class PlainRenderer(Renderer):
         """A code block as it starts, so the sub-calls it makes appear under it and its output after them."""
         self._code_shown[depth] = index
         code_lines = code.rstrip().splitlines()
-        self._line(depth + 1, f"code #{index}, {_plural(len(code_lines), 'line')}:", "strong")
+        self._line(depth + 1, f"code #{index}, {plural(len(code_lines), 'line')}:", "strong")
         shown = code_lines if self._verbose else code_lines[:_CODE_LINES]
         self._code(depth + 1, "\n".join(shown))
         if len(shown) < len(code_lines):
-            self._line(depth + 2, f"... {_plural(len(code_lines) - len(shown), 'more code line')}", "dim")
+            self._line(depth + 2, f"... {plural(len(code_lines) - len(shown), 'more code line')}", "dim")
         if depth == 0:
             self._progress_start(("status",), f"running code #{index}", None)
 
@@ -320,7 +321,7 @@ class PlainRenderer(Renderer):
             )
         self._line(e.depth + 1, text, "warn" if e.failed else "ok")
         if batch and batch.done > batch.listed:
-            more = _plural(batch.done - batch.listed, "more call")
+            more = plural(batch.done - batch.listed, "more call")
             self._line(e.depth + 1, f"- ({more} not listed; verbose lists all)", "dim")
 
     def _on_notice(self, e: Notice) -> None:
@@ -406,7 +407,7 @@ class PlainRenderer(Renderer):
             self._line(0, "run incomplete: no run_finished event (killed, or still going)", "warn")
         else:
             style = {"ok": "ok", "error": "error"}.get(f.status, "warn")
-            counts = f"{_plural(f.iterations, 'iteration')}, {_plural(f.subcalls, 'sub-call')}"
+            counts = f"{plural(f.iterations, 'iteration')}, {plural(f.subcalls, 'sub-call')}"
             self._line(0, f"run {f.status.replace('_', ' ')}: {counts}, {_secs(f.elapsed_s)}", style)
             if f.answer and not f.final:
                 self._line(1, "the answer is a best effort: the model never called FINAL", "warn")

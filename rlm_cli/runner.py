@@ -175,6 +175,7 @@ def _read_stdin_if_needed(paths: list[str]) -> Any:
 def _dry_run(corpus: Any, question: str, as_json: bool) -> int:
     from rlm_cli import prompts
     from rlm_cli.bundle import SEPARATOR_TEMPLATE
+    from rlm_cli.render import plural
 
     first = corpus.documents[0].text[:600] if corpus.documents else ""
     root_prompt = prompts.system_prompt(SEPARATOR_TEMPLATE, 60_000) + prompts.metadata(
@@ -206,11 +207,11 @@ def _dry_run(corpus: Any, question: str, as_json: bool) -> int:
     for doc in report["documents"]:
         extra = f", {doc['pages']} pages" if doc["pages"] else ""
         cut = " (truncated)" if doc["truncated"] else ""
-        print(f"  {doc['path']}  [{doc['type']}, {doc['chars']:,} chars, {doc['lines']:,} lines{extra}]{cut}")
+        print(f"  {doc['path']}  [{doc['type']}, {doc['chars']:,} chars, {plural(doc['lines'], 'line')}{extra}]{cut}")
     for skip in report["skipped"]:
         print(f"  skipped {skip['path']}: {skip['reason']}")
     print(
-        f"{len(report['documents'])} documents, {report['total_chars']:,} characters "
+        f"{plural(len(report['documents']), 'document')}, {report['total_chars']:,} characters "
         f"(~{report['estimated_tokens']:,} tokens); root prompt {report['root_prompt_chars']:,} characters "
         f"(~{report['root_prompt_tokens']:,} tokens)"
     )

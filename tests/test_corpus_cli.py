@@ -259,7 +259,7 @@ def test_devices_and_huge_files_beside_real_input_are_skipped(run_rlm, tmp_path)
     assert result.returncode == EXIT_OK, result.stderr
     assert result.stdout.splitlines()[:4] == [
         "  long.log  [text, 1,000,000 chars, 30,304 lines] (truncated)",
-        "  ok.log  [text, 2 chars, 1 lines]",
+        "  ok.log  [text, 2 chars, 1 line]",
         "  skipped /dev/urandom: not a regular file (character device)",
         "  skipped huge.img: binary (application/octet-stream)",
     ]
