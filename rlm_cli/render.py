@@ -115,7 +115,7 @@ def _one_line(text: str | None, limit: int) -> str:
 
 def plural(n: int, noun: str) -> str:
     """'1 line', '2 lines': counts read as English in every view."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
 def _clip(lines: list[str], head: int, tail: int = 0) -> list[str]:
