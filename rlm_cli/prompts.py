@@ -10,6 +10,8 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from rlm_cli.replkit import line_span
+
 SYSTEM_PROMPT = """\
 You answer a question about a large input that you cannot read directly. The input is \
 loaded in a Python REPL as the variable `context` (one str). You explore it by writing \
@@ -163,9 +165,8 @@ def sample_lines(docs_text: Sequence[tuple[str, str]], question: str, limit: int
         hits = 0
         for doc_index, (path, text) in enumerate(docs_text):
             for match in rx.finditer(text):
-                start = text.rfind("\n", 0, match.start()) + 1
-                end = text.find("\n", match.end())
-                line = text[start : end if end >= 0 else len(text)].strip()
+                start, end = line_span(text, match.start(), match.end())
+                line = text[start:end].strip()
                 lines.setdefault((doc_index, start), (path, line, set()))[2].add(term)
                 hits += 1
                 if hits >= per_term:

@@ -199,8 +199,10 @@ class Repl:
         for name, value in self.protected.items():
             if self.namespace.get(name) is not value:
                 self.namespace[name] = value
-                out.write(f"\n[note: `{name}` is the input and cannot be replaced; it was restored. "
-                          "Use another variable name.]\n")
+                out.write(
+                    f"\n[note: `{name}` is the input and cannot be replaced; it was restored. "
+                    "Use another variable name.]\n"
+                )
 
     def _execute(self, code: str, filename: str) -> None:
         """Run a cell like a notebook does: the value of a trailing expression is printed."""

@@ -38,6 +38,12 @@ def describe_vars(namespace: dict[str, Any], hidden: set[str]) -> str:
     return "\n".join(rows) if rows else "(no variables yet)"
 
 
+def line_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """The bounds of the line(s) holding text[start:end], without the newline."""
+    stop = text.find("\n", end)
+    return text.rfind("\n", 0, start) + 1, len(text) if stop < 0 else stop
+
+
 def _compile(pattern: str, ignore_case: bool) -> re.Pattern[str]:
     flags = re.IGNORECASE if ignore_case else 0
     try:
@@ -52,8 +58,14 @@ def preloaded() -> dict[str, Any]:
     import json
     import math
 
-    return {"re": re, "json": json, "math": math, "collections": collections,
-            "Counter": collections.Counter, "defaultdict": collections.defaultdict}
+    return {
+        "re": re,
+        "json": json,
+        "math": math,
+        "collections": collections,
+        "Counter": collections.Counter,
+        "defaultdict": collections.defaultdict,
+    }
 
 
 def helpers(context: str, documents: Sequence[Any]) -> dict[str, Callable[..., Any]]:
@@ -67,9 +79,7 @@ def helpers(context: str, documents: Sequence[Any]) -> dict[str, Callable[..., A
             text = doc.text
             line_no, pos = 1, 0
             for match in rx.finditer(text):
-                start = text.rfind("\n", 0, match.start()) + 1
-                end = text.find("\n", match.end())
-                end = len(text) if end < 0 else end
+                start, end = line_span(text, match.start(), match.end())
                 line_no += text.count("\n", pos, start)
                 pos = start
                 found.append(f"{doc.path}:{line_no}: {text[start:end][:500]}")

@@ -76,22 +76,46 @@ class OutputOptions:
     trace_file: Path | None = None
 
 
-def error_result(exc: RlmError) -> dict[str, Any]:
-    """The JSON object for a run that failed before it produced anything."""
+def result_object(
+    status: str,
+    *,
+    answer: str | None = None,
+    final: bool = False,
+    iterations: int = 0,
+    subcalls: int = 0,
+    usage: dict[str, Any] | None = None,
+    cost_usd: float | None = None,
+    elapsed_s: float = 0.0,
+    trace: str | None = None,
+    warnings: list[str] | None = None,
+    error: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The one shape of `--json` output (schema rlm.result/1), for runs and for early failures alike."""
+    usage = usage or {}
     return {
         "schema": SCHEMA,
-        "status": "interrupted" if exc.kind == "interrupted" else "error",
-        "answer": None,
-        "final": False,
-        "iterations": 0,
-        "subcalls": 0,
-        "usage": {"input_tokens": 0, "output_tokens": 0, "by_model": {}},
-        "cost_usd": None,
-        "elapsed_s": 0.0,
-        "trace": None,
-        "warnings": [],
-        "error": {"type": exc.kind, "message": exc.message},
+        "status": status,
+        "answer": answer,
+        "final": final,
+        "iterations": iterations,
+        "subcalls": subcalls,
+        "usage": {
+            "input_tokens": usage.get("input_tokens", 0),
+            "output_tokens": usage.get("output_tokens", 0),
+            "by_model": usage.get("by_model", {}),
+        },
+        "cost_usd": cost_usd,
+        "elapsed_s": elapsed_s,
+        "trace": trace,
+        "warnings": warnings or [],
+        "error": error,
     }
+
+
+def error_result(exc: RlmError) -> dict[str, Any]:
+    """The JSON object for a run that failed before it produced anything."""
+    status = "interrupted" if exc.kind == "interrupted" else "error"
+    return result_object(status, error={"type": exc.kind, "message": exc.message})
 
 
 def _corpus_options(settings: Settings) -> Any:
@@ -340,29 +364,20 @@ def _finish(run: Any, run_id: str, outcome: Any, warnings: list[str]) -> ev.RunF
 
 def _print_result(finished: ev.RunFinished, trace_path: Path, out: OutputOptions) -> None:
     if out.as_json:
-        usage = finished.usage
-        print(
-            json.dumps(
-                {
-                    "schema": SCHEMA,
-                    "status": finished.status,
-                    "answer": finished.answer,
-                    "final": finished.final,
-                    "iterations": finished.iterations,
-                    "subcalls": finished.subcalls,
-                    "usage": {
-                        "input_tokens": usage["input_tokens"],
-                        "output_tokens": usage["output_tokens"],
-                        "by_model": usage["by_model"],
-                    },
-                    "cost_usd": finished.cost_usd,
-                    "elapsed_s": finished.elapsed_s,
-                    "trace": str(trace_path),
-                    "warnings": finished.warnings,
-                    "error": finished.error,
-                }
-            )
+        result = result_object(
+            finished.status,
+            answer=finished.answer,
+            final=finished.final,
+            iterations=finished.iterations,
+            subcalls=finished.subcalls,
+            usage=finished.usage,
+            cost_usd=finished.cost_usd,
+            elapsed_s=finished.elapsed_s,
+            trace=str(trace_path),
+            warnings=finished.warnings,
+            error=finished.error,
         )
+        print(json.dumps(result))
     elif finished.answer is not None:
         print(finished.answer)
     if finished.status == "interrupted":
