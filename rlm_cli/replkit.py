@@ -77,9 +77,12 @@ def helpers(context: str, documents: Sequence[Any]) -> dict[str, Callable[..., A
         found: list[str] = []
         for doc in documents:
             text = doc.text
-            line_no, pos = 1, 0
+            line_no, pos, last = 1, 0, -1
             for match in rx.finditer(text):
                 start, end = line_span(text, match.start(), match.end())
+                if start == last:
+                    continue  # a second match on the same line
+                last = start
                 line_no += text.count("\n", pos, start)
                 pos = start
                 found.append(f"{doc.path}:{line_no}: {text[start:end][:500]}")

@@ -20,3 +20,17 @@ def test_an_empty_result_is_flagged_as_a_likely_wrong_filter():
     assert NUDGE_NOTHING_FOUND in cell_feedback(1, "0", 0)
     assert NUDGE_NOTHING_FOUND not in cell_feedback(1, "['auth']\n", 0)
     assert "printed nothing" in cell_feedback(2, "", 0)
+
+
+def test_grep_gives_each_matching_line_once_with_its_number():
+    import tempfile
+
+    from rlm_cli.bundle import load_bundle, write_bundle
+    from rlm_cli.engine import corpus_from_text
+    from rlm_cli.replkit import helpers
+
+    with tempfile.TemporaryDirectory() as folder:
+        context, documents = load_bundle(write_bundle(corpus_from_text("ok\nERROR a ERROR b\nok\nerror c\n"), folder))
+        grep = helpers(context, documents)["grep"]
+        assert grep("error") == ["<prompt>:2: ERROR a ERROR b", "<prompt>:4: error c"]
+        assert grep("error", ignore_case=False) == ["<prompt>:4: error c"]
