@@ -146,12 +146,8 @@ def _engine_config(settings: Settings) -> Any:
     sub_name = settings["sub_model"] or name
     sub_base = settings["sub_api_base"] or (explicit_base if settings["sub_model"] else None)
     sub = resolve_model(settings, sub_name, sub_base, settings["sub_temperature"])
-    if sub.api_base is None:
-        sub.api_base = (
-            settings["sub_api_base"]
-            or settings["api_base"]
-            or (root.api_base if not settings["sub_model"] or sub_name == name else None)
-        )
+    if sub.api_base is None:  # sub_api_base, when set, was already applied above
+        sub.api_base = settings["api_base"] or (root.api_base if sub_name == name else None)
     _check_key(root)
     _check_key(sub)
     overrides: dict[str, Any] = {}
