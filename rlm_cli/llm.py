@@ -45,9 +45,6 @@ class ModelSpec:
     temperature: float | None = None
     max_output_tokens: int | None = None
 
-    def public(self) -> dict[str, Any]:
-        return {"model": self.model, "api_base": self.api_base, "temperature": self.temperature}
-
 
 @dataclass
 class Completion:
