@@ -193,8 +193,10 @@ class RLM:
     def _solve(self, question: str, corpus: Corpus) -> Outcome:
         repl = self._start_repl(corpus)
         first_text = corpus.documents[0].text if corpus.documents else ""
-        samples = prompts.sample_lines([(d.path, d.text) for d in corpus.documents], question)
-        intro = prompts.metadata(question, corpus.documents, first_text[:PREFIX_CHARS], samples)
+        docs_text = [(d.path, d.text) for d in corpus.documents]
+        samples = prompts.sample_lines(docs_text, question)
+        fields = prompts.record_fields(docs_text)
+        intro = prompts.metadata(question, corpus.documents, first_text[:PREFIX_CHARS], samples, fields)
         self.seen.append(intro)
         messages = [
             {"role": "system", "content": prompts.system_prompt(SEPARATOR_TEMPLATE, self.config.sub_chars)},

@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from rlm_cli import records
 from rlm_cli.replkit import line_span
 
 SYSTEM_PROMPT = """\
@@ -23,6 +24,9 @@ In the REPL:
 "{separator}".
 - `documents`: list of the documents; each has .path, .text, .lines.
 - `grep(pattern)`: the lines matching a regex (case-insensitive), as "path:line: text" strings.
+- `records()`: every line as a dict with the fields time, level, host, service, message, status, \
+method, path, ip, user (when the line has them), whatever the log format. Missing fields are None \
+and compare False. `when(text)`: a date or time in any format, to compare with r["time"].
 - `chunks(size=20000)`: `context` split into pieces of about `size` characters.
 - `llm_query(prompt)`: ask a helper model about a text you build (up to about \
 {sub_chars} characters); it sees only that prompt. Returns a str.
@@ -40,6 +44,7 @@ Never guess the format of the data, never invent values.
 FINAL(answer) on its own line. A plan is not an answer.
 5. To find one fact, print the whole matching lines with grep and copy the value exactly as \
 printed (all of it: codes may contain -, . or spaces).
+6. To count or compare log lines, use records() and its fields rather than a regex over `context`.
 
 Example 1 (find one fact):
 Question: What is the backup server's address?
@@ -50,25 +55,27 @@ for line in grep("backup server"):
 (output: "notes.txt:88: the backup server address is 10.2.7.19:8443")
 FINAL(10.2.7.19:8443)
 
-Example 2 (search and count with code):
-Question: How many orders were refunded?
+Example 2 (count in logs):
+Question: Which services logged more than 3 ERROR lines after 10:00 UTC on 2 May 2024?
 ```repl
-print(grep("refund")[:5])
+recs = records()
+print(len(recs), recs[:3])
 ```
-(output shows lines like "shop.log:12: 2024-01-02 order=123 status=REFUNDED")
+(output shows records like {{'time': '2024-05-02T09:58:01+00:00', 'level': 'ERROR', 'service': 'cart-api', \
+'message': 'db timeout'}})
 ```repl
-import re
-refunded = set(re.findall(r"order=(\\d+) status=REFUNDED", context))
-print(len(refunded))
+after = when("10:00 UTC on 2 May 2024")
+errors = Counter(r["service"] for r in recs if r["level"] == "ERROR" and r["time"] > after)
+print([s for s, n in errors.items() if n > 3])
 ```
-(output: 17)
-FINAL(17)
+(output: ['cart-api', 'mailer'])
+FINAL(cart-api, mailer)
 
 Example 3 (reading with a helper model):
 Question: Which document describes a security incident?
 ```repl
 answers = llm_query_batched(
-    [f"Does this text describe a security incident? Reply NO, or one line naming it.\\n\\n{{d.text[:{sub_chars}]}}"
+    [f"Does this text describe a security incident? Reply NO, or one line naming it.\\n\\n{{d.text[:{sub_limit}]}}"
      for d in documents])
 for d, a in zip(documents, answers):
     if not a.strip().upper().startswith("NO"):
@@ -178,11 +185,23 @@ def sample_lines(docs_text: Sequence[tuple[str, str]], question: str, limit: int
     return [f"{path}: {line[:200]}" for _, (path, line, _) in ranked[:limit] if line]
 
 
+def record_fields(docs_text: Sequence[tuple[str, str]], max_docs: int = 200) -> list[str]:
+    """What records() gives for these documents, grouped by field set; empty when they are not line records."""
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for path, text in docs_text[:max_docs]:
+        fields = records.common_fields(text)
+        if len(fields) >= 2:
+            groups.setdefault(fields, []).append(path)
+    ranked = sorted(groups.items(), key=lambda item: -len(item[1]))
+    return [f"{', '.join(fields)}, message: {len(paths)} document(s), e.g. {paths[0]}" for fields, paths in ranked[:6]]
+
+
 def metadata(
     question: str,
     docs: Sequence[Any],
     prefix: str,
     samples: Sequence[str],
+    fields: Sequence[str] = (),
     max_listed: int = 20,
 ) -> str:
     """The first user message: the question and what the input looks like, never the input itself.
@@ -205,13 +224,15 @@ def metadata(
     lines += ["", "The first characters of `context`:", "```text", prefix.rstrip(), "```"]
     if samples:
         lines += ["", "Lines that contain words of the question, best matches first:", "```text", *samples, "```"]
+    if fields:
+        lines += ["", "records() parses these documents' lines into these fields:", *(f"- {f}" for f in fields)]
     lines += ["", "Write a ```repl block to start exploring the data."]
     return "\n".join(lines)
 
 
 def system_prompt(separator_template: str, sub_chars: int) -> str:
     separator = separator_template.format(path="<path>").strip()
-    return SYSTEM_PROMPT.format(separator=separator, sub_chars=f"{sub_chars:,}")
+    return SYSTEM_PROMPT.format(separator=separator, sub_chars=f"{sub_chars:,}", sub_limit=sub_chars)
 
 
 _NOTHING_FOUND = re.compile(r"\A\s*(\[\]|\{\}|set\(\)|\(\)|0|None|''|\"\"|Counter\(\)|)\s*\Z")

@@ -1,6 +1,6 @@
 """Helpers placed in the REPL next to `context`: small models use them well; strong models may ignore them.
 
-Standard library only, since the sandboxed child imports this module.
+Standard library (and dateutil, through records) only, since the sandboxed child imports this module.
 """
 
 from __future__ import annotations
@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
+
+from rlm_cli import records as recordlib
 
 REPR_LIMIT = 2_000
 
@@ -105,4 +107,25 @@ def helpers(context: str, documents: Sequence[Any]) -> dict[str, Callable[..., A
             start = end
         return pieces
 
-    return {"grep": grep, "chunks": chunks}
+    parsed: dict[int, list[recordlib.Record]] = {}
+    year: list[int | None] = []
+
+    def records(doc: Any = None) -> list[recordlib.Record]:
+        """One dict per non-blank line of every document (or of `doc`, a document or its path)."""
+        if not year:
+            year.append(recordlib.guess_year(d.text for d in documents))
+        wanted = [
+            i
+            for i, d in enumerate(documents)
+            if doc is None or d is doc or d.path == doc or (isinstance(doc, str) and d.path.endswith(doc))
+        ]
+        if doc is not None and not wanted:
+            raise ValueError(f"no document {doc!r}; see [d.path for d in documents]")
+        out: list[recordlib.Record] = []
+        for i in wanted:
+            if i not in parsed:
+                parsed[i] = recordlib.parse_lines(documents[i].path, documents[i].text, year[0])
+            out.extend(parsed[i])
+        return out
+
+    return {"grep": grep, "chunks": chunks, "records": records, "when": recordlib.when}

@@ -1,0 +1,133 @@
+"""records() and when(): log lines of any common format read as the same fields."""
+
+from __future__ import annotations
+
+import tempfile
+from collections import Counter
+from datetime import UTC, datetime
+
+import pytest
+from test_ask import fence, model_args
+
+from rlm_cli.errors import EXIT_OK
+from rlm_cli.records import ABSENT, common_fields, guess_year, parse_line, parse_lines, when
+
+LINES = {
+    "json": '{"ts": "2026-03-03T14:22:05.120Z", "level": "error", "host": "app-01", "service": "cart", "msg": "boom"}',
+    "logfmt": 'ts=2026-03-03T14:22:05Z level=warn host=app-02 svc=billing msg="login failed for user ann.lee: bad"',
+    "syslog": "Mar  3 14:22:05 app-03 auth-api[812]: FATAL user bob.ray logged in from 10.0.0.7",
+    "nginx": '10.1.2.3 - - [03/Mar/2026:14:22:05 +0000] "GET /api/v1/cart?page=2 HTTP/1.1" 503 17 "-" "curl/8.5.0"',
+    "json_access": '{"time": "2026-03-03T15:22:05+01:00", "remote_addr": "10.9.9.9", '
+    '"request": "POST /login HTTP/1.1", "status": 200}',
+    "python": "2026-03-03 14:22:05,120 - shop.views - ERROR - payment declined",
+    "log4j": "2026-03-03 14:22:05.120 INFO [scheduler] c.e.Jobs - nightly export done",
+}
+
+
+@pytest.mark.parametrize(
+    ("fmt", "expected"),
+    [
+        ("json", {"level": "ERROR", "host": "app-01", "service": "cart", "message": "boom"}),
+        ("logfmt", {"level": "WARN", "host": "app-02", "service": "billing", "user": "ann.lee"}),
+        ("syslog", {"level": "FATAL", "host": "app-03", "service": "auth-api", "pid": 812, "user": "bob.ray"}),
+        ("nginx", {"ip": "10.1.2.3", "method": "GET", "path": "/api/v1/cart", "query": "page=2", "status": 503}),
+        ("json_access", {"ip": "10.9.9.9", "method": "POST", "path": "/login", "status": 200}),
+        ("python", {"level": "ERROR"}),
+        ("log4j", {"level": "INFO", "service": "scheduler", "message": "c.e.Jobs - nightly export done"}),
+    ],
+)
+def test_each_format_gives_the_canonical_fields_and_utc_time(fmt, expected):
+    record = parse_line(LINES[fmt], year=2026)
+    assert {k: record[k] for k in expected} == expected
+    # Every one of these lines was written at 14:22:05 UTC, in its own notation and zone.
+    assert record["time"].replace(microsecond=0) == datetime(2026, 3, 3, 14, 22, 5, tzinfo=UTC)
+
+
+def test_absent_fields_compare_false_instead_of_raising():
+    app, access = parse_line(LINES["json"]), parse_line(LINES["nginx"])
+    assert app["status"] == None  # noqa: E711 - the point is that == None holds
+    assert not app["status"] >= 500 and not app["status"] < 500
+    assert access["status"] >= 500
+    assert access["level"] != "ERROR" and not access["level"]
+    assert "x" not in app["nothing"]
+    assert Counter(r["service"] for r in (app, access)) == Counter({"cart": 1, None: 1})
+    assert repr(ABSENT) == "None"
+
+
+def test_times_compare_with_strings_and_naive_datetimes():
+    t = parse_line(LINES["logfmt"])["time"]
+    assert t > "2026-03-03 14:22:04 UTC"
+    assert t < "14:22:06 UTC on 3 Mar 2026"
+    assert t >= datetime(2026, 3, 3, 14, 22, 5)  # naive: taken as UTC
+    assert not t > when("3 March 2026 15:00")
+    assert sorted([t, when("2026-01-01")])[0] == when("2026-01-01")
+
+
+def test_when_reads_many_notations_and_rejects_nonsense():
+    target = datetime(2026, 3, 3, 14, 22, 5, tzinfo=UTC)
+    for text in (
+        "2026-03-03T14:22:05Z",
+        "2026-03-03 14:22:05 UTC",
+        "03/Mar/2026:14:22:05 +0000",
+        "14:22:05 UTC on 3 Mar 2026",
+        "2026-03-03T16:22:05+02:00",
+    ):
+        assert when(text) == target, text
+    with pytest.raises(ValueError, match="not a date"):
+        when("no date here at all")
+
+
+def test_syslog_takes_its_year_from_the_other_logs():
+    texts = ["2025-12-30T23:59:00Z start\n", LINES["syslog"]]
+    year = guess_year(texts)
+    assert year == 2025
+    assert parse_lines("s.log", LINES["syslog"], year)[0]["time"].year == 2025
+
+
+def test_message_is_always_text_and_the_line_keeps_its_place():
+    recs = parse_lines("a/app.log", "\nplain words here\n\n" + LINES["nginx"] + "\n")
+    assert [(r["doc"], r["lineno"]) for r in recs] == [("a/app.log", 2), ("a/app.log", 4)]
+    assert recs[0]["message"] == "plain words here" and recs[0]["level"] is ABSENT
+    assert "GET /api/v1/cart" in recs[1]["message"]
+    assert "lineno" not in repr(recs[1]) and "'status': 503" in repr(recs[1])
+
+
+def test_common_fields_describe_a_log_but_not_prose():
+    assert common_fields("\n".join([LINES["syslog"]] * 5)) == ("time", "level", "host", "service", "user")
+    assert common_fields("It was a dark night.\nThe rain fell.\n") == ()
+
+
+def test_records_helper_reads_every_document_or_one():
+    from rlm_cli.bundle import load_bundle, write_bundle
+    from rlm_cli.corpus import Corpus, Document
+    from rlm_cli.replkit import helpers
+
+    texts = {"web/access.log": LINES["nginx"] + "\n", "app.log": LINES["json"]}
+    docs = [Document(path, text, "text", len(text), len(text)) for path, text in texts.items()]
+    with tempfile.TemporaryDirectory() as folder:
+        context, documents = load_bundle(write_bundle(Corpus(docs), folder))
+        records = helpers(context, documents)["records"]
+        assert [r["doc"] for r in records()] == ["web/access.log", "app.log"]
+        assert [r["status"] for r in records("access.log")] == [503]
+        with pytest.raises(ValueError, match="no document"):
+            records("missing.log")
+
+
+def test_model_code_counts_across_formats_in_the_sandbox(fake_llm, run_rlm, tmp_path):
+    logs = tmp_path / "logs"
+    (logs / "app-01").mkdir(parents=True)
+    (logs / "app-01" / "cart.jsonl").write_text(LINES["json"] + "\n" + LINES["json"].replace("error", "info") + "\n")
+    (logs / "app-03.log").write_text(LINES["syslog"] + "\n" + LINES["python"] + "\n")
+    (logs / "access.log").write_text((LINES["nginx"] + "\n") * 3)
+    code = (
+        "recs = records()\n"
+        "late = when('14:00 UTC on 3 March 2026')\n"
+        "bad = Counter(r['doc'] for r in recs if r['level'] in ('ERROR', 'FATAL') and r['time'] > late)\n"
+        "print(sorted(bad.items()), sum(r['status'] >= 500 for r in recs))"
+    )
+    fake_llm.script("root", fence(code), "FINAL(done)")
+    result = run_rlm("ask", str(logs), "Which files had errors?", *model_args(fake_llm))
+    assert result.returncode == EXIT_OK, result.stderr
+    roots = fake_llm.requests_for("root")
+    assert "records() parses these documents' lines" in roots[0].messages[1]["content"]
+    assert f"[('{logs}/app-01/cart.jsonl', 1), ('{logs}/app-03.log', 2)] 3" in roots[1].last_user
