@@ -32,8 +32,9 @@ def parse_reply(text: str) -> Reply:
     code_end = 0
     for match in _FENCE.finditer(text):
         spans.append(match.span())
-        if match.group(1).lower() in CODE_LANGUAGES and match.group(2).strip():
-            blocks.append(match.group(2))
+        language, body = match.group(1).lower(), match.group(2)
+        if language in CODE_LANGUAGES and body.strip() and (language or _is_code(body)):
+            blocks.append(body)
             code_end = match.end()
     tail_start = spans[-1][1] if spans else 0
     unclosed = _OPEN_FENCE.search(text, tail_start)
@@ -46,6 +47,27 @@ def parse_reply(text: str) -> Reply:
     kind, value, position = _find_final(text, spans)
     after_code = bool(blocks) and position is not None and position > spans[0][0]
     return Reply(blocks, kind, value, after_code, prose.strip(), _history(text, code_end))
+
+
+_ACTIVE = (ast.Call, ast.Attribute, ast.Subscript, ast.comprehension, ast.Compare)
+
+
+def _is_code(body: str) -> bool:
+    """Whether an unlabeled fence holds code, not an answer or an output (`auth-api, cart`, `{'a', 'b'}`).
+
+    Such text often parses as Python; a block of bare expressions that call and look up nothing, other
+    than one variable name shown notebook-style, is text.
+    """
+    try:
+        tree = ast.parse(body)
+    except SyntaxError:
+        return False
+    if not all(isinstance(node, ast.Expr) for node in tree.body):
+        return True
+    nodes = list(ast.walk(tree))
+    if any(isinstance(node, _ACTIVE) for node in nodes):
+        return True
+    return len(tree.body) == 1 and isinstance(tree.body[0].value, ast.Name)
 
 
 def _history(text: str, code_end: int) -> str:

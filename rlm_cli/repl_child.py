@@ -80,7 +80,7 @@ class Repl:
         self.cell = 0
         self.deadline: float | None = None
         self.namespace: dict[str, Any] = {"__name__": "__repl__", "__builtins__": __builtins__}
-        self.protected: dict[str, Any] = {}  # the input, restored if a cell rebinds it
+        self.protected: dict[str, Any] = {}  # the input and the REPL's functions, restored if a cell rebinds them
 
     # --- functions the model's code calls -------------------------------------------------
     def _ask(self, prompts: list[Any], model: str | None, batched: bool) -> list[str]:
@@ -195,12 +195,13 @@ class Repl:
         return {"op": "result", "output": text, "cut": cut, "status": status, "final": self.final}
 
     def _restore_input(self, out: CappedOutput) -> None:
-        """Put back `context`/`documents` if the code replaced them: later code must see the real input."""
+        """Put back the input and the functions if the code rebound them (small models write `records = records()`)."""
         for name, value in self.protected.items():
             if self.namespace.get(name) is not value:
                 self.namespace[name] = value
+                what = "a REPL function" if callable(value) else "the input"
                 out.write(
-                    f"\n[note: `{name}` is the input and cannot be replaced; it was restored. "
+                    f"\n[note: `{name}` is {what} and cannot be replaced; it was restored. "
                     "Use another variable name.]\n"
                 )
 
@@ -283,10 +284,13 @@ def main() -> None:
 
     context, documents = load_bundle(init["bundle"])
     repl = Repl(sock, int(init.get("output_limit", 20_000)))
-    repl.namespace.update(repl.builtins)
     repl.namespace.update(replkit.preloaded())
-    repl.namespace.update(replkit.helpers(context, documents))
-    repl.protected = {"context": context, "documents": documents}
+    repl.protected = {
+        **repl.builtins,
+        **replkit.helpers(context, documents),
+        "context": context,
+        "documents": documents,
+    }
     repl.namespace.update(repl.protected)
     signal.signal(signal.SIGALRM, _on_alarm)
     signal.signal(signal.SIGINT, signal.SIG_IGN)

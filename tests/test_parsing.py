@@ -12,6 +12,24 @@ def test_repl_python_and_unlabeled_fences_are_code_but_not_other_languages():
     assert parse_reply(text).code_blocks == ["x = 1\n", "y = 2\n", "z = 3\n"]
 
 
+@pytest.mark.parametrize(
+    ("body", "is_code"),
+    [
+        ("order-router, cart-service, auth-api", False),  # an answer that happens to parse
+        ("{'auth-api', 'cart'}", False),  # an output the model pasted
+        ("17", False),
+        ("The services are auth-api and cart", False),
+        ("recs", True),  # a variable shown notebook-style
+        ("len(recs)", True),
+        ("x = 1", True),
+        ("FINAL(x)", True),
+    ],
+)
+def test_an_unlabeled_fence_runs_only_when_it_holds_code(body, is_code):
+    assert parse_reply(f"Here:\n```\n{body}\n```").code_blocks == ([body + "\n"] if is_code else [])
+    assert parse_reply(f"```python\n{body}\n```").code_blocks == [body + "\n"]  # a label is trusted
+
+
 def test_unclosed_final_fence_still_runs():
     assert parse_reply("Let me look.\n```repl\nprint(len(context))\n").code_blocks == ["print(len(context))\n"]
 

@@ -131,3 +131,20 @@ def test_model_code_counts_across_formats_in_the_sandbox(fake_llm, run_rlm, tmp_
     roots = fake_llm.requests_for("root")
     assert "records() parses these documents' lines" in roots[0].messages[1]["content"]
     assert f"[('{logs}/app-01/cart.jsonl', 1), ('{logs}/app-03.log', 2)] 3" in roots[1].last_user
+
+
+def test_rebinding_a_helper_keeps_the_block_s_value_and_restores_the_function(fake_llm, run_rlm, tmp_path):
+    log = tmp_path / "app.log"
+    log.write_text(LINES["syslog"] + "\n" + LINES["python"] + "\n")
+    fake_llm.script(
+        "root",
+        fence("records = records()\nprint(len(records))"),
+        fence("print(len(records()), callable(grep))"),
+        "FINAL(done)",
+    )
+    result = run_rlm("ask", str(log), "q?", *model_args(fake_llm))
+    assert result.returncode == EXIT_OK, result.stderr
+    roots = fake_llm.requests_for("root")
+    assert "2\n" in roots[1].last_user
+    assert "`records` is a REPL function and cannot be replaced; it was restored" in roots[1].last_user
+    assert "2 True" in roots[2].last_user
