@@ -149,8 +149,18 @@ def _show(value: Any) -> str:
     return repr(value.isoformat()) if isinstance(value, datetime) else repr(value)
 
 
-def when(text: str, year: int | None = None) -> Time:
-    """A date or time written any common way, as a UTC time ("14:02 UTC on 3 May 2025", "2025-05-03T14:02Z")."""
+def when(text: Any, year: int | None = None) -> Time | _Absent:
+    """A date or time written any common way, as a UTC time ("14:02 UTC on 3 May 2025", "2025-05-03T14:02Z").
+
+    Times, epoch numbers and absent fields pass through, since models also write `when(r["time"])`.
+    """
+    if isinstance(text, datetime):
+        return _as_time(text)
+    if text is None or text is ABSENT:
+        return ABSENT
+    if isinstance(text, int | float) and not isinstance(text, bool):
+        return _epoch(text) or ABSENT
+    text = str(text)
     fast = _fast_time(text.strip(), year)
     if fast is not None:
         return fast

@@ -73,6 +73,9 @@ def test_when_reads_many_notations_and_rejects_nonsense():
         "2026-03-03T16:22:05+02:00",
     ):
         assert when(text) == target, text
+    # What models also write: when() of a record's time, of a missing time, of an epoch.
+    assert when(when("2026-03-03T14:22:05Z")) == target and when(parse_line("x")["time"]) is ABSENT
+    assert when(1772547725) == target and not when(None) > target
     with pytest.raises(ValueError, match="not a date"):
         when("no date here at all")
 
