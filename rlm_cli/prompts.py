@@ -66,9 +66,10 @@ print(len(recs), recs[:3])
 ```repl
 after = when("10:00 UTC on 2 May 2024")
 errors = Counter(r["service"] for r in recs if r["level"] == "ERROR" and r["time"] > after)
+print(errors.most_common())
 print([s for s, n in errors.items() if n > 3])
 ```
-(output: ['cart-api', 'mailer'])
+(output: [('cart-api', 9), ('mailer', 4), ('search', 3)] then ['cart-api', 'mailer'])
 FINAL(cart-api, mailer)
 
 Example 3 (reading with a helper model):
@@ -98,7 +99,7 @@ CHILD_QUESTION = (
 STOP_SEQUENCES = ["REPL output", "```output", "(output"]
 
 
-_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{3,}")
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{3,}|\b\d{3,}\b")
 _STOPWORDS = {
     "which",
     "what",
@@ -221,12 +222,19 @@ def metadata(
             lines.append(f"- ... and {len(docs) - max_listed} more (see `documents`)")
     elif docs:
         lines.append(f"One document: {docs[0].path}, {docs[0].lines:,} lines.")
-    lines += ["", "The first characters of `context`:", "```text", prefix.rstrip(), "```"]
+    if not fields:
+        # Log lines are shown by the samples and the fields; a raw prefix invites `context = """...`.
+        lines += ["", "The first characters of `context`:", "```text", prefix.rstrip(), "```"]
     if samples:
         lines += ["", "Lines that contain words of the question, best matches first:", "```text", *samples, "```"]
     if fields:
         lines += ["", "records() parses these documents' lines into these fields:", *(f"- {f}" for f in fields)]
-    lines += ["", "Write a ```repl block to start exploring the data."]
+        lines += [
+            "",
+            "`context` is already loaded. Write a ```repl block: start with `recs = records()` and print a few.",
+        ]
+    else:
+        lines += ["", "`context` is already loaded. Write a ```repl block to start exploring the data."]
     return "\n".join(lines)
 
 

@@ -34,3 +34,28 @@ def test_grep_gives_each_matching_line_once_with_its_number():
         grep = helpers(context, documents)["grep"]
         assert grep("error") == ["<prompt>:2: ERROR a ERROR b", "<prompt>:4: error c"]
         assert grep("error", ignore_case=False) == ["<prompt>:4: error c"]
+
+
+def test_log_inputs_get_fields_and_a_records_hint_instead_of_a_raw_prefix():
+    from types import SimpleNamespace
+
+    from rlm_cli.prompts import metadata, question_terms, record_fields
+
+    log = "".join(f"2026-01-0{d} 10:00:00 ERROR [cart] request {d} failed with 503\n" for d in range(1, 9))
+    prose = "It was a dark and stormy night.\nThe end.\n"
+    docs = [
+        SimpleNamespace(path=p, text=t, chars=len(t), lines=t.count("\n")) for p, t in (("a.log", log), ("b", prose))
+    ]
+    fields = record_fields([(d.path, d.text) for d in docs])
+    assert fields == ["time, level, service, message: 1 document(s), e.g. a.log"]
+    intro = metadata("How many 503s?", docs, log[:100], [], fields)
+    assert "recs = records()" in intro and "The first characters" not in intro
+    plain = metadata("Who?", docs[1:], prose, [], record_fields([("b", prose)]))
+    assert "The first characters of `context`" in plain and "records()" not in plain
+    assert question_terms("How many requests returned status 503 after 2026?") == [
+        "requests",
+        "returned",
+        "status",
+        "503",
+        "2026",
+    ]
