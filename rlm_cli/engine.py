@@ -221,6 +221,8 @@ class RLM:
             if not parsed.code_blocks and parsed.final_kind is None:
                 feedback.append(prompts.NUDGE_NO_CODE)
                 self._notice("nudge", "no code and no final answer: nudged the model")
+            elif parsed.code_blocks:
+                feedback.append(prompts.REMINDER.format(question=question))
             self._shrink_old_outputs(messages)
             messages.append({"role": "user", "content": "\n\n".join(feedback)})
         return self._last_call(messages)

@@ -263,6 +263,11 @@ NUDGE_NOTHING_FOUND = (
     "Your code found nothing. That usually means the data is written differently from what you assumed, "
     "not that the answer is none. Print a few real lines (grep a word of the question) and match what you see."
 )
+# Small models lose the question after a first look at the data, and answer with whatever it printed.
+REMINDER = (
+    "The question: {question}\nIf the output above shows the answer to exactly this question, reply "
+    "FINAL(answer). If it does not, write the next ```repl block that computes it."
+)
 NUDGE_NO_CODE = (
     "Your reply had no ```repl code block and no FINAL(...). Write a ```repl block that looks at "
     "`context`, or, if the REPL output already showed the answer, reply FINAL(answer)."

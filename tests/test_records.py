@@ -134,6 +134,7 @@ def test_model_code_counts_across_formats_in_the_sandbox(fake_llm, run_rlm, tmp_
     roots = fake_llm.requests_for("root")
     assert "records() parses these documents' lines" in roots[0].messages[1]["content"]
     assert f"[('{logs}/app-01/cart.jsonl', 1), ('{logs}/app-03.log', 2)] 3" in roots[1].last_user
+    assert "The question: Which files had errors?" in roots[1].last_user  # small models lose it otherwise
 
 
 def test_rebinding_a_helper_keeps_the_block_s_value_and_restores_the_function(fake_llm, run_rlm, tmp_path):
