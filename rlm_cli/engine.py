@@ -5,6 +5,7 @@ The engine emits events and never renders; the CLI chooses who listens.
 
 from __future__ import annotations
 
+import ast
 import itertools
 import threading
 import time
@@ -157,6 +158,7 @@ class RLM:
         self.iterations = 0
         self.seen: list[str] = []  # everything the model was shown, to check its answers against
         self.pushed_back = False
+        self.ran: set[str] = set()  # code already run, to tell a model stuck repeating itself
 
     # --- the loop ---------------------------------------------------------------------------
     def solve(self, question: str, corpus: Corpus) -> Outcome:
@@ -264,6 +266,11 @@ class RLM:
                 self._notice("repl", result.output)
             self.seen.append(result.output)
             feedback.append(prompts.cell_feedback(index, result.output, result.cut))
+            key = _code_key(code)
+            if key in self.ran and result.final is None:
+                feedback.append(prompts.NUDGE_REPEATED)
+                self._notice("nudge", "the same code ran again: nudged the model")
+            self.ran.add(key)
             if result.status == "ok":
                 self.code_ran = True
             if result.final is not None:
@@ -445,3 +452,11 @@ class RLM:
             message = outcome.error.message if outcome.error else "no answer"
             raise ModelError(f"recursive sub-call gave no answer ({message})")
         return outcome.answer
+
+
+def _code_key(code: str) -> str:
+    """The same code however it is spaced or commented."""
+    try:
+        return ast.dump(ast.parse(code))
+    except SyntaxError:
+        return " ".join(code.split())

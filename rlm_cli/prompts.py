@@ -187,14 +187,23 @@ def sample_lines(docs_text: Sequence[tuple[str, str]], question: str, limit: int
 
 
 def record_fields(docs_text: Sequence[tuple[str, str]], max_docs: int = 200) -> list[str]:
-    """What records() gives for these documents, grouped by field set; empty when they are not line records."""
-    groups: dict[tuple[str, ...], list[str]] = {}
+    """What records() gives for these documents, grouped by field set, each with one real record.
+
+    Empty when they are not line records. The record shows the values' types (`'status': 503`, not "5XX").
+    """
+    groups: dict[tuple[str, ...], list[tuple[str, str]]] = {}
     for path, text in docs_text[:max_docs]:
         fields = records.common_fields(text)
         if len(fields) >= 2:
-            groups.setdefault(fields, []).append(path)
+            groups.setdefault(fields, []).append((path, text))
     ranked = sorted(groups.items(), key=lambda item: -len(item[1]))
-    return [f"{', '.join(fields)}, message: {len(paths)} document(s), e.g. {paths[0]}" for fields, paths in ranked[:6]]
+    out = []
+    for fields, docs in ranked[:6]:
+        path, text = docs[0]
+        example = records.parse_lines(path, text[: text.find("\n", 0, 4000) + 1 or 4000])[:1]
+        shown = f"\n  e.g. {str(example[0])[:300]}" if example else ""
+        out.append(f"{', '.join(fields)}, message: {len(docs)} document(s){shown}")
+    return out
 
 
 def metadata(
@@ -228,7 +237,11 @@ def metadata(
     if samples:
         lines += ["", "Lines that contain words of the question, best matches first:", "```text", *samples, "```"]
     if fields:
-        lines += ["", "records() parses these documents' lines into these fields:", *(f"- {f}" for f in fields)]
+        lines += [
+            "",
+            "records() parses these documents' lines into dicts with these fields:",
+            *(f"- {f}" for f in fields),
+        ]
         lines += [
             "",
             "`context` is already loaded. Write a ```repl block: start with `recs = records()` and print a few.",
@@ -267,6 +280,10 @@ NUDGE_NOTHING_FOUND = (
 REMINDER = (
     "The question: {question}\nIf the output above shows the answer to exactly this question, reply "
     "FINAL(answer). If it does not, write the next ```repl block that computes it."
+)
+NUDGE_REPEATED = (
+    "You already ran exactly this code, so its output cannot change. Do something different: print a few "
+    "real records or lines and check the values you filter on."
 )
 NUDGE_NO_CODE = (
     "Your reply had no ```repl code block and no FINAL(...). Write a ```repl block that looks at "

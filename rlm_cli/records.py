@@ -235,12 +235,13 @@ def guess_year(texts: Iterable[str]) -> int | None:
 
 
 def common_fields(text: str, sample: int = 40) -> tuple[str, ...]:
-    """The fields records() finds in most of a document's first lines (message aside, which all have)."""
+    """The fields records() finds in most of a document's first lines (message, which all have, and the
+    optional query aside)."""
     counts: Counter[str] = Counter()
     lines = [line for line in text[:20_000].splitlines() if line.strip()][:sample]
     for line in lines:
         record = parse_line(line)
-        counts.update(k for k in FIELDS if record[k] not in (None, "") and k != "message")
+        counts.update(k for k in FIELDS if record[k] not in (None, "") and k not in ("message", "query"))
     return tuple(k for k in FIELDS if counts[k] > len(lines) // 2)
 
 

@@ -47,7 +47,8 @@ def test_log_inputs_get_fields_and_a_records_hint_instead_of_a_raw_prefix():
         SimpleNamespace(path=p, text=t, chars=len(t), lines=t.count("\n")) for p, t in (("a.log", log), ("b", prose))
     ]
     fields = record_fields([(d.path, d.text) for d in docs])
-    assert fields == ["time, level, service, message: 1 document(s), e.g. a.log"]
+    assert fields[0].startswith("time, level, service, message: 1 document(s)\n  e.g. {'time': '2026-01-01T10:00:00")
+    assert "'level': 'ERROR', 'service': 'cart'" in fields[0] and len(fields) == 1
     intro = metadata("How many 503s?", docs, log[:100], [], fields)
     assert "recs = records()" in intro and "The first characters" not in intro
     plain = metadata("Who?", docs[1:], prose, [], record_fields([("b", prose)]))

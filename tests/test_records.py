@@ -152,3 +152,14 @@ def test_rebinding_a_helper_keeps_the_block_s_value_and_restores_the_function(fa
     assert "2\n" in roots[1].last_user
     assert "`records` is a REPL function and cannot be replaced; it was restored" in roots[1].last_user
     assert "2 True" in roots[2].last_user
+
+
+def test_running_the_same_code_twice_is_pointed_out(fake_llm, run_rlm, tmp_path):
+    log = tmp_path / "app.log"
+    log.write_text(LINES["syslog"] + "\n")
+    fake_llm.script("root", fence("print(grep('5XX'))"), fence("print( grep('5XX') )"), "FINAL(none)")
+    result = run_rlm("ask", str(log), "q?", *model_args(fake_llm))
+    assert result.returncode == EXIT_OK, result.stderr
+    roots = fake_llm.requests_for("root")
+    assert "already ran exactly this code" not in roots[1].last_user
+    assert "already ran exactly this code" in roots[2].last_user
