@@ -28,6 +28,7 @@ Emit = Callable[[ev.Event], None]
 # Older REPL outputs are shrunk to this many characters, so a long run fits a small model's window.
 OLD_OUTPUT_CHARS = 1_500
 PREFIX_CHARS = 600
+EVIDENCE_LINE = 500  # longer output lines are data dumps, not evidence for an answer (grep cuts lines to 500)
 
 
 @dataclass
@@ -315,7 +316,10 @@ class RLM:
     def _doubtful(self, answer: str, feedback: list[str]) -> bool:
         """Values never shown, or cut short, are how small models guess; challenge them once."""
         seen = "\n".join(self.seen)
-        unsupported = parsing.unsupported_values(answer, seen)
+        # A value buried in a long dump of data (`print(recs[:3])`) was seen, not found: small models answer
+        # with a number from a timestamp or a record count that way.
+        results = "\n".join(line for text in self.seen for line in text.splitlines() if len(line) <= EVIDENCE_LINE)
+        unsupported = parsing.unsupported_values(answer, results)
         if unsupported:
             feedback.append(prompts.NUDGE_UNSUPPORTED.format(values=", ".join(unsupported[:5])))
             self._notice("nudge", f"final answer has values never seen in the REPL output: {unsupported[:5]}")

@@ -36,8 +36,8 @@ Use it instead of calling llm_query in a loop.
 - `SHOW_VARS()`: list your variables. Variables persist between blocks.
 
 Rules:
-1. Look at the real data first (print a few lines, or grep the question's key words). \
-Never guess the format of the data, never invent values.
+1. Base your code on the real data: the lines and records shown with the question, or lines you \
+print or grep. Never guess the format of the data, never invent values.
 2. Write one ```repl block, then stop and wait for its output.
 3. If the output is empty or an error, fix the code and try again.
 4. Answer only with what the output showed: call FINAL(answer) in code, or write \
@@ -55,15 +55,10 @@ for line in grep("backup server"):
 (output: "notes.txt:88: the backup server address is 10.2.7.19:8443")
 FINAL(10.2.7.19:8443)
 
-Example 2 (count in logs):
+Example 2 (count in logs, whose records the input's description shows):
 Question: Which services logged more than 3 ERROR lines after 10:00 UTC on 2 May 2024?
 ```repl
 recs = records()
-print(len(recs), recs[:3])
-```
-(output shows records like {{'time': '2024-05-02T09:58:01+00:00', 'level': 'ERROR', 'service': 'cart-api', \
-'message': 'db timeout'}})
-```repl
 after = when("10:00 UTC on 2 May 2024")
 errors = Counter(r["service"] for r in recs if r["level"] == "ERROR" and r["time"] > after)
 print(errors.most_common())
@@ -244,7 +239,7 @@ def metadata(
         ]
         lines += [
             "",
-            "`context` is already loaded. Write a ```repl block: start with `recs = records()` and print a few.",
+            "`context` is already loaded. Write a ```repl block that computes the answer from `recs = records()`.",
         ]
     else:
         lines += ["", "`context` is already loaded. Write a ```repl block to start exploring the data."]
@@ -278,8 +273,9 @@ NUDGE_NOTHING_FOUND = (
 )
 # Small models lose the question after a first look at the data, and answer with whatever it printed.
 REMINDER = (
-    "The question: {question}\nIf the output above shows the answer to exactly this question, reply "
-    "FINAL(answer). If it does not, write the next ```repl block that computes it."
+    "The question: {question}\nIf the output above is the computed answer to exactly this question, reply "
+    "FINAL(answer). If it is not (it only shows some of the data, or answers something else), write the "
+    "next ```repl block that computes it."
 )
 NUDGE_REPEATED = (
     "You already ran exactly this code, so its output cannot change. Do something different: print a few "
@@ -305,8 +301,8 @@ NUDGE_MISSING_VAR = (
     "```repl block first, or reply FINAL(answer)."
 )
 NUDGE_UNSUPPORTED = (
-    "Your answer contains {values}, which never appeared in any REPL output. Do not guess: print the "
-    "evidence from `context` in a ```repl block first. If you are sure, reply FINAL(answer) again."
+    "Your answer contains {values}, which no REPL output showed as a result. Do not guess: compute it "
+    "from `context` in a ```repl block and print it first. If you are sure, reply FINAL(answer) again."
 )
 NUDGE_TRUNCATED = (
     "The data shows {values}, which is longer than the value in your answer. Did you cut it short? Print "

@@ -146,7 +146,7 @@ def test_answer_with_values_never_shown_is_pushed_back_once(fake_llm, run_rlm, a
     result = run_rlm("ask", str(path), "q?", *model_args(fake_llm))
     assert result.returncode == EXIT_OK, result.stderr
     assert result.stdout.strip() == "23"
-    assert "23, which never appeared in any REPL output" in fake_llm.requests_for("root")[2].last_user
+    assert "23, which no REPL output showed as a result" in fake_llm.requests_for("root")[2].last_user
 
 
 def test_runaway_block_is_cut_and_the_run_continues(fake_llm, run_rlm, app_log):
@@ -343,3 +343,13 @@ def test_local_server_needs_no_key_and_context_cannot_be_replaced(fake_llm, run_
     roots = fake_llm.requests_for("root")
     assert "`context` is the input and cannot be replaced" in roots[1].last_user
     assert "True 1" in roots[2].last_user
+
+
+def test_a_value_seen_only_inside_a_long_dump_is_pushed_back(fake_llm, run_rlm, app_log):
+    path, _ = app_log
+    fake_llm.script("root", fence("print(4242, 'x' * 600)"), "FINAL(4242)", fence("print(4242)"), "FINAL(4242)")
+    result = run_rlm("ask", str(path), "q?", *model_args(fake_llm))
+    assert result.returncode == EXIT_OK, result.stderr
+    roots = fake_llm.requests_for("root")
+    assert "4242, which no REPL output showed as a result" in roots[2].last_user
+    assert len(roots) == 4 and result.stdout.strip() == "4242"
