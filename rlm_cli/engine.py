@@ -28,6 +28,7 @@ Emit = Callable[[ev.Event], None]
 # Older REPL outputs are shrunk to this many characters, so a long run fits a small model's window.
 OLD_OUTPUT_CHARS = 1_500
 PREFIX_CHARS = 600
+PLACEHOLDERS = {"answer", "result", "final_answer", "your_answer", "the_answer", "answer_here", "output", "value"}
 EVIDENCE_LINE = 500  # longer output lines are data dumps, not evidence for an answer (grep cuts lines to 500)
 
 
@@ -299,6 +300,11 @@ class RLM:
             feedback.append(prompts.NUDGE_NO_DATA_YET)
             self._notice("nudge", "final answer before any code ran: refused")
             return None
+        if parsed.final_after_output and not parsed.final_after_code:
+            self.partial = value
+            feedback.append(prompts.NUDGE_WROTE_OUTPUT)
+            self._notice("nudge", "final answer given after an output the model wrote itself: refused")
+            return None
         if parsed.final_after_code:
             self.partial = value
             feedback.append(prompts.NUDGE_FINAL_BEFORE_OUTPUT)
@@ -308,6 +314,15 @@ class RLM:
             feedback.append(prompts.NUDGE_PLAN)
             self._notice("nudge", "final answer looks like a plan: refused")
             return None
+        if value.isidentifier():
+            # FINAL(top3) names a variable; FINAL(answer) with no such variable is a placeholder; FINAL(yes) is text.
+            found = repl.get_var(value)
+            if found is not None and not any(value in text for text in self.seen):
+                return found
+            if found is None and value.lower() in PLACEHOLDERS:
+                feedback.append(prompts.NUDGE_PLACEHOLDER.format(name=value))
+                self._notice("nudge", f"FINAL({value}): a placeholder, not an answer: refused")
+                return None
         if not self.pushed_back and self._doubtful(value, feedback):
             self.pushed_back = True  # once: the model may know better, e.g. a sum it did in its head
             return None

@@ -19,6 +19,7 @@ class Reply:
     final_kind: str | None  # "FINAL" | "FINAL_VAR" | None
     final_value: str | None
     final_after_code: bool  # the text answer came after a code block in the same reply
+    final_after_output: bool  # ... or after an unlabeled fence of text: an output the model wrote itself
     prose: str  # the reply without its code blocks
     history: str  # what the conversation keeps: the reply cut after its last code block
 
@@ -30,12 +31,15 @@ def parse_reply(text: str) -> Reply:
     blocks: list[str] = []
     spans: list[tuple[int, int]] = []
     code_end = 0
+    written: list[int] = []  # where unlabeled fences of text start
     for match in _FENCE.finditer(text):
         spans.append(match.span())
         language, body = match.group(1).lower(), match.group(2)
         if language in CODE_LANGUAGES and body.strip() and (language or _is_code(body)):
             blocks.append(body)
             code_end = match.end()
+        elif not language and body.strip():
+            written.append(match.start())
     tail_start = spans[-1][1] if spans else 0
     unclosed = _OPEN_FENCE.search(text, tail_start)
     if unclosed and unclosed.group(2).strip():
@@ -46,7 +50,8 @@ def parse_reply(text: str) -> Reply:
     prose = _remove_spans(text, spans)
     kind, value, position = _find_final(text, spans)
     after_code = bool(blocks) and position is not None and position > spans[0][0]
-    return Reply(blocks, kind, value, after_code, prose.strip(), _history(text, code_end))
+    after_output = bool(written) and position is not None and position > written[0]
+    return Reply(blocks, kind, value, after_code, after_output, prose.strip(), _history(text, code_end))
 
 
 _ACTIVE = (ast.Call, ast.Attribute, ast.Subscript, ast.comprehension, ast.Compare)
@@ -145,6 +150,9 @@ def looks_like_plan(answer: str) -> bool:
 _CODE_LIKE = re.compile(r"(?=[A-Za-z0-9_-]*[A-Za-z])(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9_-]{3,}")
 
 
+_FILE_NAME = re.compile(r"[\w.-]+\.[A-Za-z]{1,5}")  # app-02.log: a host in a file's name
+
+
 def truncated_values(answer: str, data: str) -> list[str]:
     """Longer codes in the data that extend a code of the answer (7XQ-4471-ZP for 7XQ): a sign of a cut value.
 
@@ -152,7 +160,9 @@ def truncated_values(answer: str, data: str) -> list[str]:
     """
     found = set()
     for value in set(_CODE_LIKE.findall(answer)):
-        longer = re.search(rf"(?<![A-Za-z0-9]){re.escape(value)}[-_.:/][A-Za-z0-9][A-Za-z0-9_.:/-]*", data)
-        if longer and longer.group(0).rstrip(".:/-") not in answer:
-            found.add(longer.group(0).rstrip(".:/-"))
+        # Not across "/" or ":": app-08 in app-08/cart.log or a grep's "app.log:12:" is a name, not a cut code.
+        longer = re.search(rf"(?<![A-Za-z0-9]){re.escape(value)}[-_.][A-Za-z0-9][A-Za-z0-9_.-]*", data)
+        whole = longer.group(0).rstrip(".:/-") if longer else ""
+        if whole and whole not in answer and not _FILE_NAME.fullmatch(whole):
+            found.add(whole)
     return sorted(found)

@@ -44,7 +44,8 @@ print or grep. Never guess the format of the data, never invent values.
 FINAL(answer) on its own line. A plan is not an answer.
 5. To find one fact, print the whole matching lines with grep and copy the value exactly as \
 printed (all of it: codes may contain -, . or spaces).
-6. To count or compare log lines, use records() and its fields rather than a regex over `context`.
+6. To count or compare log lines, use records() and its fields rather than a regex over `context`. \
+For "how many times", "exactly N" or "top N", count with Counter and print the counts.
 
 Example 1 (find one fact):
 Question: What is the backup server's address?
@@ -239,7 +240,8 @@ def metadata(
         ]
         lines += [
             "",
-            "`context` is already loaded. Write a ```repl block that computes the answer from `recs = records()`.",
+            "`context` is already loaded. Write a ```repl block that starts with `recs = records()` and computes "
+            "the answer.",
         ]
     else:
         lines += ["", "`context` is already loaded. Write a ```repl block to start exploring the data."]
@@ -295,6 +297,14 @@ NUDGE_PLAN = (
 NUDGE_FINAL_BEFORE_OUTPUT = (
     "You wrote FINAL(...) in the same reply as code, before seeing the code's output, so it was not "
     "accepted. Check the output above; if it confirms your answer, reply with FINAL(answer) alone."
+)
+NUDGE_WROTE_OUTPUT = (
+    "Your reply shows an output that you wrote yourself; only the REPL writes outputs, so that answer was not "
+    "accepted. Run code in a ```repl block and answer from its real output."
+)
+NUDGE_PLACEHOLDER = (
+    "FINAL({name}): there is no variable named {name!r}, so that is not an "
+    "answer. Reply FINAL(the answer itself), or FINAL_VAR(variable) after computing it in a ```repl block."
 )
 NUDGE_MISSING_VAR = (
     "FINAL_VAR({name}): the REPL has no variable named {name!r}, so nothing was returned. Assign it in a "

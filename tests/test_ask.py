@@ -353,3 +353,24 @@ def test_a_value_seen_only_inside_a_long_dump_is_pushed_back(fake_llm, run_rlm, 
     roots = fake_llm.requests_for("root")
     assert "4242, which no REPL output showed as a result" in roots[2].last_user
     assert len(roots) == 4 and result.stdout.strip() == "4242"
+
+
+def test_answer_after_an_output_the_model_wrote_itself_is_refused(fake_llm, run_rlm, app_log):
+    path, _ = app_log
+    invented = "```\napp.log:3: ERROR disk full\n```\nThe output above shows it.\nFINAL(disk full)"
+    fake_llm.script("root", fence("print(1)"), invented, "FINAL(disk full)")
+    result = run_rlm("ask", str(path), "q?", *model_args(fake_llm))
+    assert result.returncode == EXIT_OK, result.stderr
+    assert "an output that you wrote yourself" in fake_llm.requests_for("root")[2].last_user
+    assert result.stdout.strip() == "disk full"
+
+
+def test_final_of_a_bare_name_uses_the_variable_or_is_refused_as_a_placeholder(fake_llm, run_rlm, app_log):
+    path, _ = app_log
+    fake_llm.script(
+        "root", fence("top_three = ['auth', 'cart', 'db']\nprint('done')"), "FINAL(answer)", "FINAL(top_three)"
+    )
+    result = run_rlm("ask", str(path), "q?", *model_args(fake_llm))
+    assert result.returncode == EXIT_OK, result.stderr
+    assert "FINAL(answer): there is no variable named 'answer'" in fake_llm.requests_for("root")[2].last_user
+    assert result.stdout.strip() == "['auth', 'cart', 'db']"  # and FINAL(fine) in another test stays "fine"

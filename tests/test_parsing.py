@@ -57,6 +57,13 @@ def test_multiline_final_answer():
     assert reply.final_value == "first line\nsecond line"
 
 
+def test_final_after_an_output_the_model_wrote_itself_is_flagged():
+    reply = parse_reply('```\napp.log: ts=1 msg="made up"\n```\nThe lines above show it.\nFINAL(made up)')
+    assert reply.code_blocks == [] and reply.final_after_output and not reply.final_after_code
+    assert not parse_reply("```\n17\n```\nwhat I saw before").final_after_output
+    assert not parse_reply("FINAL(17)\n```\n17\n```").final_after_output
+
+
 def test_final_after_code_in_the_same_reply_is_flagged():
     reply = parse_reply("```repl\nprint(1)\n```\nFINAL(1)")
     assert reply.final_after_code and reply.final_value == "1"
@@ -115,3 +122,5 @@ def test_truncated_values_finds_the_longer_code_in_the_data():
     assert truncated_values("7XQ", data) == ["7XQ-4471-ZP"]
     assert truncated_values("The code is 7XQ-4471-ZP.", data) == []
     assert truncated_values("17 errors", "errors: 17-3") == []  # plain numbers are not codes
+    hosts = "- batch-08/export-runner.log: 9 lines\napp-02.log:12: ERROR x\n{'batch-08', 'app-02'}"
+    assert truncated_values("batch-08, app-02", hosts) == []  # names in paths and grep prefixes are not cut codes
