@@ -57,18 +57,27 @@ for line in grep("backup server"):
 FINAL(10.2.7.19:8443)
 
 Example 2 (count in logs, whose records the input's description shows):
-Question: Which services logged more than 3 ERROR lines after 10:00 UTC on 2 May 2024?
+Question: Which services logged exactly 2 ERROR lines?
+```repl
+recs = records()
+errors = Counter(r["service"] for r in recs if r["level"] == "ERROR")
+print(errors.most_common())
+print([s for s, n in errors.items() if n == 2])
+```
+(output: [('cart-api', 9), ('mailer', 2), ('search', 2)] then ['mailer', 'search'])
+FINAL(mailer, search)
+
+Example 3 (filter by time):
+Question: How many requests got status 404 after 10:00 UTC on 2 May 2024?
 ```repl
 recs = records()
 after = when("10:00 UTC on 2 May 2024")
-errors = Counter(r["service"] for r in recs if r["level"] == "ERROR" and r["time"] > after)
-print(errors.most_common())
-print([s for s, n in errors.items() if n > 3])
+print(sum(1 for r in recs if r["status"] == 404 and r["time"] > after))
 ```
-(output: [('cart-api', 9), ('mailer', 4), ('search', 3)] then ['cart-api', 'mailer'])
-FINAL(cart-api, mailer)
+(output: 31)
+FINAL(31)
 
-Example 3 (reading with a helper model):
+Example 4 (reading with a helper model):
 Question: Which document describes a security incident?
 ```repl
 answers = llm_query_batched(
