@@ -249,8 +249,8 @@ def metadata(
         ]
         lines += [
             "",
-            "`context` is already loaded. Write a ```repl block that starts with `recs = records()` and computes "
-            "the answer.",
+            "`context` is already loaded. Write a ```repl block. To find one fact, grep for it; to count or "
+            "compare log lines, start with `recs = records()` and compute the answer.",
         ]
     else:
         lines += ["", "`context` is already loaded. Write a ```repl block to start exploring the data."]
