@@ -161,6 +161,7 @@ class RLM:
         self.seen: list[str] = []  # everything the model was shown, to check its answers against
         self.pushed_back = False
         self.ran: set[str] = set()  # code already run, to tell a model stuck repeating itself
+        self.last_result: str | None = None  # the last line the last block printed, when short
 
     # --- the loop ---------------------------------------------------------------------------
     def solve(self, question: str, corpus: Corpus) -> Outcome:
@@ -270,11 +271,12 @@ class RLM:
             feedback.append(prompts.cell_feedback(index, result.output, result.cut))
             key = _code_key(code)
             if key in self.ran and result.final is None:
-                feedback.append(prompts.NUDGE_REPEATED)
+                feedback.append(prompts.repeated_code(result.output, result.status == "ok"))
                 self._notice("nudge", "the same code ran again: nudged the model")
             self.ran.add(key)
             if result.status == "ok":
                 self.code_ran = True
+            self.last_result = _short_result(result.output) if result.status == "ok" else None
             if result.final is not None:
                 if parsing.looks_like_plan(result.final):
                     feedback.append(prompts.NUDGE_PLAN)
@@ -320,6 +322,10 @@ class RLM:
             if found is not None and not any(value in text for text in self.seen):
                 return found
             if found is None and value.lower() in PLACEHOLDERS:
+                if self.last_result is not None:
+                    # "FINAL(answer)" right after a block printed a short result means that result.
+                    self._notice("nudge", f"FINAL({value}): took the last printed result as the answer")
+                    return self.last_result
                 feedback.append(prompts.NUDGE_PLACEHOLDER.format(name=value))
                 self._notice("nudge", f"FINAL({value}): a placeholder, not an answer: refused")
                 return None
@@ -479,3 +485,11 @@ def _code_key(code: str) -> str:
         return ast.dump(ast.parse(code))
     except SyntaxError:
         return " ".join(code.split())
+
+
+def _short_result(output: str) -> str | None:
+    """The last line of a short output: what a block that computes an answer prints last."""
+    lines = [line.strip() for line in output.strip().splitlines() if line.strip()]
+    if not lines or len(output) > 2_000 or len(lines[-1]) > 300:
+        return None
+    return lines[-1]

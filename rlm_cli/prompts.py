@@ -288,10 +288,22 @@ REMINDER = (
     "FINAL(answer). If it is not (it only shows some of the data, or answers something else), write the "
     "next ```repl block that computes it."
 )
-NUDGE_REPEATED = (
-    "You already ran exactly this code, so its output cannot change. Do something different: print a few "
-    "real records or lines and check the values you filter on."
-)
+
+
+def repeated_code(output: str, ok: bool) -> str:
+    """A block run twice: small models rerun a block that already printed the answer, or one that failed."""
+    result = output.strip()
+    if ok and result and len(result) <= 300 and not _NOTHING_FOUND.match(result):
+        return (
+            f"You already ran exactly this code, and it printed the same: {result}\nIf that answers the question, "
+            "reply FINAL(answer) now, with no code. If not, change the code."
+        )
+    return (
+        "You already ran exactly this code, so its output cannot change. Do something different: print a few "
+        "real records or lines and check the values you filter on."
+    )
+
+
 NUDGE_NO_CODE = (
     "Your reply had no ```repl code block and no FINAL(...). Write a ```repl block that looks at "
     "`context`, or, if the REPL output already showed the answer, reply FINAL(answer)."

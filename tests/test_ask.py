@@ -367,10 +367,16 @@ def test_answer_after_an_output_the_model_wrote_itself_is_refused(fake_llm, run_
 
 def test_final_of_a_bare_name_uses_the_variable_or_is_refused_as_a_placeholder(fake_llm, run_rlm, app_log):
     path, _ = app_log
-    fake_llm.script(
-        "root", fence("top_three = ['auth', 'cart', 'db']\nprint('done')"), "FINAL(answer)", "FINAL(top_three)"
-    )
+    fake_llm.script("root", fence("top_three = ['auth', 'cart', 'db']"), "FINAL(answer)", "FINAL(top_three)")
     result = run_rlm("ask", str(path), "q?", *model_args(fake_llm))
     assert result.returncode == EXIT_OK, result.stderr
     assert "FINAL(answer): there is no variable named 'answer'" in fake_llm.requests_for("root")[2].last_user
     assert result.stdout.strip() == "['auth', 'cart', 'db']"  # and FINAL(fine) in another test stays "fine"
+
+
+def test_final_answer_placeholder_right_after_a_printed_result_means_that_result(fake_llm, run_rlm, app_log):
+    path, _ = app_log
+    fake_llm.script("root", fence("print([('auth', 3)])\nprint(['auth', 'cart'])"), "FINAL(answer)")
+    result = run_rlm("ask", str(path), "q?", *model_args(fake_llm))
+    assert result.returncode == EXIT_OK, result.stderr
+    assert result.stdout.strip() == "['auth', 'cart']"

@@ -162,4 +162,16 @@ def test_running_the_same_code_twice_is_pointed_out(fake_llm, run_rlm, tmp_path)
     assert result.returncode == EXIT_OK, result.stderr
     roots = fake_llm.requests_for("root")
     assert "already ran exactly this code" not in roots[1].last_user
-    assert "already ran exactly this code" in roots[2].last_user
+    assert "already ran exactly this code, so its output cannot change" in roots[2].last_user
+
+
+def test_rerunning_code_that_printed_a_result_is_told_to_answer(fake_llm, run_rlm, tmp_path):
+    log = tmp_path / "app.log"
+    log.write_text(LINES["syslog"] + "\n")
+    code = fence("print(sum(r['level'] == 'FATAL' for r in records()))")
+    fake_llm.script("root", code, code, "FINAL(1)")
+    result = run_rlm("ask", str(log), "q?", *model_args(fake_llm))
+    assert result.returncode == EXIT_OK, result.stderr
+    assert "it printed the same: 1\nIf that answers the question, reply FINAL(answer) now" in (
+        fake_llm.requests_for("root")[2].last_user
+    )
