@@ -375,7 +375,8 @@ def test_no_tcp_connection_reaches_a_local_listener_or_the_model_server(attacks:
 
 def test_100_mb_of_output_is_capped_with_a_note_and_costs_the_parent_nothing(attacks: AttackRun) -> None:
     seen = attacks.shown[TURN["flood"]]
-    assert "characters cut" in seen and seen.rstrip("`\n").endswith("the end")
+    output = seen.split("\nThe question:")[0]  # the reminder of the question follows the output
+    assert "characters cut" in output and output.rstrip("`\n").endswith("the end")
     assert len(seen) < 25_000
     flood = next(e for e in attacks.trace if e["type"] == "code_executed" and e["code"].startswith("for i"))
     assert flood["cut_chars"] > 99_000_000 and flood["elapsed_s"] < 15
