@@ -302,15 +302,14 @@ class RLM:
             feedback.append(prompts.NUDGE_NO_DATA_YET)
             self._notice("nudge", "final answer before any code ran: refused")
             return None
-        if parsed.final_after_output and not parsed.final_after_code:
+        if parsed.final_after_code or parsed.final_after_output:
             self.partial = value
-            feedback.append(prompts.NUDGE_WROTE_OUTPUT)
-            self._notice("nudge", "final answer given after an output the model wrote itself: refused")
-            return None
-        if parsed.final_after_code:
-            self.partial = value
-            feedback.append(prompts.NUDGE_FINAL_BEFORE_OUTPUT)
-            self._notice("nudge", "final answer written before seeing the code's output: refused")
+            if parsed.final_after_code:
+                feedback.append(prompts.NUDGE_FINAL_BEFORE_OUTPUT)
+                self._notice("nudge", "final answer written before seeing the code's output: refused")
+            else:
+                feedback.append(prompts.NUDGE_WROTE_OUTPUT)
+                self._notice("nudge", "final answer given after an output the model wrote itself: refused")
             return None
         if parsing.looks_like_plan(value):
             feedback.append(prompts.NUDGE_PLAN)

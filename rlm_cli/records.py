@@ -235,8 +235,10 @@ def guess_year(texts: Iterable[str]) -> int | None:
 
 
 def common_fields(text: str, sample: int = 40) -> tuple[str, ...]:
-    """The fields records() finds in most of a document's first lines (message, which all have, and the
-    optional query aside)."""
+    """The fields records() finds in most of a document's first lines, for the root model's description.
+
+    `message` (every line has one) and the optional `query` are left out.
+    """
     counts: Counter[str] = Counter()
     lines = [line for line in text[:20_000].splitlines() if line.strip()][:sample]
     for line in lines:
