@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rlm_cli import events as ev
@@ -30,6 +30,8 @@ OLD_OUTPUT_CHARS = 1_500
 PREFIX_CHARS = 600
 PLACEHOLDERS = {"answer", "result", "final_answer", "your_answer", "the_answer", "answer_here", "output", "value"}
 EVIDENCE_LINE = 500  # longer output lines are data dumps, not evidence for an answer (grep cuts lines to 500)
+# At temperature 0 a model that reran a block reruns it again, however it is told not to: sample once instead.
+UNSTICK_TEMPERATURE = 0.7
 
 
 @dataclass
@@ -162,6 +164,7 @@ class RLM:
         self.pushed_back = False
         self.ran: set[str] = set()  # code already run, to tell a model stuck repeating itself
         self.last_result: str | None = None  # the last line the last block printed, when short
+        self.stuck = False  # the last reply reran a block already run
 
     # --- the loop ---------------------------------------------------------------------------
     def solve(self, question: str, corpus: Corpus) -> Outcome:
@@ -201,7 +204,8 @@ class RLM:
         docs_text = [(d.path, d.text) for d in corpus.documents]
         samples = prompts.sample_lines(docs_text, question)
         fields = prompts.record_fields(docs_text)
-        intro = prompts.metadata(question, corpus.documents, first_text[:PREFIX_CHARS], samples, fields)
+        profile = prompts.data_profile(docs_text, question) if fields else []
+        intro = prompts.metadata(question, corpus.documents, first_text[:PREFIX_CHARS], samples, fields, profile)
         self.seen.append(intro)
         messages = [
             {"role": "system", "content": prompts.system_prompt(SEPARATOR_TEMPLATE, self.config.sub_chars)},
@@ -233,7 +237,14 @@ class RLM:
         return self._last_call(messages)
 
     def _root_call(self, messages: list[dict[str, str]]) -> Completion:
-        completion = self.run.call(self.model, messages, self.depth, stop=prompts.STOP_SEQUENCES)
+        spec = self.model
+        if self.stuck and (spec.temperature or 0.0) < UNSTICK_TEMPERATURE:
+            spec = replace(spec, temperature=UNSTICK_TEMPERATURE)
+            self._notice(
+                "nudge", f"the model repeats itself: this reply is sampled at temperature {UNSTICK_TEMPERATURE}"
+            )
+        self.stuck = False
+        completion = self.run.call(spec, messages, self.depth, stop=prompts.STOP_SEQUENCES)
         self.run.emit(
             ev.ModelReply(
                 depth=self.depth,
@@ -273,6 +284,7 @@ class RLM:
             if key in self.ran and result.final is None:
                 feedback.append(prompts.repeated_code(result.output, result.status == "ok"))
                 self._notice("nudge", "the same code ran again: nudged the model")
+                self.stuck = True
             self.ran.add(key)
             if result.status == "ok":
                 self.code_ran = True
@@ -363,6 +375,8 @@ class RLM:
             return Outcome(self.partial, False, "budget_exhausted", self.iterations, error)
         parsed = parsing.parse_reply(reply.text)
         answer = parsed.final_value if parsed.final_kind == "FINAL" else (parsed.prose or reply.text.strip())
+        if answer and answer.lower() in PLACEHOLDERS:
+            answer = self.last_result  # "FINAL(answer)": the last short result is the best there is
         return Outcome(answer or self.partial, False, "budget_exhausted", self.iterations, error)
 
     def _shrink_old_outputs(self, messages: list[dict[str, str]]) -> None:

@@ -67,7 +67,7 @@ print([s for s, n in errors.items() if n == 2])
 (output: [('cart-api', 9), ('mailer', 2), ('search', 2)] then ['mailer', 'search'])
 FINAL(mailer, search)
 
-Example 3 (filter by time):
+Example 3 (filter by time, with the full date and time the question gives):
 Question: How many requests got status 404 after 10:00 UTC on 2 May 2024?
 ```repl
 recs = records()
@@ -77,7 +77,27 @@ print(sum(1 for r in recs if r["status"] == 404 and r["time"] > after))
 (output: 31)
 FINAL(31)
 
-Example 4 (reading with a helper model):
+Example 4 (count distinct values, matching the message shape that means the event asked about):
+Question: How many different users had their password reset?
+```repl
+recs = records()
+users = {{r["user"] for r in recs if "password reset for user" in r["message"]}}
+print(len(users))
+```
+(output: 12)
+FINAL(12)
+
+Example 5 (top N over a range of values):
+Question: Which 2 client IPs got the most 4xx responses?
+```repl
+recs = records()
+counts = Counter(r["ip"] for r in recs if 400 <= r["status"] <= 499)
+print(counts.most_common(2))
+```
+(output: [('10.0.0.5', 41), ('10.0.0.9', 17)])
+FINAL(10.0.0.5, 10.0.0.9)
+
+Example 6 (reading with a helper model):
 Question: Which document describes a security incident?
 ```repl
 answers = llm_query_batched(
@@ -173,6 +193,7 @@ def sample_lines(docs_text: Sequence[tuple[str, str]], question: str, limit: int
     """
     terms = question_terms(question)
     lines: dict[tuple[int, int], tuple[str, str, set[str]]] = {}
+    shapes: dict[str, tuple[int, int]] = {}  # lines of one shape are shown once, so more kinds of line fit
     for term in terms:
         rx = re.compile(re.escape(term), re.IGNORECASE)
         hits = 0
@@ -180,7 +201,9 @@ def sample_lines(docs_text: Sequence[tuple[str, str]], question: str, limit: int
             for match in rx.finditer(text):
                 start, end = line_span(text, match.start(), match.end())
                 line = text[start:end].strip()
-                lines.setdefault((doc_index, start), (path, line, set()))[2].add(term)
+                record = records.parse_line(line)
+                key = shapes.setdefault(records.shape(record["message"], record["user"]), (doc_index, start))
+                lines.setdefault(key, (path, line, set()))[2].add(term)
                 hits += 1
                 if hits >= per_term:
                     break
@@ -211,17 +234,73 @@ def record_fields(docs_text: Sequence[tuple[str, str]], max_docs: int = 200) -> 
     return out
 
 
+def stems(question: str) -> list[str]:
+    """The question's words cut to a stem ("logged", "logins" -> "log"), to find them in messages."""
+    out = []
+    for term in question_terms(question):
+        stem = re.sub(r"(?:ing|ed|es|s)$", "", term) if not term.isdigit() else term
+        out.append(stem if len(stem) >= 3 else term)
+    return out
+
+
+def data_profile(
+    docs_text: Sequence[tuple[str, str]], question: str, max_values: int = 15, max_shapes: int = 10
+) -> list[str]:
+    """The values of the logs' category fields and the shapes of their messages, the question's words first.
+
+    Small models filter on what they see here ("event": "login_failed", status 503) instead of guessing.
+    """
+    words = stems(question)
+    sampled = sum(text.count("\n") for _, text in docs_text) > records.PROFILE_LINES
+    found = records.profile(docs_text, _lines_with(docs_text, words) if sampled else ())
+    if not found.lines:
+        return []
+    out = [f"Values of the category fields (from {found.lines:,} lines):"]
+    for key, values in found.values.items():
+        shown = sorted(values, key=str) if all(isinstance(v, int) for v in values) else values
+        more = f", ... ({len(values)} in all)" if len(shown) > max_values else ""
+        out.append(f"- {key}: {', '.join(repr(v) for v in shown[:max_values])}{more}")
+    if found.shapes:
+        ranked = sorted(found.shapes, key=lambda item: -sum(w in item[0].lower() for w in words))
+        out += [
+            "",
+            'Shapes of the messages (r["message"]; <n> is a number, <ip> an address, <user> a user), '
+            "those with the question's words first:",
+        ]
+        out += [f"- {text}" for text, _ in ranked[:max_shapes]]
+        if len(found.shapes) > max_shapes:
+            out.append(f"- ... and {len(found.shapes) - max_shapes} more shapes")
+    return out
+
+
+def _lines_with(docs_text: Sequence[tuple[str, str]], words: Sequence[str], limit: int = 300) -> list[str]:
+    """Up to `limit` lines holding any of the words: rare lines that a sample of a large input would miss."""
+    if not words:
+        return []
+    rx = re.compile("|".join(re.escape(w) for w in words), re.IGNORECASE)
+    found: list[str] = []
+    for _, text in docs_text:
+        for match in rx.finditer(text):
+            start, end = line_span(text, match.start(), match.end())
+            found.append(text[start:end])
+            if len(found) >= limit:
+                return found
+    return found
+
+
 def metadata(
     question: str,
     docs: Sequence[Any],
     prefix: str,
     samples: Sequence[str],
     fields: Sequence[str] = (),
+    profile: Sequence[str] = (),
     max_listed: int = 20,
 ) -> str:
     """The first user message: the question and what the input looks like, never the input itself.
 
     `docs` are corpus documents; only the listed ones have their lines counted (a pass over their text).
+    `profile` are data_profile()'s lines, for log inputs.
     """
     total = sum(d.chars for d in docs)
     lines = [
@@ -247,6 +326,8 @@ def metadata(
             "records() parses these documents' lines into dicts with these fields:",
             *(f"- {f}" for f in fields),
         ]
+        if profile:
+            lines += ["", *profile]
         lines += [
             "",
             "`context` is already loaded. Write a ```repl block. To find one fact, grep for it; to count or "
@@ -275,9 +356,16 @@ def cell_feedback(index: int, output: str, cut: int) -> str:
     text = f"REPL output of block {index}{note}:\n```text\n{body}\n```"
     if output.strip() and _NOTHING_FOUND.match(output):
         text += f"\n{NUDGE_NOTHING_FOUND}"
+    if undefined := _UNDEFINED.search(output):
+        text += f"\n{NUDGE_UNDEFINED.format(name=undefined[1])}"
     return text
 
 
+_UNDEFINED = re.compile(r"^NameError: name '(\w+)' is not defined", re.MULTILINE)
+NUDGE_UNDEFINED = (
+    "`{name}` does not exist: a variable exists only once a block that assigns it has run without error. "
+    "Assign it in your next block (e.g. `recs = records()`) before using it."
+)
 NUDGE_NOTHING_FOUND = (
     "Your code found nothing. That usually means the data is written differently from what you assumed, "
     "not that the answer is none. Print a few real lines (grep a word of the question) and match what you see."

@@ -108,12 +108,16 @@ def helpers(context: str, documents: Sequence[Any]) -> dict[str, Callable[..., A
         return pieces
 
     parsed: dict[int, list[recordlib.Record]] = {}
-    year: list[int | None] = []
+    years: list[int | None] = []
+
+    def logs_year() -> int | None:
+        """The year for dates written without one (syslog, "14 Feb 10:00"): the one the documents use most."""
+        if not years:
+            years.append(recordlib.guess_year(d.text for d in documents))
+        return years[0]
 
     def records(doc: Any = None) -> list[recordlib.Record]:
         """One dict per non-blank line of every document (or of `doc`, a document or its path)."""
-        if not year:
-            year.append(recordlib.guess_year(d.text for d in documents))
         wanted = [
             i
             for i, d in enumerate(documents)
@@ -124,8 +128,12 @@ def helpers(context: str, documents: Sequence[Any]) -> dict[str, Callable[..., A
         out: list[recordlib.Record] = []
         for i in wanted:
             if i not in parsed:
-                parsed[i] = recordlib.parse_lines(documents[i].path, documents[i].text, year[0])
+                parsed[i] = recordlib.parse_lines(documents[i].path, documents[i].text, logs_year())
             out.extend(parsed[i])
         return out
 
-    return {"grep": grep, "chunks": chunks, "records": records, "when": recordlib.when}
+    def when(text: Any, year: int | None = None) -> Any:
+        """A date or time written any common way, as a UTC time to compare with r["time"]."""
+        return recordlib.when(text, year or logs_year())
+
+    return {"grep": grep, "chunks": chunks, "records": records, "when": when}

@@ -253,6 +253,14 @@ def test_max_iterations_asks_for_a_best_answer_marked_not_final(fake_llm, run_rl
     assert "no iterations left" in fake_llm.requests_for("root")[3].last_user
 
 
+def test_a_placeholder_as_the_last_word_gives_the_last_result(fake_llm, run_rlm, app_log):
+    path, _ = app_log
+    fake_llm.script("root", fence("print('counting')"), fence("print(41 + 1)"), "FINAL(answer)")
+    result = run_rlm("ask", str(path), "q?", "--json", *model_args(fake_llm, "--max-iterations", "2"))
+    assert result.returncode == EXIT_BUDGET, result.stderr
+    assert json.loads(result.stdout)["answer"] == "42"
+
+
 def test_max_subcalls_stops_the_run(fake_llm, run_rlm, app_log):
     path, _ = app_log
     fake_llm.script("root", fence('r = llm_query_batched(["x"] * 10)\nprint(r)'))

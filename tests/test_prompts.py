@@ -22,6 +22,16 @@ def test_an_empty_result_is_flagged_as_a_likely_wrong_filter():
     assert "printed nothing" in cell_feedback(2, "", 0)
 
 
+def test_a_name_never_assigned_is_explained():
+    from rlm_cli.prompts import cell_feedback
+
+    error = "Traceback (most recent call last):\n  File \"<cell 2>\", line 1\nNameError: name 'recs' is not defined\n"
+    assert "`recs` does not exist: a variable exists only once a block that assigns it has run" in cell_feedback(
+        2, error, 0
+    )
+    assert "does not exist" not in cell_feedback(2, "NameError is a class\n", 0)
+
+
 def test_grep_gives_each_matching_line_once_with_its_number():
     import tempfile
 
@@ -60,3 +70,25 @@ def test_log_inputs_get_fields_and_a_records_hint_instead_of_a_raw_prefix():
         "503",
         "2026",
     ]
+
+
+def test_log_questions_see_the_data_s_values_and_message_shapes_their_words_first():
+    from rlm_cli.prompts import data_profile
+
+    messages = [("session refreshed for user {u}", "refresh"), ("user {u} logged in from 10.1.1.{i}", "login")] * 3
+    log = "".join(
+        f'ts=2026-01-01T10:00:0{i}Z level=info svc=auth msg="{m.format(u=f"u{i}", i=i)}" event={e} user=u{i}\n'
+        for i, (m, e) in enumerate(messages)
+    )
+    shown = data_profile([("auth.log", log)], "How many users logged in?")
+    assert "- event: 'refresh', 'login'" in shown and "- level: 'INFO'" in shown
+    shapes = shown[shown.index("") + 2 :]
+    assert shapes == ["- user <user> logged in from <ip>", "- session refreshed for user <user>"]
+    assert data_profile([("empty", "")], "q?") == []
+
+
+def test_sample_lines_show_each_kind_of_line_once():
+    lines = [f"2026-01-01 10:00:{i:02d} WARN [db] slow query took {i}00 ms" for i in range(20)]
+    lines.append("2026-01-01 10:01:00 ERROR [db] query failed: deadlock")
+    found = sample_lines([("db.log", "\n".join(lines))], "Which query failed or was slow?")
+    assert sorted(found) == [f"db.log: {lines[0]}", f"db.log: {lines[-1]}"]

@@ -10,7 +10,7 @@ import pytest
 from test_ask import fence, model_args
 
 from rlm_cli.errors import EXIT_OK
-from rlm_cli.records import ABSENT, common_fields, guess_year, parse_line, parse_lines, when
+from rlm_cli.records import ABSENT, common_fields, guess_year, parse_line, parse_lines, profile, shape, when
 
 LINES = {
     "json": '{"ts": "2026-03-03T14:22:05.120Z", "level": "error", "host": "app-01", "service": "cart", "msg": "boom"}',
@@ -78,6 +78,22 @@ def test_when_reads_many_notations_and_rejects_nonsense():
     assert when(1772547725) == target and not when(None) > target
     with pytest.raises(ValueError, match="not a date"):
         when("no date here at all")
+    # A clock time alone must not silently mean 1 January: the model dropped the date the question gave.
+    with pytest.raises(ValueError, match="not a full date; write the day and month"):
+        when("11:35:03 UTC")
+    assert when("14 Feb 11:35", year=2025) == datetime(2025, 2, 14, 11, 35, tzinfo=UTC)
+
+
+def test_the_repl_s_when_takes_the_logs_year_for_dates_without_one():
+    from rlm_cli.bundle import load_bundle, write_bundle
+    from rlm_cli.engine import corpus_from_text
+    from rlm_cli.replkit import helpers
+
+    with tempfile.TemporaryDirectory() as folder:
+        context, documents = load_bundle(write_bundle(corpus_from_text("2023-07-01T10:00:00Z boot\n"), folder))
+        repl_when = helpers(context, documents)["when"]
+        assert repl_when("3 Mar 14:22") == datetime(2023, 3, 3, 14, 22, tzinfo=UTC)
+        assert repl_when("3 Mar 14:22", 2024).year == 2024
 
 
 def test_syslog_takes_its_year_from_the_other_logs():
@@ -98,6 +114,36 @@ def test_message_is_always_text_and_the_line_keeps_its_place():
 def test_common_fields_describe_a_log_but_not_prose():
     assert common_fields("\n".join([LINES["syslog"]] * 5)) == ("time", "level", "host", "service", "user")
     assert common_fields("It was a dark night.\nThe rain fell.\n") == ()
+
+
+def test_shape_masks_what_varies_between_lines_of_one_log_statement():
+    assert shape("user ann.lee logged in from 10.0.0.7", "ann.lee") == "user <user> logged in from <ip>"
+    assert shape("job 4411 took 3.5 s, retry 2 of db-primary:5432") == "job <n> took <n> s, retry <n> of db-primary:<n>"
+    assert shape("trace 9f3c2a1b77e0 on /api/v1/items") == "trace <id> on /api/v1/items"
+
+
+def test_profile_lists_category_values_and_message_shapes_but_not_ids():
+    lines = [
+        f'{{"level": "{lvl}", "event": "{ev}", "id": {i}, "msg": "user u{i % 7} did {ev} in {i} ms", '
+        f'"user": "u{i % 7}"}}'
+        for i, (lvl, ev) in enumerate([("info", "login"), ("warn", "login_failed"), ("info", "login")] * 20)
+    ]
+    found = profile([("a.jsonl", "\n".join(lines)), ("web.log", (LINES["nginx"] + "\n") * 3)])
+    assert found.lines == 63
+    assert found.values["level"] == ["INFO", "WARN"] and found.values["event"] == ["login", "login_failed"]
+    assert found.values["status"] == [503] and found.values["method"] == ["GET"]
+    assert "id" not in found.values and "user" not in found.values and "time" not in found.values
+    assert found.shapes == [("user <user> did login in <n> ms", 40), ("user <user> did login_failed in <n> ms", 20)]
+
+
+def test_profile_of_a_large_input_samples_it_but_keeps_the_rare_lines_it_is_given():
+    common = "2026-03-03 14:22:05 INFO [app] request handled in 12 ms\n" * 5_000
+    rare = "2026-03-03 14:22:06 FATAL [app] disk full on /var"
+    text = common + "2026-03-03 14:22:05 INFO [app] start\n" + rare + "\n" + common  # the rare line: number 5002
+    assert "FATAL" not in profile([("big.log", text)], max_lines=500).values["level"]
+    found = profile([("big.log", text)], also=[rare], max_lines=500)
+    assert found.lines == 502
+    assert "FATAL" in found.values["level"] and ("disk full on /var", 1) in found.shapes
 
 
 def test_records_helper_reads_every_document_or_one():
@@ -163,6 +209,18 @@ def test_running_the_same_code_twice_is_pointed_out(fake_llm, run_rlm, tmp_path)
     roots = fake_llm.requests_for("root")
     assert "already ran exactly this code" not in roots[1].last_user
     assert "already ran exactly this code, so its output cannot change" in roots[2].last_user
+
+
+def test_a_model_that_reruns_a_block_is_sampled_once_to_get_it_unstuck(fake_llm, run_rlm, tmp_path):
+    log = tmp_path / "app.log"
+    log.write_text(LINES["syslog"] + "\n")
+    code = fence("print([r for r in records() if r['status'] == 200])")
+    fake_llm.script("root", code, code, fence("print(sum(r['level'] == 'FATAL' for r in records()))"), "FINAL(1)")
+    result = run_rlm("ask", str(log), "q?", *model_args(fake_llm))
+    assert result.returncode == EXIT_OK, result.stdout
+    temperatures = [r.params.get("temperature") for r in fake_llm.requests_for("root")]
+    assert temperatures == [0.0, 0.0, 0.7, 0.0]
+    assert "sampled at temperature 0.7" in result.stderr
 
 
 def test_rerunning_code_that_printed_a_result_is_told_to_answer(fake_llm, run_rlm, tmp_path):
