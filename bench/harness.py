@@ -1,7 +1,7 @@
 """Benchmark: `rlm ask` against a direct long-context baseline on generated tasks with exact gold answers.
 
 Usage: python bench/harness.py --model openai/MODEL --api-base URL [--families needle,logs,oolong]
-           [--sizes 8k,32k,128k,1m] [--n 3] [--seed 0] [--window 32768] [--no-baseline]
+           [--sizes 8k,32k,128k,1m] [--n 3] [--seed 0] [--window 32768] [--no-baseline | --baseline-tasks K]
            [--timeout-per-task 900] [--out results.json] [--rlm-arg=--max-iterations=12 ...]
        python bench/harness.py --list --families needle,logs,oolong --sizes 8k --n 2
 Each task runs through the real CLI in a subprocess; the baseline sends the whole input in one prompt,
@@ -342,6 +342,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="generator seed [0]")
     parser.add_argument("--window", type=int, default=32768, help="baseline context window in tokens [32768]")
     parser.add_argument("--no-baseline", action="store_true", help="run rlm only")
+    parser.add_argument(
+        "--baseline-tasks",
+        type=int,
+        metavar="K",
+        help="run the baseline on the first K tasks of each family and size only [all]",
+    )
     parser.add_argument("--timeout-per-task", type=float, default=900.0, help="seconds per rlm run [900]")
     parser.add_argument("--out", type=Path, help="results JSON [bench-results-DATE.json]")
     parser.add_argument(
@@ -361,6 +367,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
             parser.error(str(exc))
     if args.n < 1:
         parser.error("--n must be at least 1")
+    if args.baseline_tasks is not None and args.baseline_tasks < 0:
+        parser.error("--baseline-tasks must be 0 or more")
     if not args.list and not args.model:
         parser.error("--model is required (unless --list)")
     if args.window <= ANSWER_TOKENS + PROMPT_OVERHEAD_TOKENS + 256:
@@ -386,6 +394,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "seed": args.seed,
         "window": args.window,
         "baseline": not args.no_baseline,
+        "baseline_tasks": args.baseline_tasks,
         "timeout_per_task": args.timeout_per_task,
         "rlm_args": args.rlm_arg,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -398,7 +407,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             with tempfile.TemporaryDirectory(prefix="rlm-bench-") as tmp:
                 task.write(Path(tmp))
                 rlm = run_rlm(task, Path(tmp), args)
-            baseline = None if args.no_baseline else run_baseline(task, args, client)
+            skip = args.no_baseline or (args.baseline_tasks is not None and task.index >= args.baseline_tasks)
+            baseline = None if skip else run_baseline(task, args, client)
             results.append(TaskResult(task.describe(), rlm, baseline))
             print(_progress(i, len(tasks), task, results[-1]), file=sys.stderr, flush=True)
             write_results(out, config, results)

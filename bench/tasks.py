@@ -820,6 +820,7 @@ def _log_question(
                 f"Which services failed {phrase}? A failure is a log line with level FATAL.",
                 f"List every service that logged a FATAL-level line {phrase} across all the logs.",
                 f"Counting FATAL log lines as crashes, which services crashed {phrase}?",
+                f"Which services hit a FATAL error {phrase}? Give their names.",
             )
         )
         return question, gold, "set", services
@@ -837,6 +838,7 @@ def _log_question(
             (
                 f"Which hosts logged ERROR-level lines after {when}? (Level ERROR only, not WARN or FATAL.)",
                 f"Name the hosts with at least one log line at level ERROR later than {when}.",
+                f"After {when}, which hosts wrote at least one ERROR line?",
             )
         )
         return question, gold, "set", hosts
@@ -847,6 +849,7 @@ def _log_question(
                 "How many requests returned HTTP status 503, across all the access logs?",
                 "Count the access-log entries whose response status is 503. How many are there?",
                 "In total, how many HTTP requests were answered with a 503?",
+                "What is the number of responses with status code 503 in the access logs?",
             )
         )
         return question, gold_count, "count", []
@@ -859,6 +862,8 @@ def _log_question(
                 "List them from most to fewest.",
                 "Give the top-3 request paths by number of server errors (status 500-599), highest first. "
                 "Ignore query strings.",
+                "Rank the request paths by how many responses had a status from 500 to 599, and give the three "
+                "highest in order (ignore query strings).",
             )
         )
         return question, gold, "ranked", list(ENDPOINTS)
@@ -868,6 +873,7 @@ def _log_question(
             "How many distinct users logged in successfully?",
             "Counting each user once, how many different users had a successful login?",
             "How many unique users managed to log in (failed attempts do not count)?",
+            "How many separate users logged in at least once? Failed logins do not count.",
         )
     )
     return question, len(users), "count", []

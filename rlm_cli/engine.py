@@ -162,9 +162,11 @@ class RLM:
         self.iterations = 0
         self.seen: list[str] = []  # everything the model was shown, to check its answers against
         self.pushed_back = False
+        self.doubted_empty = False  # an answer right after a block that found nothing was questioned once
+        self.found_nothing = False  # the last block printed only an empty result
         self.ran: set[str] = set()  # code already run, to tell a model stuck repeating itself
         self.last_result: str | None = None  # the last line the last block printed, when short
-        self.stuck = False  # the last reply reran a block already run
+        self.stuck = False  # the last reply reran a block already run, or repeated the reply before it
 
     # --- the loop ---------------------------------------------------------------------------
     def solve(self, question: str, corpus: Corpus) -> Outcome:
@@ -212,14 +214,20 @@ class RLM:
             {"role": "user", "content": intro},
         ]
         limits = self.config.limits
+        last_reply = None
         while self.iterations < limits.max_iterations:
             self.iterations += 1
             self.run.emit(
                 ev.TurnStarted(depth=self.depth, iteration=self.iterations, max_iterations=limits.max_iterations)
             )
-            parsed = parsing.parse_reply(self._root_call(messages).text)
+            reply = self._root_call(messages).text
+            self.stuck = self.stuck or reply.strip() == last_reply  # the same reply to new feedback: a loop
+            last_reply = reply.strip()
+            parsed = parsing.parse_reply(reply)
             if not parsed.code_blocks and parsed.prose and not parsing.looks_like_plan(parsed.prose):
-                self.partial = parsed.prose  # a prose answer is the best fallback if the run is stopped
+                # A prose answer is the best fallback if the run is stopped; a FINAL(answer) placeholder is not.
+                placeholder = parsed.final_kind == "FINAL" and (parsed.final_value or "").lower() in PLACEHOLDERS
+                self.partial = self.partial if placeholder else parsed.prose
             messages.append({"role": "assistant", "content": parsed.history})
             feedback: list[str] = []
             answer = self._execute(repl, parsed, feedback)
@@ -231,7 +239,7 @@ class RLM:
                 feedback.append(prompts.NUDGE_NO_CODE)
                 self._notice("nudge", "no code and no final answer: nudged the model")
             elif parsed.code_blocks:
-                feedback.append(prompts.REMINDER.format(question=question))
+                feedback.append(prompts.reminder(question, bool(fields)))
             self._shrink_old_outputs(messages)
             messages.append({"role": "user", "content": "\n\n".join(feedback)})
         return self._last_call(messages)
@@ -289,6 +297,7 @@ class RLM:
             if result.status == "ok":
                 self.code_ran = True
             self.last_result = _short_result(result.output) if result.status == "ok" else None
+            self.found_nothing = result.status == "ok" and prompts.found_nothing(result.output)
             if result.final is not None:
                 if parsing.looks_like_plan(result.final):
                     feedback.append(prompts.NUDGE_PLAN)
@@ -340,6 +349,12 @@ class RLM:
                 feedback.append(prompts.NUDGE_PLACEHOLDER.format(name=value))
                 self._notice("nudge", f"FINAL({value}): a placeholder, not an answer: refused")
                 return None
+        if self.found_nothing and not self.doubted_empty:
+            self.doubted_empty = True  # once: the answer may really be none
+            self.partial = value
+            feedback.append(prompts.NUDGE_EMPTY_ANSWER)
+            self._notice("nudge", "final answer right after code that found nothing: questioned once")
+            return None
         if not self.pushed_back and self._doubtful(value, feedback):
             self.pushed_back = True  # once: the model may know better, e.g. a sum it did in its head
             return None
@@ -502,7 +517,7 @@ def _code_key(code: str) -> str:
 
 def _short_result(output: str) -> str | None:
     """The last line of a short output: what a block that computes an answer prints last."""
-    lines = [line.strip() for line in output.strip().splitlines() if line.strip()]
+    lines = [line.strip() for line in output.strip().splitlines() if line.strip() and not line.startswith("[note:")]
     if not lines or len(output) > 2_000 or len(lines[-1]) > 300:
         return None
     return lines[-1]

@@ -57,7 +57,7 @@ for line in grep("backup server"):
 FINAL(10.2.7.19:8443)
 
 Example 2 (count in logs, whose records the input's description shows):
-Question: Which services logged exactly 2 ERROR lines?
+Question: Which services logged an ERROR line exactly twice?
 ```repl
 recs = records()
 errors = Counter(r["service"] for r in recs if r["level"] == "ERROR")
@@ -235,11 +235,20 @@ def record_fields(docs_text: Sequence[tuple[str, str]], max_docs: int = 200) -> 
 
 
 def stems(question: str) -> list[str]:
-    """The question's words cut to a stem ("logged", "logins" -> "log"), to find them in messages."""
+    """The question's words cut to a stem ("logged" -> "log", "services" -> "service"), to find them in messages."""
     out = []
     for term in question_terms(question):
-        stem = re.sub(r"(?:ing|ed|es|s)$", "", term) if not term.isdigit() else term
-        out.append(stem if len(stem) >= 3 else term)
+        stem = term
+        if re.search(r"(?:ss|sh|ch|x)es$", term):
+            stem = term[:-2]
+        elif re.search(r"[^s]s$", term):
+            stem = term[:-1]
+        elif match := re.search(r"(?:ing|ed)$", term):
+            stem = term[: match.start()]
+            stem = stem[:-1] if re.search(r"([b-df-hj-np-tv-z])\1$", stem) else stem  # logg(ed) -> log
+        stem = stem if len(stem) >= 3 else term
+        if stem not in out:
+            out.append(stem)
     return out
 
 
@@ -257,6 +266,8 @@ def data_profile(
         return []
     out = [f"Values of the category fields (from {found.lines:,} lines):"]
     for key, values in found.values.items():
+        if key not in records.FIELDS and not any(w in f"{key} {values}".lower() for w in words):
+            continue  # a key of the data's own (`hit=true`) lures small models unless the question is about it
         shown = sorted(values, key=str) if all(isinstance(v, int) for v in values) else values
         more = f", ... ({len(values)} in all)" if len(shown) > max_values else ""
         out.append(f"- {key}: {', '.join(repr(v) for v in shown[:max_values])}{more}")
@@ -271,6 +282,49 @@ def data_profile(
         if len(found.shapes) > max_shapes:
             out.append(f"- ... and {len(found.shapes) - max_shapes} more shapes")
     return out
+
+
+_TIMES = {"once": 1, "twice": 2, "thrice": 3}
+_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9}
+_EXACTLY = re.compile(
+    r"\bexactly\s+(once|twice|thrice|(\d+|one|two|three|four|five|six|seven|eight|nine)\s+times)\b", re.I
+)
+_DISTINCT = re.compile(r"\b(distinct|unique|different)\b|\beach \w+ once\b", re.I)
+_TOP = re.compile(
+    r"\btop[- ]?(\d+)\b|\b(\d+)\s+[\w-]+(?:\s+\([^)]*\))?\s+(?:had|got|with|that had)\s+the\s+most\b", re.I
+)
+_STATUS_CLASS = re.compile(r"\b([1-5])xx\b|\b([1-5])00\s*(?:-|to|–)\s*\1?\d99\b", re.I)
+_AFTER = re.compile(r"\b(after|before|later than|earlier than|since|until)\b", re.I)
+
+
+def question_hints(question: str) -> list[str]:
+    """What common phrasings of a log question mean in code: small models read "exactly twice" as top 2.
+
+    Only wordings with one reading in any log question ("exactly N times", "distinct", "top N", "5xx",
+    "after <time>"); each hint states the meaning, not the answer.
+    """
+    hints = []
+    if match := _EXACTLY.search(question):
+        word = match[1].lower()
+        n = _TIMES.get(word) or int(_NUMBER_WORDS.get(match[2].lower(), 0) or match[2])
+        hints.append(
+            f'"{match[0]}" means a count equal to {n}: count per item with Counter, then keep the items whose '
+            f"count == {n} (not the top {n})."
+        )
+    if _DISTINCT.search(question):
+        hints.append(
+            "For a number of distinct values, build a set of the value over the matching lines only, leave out "
+            "None, and print len() of it."
+        )
+    if match := _TOP.search(question):
+        n = match[1] or match[2]
+        hints.append(f"For the top {n}, print Counter(...).most_common({n}).")
+    if match := _STATUS_CLASS.search(question):
+        digit = match[1] or match[2]
+        hints.append(f'"{match[0]}" means {digit}00 <= r["status"] <= {digit}99.')
+    if _AFTER.search(question) and re.search(r"\d\d:\d\d|\d{4}-\d\d-\d\d", question):
+        hints.append('Compare r["time"] with when("...") of the whole date and time the question gives, date included.')
+    return hints
 
 
 def _lines_with(docs_text: Sequence[tuple[str, str]], words: Sequence[str], limit: int = 300) -> list[str]:
@@ -328,6 +382,8 @@ def metadata(
         ]
         if profile:
             lines += ["", *profile]
+        if hints := question_hints(question):
+            lines += ["", "What the question's words mean in code:", *(f"- {h}" for h in hints)]
         lines += [
             "",
             "`context` is already loaded. Write a ```repl block. To find one fact, grep for it; to count or "
@@ -346,6 +402,11 @@ def system_prompt(separator_template: str, sub_chars: int) -> str:
 _NOTHING_FOUND = re.compile(r"\A\s*(\[\]|\{\}|set\(\)|\(\)|0|None|''|\"\"|Counter\(\)|)\s*\Z")
 
 
+def found_nothing(output: str) -> bool:
+    """An output that is only an empty result: `[]`, `0`, `set()`, `None`..."""
+    return bool(output.strip()) and bool(_NOTHING_FOUND.match(output))
+
+
 def cell_feedback(index: int, output: str, cut: int) -> str:
     """One block's output as the model sees it; an empty result also says what to do about it."""
     note = f" ({cut:,} characters were cut from the middle; print less)" if cut else ""
@@ -354,7 +415,7 @@ def cell_feedback(index: int, output: str, cut: int) -> str:
     else:
         body = output.rstrip()
     text = f"REPL output of block {index}{note}:\n```text\n{body}\n```"
-    if output.strip() and _NOTHING_FOUND.match(output):
+    if found_nothing(output):
         text += f"\n{NUDGE_NOTHING_FOUND}"
     if undefined := _UNDEFINED.search(output):
         text += f"\n{NUDGE_UNDEFINED.format(name=undefined[1])}"
@@ -366,16 +427,27 @@ NUDGE_UNDEFINED = (
     "`{name}` does not exist: a variable exists only once a block that assigns it has run without error. "
     "Assign it in your next block (e.g. `recs = records()`) before using it."
 )
+NUDGE_EMPTY_ANSWER = (
+    "That answer rests on code that found nothing, which usually means the filter does not match how the data "
+    "is written. Check your filter against the field values and message shapes shown in the first message (use "
+    "their exact words), and run it again. If you are sure the answer is none, reply FINAL(answer) again."
+)
 NUDGE_NOTHING_FOUND = (
     "Your code found nothing. That usually means the data is written differently from what you assumed, "
     "not that the answer is none. Print a few real lines (grep a word of the question) and match what you see."
 )
 # Small models lose the question after a first look at the data, and answer with whatever it printed.
 REMINDER = (
-    "The question: {question}\nIf the output above is the computed answer to exactly this question, reply "
-    "FINAL(answer). If it is not (it only shows some of the data, or answers something else), write the "
-    "next ```repl block that computes it."
+    "The question: {question}\n{hints}If the output above is the computed answer to exactly this question, reply "
+    "FINAL(answer). If it is not (it only shows some of the data, or answers something else), write new code "
+    "that computes it."
 )
+
+
+def reminder(question: str, logs: bool) -> str:
+    """The question again after each output, with what its words mean in code for log inputs."""
+    hints = question_hints(question) if logs else []
+    return REMINDER.format(question=question, hints="".join(f"({h})\n" for h in hints))
 
 
 def repeated_code(output: str, ok: bool) -> str:

@@ -73,6 +73,15 @@ class ReplConfig:
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
+# The child runs isolated (-I: no PYTHONPATH, no user site), so it is told where this rlm_cli lives: a checkout
+# run with PYTHONPATH beside another installed version must not pair its parent with the other's child.
+_PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_BOOT = (
+    "import runpy, sys; sys.path.insert(0, sys.argv.pop(1)); "
+    "runpy.run_module('rlm_cli.repl_child', run_name='__main__')"
+)
+
+
 class ReplProcess:
     """One REPL child with its own temp dir; restarted in place when it dies or hangs."""
 
@@ -101,7 +110,7 @@ class ReplProcess:
         with child_sock:
             try:
                 self.proc = subprocess.Popen(
-                    [self.config.python, "-I", "-m", "rlm_cli.repl_child", str(child_sock.fileno())],
+                    [self.config.python, "-I", "-c", _BOOT, _PACKAGE_ROOT, str(child_sock.fileno())],
                     pass_fds=[child_sock.fileno()],
                     env=env,
                     cwd=self.workdir,

@@ -169,12 +169,15 @@ class Repl:
         status = "ok"
         saved = sys.stdout, sys.stderr
         sys.stdout = sys.stderr = out
+        before = {name: id(value) for name, value in self.namespace.items()}
         try:
             try:
                 if timeout:
                     self.deadline = time.monotonic()
                     self._resume_timer(timeout)
                 self._execute(code, filename)
+                for note in replkit.none_notes(self.namespace, before):
+                    print(note)
             finally:  # disarmed before any handler runs, so the alarm cannot fire inside one
                 signal.setitimer(signal.ITIMER_REAL, 0)
                 self.deadline = None

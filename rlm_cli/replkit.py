@@ -5,6 +5,7 @@ Standard library (and dateutil, through records) only, since the sandboxed child
 
 from __future__ import annotations
 
+import collections
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -40,6 +41,37 @@ def describe_vars(namespace: dict[str, Any], hidden: set[str]) -> str:
     return "\n".join(rows) if rows else "(no variables yet)"
 
 
+_COLLECTIONS = (set, frozenset, list, tuple, dict, collections.Counter, collections.defaultdict)
+_SCALARS = (str, int, float, type(None), type(recordlib.ABSENT))
+
+
+def none_notes(namespace: dict[str, Any], before: dict[str, int]) -> list[str]:
+    """Notes on collections a cell just made that hold None: the mark of a filter that kept lines without the field.
+
+    `{r["user"] for r in recs if ...}` counts one user too many, or only None, and the printed len() hides it.
+    `before` maps names to the ids of their values before the cell ran.
+    """
+    notes = []
+    for name, value in namespace.items():
+        if name.startswith("_") or before.get(name) == id(value) or type(value) not in _COLLECTIONS or not value:
+            continue
+        items = list(value.keys() if isinstance(value, dict) else value)
+        missing = [item is None or item is recordlib.ABSENT for item in items]
+        if not any(missing) or not all(type(item) in _SCALARS for item in items[:1_000]):
+            continue
+        if all(missing):
+            notes.append(
+                f"[note: `{name}` holds only None: the lines your filter kept do not have that field. Filter on "
+                "the values and message shapes the data really has.]"
+            )
+        else:
+            notes.append(
+                f"[note: `{name}` contains None, from lines without that field. Leave None out when you count or "
+                "list values.]"
+            )
+    return notes
+
+
 def line_span(text: str, start: int, end: int) -> tuple[int, int]:
     """The bounds of the line(s) holding text[start:end], without the newline."""
     stop = text.find("\n", end)
@@ -56,7 +88,6 @@ def _compile(pattern: str, ignore_case: bool) -> re.Pattern[str]:
 
 def preloaded() -> dict[str, Any]:
     """Modules models use without importing them first (small models often forget `import re`)."""
-    import collections
     import json
     import math
 

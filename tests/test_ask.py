@@ -142,7 +142,7 @@ def test_plan_and_premature_final_are_refused(fake_llm, run_rlm, app_log):
 
 def test_answer_with_values_never_shown_is_pushed_back_once(fake_llm, run_rlm, app_log):
     path, _ = app_log
-    fake_llm.script("root", fence("found = grep('nothing-matches-this')\nprint(found)"), "FINAL(23)", "FINAL(23)")
+    fake_llm.script("root", fence("print('looked at it')"), "FINAL(23)", "FINAL(23)")
     result = run_rlm("ask", str(path), "q?", *model_args(fake_llm))
     assert result.returncode == EXIT_OK, result.stderr
     assert result.stdout.strip() == "23"

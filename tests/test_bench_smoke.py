@@ -341,3 +341,18 @@ def test_list_prints_questions_and_gold_without_a_model(capsys):
     out = capsys.readouterr().out
     assert out.count("  Q: ") == 4 and out.count("  gold: ") == 4
     assert "needle-8k-1" in out and "logs-8k-0" in out
+
+
+def test_baseline_tasks_runs_the_baseline_on_the_first_tasks_only(fake_llm, hermetic_env, tmp_path, capsys):
+    fake_llm.rule("root", BASELINE_MARK, "no idea")
+    out = tmp_path / "results.json"
+    argv = ["--model", "openai/root", "--api-base", fake_llm.url, "--families", "needle", "--sizes", "1k", "--n", "3"]
+    argv += ["--baseline-tasks", "1", "--out", str(out), "--rlm-arg=--max-iterations=lots"]
+    assert harness.main(argv) == 0
+    report = json.loads(out.read_text())
+    assert [r["baseline"] is not None for r in report["results"]] == [True, False, False]
+    assert report["config"]["baseline_tasks"] == 1 and report["summary"][0]["baseline"]["n"] == 1
+    assert len(fake_llm.requests_for("root")) == 1
+    with pytest.raises(SystemExit):
+        harness.main([*argv[:-3], "--baseline-tasks", "-1"])
+    assert "--baseline-tasks must be 0 or more" in capsys.readouterr().err

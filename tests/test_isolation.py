@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -619,3 +620,24 @@ def test_the_channel_rejects_an_oversized_header_without_reading_on() -> None:
         child.sendall(b"\x00\x00\x00\x10{")
         with pytest.raises(protocol.ChannelTimeout):
             protocol.recv(parent, deadline=time.monotonic() + 0.2)
+
+
+def test_the_child_runs_the_parent_s_own_rlm_cli_even_with_another_installed(tmp_path: Path) -> None:
+    # A checkout run through PYTHONPATH, while `pip install -e` points elsewhere: the child is -I, so it is told.
+    import rlm_cli
+
+    checkout = tmp_path / "checkout"
+    shutil.copytree(Path(rlm_cli.__file__).parent, checkout / "rlm_cli", ignore=shutil.ignore_patterns("__pycache__"))
+    script = (
+        "from rlm_cli.repl import ReplConfig, ReplProcess\n"
+        "from rlm_cli.bundle import write_bundle\n"
+        "from rlm_cli.engine import corpus_from_text\n"
+        "p = ReplProcess(lambda d: write_bundle(corpus_from_text('x'), d), ReplConfig(), lambda *a: [])\n"
+        "p.start()\n"
+        "print(p.run('import rlm_cli; print(rlm_cli.__file__)', 10).output.strip())\n"
+        "p.close()\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(checkout)}
+    run = subprocess.run  # from tmp_path: "-c" puts the working directory first on sys.path
+    result = run([sys.executable, "-c", script], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == str(checkout / "rlm_cli" / "__init__.py"), result.stderr

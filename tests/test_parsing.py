@@ -124,3 +124,8 @@ def test_truncated_values_finds_the_longer_code_in_the_data():
     assert truncated_values("17 errors", "errors: 17-3") == []  # plain numbers are not codes
     hosts = "- batch-08/export-runner.log: 9 lines\napp-02.log:12: ERROR x\n{'batch-08', 'app-02'}"
     assert truncated_values("batch-08, app-02", hosts) == []  # names in paths and grep prefixes are not cut codes
+    # Small models shorten the paths they were shown.
+    top = "[('/api/v1/search', 10), ('/api/v2/users/profile', 8), ('/health', 5)]"
+    assert truncated_values("search, users/profile, /health", top) == ["/api/v1/search", "/api/v2/users/profile"]
+    assert truncated_values("/api/v1/search, /api/v2/users/profile, /health", top) == []
+    assert truncated_values("search", "search took 3 ms\n/api/v1/search") == []  # the word alone was seen too

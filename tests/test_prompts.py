@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from rlm_cli.prompts import sample_lines
 
 
@@ -77,11 +79,13 @@ def test_log_questions_see_the_data_s_values_and_message_shapes_their_words_firs
 
     messages = [("session refreshed for user {u}", "refresh"), ("user {u} logged in from 10.1.1.{i}", "login")] * 3
     log = "".join(
-        f'ts=2026-01-01T10:00:0{i}Z level=info svc=auth msg="{m.format(u=f"u{i}", i=i)}" event={e} user=u{i}\n'
+        f'ts=2026-01-01T10:00:0{i}Z level=info svc=auth msg="{m.format(u=f"u{i}", i=i)}" event={e} user=u{i} '
+        f"hit={i % 2}\n"
         for i, (m, e) in enumerate(messages)
     )
     shown = data_profile([("auth.log", log)], "How many users logged in?")
     assert "- event: 'refresh', 'login'" in shown and "- level: 'INFO'" in shown
+    assert not any(line.startswith("- hit:") for line in shown)  # the data's own key, unrelated to the question
     shapes = shown[shown.index("") + 2 :]
     assert shapes == ["- user <user> logged in from <ip>", "- session refreshed for user <user>"]
     assert data_profile([("empty", "")], "q?") == []
@@ -92,3 +96,31 @@ def test_sample_lines_show_each_kind_of_line_once():
     lines.append("2026-01-01 10:01:00 ERROR [db] query failed: deadlock")
     found = sample_lines([("db.log", "\n".join(lines))], "Which query failed or was slow?")
     assert sorted(found) == [f"db.log: {lines[0]}", f"db.log: {lines[-1]}"]
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Which users failed to log in exactly 4 times?", ['"exactly 4 times" means a count equal to 4']),
+        ("Which jobs ran exactly twice?", ["keep the items whose count == 2 (not the top 2)"]),
+        ("How many different client IPs sent a POST?", ["a number of distinct values, build a set"]),
+        ("List the top 5 hosts by WARN lines.", ["For the top 5, print Counter(...).most_common(5)."]),
+        ("How many 4xx responses did /login get?", ['"4xx" means 400 <= r["status"] <= 499.']),
+        ("Which services logged errors since 2024-05-01 10:00?", ['Compare r["time"] with when("...")']),
+        ("Who wrote the letter after the war?", []),
+    ],
+)
+def test_common_phrasings_of_a_log_question_come_with_their_meaning_in_code(question, expected):
+    from rlm_cli.prompts import question_hints
+
+    hints = question_hints(question)
+    assert len(hints) == len(expected)
+    for hint, part in zip(hints, expected, strict=True):
+        assert part in hint
+
+
+def test_the_reminder_repeats_the_hints_for_log_inputs_only():
+    from rlm_cli.prompts import reminder
+
+    assert '("5xx" means 500 <= r["status"] <= 599.)' in reminder("Top 5xx paths?", logs=True)
+    assert "means" not in reminder("Top 5xx paths?", logs=False)

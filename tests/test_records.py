@@ -146,6 +146,17 @@ def test_profile_of_a_large_input_samples_it_but_keeps_the_rare_lines_it_is_give
     assert "FATAL" in found.values["level"] and ("disk full on /var", 1) in found.shapes
 
 
+def test_none_notes_look_only_at_new_collections_of_plain_values():
+    from rlm_cli.replkit import none_notes
+
+    kept = {None}
+    namespace = {"kept": kept, "fresh": [None, None], "mixed": Counter({"a": 2, None: 1}), "recs": [{"a": None}]}
+    namespace |= {"fine": {"a", "b"}, "empty": set(), "_private": {None}, "text": "None"}
+    notes = none_notes(namespace, before={"kept": id(kept)})
+    assert [n.split("`")[1] for n in notes] == ["fresh", "mixed"]
+    assert "holds only None" in notes[0] and "contains None" in notes[1]
+
+
 def test_records_helper_reads_every_document_or_one():
     from rlm_cli.bundle import load_bundle, write_bundle
     from rlm_cli.corpus import Corpus, Document
@@ -203,7 +214,7 @@ def test_rebinding_a_helper_keeps_the_block_s_value_and_restores_the_function(fa
 def test_running_the_same_code_twice_is_pointed_out(fake_llm, run_rlm, tmp_path):
     log = tmp_path / "app.log"
     log.write_text(LINES["syslog"] + "\n")
-    fake_llm.script("root", fence("print(grep('5XX'))"), fence("print( grep('5XX') )"), "FINAL(none)")
+    fake_llm.script("root", fence("print(grep('5XX'))"), fence("print( grep('5XX') )"), "FINAL(none)", "FINAL(none)")
     result = run_rlm("ask", str(log), "q?", *model_args(fake_llm))
     assert result.returncode == EXIT_OK, result.stderr
     roots = fake_llm.requests_for("root")
@@ -221,6 +232,43 @@ def test_a_model_that_reruns_a_block_is_sampled_once_to_get_it_unstuck(fake_llm,
     temperatures = [r.params.get("temperature") for r in fake_llm.requests_for("root")]
     assert temperatures == [0.0, 0.0, 0.7, 0.0]
     assert "sampled at temperature 0.7" in result.stderr
+
+
+def test_the_same_reply_twice_is_also_sampled_once(fake_llm, run_rlm, tmp_path):
+    log = tmp_path / "app.log"
+    log.write_text(LINES["syslog"] + "\n")
+    fake_llm.script("root", fence("print(list(range(200)))"), "FINAL(answer)", "FINAL(answer)", "FINAL(7)")
+    result = run_rlm("ask", str(log), "q?", *model_args(fake_llm))
+    assert result.returncode == EXIT_OK and result.stdout.strip() == "7", result.stderr
+    assert [r.params.get("temperature") for r in fake_llm.requests_for("root")] == [0.0, 0.0, 0.0, 0.7]
+
+
+def test_a_collection_of_none_made_by_a_wrong_filter_is_pointed_out(fake_llm, run_rlm, tmp_path):
+    log = tmp_path / "app.log"
+    log.write_text(LINES["syslog"] + "\n" + LINES["nginx"] + "\n")
+    fake_llm.script(
+        "root",
+        fence('ok = {r["user"] for r in records() if r["status"] == 503}\nprint(len(ok))'),
+        fence('users = {r["user"] for r in records()}\nprint(len(users))'),
+        "FINAL(1)",
+    )
+    result = run_rlm("ask", str(log), "How many users logged in?", *model_args(fake_llm))
+    assert result.returncode == EXIT_OK, result.stderr
+    roots = fake_llm.requests_for("root")
+    assert "1\n[note: `ok` holds only None: the lines your filter kept do not have that field." in roots[1].last_user
+    assert "2\n[note: `users` contains None, from lines without that field." in roots[2].last_user
+
+
+def test_an_answer_right_after_code_that_found_nothing_is_questioned_once(fake_llm, run_rlm, tmp_path):
+    log = tmp_path / "app.log"
+    log.write_text(LINES["syslog"] + "\n")
+    code = fence("print(sum(1 for r in records() if 'login successful' in r['message']))")
+    fake_llm.script("root", code, "FINAL(0)", "FINAL(0)")
+    result = run_rlm("ask", str(log), "How many logins?", *model_args(fake_llm))
+    assert result.returncode == EXIT_OK and result.stdout.strip() == "0", result.stderr
+    roots = fake_llm.requests_for("root")
+    assert "That answer rests on code that found nothing" in roots[2].last_user
+    assert "found nothing: questioned once" in result.stderr
 
 
 def test_rerunning_code_that_printed_a_result_is_told_to_answer(fake_llm, run_rlm, tmp_path):
