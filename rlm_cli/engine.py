@@ -163,6 +163,8 @@ class RLM:
         self.seen: list[str] = []  # everything the model was shown, to check its answers against
         self.pushed_back = False
         self.doubted_empty = False  # an answer right after a block that found nothing was questioned once
+        self.doubted_count = False  # an answer to "exactly N" from code that never tested == N was questioned once
+        self.last_code = ""  # the last block run, whose output an answer comes from
         self.found_nothing = False  # the last block printed only an empty result
         self.ran: set[str] = set()  # code already run, to tell a model stuck repeating itself
         self.last_result: str | None = None  # the last line the last block printed, when short
@@ -232,7 +234,7 @@ class RLM:
             feedback: list[str] = []
             answer = self._execute(repl, parsed, feedback)
             if answer is None and parsed.final_kind is not None:
-                answer = self._text_final(repl, parsed, feedback)
+                answer = self._text_final(repl, parsed, feedback, question)
             if answer is not None:
                 return Outcome(answer, True, "ok", self.iterations)
             if not parsed.code_blocks and parsed.final_kind is None:
@@ -298,6 +300,7 @@ class RLM:
                 self.code_ran = True
             self.last_result = _short_result(result.output) if result.status == "ok" else None
             self.found_nothing = result.status == "ok" and prompts.found_nothing(result.output)
+            self.last_code = code
             if result.final is not None:
                 if parsing.looks_like_plan(result.final):
                     feedback.append(prompts.NUDGE_PLAN)
@@ -308,7 +311,7 @@ class RLM:
                 break  # later blocks likely depend on this one
         return None
 
-    def _text_final(self, repl: ReplProcess, parsed: parsing.Reply, feedback: list[str]) -> str | None:
+    def _text_final(self, repl: ReplProcess, parsed: parsing.Reply, feedback: list[str], question: str) -> str | None:
         """Decide whether a FINAL/FINAL_VAR written as text is an answer (README: "Final answers")."""
         value = parsed.final_value or ""
         if parsed.final_kind == "FINAL_VAR":
@@ -349,6 +352,12 @@ class RLM:
                 feedback.append(prompts.NUDGE_PLACEHOLDER.format(name=value))
                 self._notice("nudge", f"FINAL({value}): a placeholder, not an answer: refused")
                 return None
+        if not self.doubted_count and (nudge := prompts.misses_exact_count(question, self.last_code)):
+            self.doubted_count = True  # once: the code may count another way
+            self.partial = value
+            feedback.append(nudge)
+            self._notice("nudge", "the question asks for an exact count the code never tested: questioned once")
+            return None
         if self.found_nothing and not self.doubted_empty:
             self.doubted_empty = True  # once: the answer may really be none
             self.partial = value

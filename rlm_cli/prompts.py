@@ -297,6 +297,22 @@ _STATUS_CLASS = re.compile(r"\b([1-5])xx\b|\b([1-5])00\s*(?:-|to|–)\s*\1?\d99\
 _AFTER = re.compile(r"\b(after|before|later than|earlier than|since|until)\b", re.I)
 
 
+def exact_count(question: str) -> int | None:
+    """N when the question asks for what happened exactly N times ("exactly twice" -> 2)."""
+    match = _EXACTLY.search(question)
+    if match is None:
+        return None
+    return _TIMES.get(match[1].lower()) or _NUMBER_WORDS.get(match[2].lower()) or int(match[2])
+
+
+def misses_exact_count(question: str, code: str) -> str | None:
+    """A nudge when the question asks for exactly N but the code that answered never tested == N."""
+    n = exact_count(question)
+    if n is None or re.search(rf"==\s*{n}\b|\b{n}\s*==", code):
+        return None
+    return NUDGE_EXACT_COUNT.format(n=n)
+
+
 def question_hints(question: str) -> list[str]:
     """What common phrasings of a log question mean in code: small models read "exactly twice" as top 2.
 
@@ -304,12 +320,10 @@ def question_hints(question: str) -> list[str]:
     "after <time>"); each hint states the meaning, not the answer.
     """
     hints = []
-    if match := _EXACTLY.search(question):
-        word = match[1].lower()
-        n = _TIMES.get(word) or int(_NUMBER_WORDS.get(match[2].lower(), 0) or match[2])
+    if n := exact_count(question):
         hints.append(
-            f'"{match[0]}" means a count equal to {n}: count per item with Counter, then keep the items whose '
-            f"count == {n} (not the top {n})."
+            f'"{_EXACTLY.search(question)[0]}" means a count equal to {n}: count per item with Counter, then keep '
+            f"the items whose count == {n} (not the top {n})."
         )
     if _DISTINCT.search(question):
         hints.append(
@@ -426,6 +440,10 @@ _UNDEFINED = re.compile(r"^NameError: name '(\w+)' is not defined", re.MULTILINE
 NUDGE_UNDEFINED = (
     "`{name}` does not exist: a variable exists only once a block that assigns it has run without error. "
     "Assign it in your next block (e.g. `recs = records()`) before using it."
+)
+NUDGE_EXACT_COUNT = (
+    "The question asks for exactly {n}, but your code never kept the items whose count == {n}, so that answer "
+    "was not accepted. Count per item with Counter, then print [k for k, c in counts.items() if c == {n}]."
 )
 NUDGE_EMPTY_ANSWER = (
     "That answer rests on code that found nothing, which usually means the filter does not match how the data "

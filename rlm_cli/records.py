@@ -262,7 +262,7 @@ _SHAPE_PARTS = re.compile(
 )
 
 
-PROFILE_LINES = 6_000  # parsing 6,000 lines for the root prompt takes about 0.2 s
+PROFILE_LINES = 6_000  # parsing 6,000 lines for the root prompt takes a few tenths of a second
 
 
 @dataclass

@@ -65,9 +65,10 @@ def none_notes(namespace: dict[str, Any], before: dict[str, int]) -> list[str]:
                 "the values and message shapes the data really has.]"
             )
         else:
+            kept = len(items) - sum(missing)
             notes.append(
-                f"[note: `{name}` contains None, from lines without that field. Leave None out when you count or "
-                "list values.]"
+                f"[note: `{name}` contains None, from lines without that field: without None it has {kept} "
+                f"value{'s' if kept != 1 else ''}, not {len(items)}. Leave None out when you count or list values.]"
             )
     return notes
 

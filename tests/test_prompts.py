@@ -124,3 +124,20 @@ def test_the_reminder_repeats_the_hints_for_log_inputs_only():
 
     assert '("5xx" means 500 <= r["status"] <= 599.)' in reminder("Top 5xx paths?", logs=True)
     assert "means" not in reminder("Top 5xx paths?", logs=False)
+
+
+def test_an_exact_count_the_code_never_tested_is_caught():
+    from rlm_cli.prompts import exact_count, misses_exact_count
+
+    assert [
+        exact_count(q) for q in ("Which ran exactly twice?", "exactly three times?", "exactly 12 times", "twice")
+    ] == [
+        2,
+        3,
+        12,
+        None,
+    ]
+    top = "c = Counter(r['service'] for r in recs)\nprint(c.most_common(2))"
+    assert "never kept the items whose count == 2" in misses_exact_count("Which failed exactly twice?", top)
+    assert misses_exact_count("Which failed exactly twice?", "print([s for s, n in c.items() if n == 2])") is None
+    assert misses_exact_count("Which failed twice or more?", top) is None

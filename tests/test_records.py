@@ -256,7 +256,9 @@ def test_a_collection_of_none_made_by_a_wrong_filter_is_pointed_out(fake_llm, ru
     assert result.returncode == EXIT_OK, result.stderr
     roots = fake_llm.requests_for("root")
     assert "1\n[note: `ok` holds only None: the lines your filter kept do not have that field." in roots[1].last_user
-    assert "2\n[note: `users` contains None, from lines without that field." in roots[2].last_user
+    assert "2\n[note: `users` contains None, from lines without that field: without None it has 1 value, not 2." in (
+        roots[2].last_user
+    )
 
 
 def test_an_answer_right_after_code_that_found_nothing_is_questioned_once(fake_llm, run_rlm, tmp_path):
@@ -269,6 +271,22 @@ def test_an_answer_right_after_code_that_found_nothing_is_questioned_once(fake_l
     roots = fake_llm.requests_for("root")
     assert "That answer rests on code that found nothing" in roots[2].last_user
     assert "found nothing: questioned once" in result.stderr
+
+
+def test_an_exactly_n_answer_from_code_that_never_tested_n_is_questioned(fake_llm, run_rlm, tmp_path):
+    log = tmp_path / "app.log"
+    log.write_text(LINES["syslog"] + "\n" + LINES["json"] + "\n")
+    fake_llm.script(
+        "root",
+        fence("c = Counter(r['service'] for r in records())\nprint(c.most_common(1))"),
+        "FINAL(auth-api)",
+        fence("print(sorted(s for s, n in c.items() if n == 1))"),
+        "FINAL(auth-api, cart)",
+    )
+    result = run_rlm("ask", str(log), "Which services logged exactly once?", *model_args(fake_llm))
+    assert result.returncode == EXIT_OK and result.stdout.strip() == "auth-api, cart", result.stderr
+    roots = fake_llm.requests_for("root")
+    assert "asks for exactly 1, but your code never kept the items whose count == 1" in roots[2].last_user
 
 
 def test_rerunning_code_that_printed_a_result_is_told_to_answer(fake_llm, run_rlm, tmp_path):
