@@ -24,6 +24,16 @@ LINES = {
 }
 
 
+def ask_about_log(fake_llm, run_rlm, tmp_path, text, *replies, question="q?"):
+    """Runs `rlm ask` on one log file with scripted root replies; returns the result and the root requests."""
+    log = tmp_path / "app.log"
+    log.write_text(text)
+    fake_llm.script("root", *replies)
+    result = run_rlm("ask", str(log), question, *model_args(fake_llm))
+    assert result.returncode == EXIT_OK, result.stderr
+    return result, fake_llm.requests_for("root")
+
+
 @pytest.mark.parametrize(
     ("fmt", "expected"),
     [
@@ -195,66 +205,43 @@ def test_model_code_counts_across_formats_in_the_sandbox(fake_llm, run_rlm, tmp_
 
 
 def test_rebinding_a_helper_keeps_the_block_s_value_and_restores_the_function(fake_llm, run_rlm, tmp_path):
-    log = tmp_path / "app.log"
-    log.write_text(LINES["syslog"] + "\n" + LINES["python"] + "\n")
-    fake_llm.script(
-        "root",
-        fence("records = records()\nprint(len(records))"),
-        fence("print(len(records()), callable(grep))"),
-        "FINAL(done)",
-    )
-    result = run_rlm("ask", str(log), "q?", *model_args(fake_llm))
-    assert result.returncode == EXIT_OK, result.stderr
-    roots = fake_llm.requests_for("root")
+    replies = [fence("records = records()\nprint(len(records))"), fence("print(len(records()), callable(grep))")]
+    text = LINES["syslog"] + "\n" + LINES["python"] + "\n"
+    _, roots = ask_about_log(fake_llm, run_rlm, tmp_path, text, *replies, "FINAL(done)")
     assert "2\n" in roots[1].last_user
     assert "`records` is a REPL function and cannot be replaced; it was restored" in roots[1].last_user
     assert "2 True" in roots[2].last_user
 
 
 def test_running_the_same_code_twice_is_pointed_out(fake_llm, run_rlm, tmp_path):
-    log = tmp_path / "app.log"
-    log.write_text(LINES["syslog"] + "\n")
-    fake_llm.script("root", fence("print(grep('5XX'))"), fence("print( grep('5XX') )"), "FINAL(none)", "FINAL(none)")
-    result = run_rlm("ask", str(log), "q?", *model_args(fake_llm))
-    assert result.returncode == EXIT_OK, result.stderr
-    roots = fake_llm.requests_for("root")
+    replies = [fence("print(grep('5XX'))"), fence("print( grep('5XX') )"), "FINAL(none)", "FINAL(none)"]
+    _, roots = ask_about_log(fake_llm, run_rlm, tmp_path, LINES["syslog"] + "\n", *replies)
     assert "already ran exactly this code" not in roots[1].last_user
     assert "already ran exactly this code, so its output cannot change" in roots[2].last_user
 
 
 def test_a_model_that_reruns_a_block_is_sampled_once_to_get_it_unstuck(fake_llm, run_rlm, tmp_path):
-    log = tmp_path / "app.log"
-    log.write_text(LINES["syslog"] + "\n")
     code = fence("print([r for r in records() if r['status'] == 200])")
-    fake_llm.script("root", code, code, fence("print(sum(r['level'] == 'FATAL' for r in records()))"), "FINAL(1)")
-    result = run_rlm("ask", str(log), "q?", *model_args(fake_llm))
-    assert result.returncode == EXIT_OK, result.stdout
-    temperatures = [r.params.get("temperature") for r in fake_llm.requests_for("root")]
-    assert temperatures == [0.0, 0.0, 0.7, 0.0]
+    replies = [code, code, fence("print(sum(r['level'] == 'FATAL' for r in records()))"), "FINAL(1)"]
+    result, roots = ask_about_log(fake_llm, run_rlm, tmp_path, LINES["syslog"] + "\n", *replies)
+    assert [r.params.get("temperature") for r in roots] == [0.0, 0.0, 0.7, 0.0]
     assert "sampled at temperature 0.7" in result.stderr
 
 
 def test_the_same_reply_twice_is_also_sampled_once(fake_llm, run_rlm, tmp_path):
-    log = tmp_path / "app.log"
-    log.write_text(LINES["syslog"] + "\n")
-    fake_llm.script("root", fence("print(list(range(200)))"), "FINAL(answer)", "FINAL(answer)", "FINAL(7)")
-    result = run_rlm("ask", str(log), "q?", *model_args(fake_llm))
-    assert result.returncode == EXIT_OK and result.stdout.strip() == "7", result.stderr
-    assert [r.params.get("temperature") for r in fake_llm.requests_for("root")] == [0.0, 0.0, 0.0, 0.7]
+    replies = [fence("print(list(range(200)))"), "FINAL(answer)", "FINAL(answer)", "FINAL(7)"]
+    result, roots = ask_about_log(fake_llm, run_rlm, tmp_path, LINES["syslog"] + "\n", *replies)
+    assert result.stdout.strip() == "7"
+    assert [r.params.get("temperature") for r in roots] == [0.0, 0.0, 0.0, 0.7]
 
 
 def test_a_collection_of_none_made_by_a_wrong_filter_is_pointed_out(fake_llm, run_rlm, tmp_path):
-    log = tmp_path / "app.log"
-    log.write_text(LINES["syslog"] + "\n" + LINES["nginx"] + "\n")
-    fake_llm.script(
-        "root",
+    replies = [
         fence('ok = {r["user"] for r in records() if r["status"] == 503}\nprint(len(ok))'),
         fence('users = {r["user"] for r in records()}\nprint(len(users))'),
         "FINAL(1)",
-    )
-    result = run_rlm("ask", str(log), "How many users logged in?", *model_args(fake_llm))
-    assert result.returncode == EXIT_OK, result.stderr
-    roots = fake_llm.requests_for("root")
+    ]
+    _, roots = ask_about_log(fake_llm, run_rlm, tmp_path, LINES["syslog"] + "\n" + LINES["nginx"] + "\n", *replies)
     assert "1\n[note: `ok` holds only None: the lines your filter kept do not have that field." in roots[1].last_user
     assert "2\n[note: `users` contains None, from lines without that field: without None it has 1 value, not 2." in (
         roots[2].last_user
@@ -262,40 +249,27 @@ def test_a_collection_of_none_made_by_a_wrong_filter_is_pointed_out(fake_llm, ru
 
 
 def test_an_answer_right_after_code_that_found_nothing_is_questioned_once(fake_llm, run_rlm, tmp_path):
-    log = tmp_path / "app.log"
-    log.write_text(LINES["syslog"] + "\n")
     code = fence("print(sum(1 for r in records() if 'login successful' in r['message']))")
-    fake_llm.script("root", code, "FINAL(0)", "FINAL(0)")
-    result = run_rlm("ask", str(log), "How many logins?", *model_args(fake_llm))
-    assert result.returncode == EXIT_OK and result.stdout.strip() == "0", result.stderr
-    roots = fake_llm.requests_for("root")
+    result, roots = ask_about_log(fake_llm, run_rlm, tmp_path, LINES["syslog"] + "\n", code, "FINAL(0)", "FINAL(0)")
+    assert result.stdout.strip() == "0"
     assert "That answer rests on code that found nothing" in roots[2].last_user
     assert "found nothing: questioned once" in result.stderr
 
 
 def test_an_exactly_n_answer_from_code_that_never_tested_n_is_questioned(fake_llm, run_rlm, tmp_path):
-    log = tmp_path / "app.log"
-    log.write_text(LINES["syslog"] + "\n" + LINES["json"] + "\n")
-    fake_llm.script(
-        "root",
+    replies = [
         fence("c = Counter(r['service'] for r in records())\nprint(c.most_common(1))"),
         "FINAL(auth-api)",
         fence("print(sorted(s for s, n in c.items() if n == 1))"),
         "FINAL(auth-api, cart)",
-    )
-    result = run_rlm("ask", str(log), "Which services logged exactly once?", *model_args(fake_llm))
-    assert result.returncode == EXIT_OK and result.stdout.strip() == "auth-api, cart", result.stderr
-    roots = fake_llm.requests_for("root")
+    ]
+    text, question = LINES["syslog"] + "\n" + LINES["json"] + "\n", "Which services logged exactly once?"
+    result, roots = ask_about_log(fake_llm, run_rlm, tmp_path, text, *replies, question=question)
+    assert result.stdout.strip() == "auth-api, cart"
     assert "asks for exactly 1, but your code never kept the items whose count == 1" in roots[2].last_user
 
 
 def test_rerunning_code_that_printed_a_result_is_told_to_answer(fake_llm, run_rlm, tmp_path):
-    log = tmp_path / "app.log"
-    log.write_text(LINES["syslog"] + "\n")
     code = fence("print(sum(r['level'] == 'FATAL' for r in records()))")
-    fake_llm.script("root", code, code, "FINAL(1)")
-    result = run_rlm("ask", str(log), "q?", *model_args(fake_llm))
-    assert result.returncode == EXIT_OK, result.stderr
-    assert "it printed the same: 1\nIf that answers the question, reply FINAL(answer) now" in (
-        fake_llm.requests_for("root")[2].last_user
-    )
+    _, roots = ask_about_log(fake_llm, run_rlm, tmp_path, LINES["syslog"] + "\n", code, code, "FINAL(1)")
+    assert "it printed the same: 1\nIf that answers the question, reply FINAL(answer) now" in roots[2].last_user
