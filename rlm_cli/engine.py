@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rlm_cli import events as ev
-from rlm_cli import parsing, prompts
+from rlm_cli import parsing, prompts, replkit
 from rlm_cli.budget import Budget, Limits
 from rlm_cli.bundle import SEPARATOR_TEMPLATE, write_bundle
 from rlm_cli.corpus import Corpus, Document
@@ -384,6 +384,17 @@ class RLM:
         if longer:
             feedback.append(prompts.NUDGE_TRUNCATED.format(values=", ".join(longer[:3])))
             self._notice("nudge", f"final answer may cut a value short: {longer[:3]}")
+            return True
+        paths = parsing.path_tails(answer, seen)
+        if paths:
+            feedback.append(prompts.NUDGE_PATH_TAILS.format(values=", ".join(paths)))
+            self._notice("nudge", f"final answer shortens paths: {paths[:3]}")
+            return True
+        counted = [(kept, total) for kept, total in replkit.none_counts(self.seen[-1]) if answer.strip() == str(total)]
+        if counted:
+            kept, total = counted[0]
+            feedback.append(prompts.NUDGE_NONE_COUNTED.format(kept=kept, total=total))
+            self._notice("nudge", f"final answer {total} counts None as a value: questioned once")
             return True
         return False
 

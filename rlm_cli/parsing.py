@@ -165,19 +165,18 @@ def truncated_values(answer: str, data: str) -> list[str]:
         whole = longer.group(0).rstrip(".:/-") if longer else ""
         if whole and whole not in answer and not _FILE_NAME.fullmatch(whole):
             found.add(whole)
-    found.update(_path_tails(answer, data))
     return sorted(found)
 
 
-def _path_tails(answer: str, data: str) -> set[str]:
-    """Paths in the data that an item of the answer is only the end of: "search" for /api/v1/search."""
-    found = set()
+def path_tails(answer: str, data: str) -> list[str]:
+    """Paths in the data that items of the answer are only the end of ("search" for /api/v1/search), in order."""
+    found: list[str] = []
     for item in re.split(r"[,;\n]+", answer):
         item = item.strip().strip("'\"()[]` .")
         if not re.fullmatch(r"[\w.-]+(?:/[\w.-]+)*", item) or item.isdigit():
             continue
         alone = re.search(rf"(?<![\w/.-]){re.escape(item)}(?![\w/-])", data)
         longer = re.search(rf"(?<![\w/.-])/(?:[\w.-]+/)*{re.escape(item)}(?![\w/-])", data)
-        if longer and not alone and longer.group(0) not in answer:
-            found.add(longer.group(0))
+        if longer and not alone and longer.group(0) not in answer and longer.group(0) not in found:
+            found.append(longer.group(0))
     return found

@@ -517,6 +517,14 @@ NUDGE_TRUNCATED = (
     "The data shows {values}, which is longer than the value in your answer. Did you cut it short? Print "
     "the whole line with grep and answer with the complete value."
 )
+NUDGE_PATH_TAILS = (
+    "Your answer shortens values that the output shows in full: {values}. Answer with each value exactly as "
+    "printed, in the same order: FINAL({values})"
+)
+NUDGE_NONE_COUNTED = (
+    "Your answer {total} counts None as one of the values (see the note under the output); without None the "
+    "count is {kept}. Reply FINAL({kept}) unless None is really one of the things the question counts."
+)
 NUDGE_LAST_CALL = (
     "You have no iterations left. Reply now with FINAL(answer): your best answer from what the REPL has "
     "shown so far. No code."

@@ -73,6 +73,14 @@ def none_notes(namespace: dict[str, Any], before: dict[str, int]) -> list[str]:
     return notes
 
 
+_NONE_COUNT = re.compile(r"^\[note: `\w+` contains None, .*: without None it has (\d+) values?, not (\d+)\.", re.M)
+
+
+def none_counts(output: str) -> list[tuple[int, int]]:
+    """(size without None, size) for each collection that none_notes() flagged in an output."""
+    return [(int(kept), int(total)) for kept, total in _NONE_COUNT.findall(output)]
+
+
 def line_span(text: str, start: int, end: int) -> tuple[int, int]:
     """The bounds of the line(s) holding text[start:end], without the newline."""
     stop = text.find("\n", end)

@@ -125,7 +125,12 @@ def test_truncated_values_finds_the_longer_code_in_the_data():
     hosts = "- batch-08/export-runner.log: 9 lines\napp-02.log:12: ERROR x\n{'batch-08', 'app-02'}"
     assert truncated_values("batch-08, app-02", hosts) == []  # names in paths and grep prefixes are not cut codes
     # Small models shorten the paths they were shown.
+
+
+def test_path_tails_finds_the_paths_an_answer_shortened_in_its_order():
+    from rlm_cli.parsing import path_tails
+
     top = "[('/api/v1/search', 10), ('/api/v2/users/profile', 8), ('/health', 5)]"
-    assert truncated_values("search, users/profile, /health", top) == ["/api/v1/search", "/api/v2/users/profile"]
-    assert truncated_values("/api/v1/search, /api/v2/users/profile, /health", top) == []
-    assert truncated_values("search", "search took 3 ms\n/api/v1/search") == []  # the word alone was seen too
+    assert path_tails("users/profile, search, /health", top) == ["/api/v2/users/profile", "/api/v1/search"]
+    assert path_tails("/api/v1/search, /api/v2/users/profile, /health", top) == []
+    assert path_tails("search", "search took 3 ms\n/api/v1/search") == []  # the word alone was seen too

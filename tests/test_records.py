@@ -157,7 +157,7 @@ def test_profile_of_a_large_input_samples_it_but_keeps_the_rare_lines_it_is_give
 
 
 def test_none_notes_look_only_at_new_collections_of_plain_values():
-    from rlm_cli.replkit import none_notes
+    from rlm_cli.replkit import none_counts, none_notes
 
     kept = {None}
     namespace = {"kept": kept, "fresh": [None, None], "mixed": Counter({"a": 2, None: 1}), "recs": [{"a": None}]}
@@ -165,6 +165,7 @@ def test_none_notes_look_only_at_new_collections_of_plain_values():
     notes = none_notes(namespace, before={"kept": id(kept)})
     assert [n.split("`")[1] for n in notes] == ["fresh", "mixed"]
     assert "holds only None" in notes[0] and "contains None" in notes[1]
+    assert none_counts("\n".join(["3", *notes])) == [(1, 2)]  # fresh holds only None: nothing to count
 
 
 def test_records_helper_reads_every_document_or_one():
@@ -267,6 +268,17 @@ def test_an_exactly_n_answer_from_code_that_never_tested_n_is_questioned(fake_ll
     result, roots = ask_about_log(fake_llm, run_rlm, tmp_path, text, *replies, question=question)
     assert result.stdout.strip() == "auth-api, cart"
     assert "asks for exactly 1, but your code never kept the items whose count == 1" in roots[2].last_user
+
+
+def test_a_count_that_includes_none_and_shortened_paths_are_questioned(fake_llm, run_rlm, tmp_path):
+    text = LINES["syslog"] + "\n" + LINES["nginx"] + "\n"
+    count = fence('users = {r["user"] for r in records()}\nprint(len(users))')
+    _, roots = ask_about_log(fake_llm, run_rlm, tmp_path, text, count, "FINAL(2)", "FINAL(1)")
+    assert "Your answer 2 counts None as one of the values" in roots[-1].last_user and "FINAL(1)" in roots[-1].last_user
+    top = fence("print([('/api/v1/cart', 3), ('/health', 1)])")
+    result, roots = ask_about_log(fake_llm, run_rlm, tmp_path, text, top, "FINAL(cart, health)", "FINAL(cart)")
+    assert "shows in full: /api/v1/cart, /health." in roots[-1].last_user  # the last request: the nudge
+    assert "FINAL(/api/v1/cart, /health)" in roots[-1].last_user and result.stdout.strip() == "cart"
 
 
 def test_rerunning_code_that_printed_a_result_is_told_to_answer(fake_llm, run_rlm, tmp_path):
