@@ -268,6 +268,10 @@ def test_an_exactly_n_answer_from_code_that_never_tested_n_is_questioned(fake_ll
     result, roots = ask_about_log(fake_llm, run_rlm, tmp_path, text, *replies, question=question)
     assert result.stdout.strip() == "auth-api, cart"
     assert "asks for exactly 1, but your code never kept the items whose count == 1" in roots[2].last_user
+    # Told once, small models repeat the answer: it is refused a second time, and the next reply is sampled.
+    text, stubborn = LINES["json"] + "\n", [replies[0], "FINAL(cart)", "FINAL(cart)", "FINAL(cart)"]
+    result, roots = ask_about_log(fake_llm, run_rlm, tmp_path, text, *stubborn, question=question)
+    assert result.stdout.strip() == "cart" and [r.params["temperature"] for r in roots[-4:]] == [0.0, 0.0, 0.0, 0.7]
 
 
 def test_a_count_that_includes_none_and_shortened_paths_are_questioned(fake_llm, run_rlm, tmp_path):
