@@ -260,8 +260,7 @@ def data_profile(
     Small models filter on what they see here ("event": "login_failed", status 503) instead of guessing.
     """
     words = stems(question)
-    sampled = sum(text.count("\n") for _, text in docs_text) > records.PROFILE_LINES
-    found = records.profile(docs_text, _lines_with(docs_text, words) if sampled else ())
+    found = records.profile(docs_text, lambda: _lines_with(docs_text, words))
     if not found.lines:
         return []
     out = [f"Values of the category fields (from {found.lines:,} lines):"]

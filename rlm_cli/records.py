@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -286,11 +286,15 @@ def shape(message: str, user: Any = None) -> str:
 
 
 def profile(
-    docs_text: Iterable[tuple[str, str]], also: Iterable[str] = (), max_lines: int = PROFILE_LINES, max_values: int = 25
+    docs_text: Iterable[tuple[str, str]],
+    also: Callable[[], Iterable[str]] = tuple,
+    max_lines: int = PROFILE_LINES,
+    max_values: int = 25,
 ) -> Profile:
-    """Values and message shapes over about `max_lines` lines spread evenly over every document, plus `also`.
+    """Values and message shapes over about `max_lines` lines spread evenly over every document, plus `also()`.
 
-    `also` are lines that must count, however rare (those holding the question's words).
+    `also()` gives lines that must count, however rare (those holding the question's words); it is called only
+    when the documents are sampled, since otherwise every line is read anyway.
     A field with more than `max_values` distinct values (ids, sizes) is not a category and is left out.
     """
     docs = [(path, text) for path, text in docs_text if text]
@@ -302,7 +306,7 @@ def profile(
     seen = 0
     sample = [line for _, text in docs for line in _every(text, step)]
     if step > 1:
-        sample += also
+        sample += also()
     for line in sample:
         if not line.strip():
             continue

@@ -151,7 +151,8 @@ def test_profile_of_a_large_input_samples_it_but_keeps_the_rare_lines_it_is_give
     rare = "2026-03-03 14:22:06 FATAL [app] disk full on /var"
     text = common + "2026-03-03 14:22:05 INFO [app] start\n" + rare + "\n" + common  # the rare line: number 5002
     assert "FATAL" not in profile([("big.log", text)], max_lines=500).values["level"]
-    found = profile([("big.log", text)], also=[rare], max_lines=500)
+    assert profile([("small.log", rare)], also=lambda: 1 / 0).lines == 1  # all lines read: no search for rare ones
+    found = profile([("big.log", text)], also=lambda: [rare], max_lines=500)
     assert found.lines == 502
     assert "FATAL" in found.values["level"] and ("disk full on /var", 1) in found.shapes
 
