@@ -167,6 +167,7 @@ class RLM:
         self.last_code = ""  # the last block run, whose output an answer comes from
         self.found_nothing = False  # the last block printed only an empty result
         self.ran: set[str] = set()  # code already run, to tell a model stuck repeating itself
+        self.reruns: list[str] = []  # nudges for this reply's blocks that were run before
         self.last_result: str | None = None  # the last line the last block printed, when short
         self.stuck = False  # the last reply reran a block already run, or repeated the reply before it
 
@@ -232,7 +233,15 @@ class RLM:
                 self.partial = self.partial if placeholder else parsed.prose
             messages.append({"role": "assistant", "content": parsed.history})
             feedback: list[str] = []
+            self.reruns = []
             answer = self._execute(repl, parsed, feedback)
+            if answer is None and parsed.final_kind is None and len(self.reruns) == len(parsed.code_blocks) > 0:
+                # Only code it already ran: copies of it in the conversation make a small model copy it again,
+                # so the conversation keeps one copy, its output, and the nudge.
+                messages.pop()
+                nudges = [n for n in self.reruns if n not in messages[-1]["content"]]
+                messages[-1]["content"] = "\n\n".join([messages[-1]["content"], *nudges])
+                continue
             if answer is None and parsed.final_kind is not None:
                 answer = self._text_final(repl, parsed, feedback, question)
             if answer is not None:
@@ -292,7 +301,7 @@ class RLM:
             feedback.append(prompts.cell_feedback(index, result.output, result.cut))
             key = _code_key(code)
             if key in self.ran and result.final is None:
-                feedback.append(prompts.repeated_code(result.output, result.status == "ok"))
+                self.reruns.append(prompts.repeated_code(result.output, result.status == "ok"))
                 self._notice("nudge", "the same code ran again: nudged the model")
                 self.stuck = True
             self.ran.add(key)
@@ -365,12 +374,12 @@ class RLM:
             feedback.append(prompts.NUDGE_EMPTY_ANSWER)
             self._notice("nudge", "final answer right after code that found nothing: questioned once")
             return None
-        if not self.pushed_back and self._doubtful(value, feedback):
+        if not self.pushed_back and self._doubtful(value, feedback, question):
             self.pushed_back = True  # once: the model may know better, e.g. a sum it did in its head
             return None
         return value
 
-    def _doubtful(self, answer: str, feedback: list[str]) -> bool:
+    def _doubtful(self, answer: str, feedback: list[str], question: str) -> bool:
         """Values never shown, or cut short, are how small models guess; challenge them once."""
         seen = "\n".join(self.seen)
         # A value buried in a long dump of data (`print(recs[:3])`) was seen, not found: small models answer
@@ -380,6 +389,10 @@ class RLM:
         if unsupported:
             feedback.append(prompts.NUDGE_UNSUPPORTED.format(values=", ".join(unsupported[:5])))
             self._notice("nudge", f"final answer has values never seen in the REPL output: {unsupported[:5]}")
+            return True
+        if prompts.counted_by_eye(question, answer, self.seen[1:]):
+            feedback.append(prompts.NUDGE_COUNTED_BY_EYE.format(answer=answer.strip()))
+            self._notice("nudge", f"final answer {answer.strip()} is a count no output printed: questioned once")
             return True
         longer = parsing.truncated_values(answer, seen)
         if longer:

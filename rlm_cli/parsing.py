@@ -27,7 +27,42 @@ class Reply:
 _FINAL_VAR_LINE = re.compile(r"^[ \t]*FINAL_VAR\([^)\n]*\)[ \t]*$", re.MULTILINE)
 
 
+_FENCE_LINE = re.compile(r"^[ \t]*```", re.MULTILINE)
+_BARE_OPENER = re.compile(r"^[ \t]*(repl|python)[ \t]*$", re.MULTILINE | re.IGNORECASE)
+_CLOSING = re.compile(r"[ \t]*```[ \t]*$", re.MULTILINE)
+_BARE_END = re.compile(r"^[ \t]*(?:text|output|FINAL(?:_VAR)?\(.*)$", re.MULTILINE)
+
+
+def fix_bare_fence(text: str) -> str:
+    """`repl` lines without their backticks, as small models write them, made fences again when code follows.
+
+    The code runs to the next fence (its closing ```), or else to a `text`/`output` line or a FINAL line.
+    Lines inside fences, a `repl` word before prose, and fences that would not pair up are left alone.
+    The last one is fixed first, so that each sees the fences of those after it.
+    """
+    for match in reversed(list(_BARE_OPENER.finditer(text))):
+        text = _open_bare(text, match)
+    return text
+
+
+def _open_bare(text: str, match: re.Match[str]) -> str:
+    if len(_FENCE_LINE.findall(text, 0, match.start())) % 2:
+        return text  # inside a fence: a word of the code or of an output
+    fence = _FENCE_LINE.search(text, match.end())
+    end = _BARE_END.search(text, match.end())
+    stop = min([m.start() for m in (fence, end) if m is not None] + [len(text)])
+    body = text[match.end() : stop]
+    later = len(_FENCE_LINE.findall(text, match.end()))
+    closing = fence is not None and stop == fence.start() and bool(_CLOSING.match(text, stop))
+    if not _is_code(body) or later % 2 != closing:
+        return text  # prose, or fences that would not pair up once this one opens
+    if closing:
+        return f"{text[: match.start()]}```repl{text[match.end() :]}"
+    return f"{text[: match.start()]}```repl{body.rstrip()}\n```\n{text[stop:]}"
+
+
 def parse_reply(text: str) -> Reply:
+    text = fix_bare_fence(text)
     blocks: list[str] = []
     spans: list[tuple[int, int]] = []
     code_end = 0

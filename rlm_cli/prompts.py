@@ -24,9 +24,10 @@ In the REPL:
 "{separator}".
 - `documents`: list of the documents; each has .path, .text, .lines.
 - `grep(pattern)`: the lines matching a regex (case-insensitive), as "path:line: text" strings.
-- `records()`: every line as a dict with the fields time, level, host, service, message, status, \
-method, path, ip, user (when the line has them), whatever the log format. Missing fields are None \
-and compare False. `when(text)`: a date or time in any format, to compare with r["time"].
+- `records()`: every record (a log line, a JSON line, or a block of "Key: value" lines) as a dict \
+with the fields time, level, host, service, message, status, method, path, ip, user, label (when the \
+record has them), whatever the format, plus the record's own keys. Missing fields are None and \
+compare False. `when(text)`: a date or time in any format, to compare with r["time"].
 - `chunks(size=20000)`: `context` split into pieces of about `size` characters.
 - `llm_query(prompt)`: ask a helper model about a text you build (up to about \
 {sub_chars} characters); it sees only that prompt. Returns a str.
@@ -44,8 +45,8 @@ print or grep. Never guess the format of the data, never invent values.
 FINAL(answer) on its own line. A plan is not an answer.
 5. To find one fact, print the whole matching lines with grep and copy the value exactly as \
 printed (all of it: codes may contain -, . or spaces).
-6. To count or compare log lines, use records() and its fields rather than a regex over `context`. \
-For "how many times", "exactly N" or "top N", count with Counter and print the counts.
+6. To count or compare log lines or records, use records() and its fields rather than a regex over \
+`context`. For "how many times", "exactly N" or "top N", count with Counter and print the counts.
 
 Example 1 (find one fact):
 Question: What is the backup server's address?
@@ -194,14 +195,16 @@ def sample_lines(docs_text: Sequence[tuple[str, str]], question: str, limit: int
     terms = question_terms(question)
     lines: dict[tuple[int, int], tuple[str, str, set[str]]] = {}
     shapes: dict[str, tuple[int, int]] = {}  # lines of one shape are shown once, so more kinds of line fit
+    blocks = [records.is_blocks(text) for _, text in docs_text]
     for term in terms:
         rx = re.compile(re.escape(term), re.IGNORECASE)
         hits = 0
         for doc_index, (path, text) in enumerate(docs_text):
+            span = _block_span if blocks[doc_index] else line_span
             for match in rx.finditer(text):
-                start, end = line_span(text, match.start(), match.end())
+                start, end = span(text, match.start(), match.end())
                 line = text[start:end].strip()
-                record = records.parse_line(line)
+                record = records.parse_unit(line)
                 key = shapes.setdefault(records.shape(record["message"], record["user"]), (doc_index, start))
                 lines.setdefault(key, (path, line, set()))[2].add(term)
                 hits += 1
@@ -211,7 +214,18 @@ def sample_lines(docs_text: Sequence[tuple[str, str]], question: str, limit: int
                 break
     frequency = Counter(term for _, _, found in lines.values() for term in found)
     ranked = sorted(lines.items(), key=lambda item: -sum(1 / frequency[t] for t in item[1][2]))
-    return [f"{path}: {line[:200]}" for _, (path, line, _) in ranked[:limit] if line]
+    return [
+        f"{path}:\n{line[:400]}\n" if "\n" in line else f"{path}: {line[:200]}"
+        for _, (path, line, _) in ranked[:limit]
+        if line
+    ]
+
+
+def _block_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """The bounds of the blank-line-separated block holding text[start:end]: a record of an export."""
+    stop = text.find("\n\n", end)
+    before = text.rfind("\n\n", 0, start)
+    return 0 if before < 0 else before + 2, len(text) if stop < 0 else stop
 
 
 def record_fields(docs_text: Sequence[tuple[str, str]], max_docs: int = 200) -> list[str]:
@@ -228,8 +242,9 @@ def record_fields(docs_text: Sequence[tuple[str, str]], max_docs: int = 200) -> 
     out = []
     for fields, docs in ranked[:6]:
         path, text = docs[0]
-        example = records.parse_lines(path, text[: text.find("\n", 0, 4000) + 1 or 4000])[:1]
-        shown = f"\n  e.g. {str(example[0])[:300]}" if example else ""
+        first = records.units(text[:4000], records.is_blocks(text))[:1]
+        example = records.Record(records.parse_unit(first[0][1]), doc=path, raw=first[0][1]) if first else None
+        shown = f"\n  e.g. {str(example)[:300]}" if example else ""
         out.append(f"{', '.join(fields)}, message: {len(docs)} document(s){shown}")
     return out
 
@@ -252,10 +267,13 @@ def stems(question: str) -> list[str]:
     return out
 
 
+LABEL_NOTE = ' (r["label"], in lower case, however a record writes it: [label: x], Category: X, type=x, (x))'
+
+
 def data_profile(
     docs_text: Sequence[tuple[str, str]], question: str, max_values: int = 15, max_shapes: int = 10
 ) -> list[str]:
-    """The values of the logs' category fields and the shapes of their messages, the question's words first.
+    """The values of the records' category fields and the shapes of their messages, the question's words first.
 
     Small models filter on what they see here ("event": "login_failed", status 503) instead of guessing.
     """
@@ -263,14 +281,17 @@ def data_profile(
     found = records.profile(docs_text, lambda: _lines_with(docs_text, words))
     if not found.lines:
         return []
-    out = [f"Values of the category fields (from {found.lines:,} lines):"]
+    out = [f"Values of the category fields (from {found.lines:,} records):"]
     for key, values in found.values.items():
         if key not in records.FIELDS and not any(w in f"{key} {values}".lower() for w in words):
             continue  # a key of the data's own (`hit=true`) lures small models unless the question is about it
         shown = sorted(values, key=str) if all(isinstance(v, int) for v in values) else values
         more = f", ... ({len(values)} in all)" if len(shown) > max_values else ""
-        out.append(f"- {key}: {', '.join(repr(v) for v in shown[:max_values])}{more}")
-    if found.shapes:
+        note = LABEL_NOTE if key == "label" else ""
+        out.append(f"- {key}: {', '.join(repr(v) for v in shown[:max_values])}{more}{note}")
+    if named := _named_values(found.values, question):
+        out.append("The question's words among these values: " + "; ".join(named) + ".")
+    if found.shapes and "label" not in found.values:  # labelled records are counted by label, not by their text
         ranked = sorted(found.shapes, key=lambda item: -sum(w in item[0].lower() for w in words))
         out += [
             "",
@@ -283,6 +304,20 @@ def data_profile(
     return out
 
 
+def _named_values(values: dict[str, list[Any]], question: str) -> list[str]:
+    """Which field holds each value the question writes as the data does: 'personal' is r["account"], not a label.
+
+    Only exact matches (case included), so "errors" is not taken for the level ERROR.
+    """
+    words = {w.strip(".,;:?!'\"()") for w in question.split()}
+    named = []
+    for key, options in values.items():
+        for value in options:
+            if (str(value) in words) and not (isinstance(value, str) and len(value) < 2):
+                named.append(f'{str(value)!r} is r["{key}"] == {value!r}')
+    return named
+
+
 _TIMES = {"once": 1, "twice": 2, "thrice": 3}
 _NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9}
 _EXACTLY = re.compile(
@@ -293,6 +328,7 @@ _TOP = re.compile(
     r"\btop[- ]?(\d+)\b|\b(\d+)\s+[\w-]+(?:\s+\([^)]*\))?\s+(?:had|got|with|that had)\s+the\s+most\b", re.I
 )
 _STATUS_CLASS = re.compile(r"\b([1-5])xx\b|\b([1-5])00\s*(?:-|to|–)\s*\1?\d99\b", re.I)
+_AT_LEAST = re.compile(r"\bat least (\d+)\b|\b(\d+) or more\b", re.I)
 _AFTER = re.compile(r"\b(after|before|later than|earlier than|since|until)\b", re.I)
 
 
@@ -312,11 +348,26 @@ def misses_exact_count(question: str, code: str) -> str | None:
     return NUDGE_EXACT_COUNT.format(n=n)
 
 
+_HOW_MANY = re.compile(r"\b(how many|count|number of)\b", re.I)
+
+
+def counted_by_eye(question: str, answer: str, outputs: Sequence[str]) -> bool:
+    """A number answering "how many" that no output printed: the model counted a printed list itself.
+
+    Small models miscount lists of ten or more items; a count must come from len() or sum() in code.
+    """
+    number = answer.strip().rstrip(".")
+    if not number.isdigit() or not _HOW_MANY.search(question):
+        return False
+    rx = re.compile(rf"(?<![\w.-]){number}(?![\w-]|\.\d)")
+    return not any(rx.search(output) for output in outputs)
+
+
 def question_hints(question: str) -> list[str]:
     """What common phrasings of a log question mean in code: small models read "exactly twice" as top 2.
 
-    Only wordings with one reading in any log question ("exactly N times", "distinct", "top N", "5xx",
-    "after <time>"); each hint states the meaning, not the answer.
+    Only wordings with one reading in any question on records ("exactly N times", "at least N", "distinct",
+    "top N", "5xx", "after <time>"); each hint states the meaning, not the answer.
     """
     hints = []
     if n := exact_count(question):
@@ -329,6 +380,9 @@ def question_hints(question: str) -> list[str]:
             "For a number of distinct values, build a set of the value over the matching lines only, leave out "
             "None, and print len() of it."
         )
+    if match := _AT_LEAST.search(question):
+        n = match[1] or match[2]
+        hints.append(f'"{match[0]}" means a count >= {n}: count per item with Counter, then keep the counts >= {n}.')
     if match := _TOP.search(question):
         n = match[1] or match[2]
         hints.append(f"For the top {n}, print Counter(...).most_common({n}).")
@@ -390,7 +444,7 @@ def metadata(
     if fields:
         lines += [
             "",
-            "records() parses these documents' lines into dicts with these fields:",
+            "records() parses these documents' records (lines, or blocks) into dicts with these fields:",
             *(f"- {f}" for f in fields),
         ]
         if profile:
@@ -400,7 +454,7 @@ def metadata(
         lines += [
             "",
             "`context` is already loaded. Write a ```repl block. To find one fact, grep for it; to count or "
-            "compare log lines, start with `recs = records()` and compute the answer.",
+            "compare records, start with `recs = records()` and compute the answer.",
         ]
     else:
         lines += ["", "`context` is already loaded. Write a ```repl block to start exploring the data."]
@@ -523,6 +577,10 @@ NUDGE_PATH_TAILS = (
 NUDGE_NONE_COUNTED = (
     "Your answer {total} counts None as one of the values (see the note under the output); without None the "
     "count is {kept}. Reply FINAL({kept}) unless None is really one of the things the question counts."
+)
+NUDGE_COUNTED_BY_EYE = (
+    "No output printed {answer}: did you count printed items yourself? That is easy to get wrong. Compute the "
+    "count in code and print it, e.g. print(len(items)) or print(sum(1 for x in items if ...)), then answer."
 )
 NUDGE_LAST_CALL = (
     "You have no iterations left. Reply now with FINAL(answer): your best answer from what the REPL has "

@@ -1,8 +1,9 @@
-"""Log lines as records: one dict per line, with the usual fields under one name whatever the format.
+"""Log lines and exported records as dicts, with the usual fields under one name whatever the format.
 
 Small models write wrong regexes for formats they have not looked at; `records()` in the REPL lets them
-filter on `r["level"]`, `r["status"]` or `r["time"]` across JSON lines, logfmt, syslog, access logs and
-timestamped text at once. Imported by the sandboxed REPL child, so only the standard library and dateutil.
+filter on `r["level"]`, `r["status"]`, `r["label"]` or `r["time"]` across JSON lines, logfmt, syslog, access
+logs, timestamped text and blank-line-separated `Key: value` blocks at once. Imported by the sandboxed REPL
+child, so only the standard library and dateutil.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "method": ("method", "http_method", "verb", "request_method"),
     "ip": ("ip", "remote_addr", "client_ip", "clientip", "remote_ip", "src_ip"),
     "user": ("user", "username", "user_name", "userid", "user_id"),
+    "label": ("label", "category", "class", "tag", "topic", "type", "kind"),
 }
-FIELDS = ("time", "level", "host", "service", "message", "status", "method", "path", "query", "ip", "user")
+FIELDS = ("time", "level", "host", "service", "message", "status", "method", "path", "query", "ip", "user", "label")
 
 LEVELS = {
     "TRACE": "TRACE",
@@ -65,6 +67,12 @@ _LOGGER = re.compile(r"^\[(?P<service>[\w./@-]+)\]\s*(?:[-:]\s*)?")
 _PAIR = re.compile(r'(?<![\w.-])(?P<key>[A-Za-z_][\w.-]*)=(?P<value>"(?:[^"\\]|\\.)*"|\S*)')
 _USER_IN_MESSAGE = re.compile(r"\buser[ =:]+([\w.@-]*\w)", re.IGNORECASE)
 _REQUEST = re.compile(r"^(?P<method>[A-Z]+) (?P<target>\S+)(?: (?P<protocol>\S+))?$")
+# Labels as exports write them: "[label: billing]", "(plan: pro)", "... refund. Category: Refund", "... (refund)".
+_BRACKET_PAIR = re.compile(r"[\[(]\s*(?P<key>[A-Za-z_][\w-]{0,30}):\s*(?P<value>[^\[\]()]{1,80}?)\s*[\])]")
+_TRAILING_PAIR = re.compile(r"(?:^|(?<=[.!?;|])\s+)(?P<key>[A-Z][A-Za-z_-]{1,30}):\s+(?P<value>\w[\w -]{0,40}?)\s*$")
+_TRAILING_TAG = re.compile(r"(?:^|\s)\((?P<value>[A-Za-z][\w-]{0,40})\)\s*$")
+_HEADER = re.compile(r"^(?P<key>[A-Za-z][\w-]*(?: [\w-]+){0,2}):\s+(?P<value>\S.*)$")
+_BLANK_LINES = re.compile(r"\n[ \t]*\n\s*")
 
 
 class Time(datetime):
@@ -128,19 +136,31 @@ class _Absent:
 
 
 ABSENT = _Absent()
-_ALIAS_KEYS = {name for names in ALIASES.values() for name in names} - set(ALIASES)
+_CANONICAL = {name: field for field, names in ALIASES.items() for name in names}
+
+
+def _copied(key: str) -> bool:
+    """A key whose value is also under a canonical name ("Category", "ts", "User"): listed once, canonically."""
+    return key not in FIELDS and key.lower() in _CANONICAL
 
 
 class Record(dict):
-    """One parsed line. Absent fields read as ABSENT, so `r["status"] == 503` works on every line."""
+    """One parsed line or block. Absent fields read as ABSENT, so `r["status"] == 503` works on every line.
 
-    def __missing__(self, key: str) -> _Absent:
+    Another name of a canonical field reads as that field (`r["category"]` is `r["label"]` where the record
+    wrote "type=refund"), since models name a field after the question's word.
+    """
+
+    def __missing__(self, key: str) -> Any:
+        field = _CANONICAL.get(key.lower()) if isinstance(key, str) else None
+        if field is not None and field != key and field in self:
+            return self[field]
         return ABSENT
 
     def __repr__(self) -> str:
-        """Canonical fields first; keys copied to a canonical name, and the raw line, are left out."""
+        """Canonical fields first; keys copied to a canonical name, and the raw text, are left out."""
         order = [k for k in FIELDS if k in self] + [k for k in self if k not in FIELDS]
-        shown = [k for k in order if k not in ("raw", "lineno") and k.lower() not in _ALIAS_KEYS]
+        shown = [k for k in order if k not in ("raw", "lineno") and not _copied(k)]
         if self.get("message") == str(self.get("raw", "")).strip():
             shown.remove("message")  # access and JSON lines without a message of their own
         return "{" + ", ".join(f"{k!r}: {_show(self[k])}" for k in shown if self[k] not in (None, "")) + "}"
@@ -209,6 +229,7 @@ def parse_line(text: str, year: int | None = None) -> Record:
     for pair in pairs:
         value = pair["value"]
         record.setdefault(pair["key"], value[1:-1].replace('\\"', '"') if value.startswith('"') else value)
+    pairs += _tags(rest, record)
     if "level" not in record and (match := _LEVEL_WORD.match(rest)) and match["level"].upper() in LEVELS:
         record["level"] = match["level"]
         rest = rest[match.end() :]
@@ -222,14 +243,90 @@ def parse_line(text: str, year: int | None = None) -> Record:
     return _normalise(record, year, stripped)
 
 
-def parse_lines(path: str, text: str, year: int | None = None) -> list[Record]:
-    """Every non-blank line of one document, with its path and line number."""
+def _tags(text: str, record: Record) -> list[re.Match[str]]:
+    """Labels written inside a line: "[label: x]" and "(plan: pro)" anywhere, "Category: X" or "(x)" at its end."""
+    found = list(_BRACKET_PAIR.finditer(text))
+    for match in found:
+        record.setdefault(match["key"], match["value"])
+    if match := _TRAILING_PAIR.search(text):
+        record.setdefault(match["key"], match["value"])
+        found.append(match)
+    elif match := _TRAILING_TAG.search(text):
+        record.setdefault("tag", match["value"])
+        found.append(match)
+    return found
+
+
+def parse_block(text: str, year: int | None = None) -> Record:
+    """One record written as lines of `Key: value` (and tags), as ticket and review exports write them.
+
+    The lines that are not fields make its message.
+    """
+    record = Record()
+    body = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if match := _HEADER.match(stripped):
+            value = match["value"]
+            for tag in reversed(_tags(value, record)):
+                value = (value[: tag.start()] + value[tag.end() :]).strip()
+            record.setdefault(match["key"], value)
+        elif stripped:
+            rest = stripped
+            for pair in sorted([*_PAIR.finditer(stripped), *_tags(stripped, record)], key=lambda m: -m.start()):
+                if pair.re is _PAIR:
+                    record.setdefault(pair["key"], pair["value"].strip('"'))
+                rest = rest[: pair.start()] + rest[pair.end() :]
+            if rest.strip():
+                body.append(rest.strip())
+    if not any(k.lower() in ALIASES["message"] for k in record):
+        record["message"] = " ".join(body)
+    return _normalise(record, year, " ".join(body))
+
+
+def is_blocks(text: str, sample: int = 20_000) -> bool:
+    """A document of records separated by blank lines, each with `Key: value` lines (an export, not prose or logs).
+
+    Judged on its start: at least three blocks of two lines or more, and one key in four blocks out of five.
+    """
+    blocks = [b for b in _BLANK_LINES.split(text[:sample].strip()) if b.strip()][:-1]  # the last may be cut
+    if len(blocks) < 3 or sum(b.count("\n") >= 1 for b in blocks) < 0.8 * len(blocks):
+        return False
+    keys: Counter[str] = Counter()
+    for block in blocks:
+        keys.update({m["key"].lower() for line in block.splitlines() if (m := _HEADER.match(line.strip()))})
+    return bool(keys) and keys.most_common(1)[0][1] >= 0.8 * len(blocks)
+
+
+def units(text: str, blocks: bool | None = None) -> list[tuple[int, str]]:
+    """A document's records as (first line number, text): its blocks when is_blocks(), else its non-blank lines."""
+    if not (is_blocks(text) if blocks is None else blocks):
+        return [(n, line) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
     out = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if line.strip():
-            record = parse_line(line, year)
-            record.update(doc=path, lineno=number, raw=line)
-            out.append(record)
+    start, line = 0, 1
+    for gap in [*_BLANK_LINES.finditer(text), None]:
+        end = gap.start() if gap else len(text)
+        block = text[start:end]
+        if block.strip():
+            out.append((line + len(block) - len(block.lstrip("\n")), block.strip("\n")))
+        after = gap.end() if gap else end
+        line += text.count("\n", start, after)
+        start = after
+    return out
+
+
+def parse_unit(text: str, year: int | None = None) -> Record:
+    """A line or a block, whichever `text` is."""
+    return parse_block(text, year) if "\n" in text.strip() else parse_line(text, year)
+
+
+def parse_lines(path: str, text: str, year: int | None = None) -> list[Record]:
+    """Every record of one document (its non-blank lines, or its blocks), with its path and line number."""
+    out = []
+    for number, unit in units(text):
+        record = parse_unit(unit, year)
+        record.update(doc=path, lineno=number, raw=unit)
+        out.append(record)
     return out
 
 
@@ -240,16 +337,17 @@ def guess_year(texts: Iterable[str]) -> int | None:
 
 
 def common_fields(text: str, sample: int = 40) -> tuple[str, ...]:
-    """The fields records() finds in most of a document's first lines, for the root model's description.
+    """The fields records() finds in most of a document's first records, for the root model's description.
 
     `message` (every line has one) and the optional `query` are left out.
     """
     counts: Counter[str] = Counter()
-    lines = [line for line in text[:20_000].splitlines() if line.strip()][:sample]
-    for line in lines:
-        record = parse_line(line)
+    head = text[:20_000]
+    found = [unit for _, unit in units(head[: head.rfind("\n") + 1] or head, is_blocks(text))][:sample]
+    for unit in found:
+        record = parse_unit(unit)
         counts.update(k for k in FIELDS if record[k] not in (None, "") and k not in ("message", "query"))
-    return tuple(k for k in FIELDS if counts[k] > len(lines) // 2)
+    return tuple(k for k in FIELDS if counts[k] > len(found) // 2)
 
 
 # Keys whose values are not categories worth listing: they are unique per line, or copied elsewhere.
@@ -267,7 +365,7 @@ PROFILE_LINES = 6_000  # parsing 6,000 lines for the root prompt takes a few ten
 
 @dataclass
 class Profile:
-    """What a sample of an input's log lines looks like: the values of its category fields and its messages.
+    """What a sample of an input's records looks like: the values of its category fields and its messages.
 
     Shown to the root model so that it filters on values the data really has ("login_failed", 503, "FATAL")
     instead of words it guessed from the question.
@@ -298,22 +396,23 @@ def profile(
     A field with more than `max_values` distinct values (ids, sizes) is not a category and is left out.
     """
     docs = [(path, text) for path, text in docs_text if text]
-    total_lines = sum(text.count("\n") + 1 for _, text in docs) or 1
-    step = max(1, round(total_lines / max_lines))
+    blocks = {path: [unit for _, unit in units(text, True)] for path, text in docs if is_blocks(text)}
+    total = sum(len(blocks[path]) if path in blocks else text.count("\n") + 1 for path, text in docs) or 1
+    step = max(1, round(total / max_lines))
     year = guess_year(text for _, text in docs)
     values: dict[str, Counter[Any]] = {}
     shapes: Counter[str] = Counter()
     seen = 0
-    sample = [line for _, text in docs for line in _every(text, step)]
+    sample = [unit for path, text in docs for unit in (blocks[path][::step] if path in blocks else _every(text, step))]
     if step > 1:
         sample += also()
     for line in sample:
         if not line.strip():
             continue
-        record = parse_line(line, year)
+        record = parse_unit(line, year)
         seen += 1
         for key, value in record.items():
-            if key in _NOT_CATEGORIES or key.lower() in _ALIAS_KEYS or not isinstance(value, str | int):
+            if key in _NOT_CATEGORIES or _copied(key) or not isinstance(value, str | int):
                 continue
             if isinstance(value, str) and not 0 < len(value) <= 40:
                 continue
@@ -360,6 +459,8 @@ def _normalise(record: Record, year: int | None, line: str) -> Record:
         record["path"], record["query"] = record["path"].split("?", 1)
     if isinstance(record.get("level"), str):
         record["level"] = LEVELS.get(record["level"].upper(), record["level"].upper())
+    if isinstance(record.get("label"), str):
+        record["label"] = record["label"].lower()
     if isinstance(record.get("status"), str) and record["status"].isdigit():
         record["status"] = int(record["status"])
     if not isinstance(record.get("message"), str):

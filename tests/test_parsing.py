@@ -134,3 +134,29 @@ def test_path_tails_finds_the_paths_an_answer_shortened_in_its_order():
     assert path_tails("users/profile, search, /health", top) == ["/api/v2/users/profile", "/api/v1/search"]
     assert path_tails("/api/v1/search, /api/v2/users/profile, /health", top) == []
     assert path_tails("search", "search took 3 ms\n/api/v1/search") == []  # the word alone was seen too
+
+
+@pytest.mark.parametrize(
+    ("reply", "blocks", "final"),
+    [
+        # The opener lost its backticks but its closing fence is there (a reply of the local model, shortened).
+        (
+            'repl\ngrep("travel")\n```\n(a.txt:3: travel)\n```\nrecs = records()\nprint(len(recs))\n```',
+            ['grep("travel")\n', "recs = records()\nprint(len(recs))\n"],
+            None,
+        ),
+        # No fences at all: the code runs to the `text` line that starts the output the model invented.
+        ("python\nprint(len(context))\ntext\n42\nFINAL(42)", ["print(len(context))\n"], "42"),
+        ("python\nx = 1\nprint(x)", ["x = 1\nprint(x)\n"], None),
+        ("repl\nprint(1)\n```text\n1\n```", ["print(1)\n"], None),
+        ('repl\nx = grep("a")\nrepl\nprint(len(x))\n```', ['x = grep("a")\n', "print(len(x))\n"], None),
+        # A word alone on a line of prose or inside a fence, or fences that would not pair up, are left alone.
+        ("repl\nprint(1)\n```\n1\n```\nFINAL(1)", [], "1"),
+        ("Use the\nrepl\nto count.\n```repl\nprint(1)\n```", ["print(1)\n"], None),
+        ("```repl\nprint('''\nrepl\n''')\n```", ["print('''\nrepl\n''')\n"], None),
+    ],
+)
+def test_a_repl_line_without_backticks_opens_a_block(reply, blocks, final):
+    parsed = parse_reply(reply)
+    assert (parsed.code_blocks, parsed.final_value) == (blocks, final)
+    assert parsed.history.startswith("```repl\n") == (bool(blocks) and reply.startswith(("repl", "python", "```")))

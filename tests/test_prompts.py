@@ -107,6 +107,8 @@ def test_sample_lines_show_each_kind_of_line_once():
         ("List the top 5 hosts by WARN lines.", ["For the top 5, print Counter(...).most_common(5)."]),
         ("How many 4xx responses did /login get?", ['"4xx" means 400 <= r["status"] <= 499.']),
         ("Which services logged errors since 2024-05-01 10:00?", ['Compare r["time"] with when("...")']),
+        ("Count the users with 3 or more refunds.", ['"3 or more" means a count >= 3: count per item']),
+        ("Which hosts failed at least 2 times?", ['"at least 2" means a count >= 2']),
         ("Who wrote the letter after the war?", []),
     ],
 )
@@ -141,3 +143,19 @@ def test_an_exact_count_the_code_never_tested_is_caught():
     assert "never kept the items whose count == 2" in misses_exact_count("Which failed exactly twice?", top)
     assert misses_exact_count("Which failed exactly twice?", "print([s for s, n in c.items() if n == 2])") is None
     assert misses_exact_count("Which failed twice or more?", top) is None
+
+
+def test_samples_of_an_export_show_whole_records():
+    export = "".join(f"Ticket {i}\nUser: u{i} (plan: pro)\n[label: {lab}]\nText {i}.\n\n" for i, lab in enumerate("ab" * 3))
+    found = sample_lines([("t.txt", export)], "Which plan has the most tickets?")
+    assert found[0] == "t.txt:\nTicket 0\nUser: u0 (plan: pro)\n[label: a]\nText 0.\n"
+
+
+def test_values_the_question_names_are_tied_to_their_field():
+    from rlm_cli.prompts import data_profile
+
+    lines = [f"user=u{i} account={a} :: paid [label: {lab}]" for i, (a, lab) in enumerate([("personal", "rent")] * 3)]
+    lines += [f"user=v{i} account=joint :: paid type=travel" for i in range(3)]
+    profile = "\n".join(data_profile([("t.txt", "\n".join(lines))], "Top label for personal accounts, not travel?"))
+    assert """'personal' is r["account"] == 'personal'; 'travel' is r["label"] == 'travel'.""" in profile
+    assert "among these values" not in "\n".join(data_profile([("a.log", "level=ERROR msg=x\n" * 3)], "Which errors?"))

@@ -10,7 +10,18 @@ import pytest
 from test_ask import fence, model_args
 
 from rlm_cli.errors import EXIT_OK
-from rlm_cli.records import ABSENT, common_fields, guess_year, parse_line, parse_lines, profile, shape, when
+from rlm_cli.records import (
+    ABSENT,
+    common_fields,
+    guess_year,
+    is_blocks,
+    parse_line,
+    parse_lines,
+    profile,
+    shape,
+    units,
+    when,
+)
 
 LINES = {
     "json": '{"ts": "2026-03-03T14:22:05.120Z", "level": "error", "host": "app-01", "service": "cart", "msg": "boom"}',
@@ -201,7 +212,7 @@ def test_model_code_counts_across_formats_in_the_sandbox(fake_llm, run_rlm, tmp_
     result = run_rlm("ask", str(logs), "Which files had errors?", *model_args(fake_llm))
     assert result.returncode == EXIT_OK, result.stderr
     roots = fake_llm.requests_for("root")
-    assert "records() parses these documents' lines" in roots[0].messages[1]["content"]
+    assert "records() parses these documents' records" in roots[0].messages[1]["content"]
     assert f"[('{logs}/app-01/cart.jsonl', 1), ('{logs}/app-03.log', 2)] 3" in roots[1].last_user
     assert "The question: Which files had errors?" in roots[1].last_user  # small models lose it otherwise
 
@@ -228,6 +239,17 @@ def test_a_model_that_reruns_a_block_is_sampled_once_to_get_it_unstuck(fake_llm,
     result, roots = ask_about_log(fake_llm, run_rlm, tmp_path, LINES["syslog"] + "\n", *replies)
     assert [r.params.get("temperature") for r in roots] == [0.0, 0.0, 0.7, 0.0]
     assert "sampled at temperature 0.7" in result.stderr
+
+
+def test_a_rerun_block_is_kept_once_in_the_conversation(fake_llm, run_rlm, tmp_path):
+    code = fence("print(len(grep('FATAL')))")
+    replies = [code, code, code, fence("print(len(records()))"), "FINAL(1)"]
+    result, roots = ask_about_log(fake_llm, run_rlm, tmp_path, LINES["syslog"] + "\n", *replies)
+    assert result.stdout.strip() == "1"
+    # The copies are dropped, so the model does not see itself repeating, and the nudge is there once.
+    assert [len(r.messages) for r in roots] == [2, 4, 4, 4, 6]
+    assert roots[3].last_user.count("You already ran exactly this code") == 1
+    assert "REPL output of block 1" in roots[3].last_user and "1" in roots[3].last_user
 
 
 def test_the_same_reply_twice_is_also_sampled_once(fake_llm, run_rlm, tmp_path):
@@ -290,3 +312,97 @@ def test_rerunning_code_that_printed_a_result_is_told_to_answer(fake_llm, run_rl
     code = fence("print(sum(r['level'] == 'FATAL' for r in records()))")
     _, roots = ask_about_log(fake_llm, run_rlm, tmp_path, LINES["syslog"] + "\n", code, code, "FINAL(1)")
     assert "it printed the same: 1\nIf that answers the question, reply FINAL(answer) now" in roots[2].last_user
+
+
+EXPORT = (
+    "Ticket 1000\nDate: 2025-01-03\nUser: emeka39 (plan: pro)\n(refund)\nI want my money back for the kettle.\n\n"
+    "Ticket 1001\nDate: 2025-01-04\nUser: ana7 (plan: free)\nCategory: Account-Access\nI cannot sign in (again).\n\n\n"
+    "Ticket 1002\nDate: 2025-01-05\nUser: emeka39 (plan: pro)\ntype=refund\nRefund the monitor.\n\n"
+    "Ticket 1003\nDate: 2025-01-06\nUser: bo12 (plan: pro)\n[label: billing]\nCharged twice.\n"
+)
+
+
+def test_an_export_of_blank_line_separated_blocks_reads_as_one_record_per_block():
+    recs = parse_lines("tickets.txt", EXPORT)
+    assert [(r["lineno"], r["user"], r["plan"], r["label"]) for r in recs] == [
+        (1, "emeka39", "pro", "refund"),
+        (7, "ana7", "free", "account-access"),
+        (14, "emeka39", "pro", "refund"),
+        (20, "bo12", "pro", "billing"),
+    ]
+    assert recs[1]["message"] == "Ticket 1001 I cannot sign in (again)."  # a bracket mid-text is not a label
+    assert recs[3]["time"] == datetime(2025, 1, 6, tzinfo=UTC) and recs[3]["raw"].startswith("Ticket 1003\n")
+    assert Counter(r["label"] for r in recs if r["plan"] == "pro").most_common(1) == [("refund", 2)]
+
+
+def test_a_label_written_any_way_in_a_line_reads_as_one_lower_case_label():
+    lines = [
+        "#1 2025-01-01 user=mei4 account=joint :: Coffee (kettle) at the cafe. [label: dining]",
+        "#2 2025-01-02 user=farid2 account=student :: Weekly shop, 11 items. Category: Groceries",
+        "#3 2025-01-03 user=zofia7 account=student :: Weekly shop, 3 items. type=groceries",
+        "#4 2025-01-04 user=ivo9 account=business :: Monthly rent, flat 22. (rent)",
+        '{"id": 5, "date": "2025-01-05", "user": "x1", "region": "EU", "text": "ok", "category": "Mixed"}',
+    ]
+    assert [parse_line(line)["label"] for line in lines] == ["dining", "groceries", "groceries", "rent", "mixed"]
+    assert parse_line(lines[4])["category"] == "Mixed" and parse_line(lines[4])["region"] == "EU"
+    assert common_fields("\n".join(lines[:4])) == ("user", "label")
+
+
+def test_another_name_of_a_field_reads_as_that_field():
+    record = parse_line("#3 user=zofia7 :: Weekly shop. type=groceries")
+    assert record["category"] == record["kind"] == "groceries"  # models name the field after the question
+    assert parse_line(LINES["json"])["severity"] == "ERROR" and parse_line(LINES["json"])["plan"] is ABSENT
+    assert "'type'" not in repr(record) and "'label': 'groceries'" in repr(record)
+
+
+def test_blocks_are_exports_only_when_most_of_them_share_a_key():
+    prose = "It was a dark night.\nThe rain fell.\n\nNote: nobody came.\nThe end was near.\n\n" * 3
+    logs = "\n\n".join([LINES["python"], LINES["log4j"] + "\n" + LINES["syslog"]] * 3)
+    assert is_blocks(EXPORT * 2)
+    assert not is_blocks(prose) and not is_blocks(logs) and not is_blocks("\n".join(LINES.values()))
+    assert [n for n, _ in units("\n\n" + EXPORT)] == [3, 9, 16, 22]
+
+
+def test_profile_reads_an_export_by_its_records():
+    found = profile([("tickets.txt", "\n".join([EXPORT] * 3))])
+    assert found.lines == 12
+    assert found.values["label"] == ["refund", "account-access", "billing"] and found.values["plan"] == ["pro", "free"]
+
+
+def test_model_code_counts_labels_in_an_export_in_the_sandbox(fake_llm, run_rlm, tmp_path):
+    code = fence('print(Counter(r["category"] for r in records() if r["plan"] == "pro").most_common(1))')
+    result, roots = ask_about_log(
+        fake_llm, run_rlm, tmp_path, EXPORT, code, "FINAL(refund)", question="Top label on the pro plan?"
+    )
+    assert result.stdout.strip() == "refund"
+    assert "[('refund', 2)]" in roots[1].messages[-1]["content"]
+    intro = roots[0].messages[1]["content"]
+    assert "- plan: 'pro', 'free'" in intro and "- label: 'refund', 'account-access', 'billing' (r[\"label\"]" in intro
+    assert "Shapes of the messages" not in intro  # labelled records are counted by label, not by their text
+
+
+def test_a_count_no_output_printed_is_questioned_once(fake_llm, run_rlm, tmp_path):
+    listing = fence('c = Counter(r["user"] for r in records() if r["label"] == "refund")\nprint(c.most_common())')
+    result, roots = ask_about_log(
+        fake_llm,
+        run_rlm,
+        tmp_path,
+        EXPORT,
+        listing,
+        "FINAL(3)",  # a miscount of the printed list [('emeka39', 2)], which has one user
+        fence("print(sum(1 for n in c.values() if n >= 2))"),
+        "FINAL(1)",
+        question="How many users have at least 2 tickets labelled refund?",
+    )
+    assert result.stdout.strip() == "1"
+    assert "No output printed 3: did you count printed items yourself?" in roots[2].last_user
+    assert '"at least 2" means a count >= 2' in roots[0].messages[1]["content"]
+
+
+def test_counted_by_eye_needs_a_how_many_question_and_an_unprinted_whole_number():
+    from rlm_cli.prompts import counted_by_eye
+
+    assert counted_by_eye("How many users?", "10", ["[('ann', 3), ('bo', 2)]", "user10 id=4.10"])
+    assert not counted_by_eye("How many users?", "10.", ["[('ann', 10)]"])
+    assert not counted_by_eye("Which user logged in most?", "10", ["ann"])
+    assert not counted_by_eye("Count the users.", "ann", ["bo"])
