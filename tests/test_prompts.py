@@ -146,7 +146,9 @@ def test_an_exact_count_the_code_never_tested_is_caught():
 
 
 def test_samples_of_an_export_show_whole_records():
-    export = "".join(f"Ticket {i}\nUser: u{i} (plan: pro)\n[label: {lab}]\nText {i}.\n\n" for i, lab in enumerate("ab" * 3))
+    export = "".join(
+        f"Ticket {i}\nUser: u{i} (plan: pro)\n[label: {lab}]\nText {i}.\n\n" for i, lab in enumerate("ab" * 3)
+    )
     found = sample_lines([("t.txt", export)], "Which plan has the most tickets?")
     assert found[0] == "t.txt:\nTicket 0\nUser: u0 (plan: pro)\n[label: a]\nText 0.\n"
 
