@@ -163,7 +163,7 @@ class RLM:
         self.seen: list[str] = []  # everything the model was shown, to check its answers against
         self.pushed_back = False
         self.doubted_empty = False  # an answer right after a block that found nothing was questioned once
-        self.doubted_count = 0  # answers to "exactly N" from code that never tested == N, questioned so far
+        self.doubted_count = 0  # answers to "exactly N" or "at least N" from code that never tested it, so far
         self.last_code = ""  # the last block run, whose output an answer comes from
         self.found_nothing = False  # the last block printed only an empty result
         self.ran: set[str] = set()  # code already run, to tell a model stuck repeating itself
@@ -361,12 +361,12 @@ class RLM:
                 feedback.append(prompts.NUDGE_PLACEHOLDER.format(name=value))
                 self._notice("nudge", f"FINAL({value}): a placeholder, not an answer: refused")
                 return None
-        if self.doubted_count < 2 and (nudge := prompts.misses_exact_count(question, self.last_code)):
+        if self.doubted_count < 2 and (nudge := prompts.misses_count_test(question, self.last_code)):
             # Twice, since small models repeat the answer once; the repeat is then sampled (see `stuck`).
             self.doubted_count += 1
             self.partial = value
             feedback.append(nudge)
-            self._notice("nudge", "the question asks for an exact count the code never tested: questioned")
+            self._notice("nudge", "the question asks for a count the code never tested: questioned")
             return None
         if self.found_nothing and not self.doubted_empty:
             self.doubted_empty = True  # once: the answer may really be none

@@ -340,12 +340,19 @@ def exact_count(question: str) -> int | None:
     return _TIMES.get(match[1].lower()) or _NUMBER_WORDS.get(match[2].lower()) or int(match[2])
 
 
-def misses_exact_count(question: str, code: str) -> str | None:
-    """A nudge when the question asks for exactly N but the code that answered never tested == N."""
+def misses_count_test(question: str, code: str) -> str | None:
+    """A nudge when the question asks for exactly N or at least N but the code that answered never tested it.
+
+    Small models print most_common(N) for "exactly N", and count every user for "users with 3 or more".
+    """
     n = exact_count(question)
-    if n is None or re.search(rf"==\s*{n}\b|\b{n}\s*==", code):
-        return None
-    return NUDGE_EXACT_COUNT.format(n=n)
+    if n is not None:
+        return None if re.search(rf"==\s*{n}\b|\b{n}\s*==", code) else NUDGE_EXACT_COUNT.format(n=n)
+    if match := _AT_LEAST.search(question):
+        n = int(match[1] or match[2])
+        tested = rf">=\s*{n}\b|>\s*{n - 1}\b|\b{n}\s*<=|\b{n - 1}\s*<(?!=)"
+        return None if re.search(tested, code) else NUDGE_AT_LEAST.format(n=n)
+    return None
 
 
 _HOW_MANY = re.compile(r"\b(how many|count|number of)\b", re.I)
@@ -497,6 +504,11 @@ NUDGE_UNDEFINED = (
 NUDGE_EXACT_COUNT = (
     "The question asks for exactly {n}, but your code never kept the items whose count == {n}, so that answer "
     "was not accepted. Count per item with Counter, then print [k for k, c in counts.items() if c == {n}]."
+)
+NUDGE_AT_LEAST = (
+    "The question asks for at least {n}, but your code never kept the counts >= {n}, so that answer was not "
+    "accepted. Count per item with Counter, then keep the items whose count >= {n}: print them, or print "
+    "sum(1 for c in counts.values() if c >= {n}) for how many there are."
 )
 NUDGE_EMPTY_ANSWER = (
     "That answer rests on code that found nothing, which usually means the filter does not match how the data "

@@ -129,7 +129,7 @@ def test_the_reminder_repeats_the_hints_for_log_inputs_only():
 
 
 def test_an_exact_count_the_code_never_tested_is_caught():
-    from rlm_cli.prompts import exact_count, misses_exact_count
+    from rlm_cli.prompts import exact_count, misses_count_test
 
     assert [
         exact_count(q) for q in ("Which ran exactly twice?", "exactly three times?", "exactly 12 times", "twice")
@@ -140,9 +140,13 @@ def test_an_exact_count_the_code_never_tested_is_caught():
         None,
     ]
     top = "c = Counter(r['service'] for r in recs)\nprint(c.most_common(2))"
-    assert "never kept the items whose count == 2" in misses_exact_count("Which failed exactly twice?", top)
-    assert misses_exact_count("Which failed exactly twice?", "print([s for s, n in c.items() if n == 2])") is None
-    assert misses_exact_count("Which failed twice or more?", top) is None
+    assert "never kept the items whose count == 2" in misses_count_test("Which failed exactly twice?", top)
+    assert misses_count_test("Which failed exactly twice?", "print([s for s, n in c.items() if n == 2])") is None
+    assert misses_count_test("Which failed twice or more?", top) is None
+    users = "print(len({r['user'] for r in recs if r['label'] == 'refund'}))"
+    assert "never kept the counts >= 3" in misses_count_test("Count the users with 3 or more refunds.", users)
+    for tested in ("n >= 3", "n > 2", "3 <= n", "2 < n"):
+        assert misses_count_test("How many users have at least 3 refunds?", f"print(sum({tested} for n in c))") is None
 
 
 def test_samples_of_an_export_show_whole_records():

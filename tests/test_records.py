@@ -390,13 +390,12 @@ def test_a_count_no_output_printed_is_questioned_once(fake_llm, run_rlm, tmp_pat
         EXPORT,
         listing,
         "FINAL(3)",  # a miscount of the printed list [('emeka39', 2)], which has one user
-        fence("print(sum(1 for n in c.values() if n >= 2))"),
+        fence("print(len(c))"),
         "FINAL(1)",
-        question="How many users have at least 2 tickets labelled refund?",
+        question="How many users have tickets labelled refund?",
     )
     assert result.stdout.strip() == "1"
     assert "No output printed 3: did you count printed items yourself?" in roots[2].last_user
-    assert '"at least 2" means a count >= 2' in roots[0].messages[1]["content"]
 
 
 def test_counted_by_eye_needs_a_how_many_question_and_an_unprinted_whole_number():
