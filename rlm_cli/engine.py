@@ -169,6 +169,7 @@ class RLM:
         self.ran: set[str] = set()  # code already run, to tell a model stuck repeating itself
         self.reruns: list[str] = []  # nudges for this reply's blocks that were run before
         self.last_result: str | None = None  # the last line the last block printed, when short
+        self.last_failed = False  # the last block run stopped with an error
         self.stuck = False  # the last reply reran a block already run, or repeated the reply before it
 
     # --- the loop ---------------------------------------------------------------------------
@@ -250,7 +251,7 @@ class RLM:
                 feedback.append(prompts.NUDGE_NO_CODE)
                 self._notice("nudge", "no code and no final answer: nudged the model")
             elif parsed.code_blocks:
-                feedback.append(prompts.reminder(question, bool(fields)))
+                feedback.append(prompts.reminder(question, bool(fields), failed=self.last_failed))
             self._shrink_old_outputs(messages)
             messages.append({"role": "user", "content": "\n\n".join(feedback)})
         return self._last_call(messages)
@@ -308,6 +309,7 @@ class RLM:
             if result.status == "ok":
                 self.code_ran = True
             self.last_result = _short_result(result.output) if result.status == "ok" else None
+            self.last_failed = result.status != "ok"
             self.found_nothing = result.status == "ok" and prompts.found_nothing(result.output)
             self.last_code = code
             if result.final is not None:
@@ -389,6 +391,10 @@ class RLM:
         if unsupported:
             feedback.append(prompts.NUDGE_UNSUPPORTED.format(values=", ".join(unsupported[:5])))
             self._notice("nudge", f"final answer has values never seen in the REPL output: {unsupported[:5]}")
+            return True
+        if nudge := prompts.misread_counts(question, answer, self.seen[-1]):
+            feedback.append(nudge)
+            self._notice("nudge", f"final answer {answer.strip()} misreads the printed counts: questioned once")
             return True
         if prompts.counted_by_eye(question, answer, self.seen[1:]):
             feedback.append(prompts.NUDGE_COUNTED_BY_EYE.format(answer=answer.strip()))

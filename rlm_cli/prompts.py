@@ -370,6 +370,37 @@ def counted_by_eye(question: str, answer: str, outputs: Sequence[str]) -> bool:
     return not any(rx.search(output) for output in outputs)
 
 
+_MORE = re.compile(r"\b(more|most|larger|largest|higher|highest|greater|fewer|fewest|less|least)\b", re.I)
+_FEWER = {"fewer", "fewest", "less", "least"}
+_ALTERNATIVES = re.compile(r"([\w-]+),?\s+or\s+(?:(?:labelled|labeled|the|a|an)\s+)?([\w-]+)")
+
+
+def misread_counts(question: str, answer: str, output: str) -> str | None:
+    """A nudge when the answer names the item with fewer (or more) printed counts than the question asks for.
+
+    Small models print "Rent: 53, Dining: 87" and answer rent to "are there more rent or dining?". Only the
+    alternatives the question names ("X or Y") are compared, so a count of something else never counts.
+    """
+    text = _AT_LEAST.sub("", question).lower()
+    match = _MORE.search(text)
+    word = answer.strip().strip(".'\"`").lower()
+    if match is None or not re.fullmatch(r"[\w-]+", word):
+        return None
+    counts = {}
+    for item in {w for pair in _ALTERNATIVES.findall(text) for w in pair}:
+        found = re.search(rf"(?<![\w-]){re.escape(item)}['\"]?\s*[:,=]\s*(\d+)\b", output, re.I)
+        if found and not item.isdigit():
+            counts[item] = int(found[1])
+    if word not in counts or len(counts) < 2:
+        return None
+    want = min if match[1].lower() in _FEWER else max
+    if counts[word] == want(counts.values()):
+        return None
+    shown = ", ".join(f"{item}: {n}" for item, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+    which = "smallest" if want is min else "largest"
+    return NUDGE_MISREAD_COUNTS.format(shown=shown, answer=word, which=which)
+
+
 def question_hints(question: str) -> list[str]:
     """What common phrasings of a log question mean in code: small models read "exactly twice" as top 2.
 
@@ -520,6 +551,10 @@ NUDGE_NOTHING_FOUND = (
     "not that the answer is none. Print a few real lines (grep a word of the question) and match what you see."
 )
 # Small models lose the question after a first look at the data, and answer with whatever it printed.
+REMINDER_FAILED = (
+    "The question: {question}\n{hints}Your code stopped with an error (see above), so there is no answer yet. "
+    "Fix the code and run it again."
+)
 REMINDER = (
     "The question: {question}\n{hints}If the output above is the computed answer to exactly this question, reply "
     "FINAL(answer). If it is not (it only shows some of the data, or answers something else), write new code "
@@ -527,10 +562,14 @@ REMINDER = (
 )
 
 
-def reminder(question: str, logs: bool) -> str:
-    """The question again after each output, with what its words mean in code for log inputs."""
-    hints = question_hints(question) if logs else []
-    return REMINDER.format(question=question, hints="".join(f"({h})\n" for h in hints))
+def reminder(question: str, logs: bool, failed: bool = False) -> str:
+    """The question again after each output, with what its words mean in code for log inputs.
+
+    After a block that failed it asks for a fix: the 1.5B model answered "the output above is the computed
+    answer" to a NameError, echoing the usual wording.
+    """
+    hints = "".join(f"({h})\n" for h in (question_hints(question) if logs else []))
+    return (REMINDER_FAILED if failed else REMINDER).format(question=question, hints=hints)
 
 
 def repeated_code(output: str, ok: bool) -> str:
@@ -593,6 +632,10 @@ NUDGE_NONE_COUNTED = (
 NUDGE_COUNTED_BY_EYE = (
     "No output printed {answer}: did you count printed items yourself? That is easy to get wrong. Compute the "
     "count in code and print it, e.g. print(len(items)) or print(sum(1 for x in items if ...)), then answer."
+)
+NUDGE_MISREAD_COUNTS = (
+    "The output shows {shown}: {answer} does not have the {which} count, so that answer was not accepted. "
+    "Compare the counts again and reply FINAL(answer)."
 )
 NUDGE_LAST_CALL = (
     "You have no iterations left. Reply now with FINAL(answer): your best answer from what the REPL has "

@@ -229,7 +229,7 @@ def parse_line(text: str, year: int | None = None) -> Record:
     for pair in pairs:
         value = pair["value"]
         record.setdefault(pair["key"], value[1:-1].replace('\\"', '"') if value.startswith('"') else value)
-    pairs += _tags(rest, record)
+    _tags(rest, record)  # not pairs: a line with only a label tag still gets its level from anywhere in it
     if "level" not in record and (match := _LEVEL_WORD.match(rest)) and match["level"].upper() in LEVELS:
         record["level"] = match["level"]
         rest = rest[match.end() :]

@@ -165,3 +165,26 @@ def test_values_the_question_names_are_tied_to_their_field():
     profile = "\n".join(data_profile([("t.txt", "\n".join(lines))], "Top label for personal accounts, not travel?"))
     assert """'personal' is r["account"] == 'personal'; 'travel' is r["label"] == 'travel'.""" in profile
     assert "among these values" not in "\n".join(data_profile([("a.log", "level=ERROR msg=x\n" * 3)], "Which errors?"))
+
+
+def test_an_answer_that_misreads_the_printed_counts_is_caught():
+    from rlm_cli.prompts import misread_counts
+
+    question = "Are there more tickets labelled rent or labelled dining? Answer rent, dining, or same."
+    assert "dining: 87, rent: 53: rent does not have the largest" in misread_counts(
+        question, "rent", "Rent: 53, Dining: 87"
+    )
+    assert misread_counts(question, "dining", "Rent: 53, Dining: 87") is None
+    assert misread_counts(question, "same", "Rent: 53, Dining: 87") is None
+    assert "a does not have the smallest" in misread_counts("Which has fewer: a or b?", "a", "[('a', 9), ('b', 3)]")
+    # Counts of things the question does not name, and "at least" / "or more", are not comparisons.
+    assert misread_counts("Which label is the most common for pro users?", "refund", "pro: 40, refund: 12") is None
+    assert misread_counts("How many users have 3 or more refunds?", "refund", "refund: 2, billing: 5") is None
+
+
+def test_after_a_failed_block_the_reminder_asks_for_a_fix_not_an_answer():
+    from rlm_cli.prompts import reminder
+
+    failed = reminder("How many users?", logs=False, failed=True)
+    assert "stopped with an error" in failed and "computed answer" not in failed
+    assert "computed answer" in reminder("How many users?", logs=False)

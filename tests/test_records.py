@@ -405,3 +405,32 @@ def test_counted_by_eye_needs_a_how_many_question_and_an_unprinted_whole_number(
     assert not counted_by_eye("How many users?", "10.", ["[('ann', 10)]"])
     assert not counted_by_eye("Which user logged in most?", "10", ["ann"])
     assert not counted_by_eye("Count the users.", "ann", ["bo"])
+
+
+def test_a_label_tag_on_a_log_line_keeps_its_level():
+    record = parse_line("2026-03-03T14:22:05Z worker stopped with ERROR (timeout)")
+    assert (record["level"], record["label"]) == ("ERROR", "timeout")
+
+
+def test_an_answer_that_misreads_the_printed_counts_is_questioned(fake_llm, run_rlm, tmp_path):
+    counts = fence('c = Counter(r["label"] for r in records())\nprint(c["refund"], c["billing"])\nprint(c)')
+    result, roots = ask_about_log(
+        fake_llm,
+        run_rlm,
+        tmp_path,
+        EXPORT,
+        counts,
+        "FINAL(billing)",
+        "FINAL(refund)",
+        question="Are there more tickets labelled refund or labelled billing?",
+    )
+    assert result.stdout.strip() == "refund"
+    assert "The output shows refund: 2, billing: 1: billing does not have the largest count" in roots[2].last_user
+
+
+def test_a_block_that_failed_is_followed_by_a_request_for_a_fix(fake_llm, run_rlm, tmp_path):
+    replies = [fence("print(len(recs))"), fence("recs = records()\nprint(len(recs))"), "FINAL(1)"]
+    result, roots = ask_about_log(fake_llm, run_rlm, tmp_path, LINES["syslog"] + "\n", *replies)
+    assert result.stdout.strip() == "1"
+    assert "`recs` does not exist" in roots[1].last_user and "stopped with an error" in roots[1].last_user
+    assert "stopped with an error" not in roots[2].last_user
