@@ -168,6 +168,7 @@ class RLM:
         self.found_nothing = False  # the last block printed only an empty result
         self.ran: set[str] = set()  # code already run, to tell a model stuck repeating itself
         self.reruns: list[str] = []  # nudges for this reply's blocks that were run before
+        self.fold = False  # the reply is dropped and its nudge joins the output before it (see _fold)
         self.last_result: str | None = None  # the last line the last block printed, when short
         self.last_failed = False  # the last block run stopped with an error
         self.stuck = False  # the last reply reran a block already run, or repeated the reply before it
@@ -239,14 +240,17 @@ class RLM:
             if answer is None and parsed.final_kind is None and len(self.reruns) == len(parsed.code_blocks) > 0:
                 # Only code it already ran: copies of it in the conversation make a small model copy it again,
                 # so the conversation keeps one copy, its output, and the nudge.
-                messages.pop()
-                nudges = [n for n in self.reruns if n not in messages[-1]["content"]]
-                messages[-1]["content"] = "\n\n".join([messages[-1]["content"], *nudges])
+                _fold(messages, self.reruns)
                 continue
+            self.fold = False
             if answer is None and parsed.final_kind is not None:
                 answer = self._text_final(repl, parsed, feedback, question)
             if answer is not None:
                 return Outcome(answer, True, "ok", self.iterations)
+            if self.fold and not parsed.code_blocks:
+                # The same goes for an answer refused for what its code did: seen, it is repeated word for word.
+                _fold(messages, feedback)
+                continue
             if not parsed.code_blocks and parsed.final_kind is None:
                 feedback.append(prompts.NUDGE_NO_CODE)
                 self._notice("nudge", "no code and no final answer: nudged the model")
@@ -367,6 +371,7 @@ class RLM:
             # Twice, since small models repeat the answer once; the repeat is then sampled (see `stuck`).
             self.doubted_count += 1
             self.partial = value
+            self.fold = True
             feedback.append(nudge)
             self._notice("nudge", "the question asks for a count the code never tested: questioned")
             return None
@@ -545,6 +550,13 @@ class RLM:
             message = outcome.error.message if outcome.error else "no answer"
             raise ModelError(f"recursive sub-call gave no answer ({message})")
         return outcome.answer
+
+
+def _fold(messages: list[dict[str, str]], nudges: list[str]) -> None:
+    """Drop the last reply and add its nudges to the output before it, so the model never sees it to copy."""
+    messages.pop()
+    new = [n for n in nudges if n not in messages[-1]["content"]]
+    messages[-1]["content"] = "\n\n".join([messages[-1]["content"], *new])
 
 
 def _code_key(code: str) -> str:

@@ -533,12 +533,12 @@ NUDGE_UNDEFINED = (
     "Assign it in your next block (e.g. `recs = records()`) before using it."
 )
 NUDGE_EXACT_COUNT = (
-    "The question asks for exactly {n}, but your code never kept the items whose count == {n}, so that answer "
-    "was not accepted. Count per item with Counter, then print [k for k, c in counts.items() if c == {n}]."
+    "The question asks for exactly {n}, but your code never kept the items whose count == {n}, so its output "
+    "is not the answer. Count per item with Counter, then print [k for k, c in counts.items() if c == {n}]."
 )
 NUDGE_AT_LEAST = (
-    "The question asks for at least {n}, but your code never kept the counts >= {n}, so that answer was not "
-    "accepted. Count per item with Counter, then keep the items whose count >= {n}: print them, or print "
+    "The question asks for at least {n}, but your code never kept the counts >= {n}, so its output is not the "
+    "answer. Count per item with Counter, then keep the items whose count >= {n}: print them, or print "
     "sum(1 for c in counts.values() if c >= {n}) for how many there are."
 )
 NUDGE_EMPTY_ANSWER = (

@@ -291,6 +291,9 @@ def test_an_exactly_n_answer_from_code_that_never_tested_n_is_questioned(fake_ll
     result, roots = ask_about_log(fake_llm, run_rlm, tmp_path, text, *replies, question=question)
     assert result.stdout.strip() == "auth-api, cart"
     assert "asks for exactly 1, but your code never kept the items whose count == 1" in roots[2].last_user
+    # The refused answer leaves the conversation, so the model cannot copy it; the nudge joins the output.
+    assert [m["role"] for m in roots[2].messages] == ["system", "user", "assistant", "user"]
+    assert "auth-api" not in roots[2].messages[2]["content"] and "[('" in roots[2].last_user
     # Told once, small models repeat the answer: it is refused a second time, and the next reply is sampled.
     text, stubborn = LINES["json"] + "\n", [replies[0], "FINAL(cart)", "FINAL(cart)", "FINAL(cart)"]
     result, roots = ask_about_log(fake_llm, run_rlm, tmp_path, text, *stubborn, question=question)
