@@ -401,6 +401,10 @@ class RLM:
             feedback.append(nudge)
             self._notice("nudge", f"final answer {answer.strip()} misreads the printed counts: questioned once")
             return True
+        if read := prompts.read_off_records(question, answer, self.seen[1:]):
+            feedback.append(prompts.NUDGE_READ_OFF_RECORDS.format(values=", ".join(read[:3])))
+            self._notice("nudge", f"final answer read off printed records: {read[:3]}")
+            return True
         if prompts.counted_by_eye(question, answer, self.seen[1:]):
             feedback.append(prompts.NUDGE_COUNTED_BY_EYE.format(answer=answer.strip()))
             self._notice("nudge", f"final answer {answer.strip()} is a count no output printed: questioned once")

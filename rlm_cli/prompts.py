@@ -373,6 +373,27 @@ def counted_by_eye(question: str, answer: str, outputs: Sequence[str]) -> bool:
 _MORE = re.compile(r"\b(more|most|larger|largest|higher|highest|greater|fewer|fewest|less|least)\b", re.I)
 _FEWER = {"fewer", "fewest", "less", "least"}
 _ALTERNATIVES = re.compile(r"([\w-]+),?\s+or\s+(?:(?:labelled|labeled|the|a|an)\s+)?([\w-]+)")
+_RECORD_REPR = re.compile(r"\{'[^']+': .*'doc': '")
+
+
+def read_off_records(question: str, answer: str, outputs: Sequence[str]) -> list[str]:
+    """Items of the answer that outputs show only inside printed records: read off a dump, not computed.
+
+    The 1.5B model printed the matching records and answered with the label of the first one. Only for
+    questions that aggregate (most, more, how many): a lookup is rightly read off the record it found.
+    """
+    if not (_MORE.search(_AT_LEAST.sub("", question)) or _HOW_MANY.search(question)):
+        return []
+    lines = [line for output in outputs for line in output.splitlines()]
+    dumps = [line for line in lines if _RECORD_REPR.search(line)]
+    if not dumps:
+        return []
+    rest = "\n".join(line for line in lines if not _RECORD_REPR.search(line))
+    found = []
+    for item in (i.strip().strip("'\"`") for i in answer.split(",")):
+        if item and item.lower() not in question.lower() and item not in rest and any(item in d for d in dumps):
+            found.append(item)
+    return found
 
 
 def misread_counts(question: str, answer: str, output: str) -> str | None:
@@ -636,6 +657,11 @@ NUDGE_COUNTED_BY_EYE = (
 NUDGE_MISREAD_COUNTS = (
     "The output shows {shown}: {answer} does not have the {which} count, so that answer was not accepted. "
     "Compare the counts again and reply FINAL(answer)."
+)
+NUDGE_READ_OFF_RECORDS = (
+    "Your answer {values} was read off a printout of records, not computed, so it was not accepted. Compute it "
+    "in code (count with Counter over the records that match, or filter and take len()) and print only the "
+    "result."
 )
 NUDGE_LAST_CALL = (
     "You have no iterations left. Reply now with FINAL(answer): your best answer from what the REPL has "

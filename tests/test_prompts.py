@@ -188,3 +188,15 @@ def test_after_a_failed_block_the_reminder_asks_for_a_fix_not_an_answer():
     failed = reminder("How many users?", logs=False, failed=True)
     assert "stopped with an error" in failed and "computed answer" not in failed
     assert "computed answer" in reminder("How many users?", logs=False)
+
+
+def test_an_answer_read_off_printed_records_is_caught():
+    from rlm_cli.prompts import read_off_records
+
+    dump = "[{'user': 'ann', 'label': 'travel', 'doc': 't.txt'}, {'user': 'bo', 'label': 'rent', 'doc': 't.txt'}]"
+    question = "What is the most frequent label for personal accounts?"
+    assert read_off_records(question, "travel", [dump]) == ["travel"]
+    assert read_off_records(question, "travel", [dump, "[('travel', 9), ('rent', 4)]"]) == []  # also computed
+    assert read_off_records("Is travel more common than rent?", "travel", [dump]) == []  # the question's word
+    assert read_off_records(question, "travel", ["travel 3"]) == []
+    assert read_off_records("Which user wrote ticket 1002?", "ann", [dump.replace("travel", "x")]) == []

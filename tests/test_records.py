@@ -437,3 +437,21 @@ def test_a_block_that_failed_is_followed_by_a_request_for_a_fix(fake_llm, run_rl
     assert result.stdout.strip() == "1"
     assert "`recs` does not exist" in roots[1].last_user and "stopped with an error" in roots[1].last_user
     assert "stopped with an error" not in roots[2].last_user
+
+
+def test_an_answer_read_off_printed_records_is_questioned(fake_llm, run_rlm, tmp_path):
+    dump = fence('print([r for r in records() if r["plan"] == "pro"])')
+    top = fence('print(Counter(r["label"] for r in records() if r["plan"] == "pro").most_common(1))')
+    result, roots = ask_about_log(
+        fake_llm,
+        run_rlm,
+        tmp_path,
+        EXPORT,
+        dump,
+        "FINAL(refund)",
+        top,
+        "FINAL(refund)",
+        question="What is the most common label on the pro plan?",
+    )
+    assert result.stdout.strip() == "refund"
+    assert "Your answer refund was read off a printout of records, not computed" in roots[2].last_user
