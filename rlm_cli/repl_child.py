@@ -144,6 +144,7 @@ class Repl:
             "FINAL": self.FINAL,
             "FINAL_VAR": self.FINAL_VAR,
             "SHOW_VARS": self.SHOW_VARS,
+            replkit.WORD_HELPER: replkit.word_or_value,
         }
 
     # --- the cell timer ---------------------------------------------------------------------
@@ -210,7 +211,7 @@ class Repl:
 
     def _execute(self, code: str, filename: str) -> None:
         """Run a cell like a notebook does: the value of a trailing expression is printed."""
-        tree = ast.parse(code, filename, "exec")
+        tree = replkit.quote_bare_final(ast.parse(code, filename, "exec"))
         last = tree.body[-1] if tree.body and isinstance(tree.body[-1], ast.Expr) else None
         if last is not None:
             tree.body.pop()

@@ -5,6 +5,7 @@ Standard library (and dateutil, through records) only, since the sandboxed child
 
 from __future__ import annotations
 
+import ast
 import collections
 import re
 from collections.abc import Callable, Sequence
@@ -177,3 +178,34 @@ def helpers(context: str, documents: Sequence[Any]) -> dict[str, Callable[..., A
         return recordlib.when(text, year or logs_year())
 
     return {"grep": grep, "chunks": chunks, "records": records, "when": when}
+
+
+WORD_HELPER = "_rlm_word"
+
+
+def word_or_value(name: str, get: Callable[[], Any]) -> Any:
+    """The variable's value, or its name as a string when there is no such variable."""
+    try:
+        return get()
+    except NameError:
+        return name
+
+
+class _QuoteBareFinal(ast.NodeTransformer):
+    def visit_Call(self, node: ast.Call) -> ast.Call:
+        self.generic_visit(node)
+        if isinstance(node.func, ast.Name) and node.func.id == "FINAL" and len(node.args) == 1:
+            arg = node.args[0]
+            if isinstance(arg, ast.Name):
+                no_args = ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[])
+                getter = ast.Lambda(args=no_args, body=ast.Name(arg.id, ast.Load()))
+                node.args[0] = ast.Call(ast.Name(WORD_HELPER, ast.Load()), [ast.Constant(arg.id), getter], [])
+        return node
+
+
+def quote_bare_final(tree: ast.Module) -> ast.Module:
+    """`FINAL(billing)` with no variable `billing` answers "billing": small models write the word unquoted.
+
+    A name that is a variable when the call runs still gives its value.
+    """
+    return ast.fix_missing_locations(_QuoteBareFinal().visit(tree))

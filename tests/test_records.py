@@ -455,3 +455,17 @@ def test_an_answer_read_off_printed_records_is_questioned(fake_llm, run_rlm, tmp
     )
     assert result.stdout.strip() == "refund"
     assert "Your answer refund was read off a printout of records, not computed" in roots[2].last_user
+
+
+def test_final_of_an_unquoted_word_in_code_answers_the_word(fake_llm, run_rlm, tmp_path):
+    code = (
+        'c = Counter(r["label"] for r in records())\n'
+        "billing = 'not a label'\n"
+        'if c["refund"] > c["billing"]:\n    FINAL(refund)\nelse:\n    FINAL(billing)'
+    )
+    result, _ = ask_about_log(fake_llm, run_rlm, tmp_path, EXPORT, fence(code), question="More refund or billing?")
+    assert result.stdout.strip() == "refund"  # no variable `refund`: the word itself
+    result, _ = ask_about_log(
+        fake_llm, run_rlm, tmp_path, EXPORT, fence(code.replace('c["refund"] >', 'c["refund"] <')), question="q?"
+    )
+    assert result.stdout.strip() == "not a label"  # a variable keeps its value
