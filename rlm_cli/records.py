@@ -227,8 +227,7 @@ def parse_line(text: str, year: int | None = None) -> Record:
         rest = match["rest"]
     pairs = list(_PAIR.finditer(rest))
     for pair in pairs:
-        value = pair["value"]
-        record.setdefault(pair["key"], value[1:-1].replace('\\"', '"') if value.startswith('"') else value)
+        record.setdefault(pair["key"], _pair_value(pair))
     _tags(rest, record)  # not pairs: a line with only a label tag still gets its level from anywhere in it
     if "level" not in record and (match := _LEVEL_WORD.match(rest)) and match["level"].upper() in LEVELS:
         record["level"] = match["level"]
@@ -241,6 +240,12 @@ def parse_line(text: str, year: int | None = None) -> Record:
     if not pairs or not any(k.lower() in ALIASES["message"] for k in record):
         record.setdefault("message", rest.strip(" -:|"))
     return _normalise(record, year, stripped)
+
+
+def _pair_value(pair: re.Match[str]) -> str:
+    """The value of a key=value pair, unquoted: `msg="a \\"b\\""` gives `a "b"`."""
+    value = pair["value"]
+    return value[1:-1].replace('\\"', '"') if value.startswith('"') else value
 
 
 def _tags(text: str, record: Record) -> list[re.Match[str]]:
@@ -275,7 +280,7 @@ def parse_block(text: str, year: int | None = None) -> Record:
             rest = stripped
             for pair in sorted([*_PAIR.finditer(stripped), *_tags(stripped, record)], key=lambda m: -m.start()):
                 if pair.re is _PAIR:
-                    record.setdefault(pair["key"], pair["value"].strip('"'))
+                    record.setdefault(pair["key"], _pair_value(pair))
                 rest = rest[: pair.start()] + rest[pair.end() :]
             if rest.strip():
                 body.append(rest.strip())
