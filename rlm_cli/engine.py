@@ -27,7 +27,6 @@ from rlm_cli.sandbox import SandboxPolicy
 Emit = Callable[[ev.Event], None]
 # Older REPL outputs are shrunk to this many characters, so a long run fits a small model's window.
 OLD_OUTPUT_CHARS = 1_500
-PREFIX_CHARS = 600
 PLACEHOLDERS = {"answer", "result", "final_answer", "your_answer", "the_answer", "answer_here", "output", "value"}
 EVIDENCE_LINE = 500  # longer output lines are data dumps, not evidence for an answer (grep cuts lines to 500)
 # At temperature 0 a model that reran a block reruns it again, however it is told not to: sample once instead.
@@ -207,17 +206,9 @@ class RLM:
 
     def _solve(self, question: str, corpus: Corpus) -> Outcome:
         repl = self._start_repl(corpus)
-        first_text = corpus.documents[0].text if corpus.documents else ""
-        docs_text = [(d.path, d.text) for d in corpus.documents]
-        samples = prompts.sample_lines(docs_text, question)
-        fields = prompts.record_fields(docs_text)
-        profile = prompts.data_profile(docs_text, question) if fields else []
-        intro = prompts.metadata(question, corpus.documents, first_text[:PREFIX_CHARS], samples, fields, profile)
-        self.seen.append(intro)
-        messages = [
-            {"role": "system", "content": prompts.system_prompt(SEPARATOR_TEMPLATE, self.config.sub_chars)},
-            {"role": "user", "content": intro},
-        ]
+        opening = prompts.opening(question, corpus.documents, SEPARATOR_TEMPLATE, self.config.sub_chars)
+        messages = opening.messages
+        self.seen.append(messages[1]["content"])
         limits = self.config.limits
         last_reply = None
         while self.iterations < limits.max_iterations:
@@ -255,7 +246,7 @@ class RLM:
                 feedback.append(prompts.NUDGE_NO_CODE)
                 self._notice("nudge", "no code and no final answer: nudged the model")
             elif parsed.code_blocks:
-                feedback.append(prompts.reminder(question, bool(fields), failed=self.last_failed))
+                feedback.append(prompts.reminder(question, opening.records, failed=self.last_failed))
             self._shrink_old_outputs(messages)
             messages.append({"role": "user", "content": "\n\n".join(feedback)})
         return self._last_call(messages)

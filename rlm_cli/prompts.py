@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from rlm_cli import records
@@ -523,6 +524,34 @@ def metadata(
 def system_prompt(separator_template: str, sub_chars: int) -> str:
     separator = separator_template.format(path="<path>").strip()
     return SYSTEM_PROMPT.format(separator=separator, sub_chars=f"{sub_chars:,}", sub_limit=sub_chars)
+
+
+PREFIX_CHARS = 600
+
+
+@dataclass
+class Opening:
+    """The root model's first two messages, and whether the input parsed as records (log feedback then applies)."""
+
+    messages: list[dict[str, str]]
+    records: bool
+
+
+def opening(question: str, docs: Sequence[Any], separator_template: str, sub_chars: int) -> Opening:
+    """What the root model first sees; `--dry-run --verbose` prints the same messages the engine sends."""
+    docs_text = [(d.path, d.text) for d in docs]
+    first_text = docs[0].text if docs else ""
+    fields = record_fields(docs_text)
+    intro = metadata(
+        question,
+        docs,
+        first_text[:PREFIX_CHARS],
+        sample_lines(docs_text, question),
+        fields,
+        data_profile(docs_text, question) if fields else [],
+    )
+    system = {"role": "system", "content": system_prompt(separator_template, sub_chars)}
+    return Opening([system, {"role": "user", "content": intro}], bool(fields))
 
 
 _NOTHING_FOUND = re.compile(r"\A\s*(\[\]|\{\}|set\(\)|\(\)|0|None|''|\"\"|Counter\(\)|)\s*\Z")

@@ -192,15 +192,13 @@ def _read_stdin_if_needed(paths: list[str]) -> Any:
     return sys.stdin.buffer if "-" in paths and sys.stdin is not None else None
 
 
-def _dry_run(corpus: Any, question: str, as_json: bool) -> int:
+def _dry_run(corpus: Any, question: str, out: OutputOptions, sub_chars: int) -> int:
     from rlm_cli import prompts
     from rlm_cli.bundle import SEPARATOR_TEMPLATE
     from rlm_cli.render import plural
 
-    first = corpus.documents[0].text[:600] if corpus.documents else ""
-    root_prompt = prompts.system_prompt(SEPARATOR_TEMPLATE, 60_000) + prompts.metadata(
-        question, corpus.documents, first, []
-    )
+    messages = prompts.opening(question, corpus.documents, SEPARATOR_TEMPLATE, sub_chars).messages
+    root_prompt = "".join(m["content"] for m in messages)
     report = {
         "schema": "rlm.dry_run/1",
         "documents": [
@@ -221,7 +219,9 @@ def _dry_run(corpus: Any, question: str, as_json: bool) -> int:
         "root_prompt_chars": len(root_prompt),
         "root_prompt_tokens": len(root_prompt) // 4,
     }
-    if as_json:
+    if out.verbose:
+        report["messages"] = messages
+    if out.as_json:
         print(json.dumps(report, indent=2))
         return EXIT_OK
     for doc in report["documents"]:
@@ -235,6 +235,8 @@ def _dry_run(corpus: Any, question: str, as_json: bool) -> int:
         f"(~{report['estimated_tokens']:,} tokens); root prompt {report['root_prompt_chars']:,} characters "
         f"(~{report['root_prompt_tokens']:,} tokens)"
     )
+    for message in messages if out.verbose else []:
+        print(f"\n--- {message['role']} message ---\n{message['content']}")
     return EXIT_OK
 
 
@@ -278,7 +280,7 @@ def ask(paths: list[str], question: str, settings: Settings, out: OutputOptions,
     config = None if dry_run else _engine_config(settings)  # a config error should not wait for a big load
     corpus = load_corpus(paths, _corpus_options(settings), _read_stdin_if_needed(paths))
     if config is None:
-        return _dry_run(corpus, question, out.as_json)
+        return _dry_run(corpus, question, out, settings["sub_chars"])
 
     from rlm_cli.engine import RLM, Run
     from rlm_cli.llm import ModelClient, RetryPolicy

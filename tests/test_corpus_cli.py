@@ -177,6 +177,24 @@ def test_dry_run_json_is_one_object(run_rlm, project):
     assert report["root_prompt_chars"] > 1000
 
 
+def test_dry_run_verbose_shows_the_messages_the_model_would_get(fake_llm, run_rlm, tmp_path):
+    line = '2024-05-02T10:{:02d}:00Z level=error svc=cart-api msg="payment declined for order {}"'
+    lines = [line.format(i, i) for i in range(40)]
+    write(tmp_path / "logs/app.log", "\n".join(lines) + "\n")
+    question = "How many payment errors did cart-api log?"
+
+    shown = run_rlm("ask", "--dry-run", "-v", "logs", question)
+    report = json.loads(run_rlm("ask", "--dry-run", "--json", "-v", "logs", question).stdout)
+    fake_llm.script("root", fence("print(len(records()))"), "FINAL(40)")
+    asked = run_rlm("ask", "logs", question, *root_args(fake_llm))
+
+    assert shown.returncode == asked.returncode == EXIT_OK, asked.stderr
+    sent = fake_llm.requests_for("root")[0].messages[:2]
+    assert report["messages"] == sent
+    assert "--- user message ---\n" + sent[1]["content"] in shown.stdout
+    assert "payment declined for order" in sent[1]["content"] and "records() parses" in sent[1]["content"]
+
+
 def test_input_flags_reach_the_loader(run_rlm, tmp_path):
     write(tmp_path / "t/.gitignore", "ignored.log\n")
     write(tmp_path / "t/.hidden.log", "h" * 59 + "\n")
