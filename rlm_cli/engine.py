@@ -165,6 +165,9 @@ class RLM:
         self.doubted_count = 0  # answers to "exactly N" or "at least N" from code that never tested it, so far
         self.last_code = ""  # the last block run, whose output an answer comes from
         self.found_nothing = False  # the last block printed only an empty result
+        self.texts: list[str] = []  # the input's documents, to check the strings code looks for
+        self.absent: list[str] = []  # strings the last block tested for that the input never contains
+        self.doubted_absent = False  # an answer from code that tested for such strings was questioned once
         self.ran: set[str] = set()  # code already run, to tell a model stuck repeating itself
         self.reruns: list[str] = []  # nudges for this reply's blocks that were run before
         self.fold = False  # the reply is dropped and its nudge joins the output before it (see _fold)
@@ -206,6 +209,7 @@ class RLM:
 
     def _solve(self, question: str, corpus: Corpus) -> Outcome:
         repl = self._start_repl(corpus)
+        self.texts = [d.text for d in corpus.documents]
         opening = prompts.opening(question, corpus.documents, SEPARATOR_TEMPLATE, self.config.sub_chars)
         messages = opening.messages
         self.seen.append(messages[1]["content"])
@@ -295,6 +299,10 @@ class RLM:
                 self._notice("repl", result.output)
             self.seen.append(result.output)
             feedback.append(prompts.cell_feedback(index, result.output, result.cut))
+            self.absent = prompts.absent_literals(code, self.texts)
+            if self.absent:
+                feedback.append(prompts.NUDGE_ABSENT_WORDS.format(words=", ".join(map(repr, self.absent[:5]))))
+                self._notice("nudge", f"the code tests for strings the input never contains: {self.absent[:3]}")
             key = _code_key(code)
             if key in self.ran and result.final is None:
                 self.reruns.append(prompts.repeated_code(result.output, result.status == "ok"))
@@ -311,6 +319,8 @@ class RLM:
                 if parsing.looks_like_plan(result.final):
                     feedback.append(prompts.NUDGE_PLAN)
                     self._notice("nudge", "FINAL called with a plan: refused")
+                    return None
+                if self._doubt_absent(result.final):
                     return None
                 return result.final
             if result.status != "ok":
@@ -366,6 +376,9 @@ class RLM:
             feedback.append(nudge)
             self._notice("nudge", "the question asks for a count the code never tested: questioned")
             return None
+        if self._doubt_absent(value):
+            feedback.append(prompts.NUDGE_ABSENT_ANSWER)
+            return None
         if self.found_nothing and not self.doubted_empty:
             self.doubted_empty = True  # once: the answer may really be none
             self.partial = value
@@ -376,6 +389,15 @@ class RLM:
             self.pushed_back = True  # once: the model may know better, e.g. a sum it did in its head
             return None
         return value
+
+    def _doubt_absent(self, answer: str) -> bool:
+        """Once, an answer from code whose tests can never match is not taken; its block's nudge says why."""
+        if not self.absent or self.doubted_absent:
+            return False
+        self.doubted_absent = True
+        self.partial = answer
+        self._notice("nudge", "final answer from code that tests for strings the input never contains: questioned")
+        return True
 
     def _doubtful(self, answer: str, feedback: list[str], question: str) -> bool:
         """Values never shown, or cut short, are how small models guess; challenge them once."""

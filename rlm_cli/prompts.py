@@ -5,6 +5,7 @@ Kept short and concrete, with worked examples, because small models follow examp
 
 from __future__ import annotations
 
+import ast
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -356,6 +357,65 @@ def misses_count_test(question: str, code: str) -> str | None:
     return None
 
 
+_SEARCH_METHODS = {"count", "startswith", "endswith", "find", "index", "rfind"}
+_DATE_LIKE = re.compile(r"\d{1,4}[-/:.]\d")
+_KNOWN_WORDS = {w.lower() for w in records.LEVELS} | {k for keys in records.ALIASES.values() for k in keys}
+
+
+def searched_strings(code: str) -> list[str]:
+    """The strings the code looks for in data: operands of `in` / `==` tests and of `.count("...")`-like calls.
+
+    Field names, level names and dates are left out: records() normalises those, so the raw text may differ.
+    """
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return []
+    if any(isinstance(n, ast.Name) and n.id in ("llm_query", "llm_query_batched") for n in ast.walk(tree)):
+        return []  # tests on a helper model's replies ("YES", "NO") are not tests on the data
+    found: list[str] = []
+
+    def take(node: ast.AST) -> None:
+        items = node.elts if isinstance(node, (ast.List, ast.Tuple, ast.Set)) else [node]
+        for item in items:
+            if isinstance(item, ast.Constant) and isinstance(item.value, str):
+                text = item.value.strip()
+                if (
+                    len(text) >= 3
+                    and re.search("[A-Za-z]", text)
+                    and not _DATE_LIKE.search(text)
+                    and text.lower() not in _KNOWN_WORDS
+                    and not text.startswith("__")
+                    and text not in found
+                ):
+                    found.append(text)
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare) and all(
+            isinstance(op, (ast.In, ast.NotIn, ast.Eq, ast.NotEq)) for op in node.ops
+        ):
+            for operand in [node.left, *node.comparators]:
+                take(operand)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _SEARCH_METHODS:
+            for arg in node.args[:1]:
+                take(arg)
+    return found
+
+
+def absent_literals(code: str, texts: Sequence[str], limit: int = 8) -> list[str]:
+    """Strings the code tests for that occur nowhere in the input, in any case: those tests can never match.
+
+    The 1.5B model counted `message.count("exactly twice") == 2`, words of the question and not of the data,
+    and looked for "Failed password" in logs that never say it.
+    """
+    absent = []
+    for text in searched_strings(code)[:limit]:
+        rx = re.compile(re.escape(text), re.IGNORECASE)
+        if not any(rx.search(doc) for doc in texts):
+            absent.append(text)
+    return absent
+
+
 _HOW_MANY = re.compile(r"\b(how many|count|number of)\b", re.I)
 
 
@@ -590,6 +650,16 @@ NUDGE_AT_LEAST = (
     "The question asks for at least {n}, but your code never kept the counts >= {n}, so its output is not the "
     "answer. Count per item with Counter, then keep the items whose count >= {n}: print them, or print "
     "sum(1 for c in counts.values() if c >= {n}) for how many there are."
+)
+NUDGE_ABSENT_WORDS = (
+    "Your code tests for {words}, which the input never contains (in any case): those tests never match. "
+    "If you meant to find something, use the words and values the data itself uses (the message shapes and "
+    "field values in the first message, or lines you print with grep)."
+)
+NUDGE_ABSENT_ANSWER = (
+    "That answer comes from code that tests for words the input never contains (see above), so it is not "
+    "accepted yet. Fix the filter with the data's own words and run it again; if you checked on purpose that "
+    "those words are absent, reply FINAL(answer) again."
 )
 NUDGE_EMPTY_ANSWER = (
     "That answer rests on code that found nothing, which usually means the filter does not match how the data "

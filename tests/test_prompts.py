@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rlm_cli.prompts import sample_lines
+from rlm_cli.prompts import absent_literals, sample_lines, searched_strings
 
 
 def test_sample_lines_rank_the_question_s_rare_words_first():
@@ -200,3 +200,25 @@ def test_an_answer_read_off_printed_records_is_caught():
     assert read_off_records("Is travel more common than rent?", "travel", [dump]) == []  # the question's word
     assert read_off_records(question, "travel", ["travel 3"]) == []
     assert read_off_records("Which user wrote ticket 1002?", "ann", [dump.replace("travel", "x")]) == []
+
+
+def test_the_strings_code_tests_for_are_its_in_eq_and_count_operands():
+    code = """
+recs = records()
+a = [r for r in recs if "login ok" in r["message"] and r["event"] in ("signin", 'sso') and r["level"] == "ERROR"]
+b = sum(r["message"].count("exactly twice") == 2 for r in recs if r["service"] != "cart-api")
+c = [r for r in recs if r["time"].startswith("2026-03-14T12") and "event" in r and r.get("svc") == "db"]
+print(f"found {len(a)}", "label" in recs[0], "unused literal")
+"""
+    # Level names, canonical field names, dates and short strings are left out: records() rewrites those.
+    assert searched_strings(code) == ["login ok", "signin", "sso", "exactly twice", "cart-api", "event"]
+    assert searched_strings("def f(:") == []
+    # Tests on a helper model's replies are not tests on the data.
+    assert searched_strings('a = llm_query("is it?")\nprint(a == "maybe")') == []
+
+
+def test_absent_literals_are_those_no_document_contains_in_any_case():
+    texts = ["user ann LOGGED IN from 10.0.0.1\n", "login failed for user bob\n"]
+    code = 'print(sum(("logged in" in m) + ("Login Failed" in m) + ("Failed password" in m) for m in ms))'
+    assert absent_literals(code, texts) == ["Failed password"]
+    assert absent_literals('print("successful" in context)', []) == ["successful"]

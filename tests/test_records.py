@@ -273,11 +273,30 @@ def test_a_collection_of_none_made_by_a_wrong_filter_is_pointed_out(fake_llm, ru
 
 
 def test_an_answer_right_after_code_that_found_nothing_is_questioned_once(fake_llm, run_rlm, tmp_path):
-    code = fence("print(sum(1 for r in records() if 'login successful' in r['message']))")
+    code = fence("print(sum(1 for r in records() if 'logged in' in r['message'] and r['level'] == 'ERROR'))")
     result, roots = ask_about_log(fake_llm, run_rlm, tmp_path, LINES["syslog"] + "\n", code, "FINAL(0)", "FINAL(0)")
     assert result.stdout.strip() == "0"
     assert "That answer rests on code that found nothing" in roots[2].last_user
     assert "found nothing: questioned once" in result.stderr
+
+
+def test_code_that_tests_for_words_the_input_never_contains_is_told_and_its_answer_questioned_once(
+    fake_llm, run_rlm, tmp_path
+):
+    text = LINES["syslog"] + "\n" + LINES["json"] + "\n"
+    guessed = fence("print(sorted({r['service'] for r in records() if 'Failed password' not in r['message']}))")
+    replies = [guessed, "FINAL(auth-api, cart)", "FINAL(auth-api, cart)"]
+    result, roots = ask_about_log(fake_llm, run_rlm, tmp_path, text, *replies, question="Which services failed?")
+    assert result.stdout.strip() == "auth-api, cart"
+    assert "Your code tests for 'Failed password', which the input never contains" in roots[1].last_user
+    assert "That answer comes from code that tests for words the input never contains" in roots[2].last_user
+    assert "tests for strings the input never contains: questioned" in result.stderr
+    # A FINAL called by such code is questioned too, and the data's own words then pass.
+    in_code = fence("FINAL(str(sum(r['message'].count('exactly twice') == 2 for r in records())))")
+    fixed = fence("FINAL(str(sum(r['level'] == 'FATAL' and 'logged in' in r['message'] for r in records())))")
+    result, roots = ask_about_log(fake_llm, run_rlm, tmp_path, text, in_code, fixed, question="How many crashed?")
+    assert result.stdout.strip() == "1" and len(roots) == 5  # three requests of the first run, then two
+    assert "Your code tests for 'exactly twice'" in roots[-1].last_user
 
 
 def test_an_exactly_n_answer_from_code_that_never_tested_n_is_questioned(fake_llm, run_rlm, tmp_path):
