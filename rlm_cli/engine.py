@@ -165,7 +165,7 @@ class RLM:
         self.doubted_count = 0  # answers to "exactly N" or "at least N" from code that never tested it, so far
         self.last_code = ""  # the last block run, whose output an answer comes from
         self.found_nothing = False  # the last block printed only an empty result
-        self.texts: list[str] = []  # the input's documents, to check the strings code looks for
+        self.texts: list[str] = []  # the input as `context` holds it, to check the strings code looks for
         self.absent: list[str] = []  # strings the last block tested for that the input never contains
         self.doubted_absent = False  # an answer from code that tested for such strings was questioned once
         self.ran: set[str] = set()  # code already run, to tell a model stuck repeating itself
@@ -209,7 +209,8 @@ class RLM:
 
     def _solve(self, question: str, corpus: Corpus) -> Outcome:
         repl = self._start_repl(corpus)
-        self.texts = [d.text for d in corpus.documents]
+        headers = [SEPARATOR_TEMPLATE.format(path=d.path) for d in corpus.documents]
+        self.texts = headers + [d.text for d in corpus.documents]
         opening = prompts.opening(question, corpus.documents, SEPARATOR_TEMPLATE, self.config.sub_chars)
         messages = opening.messages
         self.seen.append(messages[1]["content"])

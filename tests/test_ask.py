@@ -319,12 +319,12 @@ def test_unknown_price_is_reported_once_and_does_not_crash(fake_llm, run_rlm, ap
 
 def test_timeout_stops_the_run_with_its_exit_code(fake_llm, run_rlm, app_log):
     path, _ = app_log
-    fake_llm.script("root", fence("import time\nfor _ in range(100):\n    time.sleep(0.1)"))
+    fake_llm.script("root", fence("import time\nfor _ in range(600):\n    time.sleep(0.1)"))
     result = run_rlm("ask", str(path), "q?", "--json", *model_args(fake_llm, "--timeout", "2"))
     assert result.returncode == EXIT_BUDGET, result.stderr
     data = json.loads(result.stdout)
     assert data["error"]["budget"] == "timeout"
-    assert data["elapsed_s"] < 8
+    assert data["elapsed_s"] < 40  # the cell alone would run 60 s; start-up on a loaded 2-core CI takes up to 8 s
 
 
 def test_code_cannot_pick_an_unconfigured_model(fake_llm, run_rlm, app_log):
