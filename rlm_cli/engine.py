@@ -166,8 +166,8 @@ class RLM:
         self.last_code = ""  # the last block run, whose output an answer comes from
         self.found_nothing = False  # the last block printed only an empty result
         self.texts: list[str] = []  # the input as `context` holds it, to check the strings code looks for
-        self.absent: list[str] = []  # strings the last block tested for that the input never contains
-        self.doubted_absent = False  # an answer from code that tested for such strings was questioned once
+        self.flaws: list[prompts.Flaw] = []  # mistakes in the last block that its output does not show
+        self.doubted_flaws = False  # an answer from such code was questioned once
         self.ran: set[str] = set()  # code already run, to tell a model stuck repeating itself
         self.reruns: list[str] = []  # nudges for this reply's blocks that were run before
         self.fold = False  # the reply is dropped and its nudge joins the output before it (see _fold)
@@ -300,10 +300,10 @@ class RLM:
                 self._notice("repl", result.output)
             self.seen.append(result.output)
             feedback.append(prompts.cell_feedback(index, result.output, result.cut))
-            self.absent = prompts.absent_literals(code, self.texts)
-            if self.absent:
-                feedback.append(prompts.NUDGE_ABSENT_WORDS.format(words=", ".join(map(repr, self.absent[:5]))))
-                self._notice("nudge", f"the code tests for strings the input never contains: {self.absent[:3]}")
+            self.flaws = prompts.code_flaws(code, self.texts)
+            for flaw in self.flaws:
+                feedback.append(flaw.nudge)
+                self._notice("nudge", flaw.notice)
             key = _code_key(code)
             if key in self.ran and result.final is None:
                 self.reruns.append(prompts.repeated_code(result.output, result.status == "ok"))
@@ -321,7 +321,7 @@ class RLM:
                     feedback.append(prompts.NUDGE_PLAN)
                     self._notice("nudge", "FINAL called with a plan: refused")
                     return None
-                if self._doubt_absent(result.final):
+                if self._doubt_flaws(result.final):
                     return None
                 return result.final
             if result.status != "ok":
@@ -377,8 +377,8 @@ class RLM:
             feedback.append(nudge)
             self._notice("nudge", "the question asks for a count the code never tested: questioned")
             return None
-        if self._doubt_absent(value):
-            feedback.append(prompts.NUDGE_ABSENT_ANSWER)
+        if self._doubt_flaws(value):
+            feedback.append(prompts.NUDGE_FLAWED_ANSWER)
             return None
         if self.found_nothing and not self.doubted_empty:
             self.doubted_empty = True  # once: the answer may really be none
@@ -391,13 +391,13 @@ class RLM:
             return None
         return value
 
-    def _doubt_absent(self, answer: str) -> bool:
-        """Once, an answer from code whose tests can never match is not taken; its block's nudge says why."""
-        if not self.absent or self.doubted_absent:
+    def _doubt_flaws(self, answer: str) -> bool:
+        """Once, an answer from code with a known mistake is not taken; its block's nudge says which."""
+        if not self.flaws or self.doubted_flaws:
             return False
-        self.doubted_absent = True
+        self.doubted_flaws = True
         self.partial = answer
-        self._notice("nudge", "final answer from code that tests for strings the input never contains: questioned")
+        self._notice("nudge", f"final answer from flawed code ({self.flaws[0].notice}): questioned")
         return True
 
     def _doubtful(self, answer: str, feedback: list[str], question: str) -> bool:
@@ -406,6 +406,11 @@ class RLM:
         # A value buried in a long dump of data (`print(recs[:3])`) was seen, not found: small models answer
         # with a number from a timestamp or a record count that way.
         results = "\n".join(line for text in self.seen for line in text.splitlines() if len(line) <= EVIDENCE_LINE)
+        repeated = parsing.repeated_items(answer)
+        if repeated:
+            feedback.append(prompts.NUDGE_REPEATED.format(values=", ".join(repeated[:3])))
+            self._notice("nudge", f"final answer names items more than once: {repeated[:3]}")
+            return True
         unsupported = parsing.unsupported_values(answer, results)
         if unsupported:
             feedback.append(prompts.NUDGE_UNSUPPORTED.format(values=", ".join(unsupported[:5])))

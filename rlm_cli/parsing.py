@@ -203,6 +203,20 @@ def truncated_values(answer: str, data: str) -> list[str]:
     return sorted(found)
 
 
+def repeated_items(answer: str) -> list[str]:
+    """Names a list answer gives more than once: a top 3 of `sorted(paths)[:3]` instead of counted paths."""
+    seen: set[str] = set()
+    repeated: list[str] = []
+    for item in re.split(r"[,;\n]+", answer):
+        item = item.strip().strip("'\"()[]` .")
+        if not re.fullmatch(r"[\w./:@-]+", item) or not re.search("[A-Za-z]", item):
+            continue
+        if item in seen and item not in repeated:
+            repeated.append(item)
+        seen.add(item)
+    return repeated
+
+
 def path_tails(answer: str, data: str) -> list[str]:
     """Paths in the data that items of the answer are only the end of ("search" for /api/v1/search), in order."""
     found: list[str] = []

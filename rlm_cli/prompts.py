@@ -416,6 +416,71 @@ def absent_literals(code: str, texts: Sequence[str], limit: int = 8) -> list[str
     return absent
 
 
+def counted_sets(code: str) -> list[tuple[str, str]]:
+    """`Counter(s)` where s is a set: every item counts once. Pairs of the call and the count it meant.
+
+    The 1.5B model built `{r["service"] for r in recs if ...}` and then kept the items counted exactly once.
+    """
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return []
+    sets: dict[str, ast.AST] = {}
+    for node in ast.walk(tree):
+        one_name = isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+        if one_name and (isinstance(node.value, ast.SetComp) or _calls(node.value, "set")):
+            sets[node.targets[0].id] = node.value
+    pairs = []
+    for node in ast.walk(tree):
+        if not (_calls(node, "Counter") and node.args):
+            continue
+        arg = node.args[0]
+        source = sets.get(arg.id) if isinstance(arg, ast.Name) else arg
+        if isinstance(source, ast.SetComp):
+            counted: ast.AST = ast.GeneratorExp(elt=source.elt, generators=source.generators)
+        elif _calls(source, "set") and source.args:
+            counted = source.args[0]
+        else:
+            continue
+        inner = ast.unparse(counted)
+        pairs.append(
+            (ast.unparse(node), f"Counter{inner}" if isinstance(counted, ast.GeneratorExp) else f"Counter({inner})")
+        )
+    return pairs
+
+
+def _calls(node: ast.AST | None, name: str) -> bool:
+    func = node.func if isinstance(node, ast.Call) else None
+    return (isinstance(func, ast.Name) and func.id == name) or (isinstance(func, ast.Attribute) and func.attr == name)
+
+
+@dataclass
+class Flaw:
+    """A mistake in a block that no output shows: told after the block, and its answer questioned once."""
+
+    nudge: str
+    notice: str
+
+
+def code_flaws(code: str, texts: Sequence[str]) -> list[Flaw]:
+    """Mistakes small models make that leave code running fine and its output wrong."""
+    flaws = []
+    absent = absent_literals(code, texts)
+    if absent:
+        words = ", ".join(map(repr, absent[:5]))
+        flaws.append(
+            Flaw(
+                NUDGE_ABSENT_WORDS.format(words=words),
+                f"the code tests for strings the input never contains: {absent[:3]}",
+            )
+        )
+    for call, meant in counted_sets(code)[:2]:
+        flaws.append(
+            Flaw(NUDGE_COUNTED_SET.format(call=call, meant=meant), f"{call} counts a set: told to count {meant}")
+        )
+    return flaws
+
+
 _HOW_MANY = re.compile(r"\b(how many|count|number of)\b", re.I)
 
 
@@ -656,10 +721,13 @@ NUDGE_ABSENT_WORDS = (
     "If you meant to find something, use the words and values the data itself uses (the message shapes and "
     "field values in the first message, or lines you print with grep)."
 )
-NUDGE_ABSENT_ANSWER = (
-    "That answer comes from code that tests for words the input never contains (see above), so it is not "
-    "accepted yet. Fix the filter with the data's own words and run it again; if you checked on purpose that "
-    "those words are absent, reply FINAL(answer) again."
+NUDGE_COUNTED_SET = (
+    "`{call}` counts a set, so every item in it counts once and no count is right. Count the records "
+    "themselves: `{meant}`."
+)
+NUDGE_FLAWED_ANSWER = (
+    "That answer comes from code with the mistake named above, so it is not accepted yet. Fix the code and run "
+    "it again; if the code is right as it is, reply FINAL(answer) again."
 )
 NUDGE_EMPTY_ANSWER = (
     "That answer rests on code that found nothing, which usually means the filter does not match how the data "
@@ -736,6 +804,10 @@ NUDGE_MISSING_VAR = (
 NUDGE_UNSUPPORTED = (
     "Your answer contains {values}, which no REPL output showed as a result. Do not guess: compute it "
     "from `context` in a ```repl block and print it first. If you are sure, reply FINAL(answer) again."
+)
+NUDGE_REPEATED = (
+    "Your answer names {values} more than once, so it is not a list of different items. For a ranking, count "
+    "each item with Counter(...) and print .most_common(k); for a list, print sorted(set(...))."
 )
 NUDGE_TRUNCATED = (
     "The data shows {values}, which is longer than the value in your answer. Did you cut it short? Print "

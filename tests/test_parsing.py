@@ -136,6 +136,16 @@ def test_path_tails_finds_the_paths_an_answer_shortened_in_its_order():
     assert path_tails("search", "search took 3 ms\n/api/v1/search") == []  # the word alone was seen too
 
 
+def test_repeated_items_are_names_a_list_answer_gives_twice():
+    from rlm_cli.parsing import repeated_items
+
+    assert repeated_items("['/api/v2/users/profile', '/api/v2/users/profile', '/api/v1/inventory']") == [
+        "/api/v2/users/profile"
+    ]
+    assert repeated_items("[('/health', 9), ('/api/v1/search', 9)]") == []  # equal counts are not names
+    assert repeated_items("The cart failed, then the cart recovered") == []  # prose is not a list
+
+
 @pytest.mark.parametrize(
     ("reply", "blocks", "final"),
     [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rlm_cli.prompts import absent_literals, sample_lines, searched_strings
+from rlm_cli.prompts import absent_literals, counted_sets, sample_lines, searched_strings
 
 
 def test_sample_lines_rank_the_question_s_rare_words_first():
@@ -222,3 +222,13 @@ def test_absent_literals_are_those_no_document_contains_in_any_case():
     code = 'print(sum(("logged in" in m) + ("Login Failed" in m) + ("Failed password" in m) for m in ms))'
     assert absent_literals(code, texts) == ["Failed password"]
     assert absent_literals('print("successful" in context)', []) == ["successful"]
+
+
+def test_counted_sets_name_the_counter_call_and_the_count_it_meant():
+    code = 'fatal = {r["service"] for r in recs if r["level"] == "FATAL"}\nprint(Counter(fatal).most_common(3))'
+    assert counted_sets(code) == [("Counter(fatal)", "Counter(r['service'] for r in recs if r['level'] == 'FATAL')")]
+    assert counted_sets("print(collections.Counter(set(users)))") == [
+        ("collections.Counter(set(users))", "Counter(users)")
+    ]
+    assert counted_sets("users = [r['user'] for r in recs]\nprint(Counter(users))") == []
+    assert counted_sets("def f(:") == []

@@ -289,14 +289,41 @@ def test_code_that_tests_for_words_the_input_never_contains_is_told_and_its_answ
     result, roots = ask_about_log(fake_llm, run_rlm, tmp_path, text, *replies, question="Which services failed?")
     assert result.stdout.strip() == "auth-api, cart"
     assert "Your code tests for 'Failed password', which the input never contains" in roots[1].last_user
-    assert "That answer comes from code that tests for words the input never contains" in roots[2].last_user
-    assert "tests for strings the input never contains: questioned" in result.stderr
+    assert "That answer comes from code with the mistake named above" in roots[2].last_user
+    assert "final answer from flawed code (the code tests for strings the input never contains" in result.stderr
     # A FINAL called by such code is questioned too, and the data's own words then pass.
     in_code = fence("FINAL(str(sum(r['message'].count('exactly twice') == 2 for r in records())))")
     fixed = fence("FINAL(str(sum(r['level'] == 'FATAL' and 'logged in' in r['message'] for r in records())))")
     result, roots = ask_about_log(fake_llm, run_rlm, tmp_path, text, in_code, fixed, question="How many crashed?")
     assert result.stdout.strip() == "1" and len(roots) == 5  # three requests of the first run, then two
     assert "Your code tests for 'exactly twice'" in roots[-1].last_user
+
+
+def test_a_counter_over_a_set_is_told_with_the_count_it_meant_and_its_answer_questioned(fake_llm, run_rlm, tmp_path):
+    text = LINES["syslog"] + "\n" + LINES["json"] + "\n" + LINES["syslog"] + "\n"
+    setwise = "s = {r['service'] for r in records()}\nprint([k for k, c in Counter(s).items() if c == 1])"
+    counted = "print([k for k, c in Counter(r['service'] for r in records()).items() if c == 1])"
+    replies = [fence(setwise), "FINAL(auth-api, cart)", fence(counted), "FINAL(cart)"]
+    result, roots = ask_about_log(fake_llm, run_rlm, tmp_path, text, *replies, question="Which logged exactly once?")
+    assert result.stdout.strip() == "cart"
+    assert "`Counter(s)` counts a set" in roots[1].last_user
+    assert "Count the records themselves: `Counter(r['service'] for r in records())`" in roots[1].last_user
+    assert "That answer comes from code with the mistake named above" in roots[2].last_user
+    assert "['cart']" in roots[3].last_user and "counts a set" not in roots[3].last_user
+
+
+def test_a_list_answer_naming_an_item_twice_is_questioned_once(fake_llm, run_rlm, tmp_path):
+    text = LINES["nginx"] + "\n" + LINES["nginx"].replace("cart", "search") + "\n" + LINES["nginx"] + "\n"
+    replies = [
+        fence("print([r['path'] for r in records() if r['status'] >= 500][:3])"),
+        "FINAL(/api/v1/cart, /api/v1/search, /api/v1/cart)",
+        fence("print(Counter(r['path'] for r in records() if r['status'] >= 500).most_common(3))"),
+        "FINAL(/api/v1/cart, /api/v1/search)",
+    ]
+    result, roots = ask_about_log(fake_llm, run_rlm, tmp_path, text, *replies, question="Top 3 paths by 5xx?")
+    assert result.stdout.strip() == "/api/v1/cart, /api/v1/search"
+    assert "Your answer names /api/v1/cart more than once" in roots[2].last_user
+    assert "final answer names items more than once: ['/api/v1/cart']" in result.stderr
 
 
 def test_an_exactly_n_answer_from_code_that_never_tested_n_is_questioned(fake_llm, run_rlm, tmp_path):
