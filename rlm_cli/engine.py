@@ -165,6 +165,8 @@ class RLM:
         self.doubted_count = 0  # answers to "exactly N" or "at least N" from code that never tested it, so far
         self.last_code = ""  # the last block run, whose output an answer comes from
         self.found_nothing = False  # the last block printed only an empty result
+        self.shapes: list[str] = []  # the input's message shapes, to show what a block's filter keeps
+        self.question = ""
         self.texts: list[str] = []  # the input as `context` holds it, to check the strings code looks for
         self.flaws: list[prompts.Flaw] = []  # mistakes in the last block that its output does not show
         self.doubted_flaws = False  # an answer from such code was questioned once
@@ -212,6 +214,7 @@ class RLM:
         headers = [SEPARATOR_TEMPLATE.format(path=d.path) for d in corpus.documents]
         self.texts = headers + [d.text for d in corpus.documents]
         opening = prompts.opening(question, corpus.documents, SEPARATOR_TEMPLATE, self.config.sub_chars)
+        self.shapes, self.question = opening.shapes, question
         messages = opening.messages
         self.seen.append(messages[1]["content"])
         limits = self.config.limits
@@ -300,7 +303,10 @@ class RLM:
                 self._notice("repl", result.output)
             self.seen.append(result.output)
             feedback.append(prompts.cell_feedback(index, result.output, result.cut))
-            self.flaws = prompts.code_flaws(code, self.texts)
+            notes, self.flaws = prompts.shape_notes(code, self.shapes, self.question)
+            if result.status == "ok":
+                feedback += notes
+            self.flaws += prompts.code_flaws(code, self.texts)
             for flaw in self.flaws:
                 feedback.append(flaw.nudge)
                 self._notice("nudge", flaw.notice)

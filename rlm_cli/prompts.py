@@ -272,15 +272,18 @@ def stems(question: str) -> list[str]:
 LABEL_NOTE = ' (r["label"], in lower case, however a record writes it: [label: x], Category: X, type=x, (x))'
 
 
-def data_profile(
-    docs_text: Sequence[tuple[str, str]], question: str, max_values: int = 15, max_shapes: int = 10
-) -> list[str]:
+def question_profile(docs_text: Sequence[tuple[str, str]], question: str) -> records.Profile:
+    """The records' values and message shapes, from a sample plus every line that holds the question's words."""
+    words = stems(question)
+    return records.profile(docs_text, lambda: _lines_with(docs_text, words))
+
+
+def data_profile(found: records.Profile, question: str, max_values: int = 15, max_shapes: int = 10) -> list[str]:
     """The values of the records' category fields and the shapes of their messages, the question's words first.
 
     Small models filter on what they see here ("event": "login_failed", status 503) instead of guessing.
     """
     words = stems(question)
-    found = records.profile(docs_text, lambda: _lines_with(docs_text, words))
     if not found.lines:
         return []
     out = [f"Values of the category fields (from {found.lines:,} records):"]
@@ -362,11 +365,13 @@ _DATE_LIKE = re.compile(r"\d{1,4}[-/:.]\d")
 _KNOWN_WORDS = {w.lower() for w in records.LEVELS} | {k for keys in records.ALIASES.values() for k in keys}
 
 
-def searched_strings(code: str) -> list[str]:
+def searched_strings(code: str, substrings: bool = False) -> list[str]:
     """The strings the code looks for in data: operands of `in` / `==` tests and of `.count("...")`-like calls.
 
     Field names, level names and dates are left out: records() normalises those, so the raw text may differ.
+    With `substrings`, only strings looked for inside others (`in`, `.count()`): not whole values (`==`).
     """
+    tests = (ast.In, ast.NotIn) if substrings else (ast.In, ast.NotIn, ast.Eq, ast.NotEq)
     try:
         tree = ast.parse(code)
     except SyntaxError:
@@ -391,9 +396,7 @@ def searched_strings(code: str) -> list[str]:
                     found.append(text)
 
     for node in ast.walk(tree):
-        if isinstance(node, ast.Compare) and all(
-            isinstance(op, (ast.In, ast.NotIn, ast.Eq, ast.NotEq)) for op in node.ops
-        ):
+        if isinstance(node, ast.Compare) and all(isinstance(op, tests) for op in node.ops):
             for operand in [node.left, *node.comparators]:
                 take(operand)
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _SEARCH_METHODS:
@@ -454,6 +457,46 @@ def _calls(node: ast.AST | None, name: str) -> bool:
     return (isinstance(func, ast.Name) and func.id == name) or (isinstance(func, ast.Attribute) and func.attr == name)
 
 
+_SUCCESS = re.compile(r"\bsucce\w*|\bok\b|\bcompleted?\b|\baccepted\b", re.I)
+_FAILURE = re.compile(r"\bfail\w*|\berror\w*|\binvalid\b|\bdenied\b|\brejected\b|\bunauthori[sz]ed\b", re.I)
+
+
+def kept_shapes(code: str, shapes: Sequence[str], most: int = 3) -> list[tuple[str, list[str]]]:
+    """For each string the code looks for inside messages, the few message shapes it occurs in."""
+    kept = []
+    for text in searched_strings(code, substrings=True)[:4]:
+        hits = [s for s in shapes if text.lower() in s.lower()]
+        if 0 < len(hits) <= most < len(shapes):
+            kept.append((text, hits))
+    return kept
+
+
+def shape_notes(code: str, shapes: Sequence[str], question: str) -> tuple[list[str], list[Flaw]]:
+    """Notes on the message shapes a block's substring tests keep, and flaws where they keep the opposite outcome.
+
+    The 1.5B model counted successful logins with `"login" in r["message"]`, which only the failed ones say
+    ("login failed for user <user>"); the shapes show what a filter really keeps.
+    """
+    notes, flaws = [], []
+    wants_success = bool(_SUCCESS.search(question)) and not _FAILURE.search(question)
+    wants_failure = bool(_FAILURE.search(question)) and not _SUCCESS.search(question)
+    for text, hits in kept_shapes(code, shapes):
+        listed = "; ".join(f'"{h}"' for h in hits)
+        opposite = [
+            h for h in hits if (_FAILURE.search(h) and wants_success) or (wants_failure and not _FAILURE.search(h))
+        ]
+        if opposite and len(opposite) == len(hits):
+            outcome = "successful" if wants_success else "failed"
+            nudge = NUDGE_OPPOSITE_SHAPES.format(text=text, listed=listed, outcome=outcome)
+            flaws.append(Flaw(nudge, f"{text!r} keeps only lines of the opposite outcome: {hits[0]!r}"))
+        else:
+            notes.append(
+                f"[note: of the {len(shapes)} message shapes, {text!r} is in {len(hits)} only: {listed}. "
+                "Check that these are the lines the question asks about.]"
+            )
+    return notes, flaws
+
+
 @dataclass
 class Flaw:
     """A mistake in a block that no output shows: told after the block, and its answer questioned once."""
@@ -464,7 +507,7 @@ class Flaw:
 
 def code_flaws(code: str, texts: Sequence[str]) -> list[Flaw]:
     """Mistakes small models make that leave code running fine and its output wrong."""
-    flaws = []
+    flaws: list[Flaw] = []
     absent = absent_literals(code, texts)
     if absent:
         words = ", ".join(map(repr, absent[:5]))
@@ -656,10 +699,12 @@ PREFIX_CHARS = 600
 
 @dataclass
 class Opening:
-    """The root model's first two messages, and whether the input parsed as records (log feedback then applies)."""
+    """The root model's first two messages, whether the input parsed as records (log feedback then applies),
+    and the shapes of their messages (to show what a block's filter keeps)."""
 
     messages: list[dict[str, str]]
     records: bool
+    shapes: list[str]
 
 
 def opening(question: str, docs: Sequence[Any], separator_template: str, sub_chars: int) -> Opening:
@@ -667,16 +712,18 @@ def opening(question: str, docs: Sequence[Any], separator_template: str, sub_cha
     docs_text = [(d.path, d.text) for d in docs]
     first_text = docs[0].text if docs else ""
     fields = record_fields(docs_text)
+    found = question_profile(docs_text, question) if fields else records.Profile(0, {}, [])
     intro = metadata(
         question,
         docs,
         first_text[:PREFIX_CHARS],
         sample_lines(docs_text, question),
         fields,
-        data_profile(docs_text, question) if fields else [],
+        data_profile(found, question),
     )
     system = {"role": "system", "content": system_prompt(separator_template, sub_chars)}
-    return Opening([system, {"role": "user", "content": intro}], bool(fields))
+    shapes = [text for text, _ in found.shapes] if "label" not in found.values else []
+    return Opening([system, {"role": "user", "content": intro}], bool(fields), shapes)
 
 
 _NOTHING_FOUND = re.compile(r"\A\s*(\[\]|\{\}|set\(\)|\(\)|0|None|''|\"\"|Counter\(\)|)\s*\Z")
@@ -724,6 +771,10 @@ NUDGE_ABSENT_WORDS = (
 NUDGE_COUNTED_SET = (
     "`{call}` counts a set, so every item in it counts once and no count is right. Count the records "
     "themselves: `{meant}`."
+)
+NUDGE_OPPOSITE_SHAPES = (
+    "Your test for {text!r} keeps only lines like {listed}, but the question asks about {outcome} ones. Find "
+    "the message shape that means {outcome} among those in the first message, and test for its own words."
 )
 NUDGE_FLAWED_ANSWER = (
     "That answer comes from code with the mistake named above, so it is not accepted yet. Fix the code and run "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rlm_cli.prompts import absent_literals, counted_sets, sample_lines, searched_strings
+from rlm_cli.prompts import absent_literals, counted_sets, sample_lines, searched_strings, shape_notes
 
 
 def test_sample_lines_rank_the_question_s_rare_words_first():
@@ -75,7 +75,7 @@ def test_log_inputs_get_fields_and_a_records_hint_instead_of_a_raw_prefix():
 
 
 def test_log_questions_see_the_data_s_values_and_message_shapes_their_words_first():
-    from rlm_cli.prompts import data_profile
+    from rlm_cli.prompts import data_profile, question_profile
 
     messages = [("session refreshed for user {u}", "refresh"), ("user {u} logged in from 10.1.1.{i}", "login")] * 3
     log = "".join(
@@ -83,12 +83,13 @@ def test_log_questions_see_the_data_s_values_and_message_shapes_their_words_firs
         f"hit={i % 2}\n"
         for i, (m, e) in enumerate(messages)
     )
-    shown = data_profile([("auth.log", log)], "How many users logged in?")
+    question = "How many users logged in?"
+    shown = data_profile(question_profile([("auth.log", log)], question), question)
     assert "- event: 'refresh', 'login'" in shown and "- level: 'INFO'" in shown
     assert not any(line.startswith("- hit:") for line in shown)  # the data's own key, unrelated to the question
     shapes = shown[shown.index("") + 2 :]
     assert shapes == ["- user <user> logged in from <ip>", "- session refreshed for user <user>"]
-    assert data_profile([("empty", "")], "q?") == []
+    assert data_profile(question_profile([("empty", "")], "q?"), "q?") == []
 
 
 def test_sample_lines_show_each_kind_of_line_once():
@@ -158,13 +159,16 @@ def test_samples_of_an_export_show_whole_records():
 
 
 def test_values_the_question_names_are_tied_to_their_field():
-    from rlm_cli.prompts import data_profile
+    from rlm_cli.prompts import data_profile, question_profile
+
+    def profile_of(text, question):
+        return "\n".join(data_profile(question_profile([("t.txt", text)], question), question))
 
     lines = [f"user=u{i} account={a} :: paid [label: {lab}]" for i, (a, lab) in enumerate([("personal", "rent")] * 3)]
     lines += [f"user=v{i} account=joint :: paid type=travel" for i in range(3)]
-    profile = "\n".join(data_profile([("t.txt", "\n".join(lines))], "Top label for personal accounts, not travel?"))
+    profile = profile_of("\n".join(lines), "Top label for personal accounts, not travel?")
     assert """'personal' is r["account"] == 'personal'; 'travel' is r["label"] == 'travel'.""" in profile
-    assert "among these values" not in "\n".join(data_profile([("a.log", "level=ERROR msg=x\n" * 3)], "Which errors?"))
+    assert "among these values" not in profile_of("level=ERROR msg=x\n" * 3, "Which errors?")
 
 
 def test_an_answer_that_misreads_the_printed_counts_is_caught():
@@ -232,3 +236,25 @@ def test_counted_sets_name_the_counter_call_and_the_count_it_meant():
     ]
     assert counted_sets("users = [r['user'] for r in recs]\nprint(Counter(users))") == []
     assert counted_sets("def f(:") == []
+
+
+def test_shape_notes_show_the_few_message_shapes_a_substring_test_keeps():
+    shapes = ["login failed for user <user>: bad password", "user <user> logged in from <ip>", "gc pause <n> ms", "ok"]
+    code = 'print(len({r["user"] for r in recs if "login" in r["message"]}))'
+    notes, flaws = shape_notes(code, shapes, "Which users logged in?")
+    assert flaws == [] and notes == [
+        "[note: of the 4 message shapes, 'login' is in 1 only: \"login failed for user <user>: bad password\". "
+        "Check that these are the lines the question asks about.]"
+    ]
+    # Only failures kept for a question about successes: told, as a flaw that questions the answer.
+    notes, flaws = shape_notes(code, shapes, "How many users had a successful login?")
+    assert notes == [] and len(flaws) == 1
+    assert (
+        'keeps only lines like "login failed for user <user>: bad password", but the question asks about '
+        "successful ones" in flaws[0].nudge
+    )
+    notes, flaws = shape_notes(code.replace("login", "logged in"), shapes, "Successful logins?")
+    assert flaws == [] and "'logged in' is in 1 only" in notes[0]
+    assert shape_notes('print(sum(r["event"] == "login" for r in recs))', shapes, "q?") == ([], [])  # a whole value
+    assert shape_notes('print(sum("zzz" in r["message"] for r in recs))', shapes, "q?") == ([], [])  # absent
+    assert shape_notes('print(sum("o" in m or "in" in m for m in ms))', shapes, "q?") == ([], [])  # too short

@@ -312,6 +312,14 @@ def test_a_counter_over_a_set_is_told_with_the_count_it_meant_and_its_answer_que
     assert "['cart']" in roots[3].last_user and "counts a set" not in roots[3].last_user
 
 
+def test_a_substring_filter_is_shown_the_message_shapes_it_keeps(fake_llm, run_rlm, tmp_path):
+    text = "\n".join([LINES["logfmt"], LINES["syslog"], LINES["python"], LINES["log4j"]]) + "\n"
+    code = "print(len({r['user'] for r in records() if 'login' in r['message']}))"
+    result, roots = ask_about_log(fake_llm, run_rlm, tmp_path, text, fence(code), "FINAL(1)", question="Who logged in?")
+    assert result.stdout.strip() == "1"
+    assert "'login' is in 1 only: \"login failed for user <user>: bad\"" in roots[1].last_user
+
+
 def test_a_list_answer_naming_an_item_twice_is_questioned_once(fake_llm, run_rlm, tmp_path):
     text = LINES["nginx"] + "\n" + LINES["nginx"].replace("cart", "search") + "\n" + LINES["nginx"] + "\n"
     replies = [
