@@ -591,11 +591,34 @@ def misread_counts(question: str, answer: str, output: str) -> str | None:
     return NUDGE_MISREAD_COUNTS.format(shown=shown, answer=word, which=which)
 
 
+_MOST_COMMON = re.compile(
+    r"\bmost (?:frequent|common|often (?:used|seen)|popular)\s+((?:[\w-]+\s+)?[\w-]+)"
+    r"|\bwhich ([\w-]+)\b.*\b(?:the most|most (?:common|frequent|often|popular))\b",
+    re.I,
+)
+_FIELD_OF = {alias: field for field, aliases in records.ALIASES.items() for alias in aliases}
+
+
+def most_common_field(question: str) -> tuple[str, str] | None:
+    """The word for what a "most frequent <word>" question counts, and the records' field that holds it.
+
+    The 1.5B model asked for the most frequent category among US reviewers counted r["region"].
+    """
+    match = _MOST_COMMON.search(question)
+    if not match:
+        return None
+    for word in reversed((match[1] or match[2]).lower().split()):
+        field = _FIELD_OF.get(word) or _FIELD_OF.get(word.rstrip("s"))
+        if field and field not in ("time", "message"):
+            return word, field
+    return None
+
+
 def question_hints(question: str) -> list[str]:
     """What common phrasings of a log question mean in code: small models read "exactly twice" as top 2.
 
     Only wordings with one reading in any question on records ("exactly N times", "at least N", "distinct",
-    "top N", "5xx", "after <time>"); each hint states the meaning, not the answer.
+    "top N", "most frequent <field>", "5xx", "after <time>"); each hint states the meaning, not the answer.
     """
     hints = []
     if n := exact_count(question):
@@ -614,6 +637,11 @@ def question_hints(question: str) -> list[str]:
     if match := _TOP.search(question):
         n = match[1] or match[2]
         hints.append(f"For the top {n}, print Counter(...).most_common({n}).")
+    if field := most_common_field(question):
+        hints.append(
+            f'For the most common {field[0]}, count r["{field[1]}"] over the matching records only: '
+            f'print(Counter(r["{field[1]}"] for r in recs if ...).most_common(3)).'
+        )
     if match := _STATUS_CLASS.search(question):
         digit = match[1] or match[2]
         hints.append(f'"{match[0]}" means {digit}00 <= r["status"] <= {digit}99.')

@@ -110,6 +110,10 @@ def test_sample_lines_show_each_kind_of_line_once():
         ("Which services logged errors since 2024-05-01 10:00?", ['Compare r["time"] with when("...")']),
         ("Count the users with 3 or more refunds.", ['"3 or more" means a count >= 3: count per item']),
         ("Which hosts failed at least 2 times?", ['"at least 2" means a count >= 2']),
+        ("What is the most frequent review category for EU reviewers?", ['count r["label"] over the matching']),
+        ("Among pro users, which label is the most common?", ['Counter(r["label"] for r in recs if ...)']),
+        ("Which host logged the most ERROR lines?", ['For the most common host, count r["host"]']),
+        ("Which label occurs more often: rent or dining?", []),
         ("Who wrote the letter after the war?", []),
     ],
 )
