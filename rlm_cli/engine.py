@@ -439,7 +439,8 @@ class RLM:
             feedback.append(prompts.NUDGE_TRUNCATED.format(values=", ".join(longer[:3])))
             self._notice("nudge", f"final answer may cut a value short: {longer[:3]}")
             return True
-        paths = parsing.path_tails(answer, seen)
+        # The last output first: "health" may be a word elsewhere ("health check ok") and "/health" there.
+        paths = parsing.path_tails(answer, self.seen[-1]) or parsing.path_tails(answer, seen)
         if paths:
             feedback.append(prompts.NUDGE_PATH_TAILS.format(values=", ".join(paths)))
             self._notice("nudge", f"final answer shortens paths: {paths[:3]}")

@@ -593,7 +593,8 @@ def misread_counts(question: str, answer: str, output: str) -> str | None:
 
 _MOST_COMMON = re.compile(
     r"\bmost (?:frequent|common|often (?:used|seen)|popular)\s+((?:[\w-]+\s+)?[\w-]+)"
-    r"|\bwhich ([\w-]+)\b.*\b(?:the most|most (?:common|frequent|often|popular))\b",
+    r"|\bwhich (?:\d+ )?([\w-]+)\b.*\b(?:the most|most (?:common|frequent|often|popular))\b"
+    r"|\b(?:rank|top[- ]?\d+|the \d+)\s+(?:the\s+)?((?:[\w-]+\s+)?[\w-]+)",
     re.I,
 )
 _FIELD_OF = {alias: field for field, aliases in records.ALIASES.items() for alias in aliases}
@@ -607,7 +608,7 @@ def most_common_field(question: str) -> tuple[str, str] | None:
     match = _MOST_COMMON.search(question)
     if not match:
         return None
-    for word in reversed((match[1] or match[2]).lower().split()):
+    for word in reversed((match[1] or match[2] or match[3]).lower().split()):
         field = _FIELD_OF.get(word) or _FIELD_OF.get(word.rstrip("s"))
         if field and field not in ("time", "message"):
             return word, field
@@ -638,9 +639,11 @@ def question_hints(question: str) -> list[str]:
         n = match[1] or match[2]
         hints.append(f"For the top {n}, print Counter(...).most_common({n}).")
     if field := most_common_field(question):
+        top = _TOP.search(question)
+        k = (top[1] or top[2]) if top else 3
         hints.append(
             f'For the most common {field[0]}, count r["{field[1]}"] over the matching records only: '
-            f'print(Counter(r["{field[1]}"] for r in recs if ...).most_common(3)).'
+            f'print(Counter(r["{field[1]}"] for r in recs if ...).most_common({k})).'
         )
     if match := _STATUS_CLASS.search(question):
         digit = match[1] or match[2]

@@ -105,7 +105,14 @@ def test_sample_lines_show_each_kind_of_line_once():
         ("Which users failed to log in exactly 4 times?", ['"exactly 4 times" means a count equal to 4']),
         ("Which jobs ran exactly twice?", ["keep the items whose count == 2 (not the top 2)"]),
         ("How many different client IPs sent a POST?", ["a number of distinct values, build a set"]),
-        ("List the top 5 hosts by WARN lines.", ["For the top 5, print Counter(...).most_common(5)."]),
+        (
+            "List the top 5 hosts by WARN lines.",
+            [
+                "For the top 5, print Counter(...).most_common(5).",
+                'Counter(r["host"] for r in recs if ...).most_common(5)',
+            ],
+        ),
+        ("Rank the paths by 5xx responses.", ['For the most common paths, count r["path"]', '"5xx" means 500']),
         ("How many 4xx responses did /login get?", ['"4xx" means 400 <= r["status"] <= 499.']),
         ("Which services logged errors since 2024-05-01 10:00?", ['Compare r["time"] with when("...")']),
         ("Count the users with 3 or more refunds.", ['"3 or more" means a count >= 3: count per item']),

@@ -320,6 +320,18 @@ def test_a_substring_filter_is_shown_the_message_shapes_it_keeps(fake_llm, run_r
     assert "'login' is in 1 only: \"login failed for user <user>: bad\"" in roots[1].last_user
 
 
+def test_a_path_shortened_to_a_word_the_data_also_uses_alone_is_questioned(fake_llm, run_rlm, tmp_path):
+    text = LINES["json"] + "\n" + LINES["nginx"] + "\n"  # "cart" is a service, and /api/v1/cart a path
+    replies = [
+        fence("print(Counter(r['path'] for r in records() if r['status'] >= 500).most_common(3))"),
+        "FINAL(cart)",
+        "FINAL(/api/v1/cart)",
+    ]
+    result, roots = ask_about_log(fake_llm, run_rlm, tmp_path, text, *replies, question="Top paths by 5xx?")
+    assert result.stdout.strip() == "/api/v1/cart"
+    assert "Your answer shortens values that the output shows in full: /api/v1/cart" in roots[2].last_user
+
+
 def test_a_list_answer_naming_an_item_twice_is_questioned_once(fake_llm, run_rlm, tmp_path):
     text = LINES["nginx"] + "\n" + LINES["nginx"].replace("cart", "search") + "\n" + LINES["nginx"] + "\n"
     replies = [
