@@ -565,11 +565,15 @@ def read_off_records(question: str, answer: str, outputs: Sequence[str]) -> list
     return found
 
 
+_COUNTED_PAIR = re.compile(r"\(\s*['\"]([^'\"]+)['\"],\s*(\d+)\)")
+
+
 def misread_counts(question: str, answer: str, output: str) -> str | None:
     """A nudge when the answer names the item with fewer (or more) printed counts than the question asks for.
 
     Small models print "Rent: 53, Dining: 87" and answer rent to "are there more rent or dining?". Only the
-    alternatives the question names ("X or Y") are compared, so a count of something else never counts.
+    alternatives the question names ("X or Y") are compared, so a count of something else never counts, or
+    for "the most frequent <field>" the items of a printed most_common() list.
     """
     text = _AT_LEAST.sub("", question).lower()
     match = _MORE.search(text)
@@ -581,6 +585,9 @@ def misread_counts(question: str, answer: str, output: str) -> str | None:
         found = re.search(rf"(?<![\w-]){re.escape(item)}['\"]?\s*[:,=]\s*(\d+)\b", output, re.I)
         if found and not item.isdigit():
             counts[item] = int(found[1])
+    if len(counts) < 2 and most_common_field(question):
+        # No alternatives named: a "most frequent <field>" question is read off a printed most_common() list.
+        counts = {item.lower(): int(n) for item, n in _COUNTED_PAIR.findall(output)}
     if word not in counts or len(counts) < 2:
         return None
     want = min if match[1].lower() in _FEWER else max

@@ -195,6 +195,11 @@ def test_an_answer_that_misreads_the_printed_counts_is_caught():
     # Counts of things the question does not name, and "at least" / "or more", are not comparisons.
     assert misread_counts("Which label is the most common for pro users?", "refund", "pro: 40, refund: 12") is None
     assert misread_counts("How many users have 3 or more refunds?", "refund", "refund: 2, billing: 5") is None
+    # "The most frequent <field>" is read off a most_common() list.
+    top = "[('positive', 11), ('negative', 10), ('neutral', 5)]"
+    question = "What is the most frequent review category for APAC reviewers?"
+    assert "negative does not have the largest" in misread_counts(question, "negative", top)
+    assert misread_counts(question, "positive", top) is None
 
 
 def test_after_a_failed_block_the_reminder_asks_for_a_fix_not_an_answer():
