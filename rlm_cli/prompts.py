@@ -457,8 +457,13 @@ def _calls(node: ast.AST | None, name: str) -> bool:
     return (isinstance(func, ast.Name) and func.id == name) or (isinstance(func, ast.Attribute) and func.attr == name)
 
 
-_SUCCESS = re.compile(r"\bsucce\w*|\bok\b|\bcompleted?\b|\baccepted\b", re.I)
+_SUCCESS = re.compile(r"\bsucce\w*|\bmanaged to\b|\bable to\b|\bok\b|\bcompleted?\b|\baccepted\b", re.I)
 _FAILURE = re.compile(r"\bfail\w*|\berror\w*|\binvalid\b|\bdenied\b|\brejected\b|\bunauthori[sz]ed\b", re.I)
+_FAILURES_LEFT_OUT = re.compile(
+    r"\b(?:fail\w*|errors?)\b[^.?!]*?\b(?:do not|don't|does not|doesn't|not) count\w*"
+    r"|\b(?:excluding|except|not counting|ignoring|without|not) (?:the |any )?(?:fail\w*|errors?)\b",
+    re.I,
+)
 
 
 def kept_shapes(code: str, shapes: Sequence[str], most: int = 3) -> list[tuple[str, list[str]]]:
@@ -478,8 +483,10 @@ def shape_notes(code: str, shapes: Sequence[str], question: str) -> tuple[list[s
     ("login failed for user <user>"); the shapes show what a filter really keeps.
     """
     notes, flaws = [], []
-    wants_success = bool(_SUCCESS.search(question)) and not _FAILURE.search(question)
-    wants_failure = bool(_FAILURE.search(question)) and not _SUCCESS.search(question)
+    left_out = _FAILURES_LEFT_OUT.search(question)  # "failed attempts do not count"
+    failure = _FAILURE.search(_FAILURES_LEFT_OUT.sub("", question))
+    wants_success = bool(left_out or _SUCCESS.search(question)) and not failure
+    wants_failure = bool(failure) and not _SUCCESS.search(question)
     for text, hits in kept_shapes(code, shapes):
         listed = "; ".join(f'"{h}"' for h in hits)
         opposite = [

@@ -269,6 +269,10 @@ def test_shape_notes_show_the_few_message_shapes_a_substring_test_keeps():
         'keeps only lines like "login failed for user <user>: bad password", but the question asks about '
         "successful ones" in flaws[0].nudge
     )
+    # Failures the question leaves out mean it asks about successes; a question about failures keeps them.
+    for question in ("Users who managed to log in (failed attempts do not count)?", "Logins, not counting failed?"):
+        assert len(shape_notes(code, shapes, question)[1]) == 1
+    assert shape_notes(code, shapes, "How many users failed to log in?")[1] == []
     notes, flaws = shape_notes(code.replace("login", "logged in"), shapes, "Successful logins?")
     assert flaws == [] and "'logged in' is in 1 only" in notes[0]
     assert shape_notes('print(sum(r["event"] == "login" for r in recs))', shapes, "q?") == ([], [])  # a whole value
