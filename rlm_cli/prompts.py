@@ -419,6 +419,19 @@ def absent_literals(code: str, texts: Sequence[str], limit: int = 8) -> list[str
     return absent
 
 
+def present_part(text: str, texts: Sequence[str]) -> str | None:
+    """The longest run of an absent string's words that the input does contain: "logged in" of "logged in
+    successfully", which the 1.5B model tested for in logs that say "user ann logged in from 10.0.0.7"."""
+    words = text.split()
+    for n in range(len(words) - 1, 0, -1):
+        for i in range(len(words) - n + 1):
+            part = " ".join(words[i : i + n])
+            rx = re.compile(rf"(?<!\w){re.escape(part)}(?!\w)", re.IGNORECASE)
+            if len(part) >= 3 and re.search("[A-Za-z]", part) and any(rx.search(doc) for doc in texts):
+                return part
+    return None
+
+
 def counted_sets(code: str) -> list[tuple[str, str]]:
     """`Counter(s)` where s is a set: every item counts once. Pairs of the call and the count it meant.
 
@@ -518,12 +531,11 @@ def code_flaws(code: str, texts: Sequence[str]) -> list[Flaw]:
     absent = absent_literals(code, texts)
     if absent:
         words = ", ".join(map(repr, absent[:5]))
-        flaws.append(
-            Flaw(
-                NUDGE_ABSENT_WORDS.format(words=words),
-                f"the code tests for strings the input never contains: {absent[:3]}",
-            )
-        )
+        nudge = NUDGE_ABSENT_WORDS.format(words=words)
+        parts = [(text, part) for text in absent[:5] if (part := present_part(text, texts))]
+        if parts:
+            nudge += " The data does contain " + ", ".join(f"{part!r} (of {text!r})" for text, part in parts) + "."
+        flaws.append(Flaw(nudge, f"the code tests for strings the input never contains: {absent[:3]}"))
     for call, meant in counted_sets(code)[:2]:
         flaws.append(
             Flaw(NUDGE_COUNTED_SET.format(call=call, meant=meant), f"{call} counts a set: told to count {meant}")

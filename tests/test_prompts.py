@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rlm_cli.prompts import absent_literals, counted_sets, sample_lines, searched_strings, shape_notes
+from rlm_cli.prompts import absent_literals, counted_sets, present_part, sample_lines, searched_strings, shape_notes
 
 
 def test_sample_lines_rank_the_question_s_rare_words_first():
@@ -242,6 +242,9 @@ def test_absent_literals_are_those_no_document_contains_in_any_case():
     code = 'print(sum(("logged in" in m) + ("Login Failed" in m) + ("Failed password" in m) for m in ms))'
     assert absent_literals(code, texts) == ["Failed password"]
     assert absent_literals('print("successful" in context)', []) == ["successful"]
+    assert present_part("logged in successfully", texts) == "logged in"
+    assert present_part("Failed password", texts) == "Failed"
+    assert present_part("xyz abc", texts) is None
 
 
 def test_counted_sets_name_the_counter_call_and_the_count_it_meant():
