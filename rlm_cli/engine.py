@@ -166,7 +166,6 @@ class RLM:
         self.last_code = ""  # the last block run, whose output an answer comes from
         self.found_nothing = False  # the last block printed only an empty result
         self.shapes: list[str] = []  # the input's message shapes, to show what a block's filter keeps
-        self.question = ""
         self.texts: list[str] = []  # the input as `context` holds it, to check the strings code looks for
         self.flaws: list[prompts.Flaw] = []  # mistakes in the last block that its output does not show
         self.doubted_flaws = False  # an answer from such code was questioned once
@@ -214,7 +213,7 @@ class RLM:
         headers = [SEPARATOR_TEMPLATE.format(path=d.path) for d in corpus.documents]
         self.texts = headers + [d.text for d in corpus.documents]
         opening = prompts.opening(question, corpus.documents, SEPARATOR_TEMPLATE, self.config.sub_chars)
-        self.shapes, self.question = opening.shapes, question
+        self.shapes = opening.shapes
         messages = opening.messages
         self.seen.append(messages[1]["content"])
         limits = self.config.limits
@@ -235,7 +234,7 @@ class RLM:
             messages.append({"role": "assistant", "content": parsed.history})
             feedback: list[str] = []
             self.reruns = []
-            answer = self._execute(repl, parsed, feedback)
+            answer = self._execute(repl, parsed, feedback, question)
             if answer is None and parsed.final_kind is None and len(self.reruns) == len(parsed.code_blocks) > 0:
                 # Only code it already ran: copies of it in the conversation make a small model copy it again,
                 # so the conversation keeps one copy, its output, and the nudge.
@@ -282,7 +281,7 @@ class RLM:
         )
         return completion
 
-    def _execute(self, repl: ReplProcess, parsed: parsing.Reply, feedback: list[str]) -> str | None:
+    def _execute(self, repl: ReplProcess, parsed: parsing.Reply, feedback: list[str], question: str) -> str | None:
         """Run the reply's blocks in order; a FINAL called in code ends the turn."""
         for index, code in enumerate(parsed.code_blocks, 1):
             self.run.emit(ev.CodeStarted(depth=self.depth, iteration=self.iterations, index=index, code=code))
@@ -303,7 +302,7 @@ class RLM:
                 self._notice("repl", result.output)
             self.seen.append(result.output)
             feedback.append(prompts.cell_feedback(index, result.output, result.cut))
-            notes, self.flaws = prompts.shape_notes(code, self.shapes, self.question)
+            notes, self.flaws = prompts.shape_notes(code, self.shapes, question)
             if result.status == "ok":
                 feedback += notes
             self.flaws += prompts.code_flaws(code, self.texts)

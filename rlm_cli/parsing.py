@@ -203,12 +203,16 @@ def truncated_values(answer: str, data: str) -> list[str]:
     return sorted(found)
 
 
+def _items(answer: str) -> list[str]:
+    """The items of a list answer, however it is written: `a, b`, `['a', 'b']` or one per line."""
+    return [item.strip().strip("'\"()[]` .") for item in re.split(r"[,;\n]+", answer)]
+
+
 def repeated_items(answer: str) -> list[str]:
     """Names a list answer gives more than once: a top 3 of `sorted(paths)[:3]` instead of counted paths."""
     seen: set[str] = set()
     repeated: list[str] = []
-    for item in re.split(r"[,;\n]+", answer):
-        item = item.strip().strip("'\"()[]` .")
+    for item in _items(answer):
         if not re.fullmatch(r"[\w./:@-]+", item) or not re.search("[A-Za-z]", item):
             continue
         if item in seen and item not in repeated:
@@ -220,8 +224,7 @@ def repeated_items(answer: str) -> list[str]:
 def path_tails(answer: str, data: str) -> list[str]:
     """Paths in the data that items of the answer are only the end of ("search" for /api/v1/search), in order."""
     found: list[str] = []
-    for item in re.split(r"[,;\n]+", answer):
-        item = item.strip().strip("'\"()[]` .")
+    for item in _items(answer):
         if not re.fullmatch(r"[\w.-]+(?:/[\w.-]+)*", item) or item.isdigit():
             continue
         alone = re.search(rf"(?<![\w/.-]){re.escape(item)}(?![\w/-])", data)

@@ -296,17 +296,22 @@ def data_profile(found: records.Profile, question: str, max_values: int = 15, ma
         out.append(f"- {key}: {', '.join(repr(v) for v in shown[:max_values])}{more}{note}")
     if named := _named_values(found.values, question):
         out.append("The question's words among these values: " + "; ".join(named) + ".")
-    if found.shapes and "label" not in found.values:  # labelled records are counted by label, not by their text
-        ranked = sorted(found.shapes, key=lambda item: -sum(w in item[0].lower() for w in words))
+    if shapes := message_shapes(found):
+        ranked = sorted(shapes, key=lambda text: -sum(w in text.lower() for w in words))
         out += [
             "",
             'Shapes of the messages (r["message"]; <n> is a number, <ip> an address, <user> a user), '
             "those with the question's words first:",
         ]
-        out += [f"- {text}" for text, _ in ranked[:max_shapes]]
-        if len(found.shapes) > max_shapes:
-            out.append(f"- ... and {len(found.shapes) - max_shapes} more shapes")
+        out += [f"- {text}" for text in ranked[:max_shapes]]
+        if len(shapes) > max_shapes:
+            out.append(f"- ... and {len(shapes) - max_shapes} more shapes")
     return out
+
+
+def message_shapes(found: records.Profile) -> list[str]:
+    """The message shapes, most common first; none for labelled records, which are counted by label, not text."""
+    return [] if "label" in found.values else [text for text, _ in found.shapes]
 
 
 def _named_values(values: dict[str, list[Any]], question: str) -> list[str]:
@@ -661,11 +666,10 @@ def question_hints(question: str) -> list[str]:
     if match := _AT_LEAST.search(question):
         n = match[1] or match[2]
         hints.append(f'"{match[0]}" means a count >= {n}: count per item with Counter, then keep the counts >= {n}.')
-    if match := _TOP.search(question):
-        n = match[1] or match[2]
+    if top := _TOP.search(question):
+        n = top[1] or top[2]
         hints.append(f"For the top {n}, print Counter(...).most_common({n}).")
     if field := most_common_field(question):
-        top = _TOP.search(question)
         k = (top[1] or top[2]) if top else 3
         hints.append(
             f'For the most common {field[0]}, count r["{field[1]}"] over the matching records only: '
@@ -779,8 +783,7 @@ def opening(question: str, docs: Sequence[Any], separator_template: str, sub_cha
         data_profile(found, question),
     )
     system = {"role": "system", "content": system_prompt(separator_template, sub_chars)}
-    shapes = [text for text, _ in found.shapes] if "label" not in found.values else []
-    return Opening([system, {"role": "user", "content": intro}], bool(fields), shapes)
+    return Opening([system, {"role": "user", "content": intro}], bool(fields), message_shapes(found))
 
 
 _NOTHING_FOUND = re.compile(r"\A\s*(\[\]|\{\}|set\(\)|\(\)|0|None|''|\"\"|Counter\(\)|)\s*\Z")
