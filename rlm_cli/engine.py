@@ -14,8 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from rlm_cli import checks, parsing, prompts, replkit
 from rlm_cli import events as ev
-from rlm_cli import parsing, prompts, replkit
 from rlm_cli.budget import Budget, Limits
 from rlm_cli.bundle import SEPARATOR_TEMPLATE, write_bundle
 from rlm_cli.corpus import Corpus, Document
@@ -167,7 +167,7 @@ class RLM:
         self.found_nothing = False  # the last block printed only an empty result
         self.shapes: list[str] = []  # the input's message shapes, to show what a block's filter keeps
         self.texts: list[str] = []  # the input as `context` holds it, to check the strings code looks for
-        self.flaws: list[prompts.Flaw] = []  # mistakes in the last block that its output does not show
+        self.flaws: list[checks.Flaw] = []  # mistakes in the last block that its output does not show
         self.doubted_flaws = False  # an answer from such code was questioned once
         self.ran: set[str] = set()  # code already run, to tell a model stuck repeating itself
         self.reruns: list[str] = []  # nudges for this reply's blocks that were run before
@@ -302,10 +302,10 @@ class RLM:
                 self._notice("repl", result.output)
             self.seen.append(result.output)
             feedback.append(prompts.cell_feedback(index, result.output, result.cut))
-            notes, self.flaws = prompts.shape_notes(code, self.shapes, question)
+            notes, self.flaws = checks.shape_notes(code, self.shapes, question)
             if result.status == "ok":
                 feedback += notes
-            self.flaws += prompts.code_flaws(code, self.texts)
+            self.flaws += checks.code_flaws(code, self.texts)
             for flaw in self.flaws:
                 feedback.append(flaw.nudge)
                 self._notice("nudge", flaw.notice)
@@ -374,7 +374,7 @@ class RLM:
                 feedback.append(prompts.NUDGE_PLACEHOLDER.format(name=value))
                 self._notice("nudge", f"FINAL({value}): a placeholder, not an answer: refused")
                 return None
-        if self.doubted_count < 2 and (nudge := prompts.misses_count_test(question, self.last_code)):
+        if self.doubted_count < 2 and (nudge := checks.misses_count_test(question, self.last_code)):
             # Twice, since small models repeat the answer once; the repeat is then sampled (see `stuck`).
             self.doubted_count += 1
             self.partial = value
@@ -411,35 +411,35 @@ class RLM:
         # A value buried in a long dump of data (`print(recs[:3])`) was seen, not found: small models answer
         # with a number from a timestamp or a record count that way.
         results = "\n".join(line for text in self.seen for line in text.splitlines() if len(line) <= EVIDENCE_LINE)
-        repeated = parsing.repeated_items(answer)
+        repeated = checks.repeated_items(answer)
         if repeated:
             feedback.append(prompts.NUDGE_REPEATED.format(values=", ".join(repeated[:3])))
             self._notice("nudge", f"final answer names items more than once: {repeated[:3]}")
             return True
-        unsupported = parsing.unsupported_values(answer, results)
+        unsupported = checks.unsupported_values(answer, results)
         if unsupported:
             feedback.append(prompts.NUDGE_UNSUPPORTED.format(values=", ".join(unsupported[:5])))
             self._notice("nudge", f"final answer has values never seen in the REPL output: {unsupported[:5]}")
             return True
-        if nudge := prompts.misread_counts(question, answer, self.seen[-1]):
+        if nudge := checks.misread_counts(question, answer, self.seen[-1]):
             feedback.append(nudge)
             self._notice("nudge", f"final answer {answer.strip()} misreads the printed counts: questioned once")
             return True
-        if read := prompts.read_off_records(question, answer, self.seen[1:]):
+        if read := checks.read_off_records(question, answer, self.seen[1:]):
             feedback.append(prompts.NUDGE_READ_OFF_RECORDS.format(values=", ".join(read[:3])))
             self._notice("nudge", f"final answer read off printed records: {read[:3]}")
             return True
-        if prompts.counted_by_eye(question, answer, self.seen[1:]):
+        if checks.counted_by_eye(question, answer, self.seen[1:]):
             feedback.append(prompts.NUDGE_COUNTED_BY_EYE.format(answer=answer.strip()))
             self._notice("nudge", f"final answer {answer.strip()} is a count no output printed: questioned once")
             return True
-        longer = parsing.truncated_values(answer, seen)
+        longer = checks.truncated_values(answer, seen)
         if longer:
             feedback.append(prompts.NUDGE_TRUNCATED.format(values=", ".join(longer[:3])))
             self._notice("nudge", f"final answer may cut a value short: {longer[:3]}")
             return True
         # The last output first: "health" may be a word elsewhere ("health check ok") and "/health" there.
-        paths = parsing.path_tails(answer, self.seen[-1]) or parsing.path_tails(answer, seen)
+        paths = checks.path_tails(answer, self.seen[-1]) or checks.path_tails(answer, seen)
         if paths:
             feedback.append(prompts.NUDGE_PATH_TAILS.format(values=", ".join(paths)))
             self._notice("nudge", f"final answer shortens paths: {paths[:3]}")

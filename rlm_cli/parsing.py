@@ -121,15 +121,6 @@ def _history(text: str, code_end: int) -> str:
     return text[:code_end] + (f"\n{tail.group(0).strip()}" if tail else "")
 
 
-_KEY_VALUE = re.compile(r"[A-Za-z0-9_.:/@-]*\d[A-Za-z0-9_.:/@-]*")
-
-
-def unsupported_values(answer: str, seen: str) -> list[str]:
-    """Values in an answer (tokens with digits) that never appeared in anything the model was shown."""
-    values = {v.strip(".,:;/-") for v in _KEY_VALUE.findall(answer)}
-    return sorted(v for v in values if v and v not in seen)
-
-
 def _remove_spans(text: str, spans: list[tuple[int, int]]) -> str:
     pieces, last = [], 0
     for start, end in sorted(spans):
@@ -180,55 +171,3 @@ def looks_like_plan(answer: str) -> bool:
     """True for text that announces work instead of giving a result (the paper's FINAL brittleness)."""
     stripped = answer.strip()
     return not stripped or bool(_PLAN.match(stripped)) or stripped.endswith(":")
-
-
-_CODE_LIKE = re.compile(r"(?=[A-Za-z0-9_-]*[A-Za-z])(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9_-]{3,}")
-
-
-_FILE_NAME = re.compile(r"[\w.-]+\.[A-Za-z]{1,5}")  # app-02.log: a host in a file's name
-
-
-def truncated_values(answer: str, data: str) -> list[str]:
-    """Longer codes in the data that extend a code of the answer (7XQ-4471-ZP for 7XQ): a sign of a cut value.
-
-    The model's own prints may show the cut value alone, so only the longer form is looked for.
-    """
-    found = set()
-    for value in set(_CODE_LIKE.findall(answer)):
-        # Not across "/" or ":": app-08 in app-08/cart.log or a grep's "app.log:12:" is a name, not a cut code.
-        longer = re.search(rf"(?<![A-Za-z0-9]){re.escape(value)}[-_.][A-Za-z0-9][A-Za-z0-9_.-]*", data)
-        whole = longer.group(0).rstrip(".:/-") if longer else ""
-        if whole and whole not in answer and not _FILE_NAME.fullmatch(whole):
-            found.add(whole)
-    return sorted(found)
-
-
-def _items(answer: str) -> list[str]:
-    """The items of a list answer, however it is written: `a, b`, `['a', 'b']` or one per line."""
-    return [item.strip().strip("'\"()[]` .") for item in re.split(r"[,;\n]+", answer)]
-
-
-def repeated_items(answer: str) -> list[str]:
-    """Names a list answer gives more than once: a top 3 of `sorted(paths)[:3]` instead of counted paths."""
-    seen: set[str] = set()
-    repeated: list[str] = []
-    for item in _items(answer):
-        if not re.fullmatch(r"[\w./:@-]+", item) or not re.search("[A-Za-z]", item):
-            continue
-        if item in seen and item not in repeated:
-            repeated.append(item)
-        seen.add(item)
-    return repeated
-
-
-def path_tails(answer: str, data: str) -> list[str]:
-    """Paths in the data that items of the answer are only the end of ("search" for /api/v1/search), in order."""
-    found: list[str] = []
-    for item in _items(answer):
-        if not re.fullmatch(r"[\w.-]+(?:/[\w.-]+)*", item) or item.isdigit():
-            continue
-        alone = re.search(rf"(?<![\w/.-]){re.escape(item)}(?![\w/-])", data)
-        longer = re.search(rf"(?<![\w/.-])/(?:[\w.-]+/)*{re.escape(item)}(?![\w/-])", data)
-        if longer and not alone and longer.group(0) not in answer and longer.group(0) not in found:
-            found.append(longer.group(0))
-    return found

@@ -1,18 +1,18 @@
-"""Every text the models read: the system prompt, the input's metadata, feedback and nudges.
+"""Every text the models read: the system prompt, the input's metadata, feedback and nudges (the hints on
+a question's wording come from questions.py, the checks that choose a nudge from checks.py).
 
 Kept short and concrete, with worked examples, because small models follow examples, not rules.
 """
 
 from __future__ import annotations
 
-import ast
 import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rlm_cli import records
+from rlm_cli import questions, records
 from rlm_cli.replkit import line_span
 
 SYSTEM_PROMPT = """\
@@ -127,74 +127,13 @@ CHILD_QUESTION = (
 STOP_SEQUENCES = ["REPL output", "```output", "(output"]
 
 
-_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{3,}|\b\d{3,}\b")
-_STOPWORDS = {
-    "which",
-    "what",
-    "when",
-    "where",
-    "that",
-    "this",
-    "there",
-    "their",
-    "with",
-    "from",
-    "have",
-    "does",
-    "many",
-    "much",
-    "were",
-    "times",
-    "than",
-    "more",
-    "most",
-    "least",
-    "after",
-    "before",
-    "into",
-    "each",
-    "every",
-    "about",
-    "exactly",
-    "name",
-    "list",
-    "give",
-    "tell",
-    "show",
-    "count",
-    "number",
-    "how",
-    "they",
-    "them",
-    "those",
-    "these",
-    "some",
-    "only",
-    "other",
-    "will",
-    "would",
-    "could",
-    "should",
-}
-
-
-def question_terms(question: str) -> list[str]:
-    """Words of the question worth grepping for in the input."""
-    seen: list[str] = []
-    for word in _WORD.findall(question):
-        lower = word.lower().strip(".-")
-        if lower not in _STOPWORDS and lower not in seen:
-            seen.append(lower)
-    return seen[:8]
-
-
 def sample_lines(docs_text: Sequence[tuple[str, str]], question: str, limit: int = 6, per_term: int = 30) -> list[str]:
     """Real lines containing the question's words: they show the data's format better than a prefix.
 
     Lines with the question's rarest words come first, so a key named in the question ("crimson-pylon")
     beats the many lines sharing only its common words ("magic number").
     """
-    terms = question_terms(question)
+    terms = questions.question_terms(question)
     lines: dict[tuple[int, int], tuple[str, str, set[str]]] = {}
     shapes: dict[str, tuple[int, int]] = {}  # lines of one shape are shown once, so more kinds of line fit
     blocks = [records.is_blocks(text) for _, text in docs_text]
@@ -251,30 +190,12 @@ def record_fields(docs_text: Sequence[tuple[str, str]], max_docs: int = 200) -> 
     return out
 
 
-def stems(question: str) -> list[str]:
-    """The question's words cut to a stem ("logged" -> "log", "services" -> "service"), to find them in messages."""
-    out = []
-    for term in question_terms(question):
-        stem = term
-        if re.search(r"(?:ss|sh|ch|x)es$", term):
-            stem = term[:-2]
-        elif re.search(r"[^s]s$", term):
-            stem = term[:-1]
-        elif match := re.search(r"(?:ing|ed)$", term):
-            stem = term[: match.start()]
-            stem = stem[:-1] if re.search(r"([b-df-hj-np-tv-z])\1$", stem) else stem  # logg(ed) -> log
-        stem = stem if len(stem) >= 3 else term
-        if stem not in out:
-            out.append(stem)
-    return out
-
-
 LABEL_NOTE = ' (r["label"], in lower case, however a record writes it: [label: x], Category: X, type=x, (x))'
 
 
 def question_profile(docs_text: Sequence[tuple[str, str]], question: str) -> records.Profile:
     """The records' values and message shapes, from a sample plus every line that holds the question's words."""
-    words = stems(question)
+    words = questions.stems(question)
     return records.profile(docs_text, lambda: _lines_with(docs_text, words))
 
 
@@ -283,7 +204,7 @@ def data_profile(found: records.Profile, question: str, max_values: int = 15, ma
 
     Small models filter on what they see here ("event": "login_failed", status 503) instead of guessing.
     """
-    words = stems(question)
+    words = questions.stems(question)
     if not found.lines:
         return []
     out = [f"Values of the category fields (from {found.lines:,} records):"]
@@ -326,361 +247,6 @@ def _named_values(values: dict[str, list[Any]], question: str) -> list[str]:
             if (str(value) in words) and not (isinstance(value, str) and len(value) < 2):
                 named.append(f'{str(value)!r} is r["{key}"] == {value!r}')
     return named
-
-
-_TIMES = {"once": 1, "twice": 2, "thrice": 3}
-_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9}
-_EXACTLY = re.compile(
-    r"\bexactly\s+(once|twice|thrice|(\d+|one|two|three|four|five|six|seven|eight|nine)\s+times)\b", re.I
-)
-_DISTINCT = re.compile(r"\b(distinct|unique|different)\b|\beach \w+ once\b", re.I)
-_TOP = re.compile(
-    r"\btop[- ]?(\d+)\b|\b(\d+)\s+[\w-]+(?:\s+\([^)]*\))?\s+(?:had|got|with|that had)\s+the\s+most\b", re.I
-)
-_STATUS_CLASS = re.compile(r"\b([1-5])xx\b|\b([1-5])00\s*(?:-|to|–)\s*\1?\d99\b", re.I)
-_AT_LEAST = re.compile(r"\bat least (\d+)\b|\b(\d+) or more\b", re.I)
-_AFTER = re.compile(r"\b(after|before|later than|earlier than|since|until)\b", re.I)
-
-
-def exact_count(question: str) -> int | None:
-    """N when the question asks for what happened exactly N times ("exactly twice" -> 2)."""
-    match = _EXACTLY.search(question)
-    if match is None:
-        return None
-    return _TIMES.get(match[1].lower()) or _NUMBER_WORDS.get(match[2].lower()) or int(match[2])
-
-
-def misses_count_test(question: str, code: str) -> str | None:
-    """A nudge when the question asks for exactly N or at least N but the code that answered never tested it.
-
-    Small models print most_common(N) for "exactly N", and count every user for "users with 3 or more".
-    """
-    n = exact_count(question)
-    if n is not None:
-        return None if re.search(rf"==\s*{n}\b|\b{n}\s*==", code) else NUDGE_EXACT_COUNT.format(n=n)
-    if match := _AT_LEAST.search(question):
-        n = int(match[1] or match[2])
-        tested = rf">=\s*{n}\b|>\s*{n - 1}\b|\b{n}\s*<=|\b{n - 1}\s*<(?!=)"
-        return None if re.search(tested, code) else NUDGE_AT_LEAST.format(n=n)
-    return None
-
-
-_SEARCH_METHODS = {"count", "startswith", "endswith", "find", "index", "rfind"}
-_DATE_LIKE = re.compile(r"\d{1,4}[-/:.]\d")
-_KNOWN_WORDS = {w.lower() for w in records.LEVELS} | {k for keys in records.ALIASES.values() for k in keys}
-
-
-def searched_strings(code: str, substrings: bool = False) -> list[str]:
-    """The strings the code looks for in data: operands of `in` / `==` tests and of `.count("...")`-like calls.
-
-    Field names, level names and dates are left out: records() normalises those, so the raw text may differ.
-    With `substrings`, only strings looked for inside others (`in`, `.count()`): not whole values (`==`).
-    """
-    tests = (ast.In, ast.NotIn) if substrings else (ast.In, ast.NotIn, ast.Eq, ast.NotEq)
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
-        return []
-    if any(isinstance(n, ast.Name) and n.id in ("llm_query", "llm_query_batched") for n in ast.walk(tree)):
-        return []  # tests on a helper model's replies ("YES", "NO") are not tests on the data
-    found: list[str] = []
-
-    def take(node: ast.AST) -> None:
-        items = node.elts if isinstance(node, (ast.List, ast.Tuple, ast.Set)) else [node]
-        for item in items:
-            if isinstance(item, ast.Constant) and isinstance(item.value, str):
-                text = item.value.strip()
-                if (
-                    len(text) >= 3
-                    and re.search("[A-Za-z]", text)
-                    and not _DATE_LIKE.search(text)
-                    and text.lower() not in _KNOWN_WORDS
-                    and not text.startswith("__")
-                    and text not in found
-                ):
-                    found.append(text)
-
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Compare) and all(isinstance(op, tests) for op in node.ops):
-            for operand in [node.left, *node.comparators]:
-                take(operand)
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _SEARCH_METHODS:
-            for arg in node.args[:1]:
-                take(arg)
-    return found
-
-
-def absent_literals(code: str, texts: Sequence[str], limit: int = 8) -> list[str]:
-    """Strings the code tests for that occur nowhere in the input, in any case: those tests can never match.
-
-    The 1.5B model counted `message.count("exactly twice") == 2`, words of the question and not of the data,
-    and looked for "Failed password" in logs that never say it.
-    """
-    absent = []
-    for text in searched_strings(code)[:limit]:
-        rx = re.compile(re.escape(text), re.IGNORECASE)
-        if not any(rx.search(doc) for doc in texts):
-            absent.append(text)
-    return absent
-
-
-def present_part(text: str, texts: Sequence[str]) -> str | None:
-    """The longest run of an absent string's words that the input does contain: "logged in" of "logged in
-    successfully", which the 1.5B model tested for in logs that say "user ann logged in from 10.0.0.7"."""
-    words = text.split()
-    for n in range(len(words) - 1, 0, -1):
-        for i in range(len(words) - n + 1):
-            part = " ".join(words[i : i + n])
-            rx = re.compile(rf"(?<!\w){re.escape(part)}(?!\w)", re.IGNORECASE)
-            if len(part) >= 3 and re.search("[A-Za-z]", part) and any(rx.search(doc) for doc in texts):
-                return part
-    return None
-
-
-def counted_sets(code: str) -> list[tuple[str, str]]:
-    """`Counter(s)` where s is a set: every item counts once. Pairs of the call and the count it meant.
-
-    The 1.5B model built `{r["service"] for r in recs if ...}` and then kept the items counted exactly once.
-    """
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
-        return []
-    sets: dict[str, ast.AST] = {}
-    for node in ast.walk(tree):
-        one_name = isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
-        if one_name and (isinstance(node.value, ast.SetComp) or _calls(node.value, "set")):
-            sets[node.targets[0].id] = node.value
-    pairs = []
-    for node in ast.walk(tree):
-        if not (_calls(node, "Counter") and node.args):
-            continue
-        arg = node.args[0]
-        source = sets.get(arg.id) if isinstance(arg, ast.Name) else arg
-        if isinstance(source, ast.SetComp):
-            counted: ast.AST = ast.GeneratorExp(elt=source.elt, generators=source.generators)
-        elif _calls(source, "set") and source.args:
-            counted = source.args[0]
-        else:
-            continue
-        inner = ast.unparse(counted)
-        pairs.append(
-            (ast.unparse(node), f"Counter{inner}" if isinstance(counted, ast.GeneratorExp) else f"Counter({inner})")
-        )
-    return pairs
-
-
-def _calls(node: ast.AST | None, name: str) -> bool:
-    func = node.func if isinstance(node, ast.Call) else None
-    return (isinstance(func, ast.Name) and func.id == name) or (isinstance(func, ast.Attribute) and func.attr == name)
-
-
-_SUCCESS = re.compile(r"\bsucce\w*|\bmanaged to\b|\bable to\b|\bok\b|\bcompleted?\b|\baccepted\b", re.I)
-_FAILURE = re.compile(r"\bfail\w*|\berror\w*|\binvalid\b|\bdenied\b|\brejected\b|\bunauthori[sz]ed\b", re.I)
-_FAILURES_LEFT_OUT = re.compile(
-    r"\b(?:fail\w*|errors?)\b[^.?!]*?\b(?:do not|don't|does not|doesn't|not) count\w*"
-    r"|\b(?:excluding|except|not counting|ignoring|without|not) (?:the |any )?(?:fail\w*|errors?)\b",
-    re.I,
-)
-
-
-def kept_shapes(code: str, shapes: Sequence[str], most: int = 3) -> list[tuple[str, list[str]]]:
-    """For each string the code looks for inside messages, the few message shapes it occurs in."""
-    kept = []
-    for text in searched_strings(code, substrings=True)[:4]:
-        hits = [s for s in shapes if text.lower() in s.lower()]
-        if 0 < len(hits) <= most < len(shapes):
-            kept.append((text, hits))
-    return kept
-
-
-def shape_notes(code: str, shapes: Sequence[str], question: str) -> tuple[list[str], list[Flaw]]:
-    """Notes on the message shapes a block's substring tests keep, and flaws where they keep the opposite outcome.
-
-    The 1.5B model counted successful logins with `"login" in r["message"]`, which only the failed ones say
-    ("login failed for user <user>"); the shapes show what a filter really keeps.
-    """
-    notes, flaws = [], []
-    left_out = _FAILURES_LEFT_OUT.search(question)  # "failed attempts do not count"
-    failure = _FAILURE.search(_FAILURES_LEFT_OUT.sub("", question))
-    wants_success = bool(left_out or _SUCCESS.search(question)) and not failure
-    wants_failure = bool(failure) and not _SUCCESS.search(question)
-    for text, hits in kept_shapes(code, shapes):
-        listed = "; ".join(f'"{h}"' for h in hits)
-        opposite = [
-            h for h in hits if (_FAILURE.search(h) and wants_success) or (wants_failure and not _FAILURE.search(h))
-        ]
-        if opposite and len(opposite) == len(hits):
-            outcome = "successful" if wants_success else "failed"
-            nudge = NUDGE_OPPOSITE_SHAPES.format(text=text, listed=listed, outcome=outcome)
-            flaws.append(Flaw(nudge, f"{text!r} keeps only lines of the opposite outcome: {hits[0]!r}"))
-        else:
-            notes.append(
-                f"[note: of the {len(shapes)} message shapes, {text!r} is in {len(hits)} only: {listed}. "
-                "Check that these are the lines the question asks about.]"
-            )
-    return notes, flaws
-
-
-@dataclass
-class Flaw:
-    """A mistake in a block that no output shows: told after the block, and its answer questioned once."""
-
-    nudge: str
-    notice: str
-
-
-def code_flaws(code: str, texts: Sequence[str]) -> list[Flaw]:
-    """Mistakes small models make that leave code running fine and its output wrong."""
-    flaws: list[Flaw] = []
-    absent = absent_literals(code, texts)
-    if absent:
-        words = ", ".join(map(repr, absent[:5]))
-        nudge = NUDGE_ABSENT_WORDS.format(words=words)
-        parts = [(text, part) for text in absent[:5] if (part := present_part(text, texts))]
-        if parts:
-            nudge += " The data does contain " + ", ".join(f"{part!r} (of {text!r})" for text, part in parts) + "."
-        flaws.append(Flaw(nudge, f"the code tests for strings the input never contains: {absent[:3]}"))
-    for call, meant in counted_sets(code)[:2]:
-        flaws.append(
-            Flaw(NUDGE_COUNTED_SET.format(call=call, meant=meant), f"{call} counts a set: told to count {meant}")
-        )
-    return flaws
-
-
-_HOW_MANY = re.compile(r"\b(how many|count|number of)\b", re.I)
-
-
-def counted_by_eye(question: str, answer: str, outputs: Sequence[str]) -> bool:
-    """A number answering "how many" that no output printed: the model counted a printed list itself.
-
-    Small models miscount lists of ten or more items; a count must come from len() or sum() in code.
-    """
-    number = answer.strip().rstrip(".")
-    if not number.isdigit() or not _HOW_MANY.search(question):
-        return False
-    rx = re.compile(rf"(?<![\w.-]){number}(?![\w-]|\.\d)")
-    return not any(rx.search(output) for output in outputs)
-
-
-_MORE = re.compile(r"\b(more|most|larger|largest|higher|highest|greater|fewer|fewest|less|least)\b", re.I)
-_FEWER = {"fewer", "fewest", "less", "least"}
-_ALTERNATIVES = re.compile(r"([\w-]+),?\s+or\s+(?:(?:labelled|labeled|the|a|an)\s+)?([\w-]+)")
-_RECORD_REPR = re.compile(r"\{'[^']+': .*'doc': '")
-
-
-def read_off_records(question: str, answer: str, outputs: Sequence[str]) -> list[str]:
-    """Items of the answer that outputs show only inside printed records: read off a dump, not computed.
-
-    The 1.5B model printed the matching records and answered with the label of the first one. Only for
-    questions that aggregate (most, more, how many): a lookup is rightly read off the record it found.
-    """
-    if not (_MORE.search(_AT_LEAST.sub("", question)) or _HOW_MANY.search(question)):
-        return []
-    lines = [line for output in outputs for line in output.splitlines()]
-    dumps = [line for line in lines if _RECORD_REPR.search(line)]
-    if not dumps:
-        return []
-    rest = "\n".join(line for line in lines if not _RECORD_REPR.search(line))
-    found = []
-    for item in (i.strip().strip("'\"`") for i in answer.split(",")):
-        if item and item.lower() not in question.lower() and item not in rest and any(item in d for d in dumps):
-            found.append(item)
-    return found
-
-
-_COUNTED_PAIR = re.compile(r"\(\s*['\"]([^'\"]+)['\"],\s*(\d+)\)")
-
-
-def misread_counts(question: str, answer: str, output: str) -> str | None:
-    """A nudge when the answer names the item with fewer (or more) printed counts than the question asks for.
-
-    Small models print "Rent: 53, Dining: 87" and answer rent to "are there more rent or dining?". Only the
-    alternatives the question names ("X or Y") are compared, so a count of something else never counts, or
-    for "the most frequent <field>" the items of a printed most_common() list.
-    """
-    text = _AT_LEAST.sub("", question).lower()
-    match = _MORE.search(text)
-    word = answer.strip().strip(".'\"`").lower()
-    if match is None or not re.fullmatch(r"[\w-]+", word):
-        return None
-    counts = {}
-    for item in {w for pair in _ALTERNATIVES.findall(text) for w in pair}:
-        found = re.search(rf"(?<![\w-]){re.escape(item)}['\"]?\s*[:,=]\s*(\d+)\b", output, re.I)
-        if found and not item.isdigit():
-            counts[item] = int(found[1])
-    if len(counts) < 2 and most_common_field(question):
-        # No alternatives named: a "most frequent <field>" question is read off a printed most_common() list.
-        counts = {item.lower(): int(n) for item, n in _COUNTED_PAIR.findall(output)}
-    if word not in counts or len(counts) < 2:
-        return None
-    want = min if match[1].lower() in _FEWER else max
-    if counts[word] == want(counts.values()):
-        return None
-    shown = ", ".join(f"{item}: {n}" for item, n in sorted(counts.items(), key=lambda kv: -kv[1]))
-    which = "smallest" if want is min else "largest"
-    return NUDGE_MISREAD_COUNTS.format(shown=shown, answer=word, which=which)
-
-
-_MOST_COMMON = re.compile(
-    r"\bmost (?:frequent|common|often (?:used|seen)|popular)\s+((?:[\w-]+\s+)?[\w-]+)"
-    r"|\bwhich (?:\d+ )?([\w-]+)\b.*\b(?:the most|most (?:common|frequent|often|popular))\b"
-    r"|\b(?:rank|top[- ]?\d+|the \d+)\s+(?:the\s+)?((?:[\w-]+\s+)?[\w-]+)",
-    re.I,
-)
-_FIELD_OF = {alias: field for field, aliases in records.ALIASES.items() for alias in aliases}
-
-
-def most_common_field(question: str) -> tuple[str, str] | None:
-    """The word for what a "most frequent <word>" question counts, and the records' field that holds it.
-
-    The 1.5B model asked for the most frequent category among US reviewers counted r["region"].
-    """
-    match = _MOST_COMMON.search(question)
-    if not match:
-        return None
-    for word in reversed((match[1] or match[2] or match[3]).lower().split()):
-        field = _FIELD_OF.get(word) or _FIELD_OF.get(word.rstrip("s"))
-        if field and field not in ("time", "message"):
-            return word, field
-    return None
-
-
-def question_hints(question: str) -> list[str]:
-    """What common phrasings of a log question mean in code: small models read "exactly twice" as top 2.
-
-    Only wordings with one reading in any question on records ("exactly N times", "at least N", "distinct",
-    "top N", "most frequent <field>", "5xx", "after <time>"); each hint states the meaning, not the answer.
-    """
-    hints = []
-    if n := exact_count(question):
-        hints.append(
-            f'"{_EXACTLY.search(question)[0]}" means a count equal to {n}: count per item with Counter, then keep '
-            f"the items whose count == {n} (not the top {n})."
-        )
-    if _DISTINCT.search(question):
-        hints.append(
-            "For a number of distinct values, build a set of the value over the matching lines only, leave out "
-            "None, and print len() of it."
-        )
-    if match := _AT_LEAST.search(question):
-        n = match[1] or match[2]
-        hints.append(f'"{match[0]}" means a count >= {n}: count per item with Counter, then keep the counts >= {n}.')
-    if top := _TOP.search(question):
-        n = top[1] or top[2]
-        hints.append(f"For the top {n}, print Counter(...).most_common({n}).")
-    if field := most_common_field(question):
-        k = (top[1] or top[2]) if top else 3
-        hints.append(
-            f'For the most common {field[0]}, count r["{field[1]}"] over the matching records only: '
-            f'print(Counter(r["{field[1]}"] for r in recs if ...).most_common({k})).'
-        )
-    if match := _STATUS_CLASS.search(question):
-        digit = match[1] or match[2]
-        hints.append(f'"{match[0]}" means {digit}00 <= r["status"] <= {digit}99.')
-    if _AFTER.search(question) and re.search(r"\d\d:\d\d|\d{4}-\d\d-\d\d", question):
-        hints.append('Compare r["time"] with when("...") of the whole date and time the question gives, date included.')
-    return hints
 
 
 def _lines_with(docs_text: Sequence[tuple[str, str]], words: Sequence[str], limit: int = 300) -> list[str]:
@@ -738,7 +304,7 @@ def metadata(
         ]
         if profile:
             lines += ["", *profile]
-        if hints := question_hints(question):
+        if hints := questions.question_hints(question):
             lines += ["", "What the question's words mean in code:", *(f"- {h}" for h in hints)]
         lines += [
             "",
@@ -867,7 +433,7 @@ def reminder(question: str, logs: bool, failed: bool = False) -> str:
     After a block that failed it asks for a fix: the 1.5B model answered "the output above is the computed
     answer" to a NameError, echoing the usual wording.
     """
-    hints = "".join(f"({h})\n" for h in (question_hints(question) if logs else []))
+    hints = "".join(f"({h})\n" for h in (questions.question_hints(question) if logs else []))
     return (REMINDER_FAILED if failed else REMINDER).format(question=question, hints=hints)
 
 

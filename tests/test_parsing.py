@@ -105,45 +105,7 @@ def test_history_drops_invented_output_after_the_code():
     assert parse_reply(text).history == text
     assert parse_reply("no code here").history == "no code here"
 
-
-def test_unsupported_values_are_the_numbers_never_shown():
-    from rlm_cli.parsing import unsupported_values
-
-    seen = "count: 17\nids: ab-12"
-    assert unsupported_values("There are 17 refunds.", seen) == []
-    assert unsupported_values("There are 23 refunds, see ab-12.", seen) == ["23"]
-    assert unsupported_values("auth and billing", seen) == []
-
-
-def test_truncated_values_finds_the_longer_code_in_the_data():
-    from rlm_cli.parsing import truncated_values
-
-    data = "x.log:9: the deployment access code is 7XQ-4471-ZP\nDeployment access code found: 7XQ"
-    assert truncated_values("7XQ", data) == ["7XQ-4471-ZP"]
-    assert truncated_values("The code is 7XQ-4471-ZP.", data) == []
-    assert truncated_values("17 errors", "errors: 17-3") == []  # plain numbers are not codes
-    hosts = "- batch-08/export-runner.log: 9 lines\napp-02.log:12: ERROR x\n{'batch-08', 'app-02'}"
-    assert truncated_values("batch-08, app-02", hosts) == []  # names in paths and grep prefixes are not cut codes
     # Small models shorten the paths they were shown.
-
-
-def test_path_tails_finds_the_paths_an_answer_shortened_in_its_order():
-    from rlm_cli.parsing import path_tails
-
-    top = "[('/api/v1/search', 10), ('/api/v2/users/profile', 8), ('/health', 5)]"
-    assert path_tails("users/profile, search, /health", top) == ["/api/v2/users/profile", "/api/v1/search"]
-    assert path_tails("/api/v1/search, /api/v2/users/profile, /health", top) == []
-    assert path_tails("search", "search took 3 ms\n/api/v1/search") == []  # the word alone was seen too
-
-
-def test_repeated_items_are_names_a_list_answer_gives_twice():
-    from rlm_cli.parsing import repeated_items
-
-    assert repeated_items("['/api/v2/users/profile', '/api/v2/users/profile', '/api/v1/inventory']") == [
-        "/api/v2/users/profile"
-    ]
-    assert repeated_items("[('/health', 9), ('/api/v1/search', 9)]") == []  # equal counts are not names
-    assert repeated_items("The cart failed, then the cart recovered") == []  # prose is not a list
 
 
 @pytest.mark.parametrize(

@@ -467,15 +467,6 @@ def test_a_count_no_output_printed_is_questioned_once(fake_llm, run_rlm, tmp_pat
     assert "No output printed 3: did you count printed items yourself?" in roots[2].last_user
 
 
-def test_counted_by_eye_needs_a_how_many_question_and_an_unprinted_whole_number():
-    from rlm_cli.prompts import counted_by_eye
-
-    assert counted_by_eye("How many users?", "10", ["[('ann', 3), ('bo', 2)]", "user10 id=4.10"])
-    assert not counted_by_eye("How many users?", "10.", ["[('ann', 10)]"])
-    assert not counted_by_eye("Which user logged in most?", "10", ["ann"])
-    assert not counted_by_eye("Count the users.", "ann", ["bo"])
-
-
 def test_a_label_tag_on_a_log_line_keeps_its_level():
     record = parse_line("2026-03-03T14:22:05Z worker stopped with ERROR (timeout)")
     assert (record["level"], record["label"]) == ("ERROR", "timeout")
