@@ -651,13 +651,24 @@ def _render_access(f: _LogFile, line: _AccessLine) -> str:
     )
 
 
-def _login_line(rng: random.Random, ts: int, user: str, event: str) -> _AppLine:
+# How a service words a login and a failed one: one pair per task, so no filter on one phrasing always works.
+LOGIN_WORDINGS = (
+    ("user {user} logged in from {ip}", "login failed for user {user}: invalid password"),
+    (
+        "Accepted password for {user} from {ip} port {port} ssh2",
+        "Failed password for {user} from {ip} port {port} ssh2",
+    ),
+    ("login succeeded for user={user} src={ip}", "login rejected for user={user}: bad credentials"),
+    ("authenticated user {user} from {ip}", "authentication failed for user {user} from {ip}"),
+)
+
+
+def _login_line(rng: random.Random, ts: int, user: str, event: str, wording: tuple[str, str]) -> _AppLine:
     ip = f"10.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
-    if event == "login":
-        return _AppLine(ts, "INFO", f"user {user} logged in from {ip}", user, "login")
-    if event == "login_failed":
-        return _AppLine(ts, "WARN", f"login failed for user {user}: invalid password", user, "login_failed")
-    return _AppLine(ts, "INFO", f"session refreshed for user {user}", user, "session_refresh")
+    if event == "session_refresh":
+        return _AppLine(ts, "INFO", f"session refreshed for user {user}", user, event)
+    template, level = (wording[0], "INFO") if event == "login" else (wording[1], "WARN")
+    return _AppLine(ts, level, template.format(user=user, ip=ip, port=1024 + ts % 60_000), user, event)
 
 
 def _plan_log_files(rng: random.Random, tokens: int) -> list[_LogFile]:
@@ -702,7 +713,8 @@ def _logs(rng: random.Random, target_chars: int, salt: int) -> _Built:
     _add_late_errors(rng, app_files, window, cutoff)
     expected_access = len(access_files) * target_chars / len(files) / LINE_CHARS["nginx"]
     _add_server_errors(rng, access_files, window, base=max(2, int(expected_access) // 200))
-    _add_logins(rng, [f for f in app_files if f.service in LOGIN_SERVICES], window, target_chars)
+    wording = LOGIN_WORDINGS[salt // len(LOG_QUESTIONS) % len(LOGIN_WORDINGS)]  # login tasks cycle through them
+    _add_logins(rng, [f for f in app_files if f.service in LOGIN_SERVICES], window, target_chars, wording)
     signal_chars = sum(len(f.lines) * LINE_CHARS[f.fmt] for f in files)
     per_file = max(0, target_chars - signal_chars) / len(files)
     for f in files:
@@ -728,6 +740,7 @@ def _logs(rng: random.Random, target_chars: int, salt: int) -> _Built:
         "question_type": which,
         "params": {"k": k, "after": _iso(cutoff) + "Z"},
         "formats": sorted({f.fmt for f in files}),
+        "login_wording": LOGIN_WORDINGS.index(wording),
     }
     return _Built(question, gold, kind, texts, names, meta)
 
@@ -783,7 +796,9 @@ def _add_server_errors(rng: random.Random, access_files: list[_LogFile], window:
             rng.choice(access_files).lines.append(line)
 
 
-def _add_logins(rng: random.Random, login_files: list[_LogFile], window: _Window, target_chars: int) -> None:
+def _add_logins(
+    rng: random.Random, login_files: list[_LogFile], window: _Window, target_chars: int, wording: tuple[str, str]
+) -> None:
     """Successful logins, users who only ever failed, and session refreshes that are not logins."""
     pool = [f"{a.lower()}.{b.lower()}" for a in FIRST_NAMES for b in LAST_NAMES]
     n_users = min(400, 4 + rng.randint(0, 6) + target_chars // 16_000)
@@ -794,7 +809,7 @@ def _add_logins(rng: random.Random, login_files: list[_LogFile], window: _Window
         else:
             events = ["login_failed"] * rng.randint(1, 2)
         for event in events:
-            rng.choice(login_files).lines.append(_login_line(rng, window.draw(rng), user, event))
+            rng.choice(login_files).lines.append(_login_line(rng, window.draw(rng), user, event, wording))
 
 
 def _access_line(rng: random.Random, ts: int, path: str, status: int) -> _AccessLine:

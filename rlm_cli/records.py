@@ -65,7 +65,8 @@ _LEVEL_WORD = re.compile(r"^[\[(<]?(?P<level>[A-Za-z]{3,8})[\])>:]?(?:\s+|$)")
 _LEVEL_ANYWHERE = re.compile(r"\b(TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|CRITICAL|FATAL|PANIC)\b")
 _LOGGER = re.compile(r"^\[(?P<service>[\w./@-]+)\]\s*(?:[-:]\s*)?")
 _PAIR = re.compile(r'(?<![\w.-])(?P<key>[A-Za-z_][\w.-]*)=(?P<value>"(?:[^"\\]|\\.)*"|\S*)')
-_USER_IN_MESSAGE = re.compile(r"\buser[ =:]+([\w.@-]*\w)", re.IGNORECASE)
+# "user ann", "user=ann", and sshd's "Accepted password for ann from 10.0.0.7".
+_USER_IN_MESSAGE = re.compile(r"\buser[ =:]+([\w.@-]*\w)|\bfor ([\w.@-]*\w) from\b", re.IGNORECASE)
 _REQUEST = re.compile(r"^(?P<method>[A-Z]+) (?P<target>\S+)(?: (?P<protocol>\S+))?$")
 # Labels as exports write them: "[label: billing]", "(plan: pro)", "... refund. Category: Refund", "... (refund)".
 _BRACKET_PAIR = re.compile(r"[\[(]\s*(?P<key>[A-Za-z_][\w-]{0,30}):\s*(?P<value>[^\[\]()]{1,80}?)\s*[\])]")
@@ -243,9 +244,9 @@ def parse_line(text: str, year: int | None = None) -> Record:
 
 
 def _pair_value(pair: re.Match[str]) -> str:
-    """The value of a key=value pair, unquoted: `msg="a \\"b\\""` gives `a "b"`."""
+    """The value of a key=value pair, unquoted: `msg="a \\"b\\""` gives `a "b"`, and `user=ann:` gives `ann`."""
     value = pair["value"]
-    return value[1:-1].replace('\\"', '"') if value.startswith('"') else value
+    return value[1:-1].replace('\\"', '"') if value.startswith('"') else value.rstrip(",;:")
 
 
 def _tags(text: str, record: Record) -> list[re.Match[str]]:
@@ -471,7 +472,7 @@ def _normalise(record: Record, year: int | None, line: str) -> Record:
     if not isinstance(record.get("message"), str):
         record["message"] = line if record.get("message") is None else str(record["message"])
     if record.get("user") in (None, "") and (match := _USER_IN_MESSAGE.search(record["message"])):
-        record["user"] = match[1]
+        record["user"] = match[1] or match[2]
     raw = record.get("time")
     if isinstance(raw, str):
         try:

@@ -65,6 +65,11 @@ def test_needle_gold_is_the_value_on_the_asked_keys_line(index):
 
 SYSLOG = re.compile(r"^\w{3} [ \d]\d (\d\d:\d\d:\d\d) (\S+) ([\w-]+)\[\d+\]: (\w+) (.*)$")
 LOGFMT = re.compile(r'^ts=\S+T(\d\d:\d\d:\d\d)Z level=(\w+) host=(\S+) svc=(\S+) msg="([^"]*)"(.*)$')
+# The successful logins of each wording a task may use; the failed ones and session refreshes are not logins.
+SYSLOG_LOGIN = re.compile(
+    r"user (\S+) logged in|Accepted password for (\S+) from|login succeeded for user=(\S+) "
+    r"|authenticated user (\S+) from"
+)
 NGINX = re.compile(r'^\S+ - - \[[^\]]+\] "\w+ ([^ ?"]+)\S* HTTP/1\.1" (\d{3}) ')
 
 
@@ -72,8 +77,8 @@ def parse_app_line(line: str) -> dict:
     """{time, host, service, level} and, for logins, {event, user}, from any of the three app formats."""
     if m := SYSLOG.match(line):
         record = {"time": m.group(1), "host": m.group(2), "service": m.group(3), "level": m.group(4)}
-        if login := re.match(r"user (\S+) logged in", m.group(5)):
-            record |= {"event": "login", "user": login.group(1)}
+        if login := SYSLOG_LOGIN.match(m.group(5)):
+            record |= {"event": "login", "user": next(g for g in login.groups() if g)}
         return record
     if m := LOGFMT.match(line):
         record = {"time": m.group(1), "level": m.group(2).upper(), "host": m.group(3), "service": m.group(4)}
@@ -99,7 +104,7 @@ def parse_logs(task: Task) -> tuple[list[dict], list[tuple[str, int]]]:
 
 
 @pytest.mark.parametrize("size", ["8k", "32k"])
-@pytest.mark.parametrize("index", range(5))
+@pytest.mark.parametrize("index", [*range(5), 9, 14, 19])  # 4, 9, 14, 19: the login question in each wording
 def test_logs_gold_matches_an_independent_parse_of_the_files(size, index):
     task = generate("logs", size, 0, index)
     assert 5 <= len(task.files) <= 30 and len({p.split("/")[0] for p in task.files}) >= 3
@@ -168,6 +173,9 @@ def test_oolong_gold_matches_an_independent_parse_of_the_records(index):
 
 def test_question_types_cycle_with_the_index():
     assert {generate("logs", "8k", 0, i).meta["question_type"] for i in range(5)} == set(tasks.LOG_QUESTIONS)
+    logins = [generate("logs", "8k", 0, i) for i in (4, 9, 14, 19)]
+    assert {t.meta["question_type"] for t in logins} == {"logins"}
+    assert [t.meta["login_wording"] for t in logins] == [0, 1, 2, 3]
     assert {generate("oolong", "8k", 0, i).meta["question_type"] for i in range(4)} == set(tasks.OOLONG_QUESTIONS)
 
 

@@ -132,6 +132,19 @@ def test_message_is_always_text_and_the_line_keeps_its_place():
     assert "lineno" not in repr(recs[1]) and "'status': 503" in repr(recs[1])
 
 
+@pytest.mark.parametrize(
+    ("message", "user"),
+    [
+        ("Accepted password for ann.lee from 10.0.0.7 port 5122 ssh2", "ann.lee"),
+        ("Failed password for invalid user bob from 10.0.0.7 port 22 ssh2", "bob"),
+        ("login rejected for user=cy.ng: bad credentials", "cy.ng"),
+        ("waiting for the lock", None),
+    ],
+)
+def test_the_user_is_read_from_the_message_when_no_field_names_it(message, user):
+    assert parse_line(f"Mar  3 14:22:05 app-03 sshd[812]: INFO {message}")["user"] == user
+
+
 def test_common_fields_describe_a_log_but_not_prose():
     assert common_fields("\n".join([LINES["syslog"]] * 5)) == ("time", "level", "host", "service", "user")
     assert common_fields("It was a dark night.\nThe rain fell.\n") == ()
