@@ -207,6 +207,28 @@ def counted_by_eye(question: str, answer: str, outputs: Sequence[str]) -> bool:
     return not any(rx.search(output) for output in outputs)
 
 
+def off_key(question: str, answer: str, texts: Sequence[str], rare: int = 5, reach: int = 300) -> str | None:
+    """The key a lookup question names (a word on at most `rare` lines of the input) when the answer is a value
+    of the input found nowhere near it: read off a neighbour's line.
+
+    The 1.5B model answered with the first line of grep("config"), a distractor's, not velvet-lantern's.
+    """
+    value = answer.strip().strip(".'\"`")
+    if len(value) < 3 or "\n" in value or (value.isdigit() and len(value) < 5) or _HOW_MANY.search(question):
+        return None
+    spots = [(doc, m.start()) for doc in texts for m in re.finditer(re.escape(value), doc)]
+    if not 0 < len(spots) <= 20:
+        return None
+    for term in questions.question_terms(question):
+        rx = re.compile(re.escape(term), re.IGNORECASE)
+        hits = 0
+        for doc in texts:
+            hits += sum(1 for _, _ in zip(rx.finditer(doc), range(rare + 1), strict=False))
+        if 0 < hits <= rare and not any(rx.search(doc, max(0, i - reach), i + len(value) + reach) for doc, i in spots):
+            return term
+    return None
+
+
 _MORE = re.compile(r"\b(more|most|larger|largest|higher|highest|greater|fewer|fewest|less|least)\b", re.I)
 _FEWER = {"fewer", "fewest", "less", "least"}
 _ALTERNATIVES = re.compile(r"([\w-]+),?\s+or\s+(?:(?:labelled|labeled|the|a|an)\s+)?([\w-]+)")

@@ -421,6 +421,10 @@ class RLM:
             feedback.append(prompts.NUDGE_UNSUPPORTED.format(values=", ".join(unsupported[:5])))
             self._notice("nudge", f"final answer has values never seen in the REPL output: {unsupported[:5]}")
             return True
+        if term := checks.off_key(question, answer, self.texts):
+            feedback.append(prompts.NUDGE_OFF_KEY.format(answer=answer.strip(), term=term))
+            self._notice("nudge", f"final answer is nowhere near {term!r} in the input: questioned once")
+            return True
         if nudge := checks.misread_counts(question, answer, self.seen[-1]):
             feedback.append(nudge)
             self._notice("nudge", f"final answer {answer.strip()} misreads the printed counts: questioned once")

@@ -28,7 +28,7 @@ _FINAL_VAR_LINE = re.compile(r"^[ \t]*FINAL_VAR\([^)\n]*\)[ \t]*$", re.MULTILINE
 
 
 _FENCE_LINE = re.compile(r"^[ \t]*```", re.MULTILINE)
-_BARE_OPENER = re.compile(r"^[ \t]*(repl|python)[ \t]*$", re.MULTILINE | re.IGNORECASE)
+_BARE_OPENER = re.compile(r"^[ \t]*(repl|python)(?:[ \t]+(?:block|code))?:?[ \t]*$", re.MULTILINE | re.IGNORECASE)
 _CLOSING = re.compile(r"[ \t]*```[ \t]*$", re.MULTILINE)
 _BARE_END = re.compile(r"^[ \t]*(?:text|output|FINAL(?:_VAR)?\(.*)$", re.MULTILINE)
 
@@ -85,8 +85,35 @@ def parse_reply(text: str) -> Reply:
     prose = _remove_spans(text, spans)
     kind, value, position = _find_final(text, spans)
     after_code = bool(blocks) and position is not None and position > spans[0][0]
+    for i, block in enumerate(blocks):
+        blocks[i], bare = _bare_final(block)
+        if bare is not None and kind is None:
+            kind, value, after_code = "FINAL", _unquote(bare), True  # an answer written before its code ran
     after_output = bool(written) and position is not None and position > written[0]
     return Reply(blocks, kind, value, after_code, after_output, prose.strip(), _history(text, code_end))
+
+
+_CODE_FINAL = re.compile(r"^[ \t]*FINAL\((.*)\)[ \t]*$")
+
+
+def _bare_final(body: str) -> tuple[str, str | None]:
+    """A block that fails to parse only for a `FINAL(crimson-willow is set to Nadia)` line of bare text: the
+    block without that line, and the text. Small models write the answer they expect into the code."""
+    try:
+        ast.parse(body)
+        return body, None
+    except SyntaxError as exc:
+        lineno = exc.lineno or 0
+    lines = body.split("\n")
+    match = _CODE_FINAL.match(lines[lineno - 1]) if 0 < lineno <= len(lines) else None
+    if match is None:
+        return body, None
+    rest = "\n".join(lines[: lineno - 1] + lines[lineno:])
+    try:
+        ast.parse(rest)
+    except SyntaxError:
+        return body, None
+    return rest, match[1].strip()
 
 
 _ACTIVE = (ast.Call, ast.Attribute, ast.Subscript, ast.comprehension, ast.Compare)

@@ -506,6 +506,10 @@ NUDGE_MISREAD_COUNTS = (
     "The output shows {shown}: {answer} does not have the {which} count, so that answer was not accepted. "
     "Compare the counts again and reply FINAL(answer)."
 )
+NUDGE_OFF_KEY = (
+    "Your answer {answer} is in the input only on lines that do not mention {term!r}, so it is likely another "
+    "item's value. Print the lines of grep({term!r}) and answer with the value on them."
+)
 NUDGE_READ_OFF_RECORDS = (
     "Your answer {values} was read off a printout of records, not computed, so it was not accepted. Compute it "
     "in code (count with Counter over the records that match, or filter and take len()) and print only the "

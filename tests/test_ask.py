@@ -120,6 +120,30 @@ def test_reply_without_code_gets_a_nudge(fake_llm, run_rlm, app_log):
     assert "no ```repl code block" in fake_llm.requests_for("root")[1].last_user
 
 
+def test_code_whose_final_line_is_bare_text_runs_without_it(fake_llm, run_rlm, app_log):
+    path, _ = app_log
+    fake_llm.script("root", fence("n = 57\nprint(n)\nFINAL(there are 57 errors)"), "FINAL(57)")
+    result = run_rlm("ask", str(path), "q?", *model_args(fake_llm))
+    assert result.returncode == EXIT_OK, result.stderr
+    assert result.stdout.strip() == "57"
+    feedback = fake_llm.requests_for("root")[1].last_user
+    assert "REPL output of block 1:\n```text\n57\n```" in feedback and "SyntaxError" not in feedback
+    assert "before seeing the code's output" in feedback
+
+
+def test_a_lookup_answer_read_off_another_key_s_line_is_questioned_once(fake_llm, run_rlm, tmp_path):
+    filler = "".join(f"setting number {i} is left at its default for now\n" for i in range(40))
+    config = tmp_path / "settings.txt"
+    config.write_text(f"amber-fox = 7XQ-1\n{filler}velvet-lantern = 9KD-2\n{filler}")
+    fake_llm.script("root", fence("print(grep('=')[0])"), "FINAL(7XQ-1)", "FINAL(9KD-2)")
+    result = run_rlm("ask", str(config), "Which value is velvet-lantern set to?", *model_args(fake_llm))
+    assert result.returncode == EXIT_OK, result.stderr
+    assert result.stdout.strip() == "9KD-2"
+    assert "7XQ-1 is in the input only on lines that do not mention 'velvet-lantern'" in (
+        fake_llm.requests_for("root")[2].last_user
+    )
+
+
 def test_plan_and_premature_final_are_refused(fake_llm, run_rlm, app_log):
     path, _ = app_log
     fake_llm.script(

@@ -8,6 +8,7 @@ from rlm_cli.checks import (
     counted_sets,
     misread_counts,
     misses_count_test,
+    off_key,
     path_tails,
     present_part,
     read_off_records,
@@ -155,3 +156,15 @@ def test_counted_by_eye_needs_a_how_many_question_and_an_unprinted_whole_number(
     assert not counted_by_eye("How many users?", "10.", ["[('ann', 10)]"])
     assert not counted_by_eye("Which user logged in most?", "10", ["ann"])
     assert not counted_by_eye("Count the users.", "ann", ["bo"])
+
+
+def test_off_key_finds_a_lookup_answer_far_from_the_key_the_question_names():
+    filler = "filler text about nothing in particular\n" * 20
+    texts = [f"velvet-lantern = d78e-1\n{filler}other-key = aab0-2\n" + "config line\n" * 50]
+    question = "Which value is velvet-lantern set to in the config lines?"
+    assert off_key(question, "aab0-2", texts) == "velvet-lantern"
+    assert off_key(question, "d78e-1", texts) is None
+    assert off_key("How many lines mention velvet-lantern?", "aab0-2", texts) is None  # a count, not a lookup
+    assert off_key(question, "not in the input", texts) is None
+    # "config" is on 50 lines: a common word is no key.
+    assert off_key("Which config value is set for other things?", "d78e-1", texts) is None

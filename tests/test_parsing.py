@@ -70,6 +70,17 @@ def test_final_after_code_in_the_same_reply_is_flagged():
     assert not parse_reply("FINAL(1)").final_after_code
 
 
+def test_a_final_line_of_bare_text_in_code_is_an_answer_written_before_the_output():
+    reply = parse_reply("```repl\nhits = grep('willow')\nprint(hits)\nFINAL(willow is set to Nadia Duarte)\n```")
+    assert reply.code_blocks == ["hits = grep('willow')\nprint(hits)\n"]
+    assert reply.final_kind == "FINAL" and reply.final_value == "willow is set to Nadia Duarte"
+    assert reply.final_after_code
+    # FINAL of a variable is code; a bare FINAL the block needs in order to parse, or other broken code, is left.
+    for code in ("x = 1\nFINAL(x)\n", "if x:\n    FINAL(a b)\n", "print(1\nFINAL(a b)\n"):
+        reply = parse_reply(f"```repl\n{code}```")
+        assert reply.code_blocks == [code] and reply.final_kind is None
+
+
 def test_mention_of_final_inside_a_sentence_is_not_an_answer():
     assert parse_reply("When done I will call FINAL(answer).").final_kind is None
 
@@ -122,6 +133,8 @@ def test_history_drops_invented_output_after_the_code():
         ("python\nx = 1\nprint(x)", ["x = 1\nprint(x)\n"], None),
         ("repl\nprint(1)\n```text\n1\n```", ["print(1)\n"], None),
         ('repl\nx = grep("a")\nrepl\nprint(len(x))\n```', ['x = grep("a")\n', "print(len(x))\n"], None),
+        # "repl block" as the opener, and the invented output after the closing fence is prose.
+        ('repl block\ngrep("quarry")\n```\noutput: "a.txt: quarry is Lars"\nFINAL(Lars)', ['grep("quarry")\n'], "Lars"),
         # A word alone on a line of prose or inside a fence, or fences that would not pair up, are left alone.
         ("repl\nprint(1)\n```\n1\n```\nFINAL(1)", [], "1"),
         ("Use the\nrepl\nto count.\n```repl\nprint(1)\n```", ["print(1)\n"], None),
