@@ -207,9 +207,21 @@ def counted_by_eye(question: str, answer: str, outputs: Sequence[str]) -> bool:
     return not any(rx.search(output) for output in outputs)
 
 
-def off_key(question: str, answer: str, texts: Sequence[str], rare: int = 5, reach: int = 300) -> str | None:
-    """The key a lookup question names (a word on at most `rare` lines of the input) when the answer is a value
-    of the input found nowhere near it: read off a neighbour's line.
+def key_terms(question: str, texts: Sequence[str], rare: int = 5) -> list[str]:
+    """The question's words that the input holds on a few lines only (`velvet-lantern`), rarest first: the keys
+    it looks up."""
+    keys = []
+    for term in questions.question_terms(question):
+        rx = re.compile(re.escape(term), re.IGNORECASE)
+        hits = sum(1 for doc in texts for _ in zip(rx.finditer(doc), range(rare + 1), strict=False))
+        if 0 < hits <= rare:
+            keys.append((hits, term))
+    return [term for _, term in sorted(keys, key=lambda pair: pair[0])]
+
+
+def off_key(question: str, answer: str, texts: Sequence[str], reach: int = 300) -> str | None:
+    """The key a lookup question names when the answer is a value of the input found nowhere near it: read off
+    a neighbour's line.
 
     The 1.5B model answered with the first line of grep("config"), a distractor's, not velvet-lantern's.
     """
@@ -219,12 +231,9 @@ def off_key(question: str, answer: str, texts: Sequence[str], rare: int = 5, rea
     spots = [(doc, m.start()) for doc in texts for m in re.finditer(re.escape(value), doc)]
     if not 0 < len(spots) <= 20:
         return None
-    for term in questions.question_terms(question):
+    for term in key_terms(question, texts):
         rx = re.compile(re.escape(term), re.IGNORECASE)
-        hits = 0
-        for doc in texts:
-            hits += sum(1 for _, _ in zip(rx.finditer(doc), range(rare + 1), strict=False))
-        if 0 < hits <= rare and not any(rx.search(doc, max(0, i - reach), i + len(value) + reach) for doc, i in spots):
+        if not any(rx.search(doc, max(0, i - reach), i + len(value) + reach) for doc, i in spots):
             return term
     return None
 

@@ -250,7 +250,7 @@ class RLM:
                 _fold(messages, feedback)
                 continue
             if not parsed.code_blocks and parsed.final_kind is None:
-                feedback.append(prompts.NUDGE_NO_CODE)
+                feedback.append(prompts.no_code(checks.key_terms(question, self.texts)))
                 self._notice("nudge", "no code and no final answer: nudged the model")
             elif parsed.code_blocks:
                 feedback.append(prompts.reminder(question, opening.records, failed=self.last_failed))

@@ -455,6 +455,17 @@ NUDGE_NO_CODE = (
     "Your reply had no ```repl code block and no FINAL(...). Write a ```repl block that looks at "
     "`context`, or, if the REPL output already showed the answer, reply FINAL(answer)."
 )
+NUDGE_NO_CODE_KEY = (
+    " For example, to see the lines that mention {key!r}, reply with only this block:\n```repl\n"
+    "for line in grep({key!r})[:10]:\n    print(line)\n```"
+)
+
+
+def no_code(keys: Sequence[str]) -> str:
+    """The nudge after a reply with no code; with a block to copy, since the 1.5B model echoed its prompt."""
+    return NUDGE_NO_CODE + (NUDGE_NO_CODE_KEY.format(key=keys[0]) if keys else "")
+
+
 NUDGE_NO_DATA_YET = (
     "You have not looked at the data yet, so that answer was not accepted. Run code on `context` first; do not guess."
 )

@@ -118,6 +118,18 @@ def test_reply_without_code_gets_a_nudge(fake_llm, run_rlm, app_log):
     result = run_rlm("ask", str(path), "q?", *model_args(fake_llm))
     assert result.returncode == EXIT_OK, result.stderr
     assert "no ```repl code block" in fake_llm.requests_for("root")[1].last_user
+    assert "For example" not in fake_llm.requests_for("root")[1].last_user  # "q?" names no key of the logs
+
+
+def test_a_reply_without_code_is_shown_a_block_to_copy_for_the_question_s_key(fake_llm, run_rlm, tmp_path):
+    notes = tmp_path / "notes.txt"
+    filler = "".join(f"One of the special magic numbers for key-{i} is: {1000 + i}.\n" for i in range(30))
+    notes.write_text(f"{filler}One of the special magic numbers for wandering-summit is: 5209478.\n{filler}")
+    fake_llm.script("root", "The first characters of `context`: ...", "FINAL(5209478)")
+    question = "What is the special magic number for wandering-summit?"
+    run_rlm("ask", str(notes), question, *model_args(fake_llm))
+    block = "```repl\nfor line in grep('wandering-summit')[:10]:\n    print(line)\n```"
+    assert f"reply with only this block:\n{block}" in fake_llm.requests_for("root")[1].last_user
 
 
 def test_code_whose_final_line_is_bare_text_runs_without_it(fake_llm, run_rlm, app_log):

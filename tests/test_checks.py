@@ -6,6 +6,7 @@ from rlm_cli.checks import (
     absent_literals,
     counted_by_eye,
     counted_sets,
+    key_terms,
     misread_counts,
     misses_count_test,
     off_key,
@@ -168,3 +169,9 @@ def test_off_key_finds_a_lookup_answer_far_from_the_key_the_question_names():
     assert off_key(question, "not in the input", texts) is None
     # "config" is on 50 lines: a common word is no key.
     assert off_key("Which config value is set for other things?", "d78e-1", texts) is None
+
+
+def test_key_terms_are_the_question_s_rare_words_rarest_first():
+    texts = ["alpha-one bravo\n" * 3 + "bravo charlie-two\n" + "delta\n" * 9]
+    assert key_terms("alpha-one, bravo, charlie-two or delta?", texts) == ["charlie-two", "alpha-one", "bravo"]
+    assert key_terms("echo?", texts) == []
