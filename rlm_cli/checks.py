@@ -5,6 +5,7 @@ words the data never says, a count of a set, a number counted by eye. Each retur
 from __future__ import annotations
 
 import ast
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -213,7 +214,7 @@ def key_terms(question: str, texts: Sequence[str], rare: int = 5) -> list[str]:
     keys = []
     for term in questions.question_terms(question):
         rx = re.compile(re.escape(term), re.IGNORECASE)
-        hits = sum(1 for doc in texts for _ in zip(rx.finditer(doc), range(rare + 1), strict=False))
+        hits = sum(1 for doc in texts for _ in itertools.islice(rx.finditer(doc), rare + 1))
         if 0 < hits <= rare:
             keys.append((hits, term))
     return [term for _, term in sorted(keys, key=lambda pair: pair[0])]
