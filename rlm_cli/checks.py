@@ -176,9 +176,35 @@ def shape_notes(code: str, shapes: Sequence[str], question: str) -> tuple[list[s
     return notes, flaws
 
 
-def code_flaws(code: str, texts: Sequence[str]) -> list[Flaw]:
+def wrong_moment(code: str, question: str) -> str | None:
+    """A `when("...")` of the code that is not the moment the question gives: the 1.5B model wrote
+    `when("2026-09-12T03:37:43+00:00")` for "after 09:37:43 UTC on 12 Sep 2026", a time of the sample record."""
+    phrase = questions.moment(question)
+    try:
+        asked = records.when(phrase) if phrase else None
+        tree = ast.parse(code)
+    except (ValueError, SyntaxError):
+        return None
+    for node in ast.walk(tree):
+        if asked is None or not (_calls(node, "when") and node.args):
+            continue
+        arg = node.args[0]
+        if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+            try:
+                written = records.when(arg.value)
+            except ValueError:
+                continue
+            if written != asked:
+                return arg.value
+    return None
+
+
+def code_flaws(code: str, texts: Sequence[str], question: str) -> list[Flaw]:
     """Mistakes small models make that leave code running fine and its output wrong."""
     flaws: list[Flaw] = []
+    if (written := wrong_moment(code, question)) is not None:
+        nudge = prompts.NUDGE_WRONG_MOMENT.format(written=written, phrase=questions.moment(question))
+        flaws.append(Flaw(nudge, f"when({written!r}) is not the question's moment"))
     absent = absent_literals(code, texts)
     if absent:
         words = ", ".join(map(repr, absent[:5]))

@@ -305,7 +305,7 @@ class RLM:
             notes, self.flaws = checks.shape_notes(code, self.shapes, question)
             if result.status == "ok":
                 feedback += notes
-            self.flaws += checks.code_flaws(code, self.texts)
+            self.flaws += checks.code_flaws(code, self.texts, question)
             for flaw in self.flaws:
                 feedback.append(flaw.nudge)
                 self._notice("nudge", flaw.notice)

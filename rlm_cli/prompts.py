@@ -402,6 +402,10 @@ NUDGE_OPPOSITE_SHAPES = (
     "Your test for {text!r} keeps only lines like {listed}, but the question asks about {outcome} ones. Find "
     "the message shape that means {outcome} among those in the first message, and test for its own words."
 )
+NUDGE_WRONG_MOMENT = (
+    "Your code compares with when({written!r}), which is not the moment the question gives ({phrase}). Use "
+    "the question's own words: when({phrase!r})."
+)
 NUDGE_FLAWED_ANSWER = (
     "That answer comes from code with the mistake named above, so it is not accepted yet. Fix the code and run "
     "it again; if the code is right as it is, reply FINAL(answer) again."

@@ -120,6 +120,23 @@ def drop_at_least(question: str) -> str:
     return _AT_LEAST.sub("", question)
 
 
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
+_DAY = rf"(?:\d{{1,2}}\s+{_MONTH},?\s+\d{{4}}|{_MONTH}\s+\d{{1,2}},?\s+\d{{4}}|\d{{4}}-\d\d-\d\d)"
+_ZONE = r"(?:\s*(?:UTC|GMT|Z|[+-]\d\d:?\d\d))?"
+_MOMENT = re.compile(
+    rf"\d{{4}}-\d\d-\d\d[T ]\d{{1,2}}:\d\d(?::\d\d)?(?:\.\d+)?{_ZONE}"
+    rf"|\d{{1,2}}:\d\d(?::\d\d)?{_ZONE}(?:,?\s+on\s+{_DAY})?"
+    rf"|{_DAY}(?:,?\s+(?:at\s+)?\d{{1,2}}:\d\d(?::\d\d)?{_ZONE})?",
+    re.I,
+)
+
+
+def moment(question: str) -> str | None:
+    """The date and time the question compares with, as it writes them ("09:37:43 UTC on 12 Sep 2026")."""
+    match = _MOMENT.search(question)
+    return match[0] if match else None
+
+
 _SUCCESS = re.compile(r"\bsucce\w*|\bmanaged to\b|\bable to\b|\bok\b|\bcompleted?\b|\baccepted\b", re.I)
 _FAILURE = re.compile(r"\bfail\w*|\berror\w*|\binvalid\b|\bdenied\b|\brejected\b|\bunauthori[sz]ed\b", re.I)
 _FAILURES_LEFT_OUT = re.compile(

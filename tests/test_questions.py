@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rlm_cli.questions import at_least, drop_at_least, exact_count, question_hints, wanted_outcome
+from rlm_cli.questions import at_least, drop_at_least, exact_count, moment, question_hints, wanted_outcome
 
 
 @pytest.mark.parametrize(
@@ -67,3 +67,16 @@ def test_at_least_reads_both_wordings_and_leaves_a_least_that_compares():
 )
 def test_the_outcome_a_question_is_about(question, outcome):
     assert wanted_outcome(question) == outcome
+
+
+@pytest.mark.parametrize(
+    ("question", "phrase"),
+    [
+        ("Hosts with ERROR lines after 09:37:43 UTC on 12 Sep 2026?", "09:37:43 UTC on 12 Sep 2026"),
+        ("After 2026-10-24 12:23:39 UTC, which hosts wrote an ERROR line?", "2026-10-24 12:23:39 UTC"),
+        ("Errors since March 3, 2025 at 14:00?", "March 3, 2025 at 14:00"),
+        ("Which jobs ran twice?", None),
+    ],
+)
+def test_the_moment_a_question_compares_with_is_read_as_written(question, phrase):
+    assert moment(question) == phrase
