@@ -164,7 +164,7 @@ class RLM:
         self.doubted_empty = False  # an answer right after a block that found nothing was questioned once
         self.doubted_count = 0  # answers to "exactly N" or "at least N" from code that never tested it, so far
         self.last_code = ""  # the last block run, whose output an answer comes from
-        self.found_nothing = False  # the last block printed only an empty result
+        self.found_nothing = False  # the last block printed only an empty result, or made a set of None
         self.shapes: list[str] = []  # the input's message shapes, to show what a block's filter keeps
         self.texts: list[str] = []  # the input as `context` holds it, to check the strings code looks for
         self.flaws: list[checks.Flaw] = []  # mistakes in the last block that its output does not show
@@ -319,7 +319,9 @@ class RLM:
                 self.code_ran = True
             self.last_result = _short_result(result.output) if result.status == "ok" else None
             self.last_failed = result.status != "ok"
-            self.found_nothing = result.status == "ok" and prompts.found_nothing(result.output)
+            # A set of only None (from lines without the field) is nothing found, though len() printed 1.
+            nothing = prompts.found_nothing(result.output) or replkit.only_none(result.output)
+            self.found_nothing = result.status == "ok" and nothing
             self.last_code = code
             if result.final is not None:
                 if parsing.looks_like_plan(result.final):

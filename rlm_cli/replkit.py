@@ -77,6 +77,14 @@ def none_notes(namespace: dict[str, Any], before: dict[str, int]) -> list[str]:
 _NONE_COUNT = re.compile(r"^\[note: `\w+` contains None, .*: without None it has (\d+) values?, not (\d+)\.", re.M)
 
 
+_ONLY_NONE = re.compile(r"^\[note: `\w+` holds only None: ", re.M)
+
+
+def only_none(output: str) -> bool:
+    """Whether an output's note says a collection the cell made holds only None: its filter kept the wrong lines."""
+    return bool(_ONLY_NONE.search(output))
+
+
 def none_counts(output: str) -> list[tuple[int, int]]:
     """(size without None, size) for each collection that none_notes() flagged in an output."""
     return [(int(kept), int(total)) for kept, total in _NONE_COUNT.findall(output)]

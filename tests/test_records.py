@@ -182,7 +182,7 @@ def test_profile_of_a_large_input_samples_it_but_keeps_the_rare_lines_it_is_give
 
 
 def test_none_notes_look_only_at_new_collections_of_plain_values():
-    from rlm_cli.replkit import none_counts, none_notes
+    from rlm_cli.replkit import none_counts, none_notes, only_none
 
     kept = {None}
     namespace = {"kept": kept, "fresh": [None, None], "mixed": Counter({"a": 2, None: 1}), "recs": [{"a": None}]}
@@ -191,6 +191,7 @@ def test_none_notes_look_only_at_new_collections_of_plain_values():
     assert [n.split("`")[1] for n in notes] == ["fresh", "mixed"]
     assert "holds only None" in notes[0] and "contains None" in notes[1]
     assert none_counts("\n".join(["3", *notes])) == [(1, 2)]  # fresh holds only None: nothing to count
+    assert only_none("\n".join(["2", *notes])) and not only_none(notes[1])
 
 
 def test_records_helper_reads_every_document_or_one():
@@ -283,6 +284,14 @@ def test_a_collection_of_none_made_by_a_wrong_filter_is_pointed_out(fake_llm, ru
     assert "2\n[note: `users` contains None, from lines without that field: without None it has 1 value, not 2." in (
         roots[2].last_user
     )
+
+
+def test_an_answer_from_a_set_of_only_none_is_questioned_as_nothing_found(fake_llm, run_rlm, tmp_path):
+    code = fence('ok = {r["user"] for r in records() if "/login" in r["message"]}\nprint(len(ok))')
+    text = LINES["syslog"] + "\n" + LINES["nginx"].replace("/api/v1/cart", "/login") + "\n"
+    result, roots = ask_about_log(fake_llm, run_rlm, tmp_path, text, code, "FINAL(1)", "FINAL(0)")
+    assert result.stdout.strip() == "0"
+    assert "That answer rests on code that found nothing" in roots[2].last_user
 
 
 def test_an_answer_right_after_code_that_found_nothing_is_questioned_once(fake_llm, run_rlm, tmp_path):
