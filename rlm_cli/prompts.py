@@ -81,10 +81,10 @@ print(sum(1 for r in recs if r["status"] == 404 and r["time"] > after))
 FINAL(31)
 
 Example 4 (count distinct values, matching the message shape that means the event asked about):
-Question: How many different users had their password reset?
+Question: How many different users exported a report?
 ```repl
 recs = records()
-users = {{r["user"] for r in recs if "password reset for user" in r["message"]}}
+users = {{r["user"] for r in recs if "report exported by user" in r["message"]}}
 print(len(users))
 ```
 (output: 12)
