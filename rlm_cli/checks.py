@@ -180,13 +180,15 @@ def wrong_moment(code: str, question: str) -> str | None:
     """A `when("...")` of the code that is not the moment the question gives: the 1.5B model wrote
     `when("2026-09-12T03:37:43+00:00")` for "after 09:37:43 UTC on 12 Sep 2026", a time of the sample record."""
     phrase = questions.moment(question)
+    if phrase is None:
+        return None
     try:
-        asked = records.when(phrase) if phrase else None
+        asked = records.when(phrase)
         tree = ast.parse(code)
     except (ValueError, SyntaxError):
         return None
     for node in ast.walk(tree):
-        if asked is None or not (_calls(node, "when") and node.args):
+        if not (_calls(node, "when") and node.args):
             continue
         arg = node.args[0]
         if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
