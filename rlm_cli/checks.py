@@ -173,7 +173,34 @@ def shape_notes(code: str, shapes: Sequence[str], question: str) -> tuple[list[s
                 f"[note: of the {len(shapes)} message shapes, {text!r} is in {len(hits)} only: {listed}. "
                 "Check that these are the lines the question asks about.]"
             )
+    for text in levels_in_messages(code, shapes):
+        nudge = prompts.NUDGE_LEVEL_IN_MESSAGE.format(text=text, level=records.LEVELS[text.upper()])
+        flaws.append(Flaw(nudge, f"{text!r} is looked for in messages, which never hold it: it is r['level']"))
     return notes, flaws
+
+
+def levels_in_messages(code: str, shapes: Sequence[str]) -> list[str]:
+    """Level names the code looks for inside messages (`"ERROR" in r["message"]`) that no message shape holds:
+    records() moves a line's level to r["level"], so the 1.5B model's test matched nothing."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return []
+    found = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], ast.In)):
+            continue
+        left, right = node.left, node.comparators[0]
+        text = left.value if isinstance(left, ast.Constant) and isinstance(left.value, str) else ""
+        if (
+            text.upper() in records.LEVELS
+            and "message" in ast.unparse(right)
+            and shapes
+            and not any(text in shape for shape in shapes)
+            and text not in found
+        ):
+            found.append(text)
+    return found
 
 
 def wrong_moment(code: str, question: str) -> str | None:

@@ -406,6 +406,10 @@ NUDGE_WRONG_MOMENT = (
     "Your code compares with when({written!r}), which is not the moment the question gives ({phrase}). Use "
     "the question's own words: when({phrase!r})."
 )
+NUDGE_LEVEL_IN_MESSAGE = (
+    'Your code looks for {text!r} inside r["message"], but records() keeps a line\'s level in r["level"] and '
+    'no message holds {text!r}, so that test never matches. Test the level instead: r["level"] == {level!r}.'
+)
 NUDGE_FLAWED_ANSWER = (
     "That answer comes from code with the mistake named above, so it is not accepted yet. Fix the code and run "
     "it again; if the code is right as it is, reply FINAL(answer) again."

@@ -7,6 +7,7 @@ from rlm_cli.checks import (
     counted_by_eye,
     counted_sets,
     key_terms,
+    levels_in_messages,
     misread_counts,
     misses_count_test,
     off_key,
@@ -187,3 +188,11 @@ def test_wrong_moment_is_a_when_literal_that_is_not_the_question_s_moment():
     assert wrong_moment('after = when("2026-09-11T09:37:43Z")', question) == "2026-09-11T09:37:43Z"  # the day
     assert wrong_moment('print(when(r["time"]), when("soon"))', question) is None  # not a literal, or no moment
     assert wrong_moment(code, "Which hosts logged ERROR-level lines after 09:37?") is None  # no date: no moment
+
+
+def test_levels_in_messages_are_level_names_no_message_shape_holds():
+    shapes = ["request <n> failed: upstream timeout", "upstream returned ERROR <n>"]
+    code = 'a = [r for r in recs if "FATAL" in r["message"] or "ERROR" in r["message"] or "WARN" in r["level"]]'
+    assert levels_in_messages(code, shapes) == ["FATAL"]  # ERROR is in a message; r["level"] is no message
+    assert levels_in_messages(code, []) == []  # no log records: nothing to judge by
+    assert levels_in_messages('print("timeout" in r["message"])', shapes) == []

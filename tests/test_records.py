@@ -286,6 +286,17 @@ def test_a_collection_of_none_made_by_a_wrong_filter_is_pointed_out(fake_llm, ru
     )
 
 
+def test_a_level_looked_for_inside_messages_is_told_to_be_r_level(fake_llm, run_rlm, tmp_path):
+    code = fence('print({r["host"] for r in records() if "FATAL" in r["message"]})')
+    text = LINES["syslog"] + "\n" + LINES["json"] + "\n"
+    fixed = fence('print({r["host"] for r in records() if r["level"] == "FATAL"})')
+    result, roots = ask_about_log(fake_llm, run_rlm, tmp_path, text, code, "FINAL(none)", fixed, "FINAL(app-03)")
+    assert result.stdout.strip() == "app-03"
+    assert "keeps a line's level in r[\"level\"] and no message holds 'FATAL'" in roots[1].last_user
+    assert "r[\"level\"] == 'FATAL'" in roots[1].last_user
+    assert "not accepted yet" in roots[2].last_user  # the answer from that block is questioned once
+
+
 def test_an_answer_from_a_set_of_only_none_is_questioned_as_nothing_found(fake_llm, run_rlm, tmp_path):
     code = fence('ok = {r["user"] for r in records() if "/login" in r["message"]}\nprint(len(ok))')
     text = LINES["syslog"] + "\n" + LINES["nginx"].replace("/api/v1/cart", "/login") + "\n"
