@@ -44,9 +44,10 @@ def searched_strings(code: str, substrings: bool = False) -> list[str]:
     """The strings the code looks for in data: operands of `in` / `==` tests and of `.count("...")`-like calls.
 
     Field names, level names and dates are left out: records() normalises those, so the raw text may differ.
-    With `substrings`, only strings looked for inside others (`in`, `.count()`): not whole values (`==`).
+    With `substrings`, only strings a test keeps lines by (`in`, `.count()`): not whole values (`==`), nor
+    strings a `not in` leaves out.
     """
-    tests = (ast.In, ast.NotIn) if substrings else (ast.In, ast.NotIn, ast.Eq, ast.NotEq)
+    tests = (ast.In,) if substrings else (ast.In, ast.NotIn, ast.Eq, ast.NotEq)
     try:
         tree = ast.parse(code)
     except SyntaxError:

@@ -150,6 +150,8 @@ def test_shape_notes_show_the_few_message_shapes_a_substring_test_keeps():
     notes, flaws = shape_notes(code.replace("login", "logged in"), shapes, "Successful logins?")
     assert flaws == [] and "'logged in' is in 1 only" in notes[0]
     assert shape_notes('print(sum(r["event"] == "login" for r in recs))', shapes, "q?") == ([], [])  # a whole value
+    excluded = 'print(len({r["user"] for r in recs if "login failed" not in r["message"]}))'
+    assert shape_notes(excluded, shapes, "How many users had a successful login?") == ([], [])  # left out, not kept
     assert shape_notes('print(sum("zzz" in r["message"] for r in recs))', shapes, "q?") == ([], [])  # absent
     assert shape_notes('print(sum("o" in m or "in" in m for m in ms))', shapes, "q?") == ([], [])  # too short
 
