@@ -229,9 +229,31 @@ def wrong_moment(code: str, question: str) -> str | None:
     return None
 
 
+_INPUT_NAMES = ("context", "documents")
+
+
+def rebound_input(code: str) -> list[str]:
+    """`context` or `documents` assigned by the code: the 1.5B model pasted the prefix it was shown as
+    `context = \"\"\"...\"\"\"` and counted on that. The REPL restores them after the block, too late for it."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return []
+    names = {
+        target.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign)
+        for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+        if isinstance(target, ast.Name)
+    }
+    return [name for name in _INPUT_NAMES if name in names]
+
+
 def code_flaws(code: str, texts: Sequence[str], question: str) -> list[Flaw]:
     """Mistakes small models make that leave code running fine and its output wrong."""
     flaws: list[Flaw] = []
+    for name in rebound_input(code)[:1]:
+        flaws.append(Flaw(prompts.NUDGE_REBOUND_INPUT.format(name=name), f"the code assigned `{name}` itself"))
     if (written := wrong_moment(code, question)) is not None:
         nudge = prompts.NUDGE_WRONG_MOMENT.format(written=written, phrase=questions.moment(question))
         flaws.append(Flaw(nudge, f"when({written!r}) is not the question's moment"))

@@ -410,6 +410,10 @@ NUDGE_LEVEL_IN_MESSAGE = (
     'Your code looks for {text!r} inside r["message"], but records() keeps a line\'s level in r["level"] and '
     'no message holds {text!r}, so that test never matches. Test the level instead: r["level"] == {level!r}.'
 )
+NUDGE_REBOUND_INPUT = (
+    "Your code assigned `{name}` itself, so it computed on text you wrote, not on the input (which is back in "
+    "`{name}` now). Run it again without assigning `{name}`: it is already loaded."
+)
 NUDGE_FLAWED_ANSWER = (
     "That answer comes from code with the mistake named above, so it is not accepted yet. Fix the code and run "
     "it again; if the code is right as it is, reply FINAL(answer) again."

@@ -156,6 +156,19 @@ def test_a_lookup_answer_read_off_another_key_s_line_is_questioned_once(fake_llm
     )
 
 
+def test_an_answer_computed_on_a_pasted_context_is_questioned(fake_llm, run_rlm, app_log):
+    path, expected = app_log
+    pasted = fence('context = """ERROR one line"""\nprint(context.count("ERROR"))')
+    recount = fence('print(context.count("ERROR"))')
+    fake_llm.script("root", pasted, "FINAL(1)", recount, f"FINAL({expected})")
+    result = run_rlm("ask", str(path), "How many ERROR lines?", *model_args(fake_llm))
+    assert result.returncode == EXIT_OK, result.stderr
+    assert result.stdout.strip() == str(expected)
+    roots = fake_llm.requests_for("root")
+    assert "Your code assigned `context` itself, so it computed on text you wrote" in roots[1].last_user
+    assert "not accepted yet" in roots[2].last_user
+
+
 def test_plan_and_premature_final_are_refused(fake_llm, run_rlm, app_log):
     path, _ = app_log
     fake_llm.script(

@@ -14,6 +14,7 @@ from rlm_cli.checks import (
     path_tails,
     present_part,
     read_off_records,
+    rebound_input,
     repeated_items,
     searched_strings,
     shape_notes,
@@ -198,3 +199,9 @@ def test_levels_in_messages_are_level_names_no_message_shape_holds():
     assert levels_in_messages(code, shapes) == ["FATAL"]  # ERROR is in a message; r["level"] is no message
     assert levels_in_messages(code, []) == []  # no log records: nothing to judge by
     assert levels_in_messages('print("timeout" in r["message"])', shapes) == []
+
+
+def test_rebound_input_names_context_or_documents_assigned_by_the_code():
+    assert rebound_input('context = """INFO boot ok"""\ndocuments = context.split("x")') == ["context", "documents"]
+    assert rebound_input("lines = context.splitlines()\nfor d in documents: print(d.path)") == []
+    assert rebound_input("def f(:") == []
