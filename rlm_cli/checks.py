@@ -5,12 +5,22 @@ words the data never says, a count of a set, a number counted by eye. Each retur
 from __future__ import annotations
 
 import ast
+import functools
 import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rlm_cli import prompts, questions, records
+
+
+@functools.lru_cache(maxsize=8)
+def _tree(code: str) -> ast.AST | None:
+    """The block's syntax tree, parsed once for all the checks on it; None when it does not parse."""
+    try:
+        return ast.parse(code)
+    except SyntaxError:
+        return None
 
 
 @dataclass
@@ -48,9 +58,8 @@ def searched_strings(code: str, substrings: bool = False) -> list[str]:
     strings a `not in` leaves out.
     """
     tests = (ast.In,) if substrings else (ast.In, ast.NotIn, ast.Eq, ast.NotEq)
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
+    tree = _tree(code)
+    if tree is None:
         return []
     if any(isinstance(n, ast.Name) and n.id in ("llm_query", "llm_query_batched") for n in ast.walk(tree)):
         return []  # tests on a helper model's replies ("YES", "NO") are not tests on the data
@@ -113,9 +122,8 @@ def counted_sets(code: str) -> list[tuple[str, str]]:
 
     The 1.5B model built `{r["service"] for r in recs if ...}` and then kept the items counted exactly once.
     """
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
+    tree = _tree(code)
+    if tree is None:
         return []
     sets: dict[str, ast.AST] = {}
     for node in ast.walk(tree):
@@ -183,9 +191,8 @@ def shape_notes(code: str, shapes: Sequence[str], question: str) -> tuple[list[s
 def levels_in_messages(code: str, shapes: Sequence[str]) -> list[str]:
     """Level names the code looks for inside messages (`"ERROR" in r["message"]`) that no message shape holds:
     records() moves a line's level to r["level"], so the 1.5B model's test matched nothing."""
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
+    tree = _tree(code)
+    if tree is None or not shapes:
         return []
     found = []
     for node in ast.walk(tree):
@@ -196,7 +203,6 @@ def levels_in_messages(code: str, shapes: Sequence[str]) -> list[str]:
         if (
             text.upper() in records.LEVELS
             and "message" in ast.unparse(right)
-            and shapes
             and not any(text in shape for shape in shapes)
             and text not in found
         ):
@@ -204,16 +210,17 @@ def levels_in_messages(code: str, shapes: Sequence[str]) -> list[str]:
     return found
 
 
-def wrong_moment(code: str, question: str) -> str | None:
-    """A `when("...")` of the code that is not the moment the question gives: the 1.5B model wrote
-    `when("2026-09-12T03:37:43+00:00")` for "after 09:37:43 UTC on 12 Sep 2026", a time of the sample record."""
+def wrong_moment(code: str, question: str) -> tuple[str, str] | None:
+    """A `when("...")` of the code that is not the moment the question gives, and the question's words for it:
+    the 1.5B model wrote `when("2026-09-12T03:37:43+00:00")`, a sample record's time, for "after 09:37:43 UTC
+    on 12 Sep 2026"."""
     phrase = questions.moment(question)
-    if phrase is None:
+    tree = _tree(code)
+    if phrase is None or tree is None:
         return None
     try:
         asked = records.when(phrase)
-        tree = ast.parse(code)
-    except (ValueError, SyntaxError):
+    except ValueError:
         return None
     for node in ast.walk(tree):
         if not (_calls(node, "when") and node.args):
@@ -225,7 +232,7 @@ def wrong_moment(code: str, question: str) -> str | None:
             except ValueError:
                 continue
             if written != asked:
-                return arg.value
+                return arg.value, phrase
     return None
 
 
@@ -235,9 +242,8 @@ _INPUT_NAMES = ("context", "documents")
 def rebound_input(code: str) -> list[str]:
     """`context` or `documents` assigned by the code: the 1.5B model pasted the prefix it was shown as
     `context = \"\"\"...\"\"\"` and counted on that. The REPL restores them after the block, too late for it."""
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
+    tree = _tree(code)
+    if tree is None:
         return []
     names = {
         target.id
@@ -254,8 +260,9 @@ def code_flaws(code: str, texts: Sequence[str], question: str) -> list[Flaw]:
     flaws: list[Flaw] = []
     for name in rebound_input(code)[:1]:
         flaws.append(Flaw(prompts.NUDGE_REBOUND_INPUT.format(name=name), f"the code assigned `{name}` itself"))
-    if (written := wrong_moment(code, question)) is not None:
-        nudge = prompts.NUDGE_WRONG_MOMENT.format(written=written, phrase=questions.moment(question))
+    if moment := wrong_moment(code, question):
+        written, phrase = moment
+        nudge = prompts.NUDGE_WRONG_MOMENT.format(written=written, phrase=phrase)
         flaws.append(Flaw(nudge, f"when({written!r}) is not the question's moment"))
     absent = absent_literals(code, texts)
     if absent:
