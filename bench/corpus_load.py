@@ -21,8 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rlm_cli.bundle import write_bundle  # noqa: E402
-from rlm_cli.corpus import CorpusOptions, load_corpus  # noqa: E402
+from rlm_cli.inputs.bundle import write_bundle  # noqa: E402
+from rlm_cli.inputs.corpus import CorpusOptions, load_corpus  # noqa: E402
 from tests.test_corpus import make_text_pdf  # noqa: E402
 
 SERVICES = ["api", "auth", "billing", "worker", "gateway", "db-proxy", "scheduler", "search", "notifier"]
@@ -87,7 +87,7 @@ def child_memory(bundle: str) -> tuple[float, int, int]:
     """
     code = (
         "import resource, sys, time\n"
-        "from rlm_cli.bundle import load_bundle\n"
+        "from rlm_cli.inputs.bundle import load_bundle\n"
         "t = time.perf_counter(); context, documents = load_bundle(sys.argv[1]); t = time.perf_counter() - t\n"
         "status = dict(line.split(':', 1) for line in open('/proc/self/status'))\n"
         "print(t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, status['RssAnon'].split()[0])\n"

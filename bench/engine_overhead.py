@@ -22,10 +22,10 @@ from typing import Any
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from rlm_cli import events as ev  # noqa: E402
-from rlm_cli.budget import Limits  # noqa: E402
-from rlm_cli.engine import RLM, EngineConfig, Run, corpus_from_text  # noqa: E402
-from rlm_cli.llm import ModelClient, ModelSpec  # noqa: E402
+from rlm_cli.engine import events as ev  # noqa: E402
+from rlm_cli.engine.budget import Limits  # noqa: E402
+from rlm_cli.engine.loop import RLM, EngineConfig, Run, corpus_from_text  # noqa: E402
+from rlm_cli.engine.model import ModelClient, ModelSpec  # noqa: E402
 
 TESTS = Path(__file__).resolve().parent.parent / "tests"
 # The scripted server runs in its own process, as a real one would, so it does not share our GIL.

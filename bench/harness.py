@@ -30,9 +30,9 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from bench.tasks import CHARS_PER_TOKEN, FAMILIES, Task, generate_all, parse_size, score  # noqa: E402
-from rlm_cli.bundle import SEPARATOR_TEMPLATE  # noqa: E402
+from rlm_cli.engine.model import ModelClient, ModelSpec, RetryPolicy  # noqa: E402
 from rlm_cli.errors import ModelError  # noqa: E402
-from rlm_cli.llm import ModelClient, ModelSpec, RetryPolicy  # noqa: E402
+from rlm_cli.inputs.bundle import SEPARATOR_TEMPLATE  # noqa: E402
 
 SCHEMA = "rlm.bench/1"
 ANSWER_TOKENS = 200

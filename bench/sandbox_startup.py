@@ -19,17 +19,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rlm_cli.bundle import write_bundle  # noqa: E402
-from rlm_cli.engine import corpus_from_text  # noqa: E402
-from rlm_cli.repl import ReplConfig, ReplProcess  # noqa: E402
-from rlm_cli.sandbox import SandboxPolicy, child_env, landlock_abi, prepare_workdir  # noqa: E402
+from rlm_cli.engine.loop import corpus_from_text  # noqa: E402
+from rlm_cli.inputs.bundle import write_bundle  # noqa: E402
+from rlm_cli.repl.process import ReplConfig, ReplProcess  # noqa: E402
+from rlm_cli.repl.sandbox import SandboxPolicy, child_env, landlock_abi, prepare_workdir  # noqa: E402
 
 SPAWNS = 20
 VARIANTS = {
     "bare python": "print(1)",
-    "import sandbox, no apply": "import rlm_cli.sandbox; print(1)",
+    "import sandbox, no apply": "import rlm_cli.repl.sandbox; print(1)",
     "import sandbox + apply": (
-        "import json, sys, rlm_cli.sandbox as s; s.apply(s.SandboxPolicy(**json.loads(sys.argv[1]))); print(1)"
+        "import json, sys, rlm_cli.repl.sandbox as s; s.apply(s.SandboxPolicy(**json.loads(sys.argv[1]))); print(1)"
     ),
 }
 REPL_INPUT = "2026-11-01T10:00:00 INFO svc-1 request done\n" * 20_000  # about 1 MB

@@ -9,7 +9,7 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
-from rlm_cli.events import (
+from rlm_cli.engine.events import (
     BatchFinished,
     BatchStarted,
     CodeExecuted,
@@ -22,7 +22,7 @@ from rlm_cli.events import (
     SubcallFinished,
     TurnStarted,
 )
-from rlm_cli.parsing import CODE_LANGUAGES
+from rlm_cli.engine.parsing import CODE_LANGUAGES
 
 if TYPE_CHECKING:
     from collections.abc import Callable

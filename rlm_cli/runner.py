@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rlm_cli import events as ev
 from rlm_cli.config import ResolvedModel, Settings, resolve_model
+from rlm_cli.engine import events as ev
 from rlm_cli.errors import (
     EXIT_BUDGET,
     EXIT_INTERRUPTED,
@@ -119,7 +119,7 @@ def error_result(exc: RlmError) -> dict[str, Any]:
 
 
 def _corpus_options(settings: Settings) -> Any:
-    from rlm_cli.corpus import CorpusOptions
+    from rlm_cli.inputs.corpus import CorpusOptions
 
     return CorpusOptions(
         include=list(settings["include"]),
@@ -132,9 +132,9 @@ def _corpus_options(settings: Settings) -> Any:
 
 
 def _engine_config(settings: Settings) -> Any:
-    from rlm_cli.budget import Limits
-    from rlm_cli.engine import EngineConfig
-    from rlm_cli.llm import ModelSpec
+    from rlm_cli.engine.budget import Limits
+    from rlm_cli.engine.loop import EngineConfig
+    from rlm_cli.engine.model import ModelSpec
 
     name = settings["model"]
     if not name:
@@ -193,8 +193,8 @@ def _read_stdin_if_needed(paths: list[str]) -> Any:
 
 
 def _dry_run(corpus: Any, question: str, out: OutputOptions, sub_chars: int) -> int:
-    from rlm_cli import prompts
-    from rlm_cli.bundle import SEPARATOR_TEMPLATE
+    from rlm_cli.engine import prompts
+    from rlm_cli.inputs.bundle import SEPARATOR_TEMPLATE
     from rlm_cli.render import plural
 
     messages = prompts.opening(question, corpus.documents, SEPARATOR_TEMPLATE, sub_chars).messages
@@ -259,7 +259,7 @@ class _Interrupts:
     def _handle(self, signum: int, frame: Any) -> None:
         self.count += 1
         if self.count > 1:
-            from rlm_cli.repl import kill_all
+            from rlm_cli.repl.process import kill_all
 
             kill_all()
             os.write(2, b"rlm: aborted\n")
@@ -274,7 +274,7 @@ class _Interrupts:
 
 
 def ask(paths: list[str], question: str, settings: Settings, out: OutputOptions, dry_run: bool = False) -> int:
-    from rlm_cli.corpus import load_corpus
+    from rlm_cli.inputs.corpus import load_corpus
 
     _check_inputs(paths)
     config = None if dry_run else _engine_config(settings)  # a config error should not wait for a big load
@@ -282,8 +282,8 @@ def ask(paths: list[str], question: str, settings: Settings, out: OutputOptions,
     if config is None:
         return _dry_run(corpus, question, out, settings["sub_chars"])
 
-    from rlm_cli.engine import RLM, Run
-    from rlm_cli.llm import ModelClient, RetryPolicy
+    from rlm_cli.engine.loop import RLM, Run
+    from rlm_cli.engine.model import ModelClient, RetryPolicy
     from rlm_cli.render import make_renderer
     from rlm_cli.trace import TraceWriter, new_run_id
 
@@ -315,7 +315,7 @@ def ask(paths: list[str], question: str, settings: Settings, out: OutputOptions,
         try:
             outcome = RLM(run).solve(question, corpus)
         except KeyboardInterrupt:  # landed outside the engine's own handling
-            from rlm_cli.engine import Outcome
+            from rlm_cli.engine.loop import Outcome
 
             outcome = Outcome(None, False, "interrupted", 0)
         interrupts.armed = False
@@ -327,7 +327,7 @@ def ask(paths: list[str], question: str, settings: Settings, out: OutputOptions,
         renderer.close()
         _print_result(finished, writer.path, out)
         if interrupts.count:
-            from rlm_cli.repl import kill_all
+            from rlm_cli.repl.process import kill_all
 
             kill_all()  # os._exit skips atexit, and a child RLM's REPL may still be alive
             sys.stdout.flush()

@@ -13,8 +13,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
+from rlm_cli.engine.events import Event, event_from_dict
 from rlm_cli.errors import ConfigError, InputError, UsageError
-from rlm_cli.events import Event, event_from_dict
 
 REDACTED = "[redacted]"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rlm_cli.checks import (
+from rlm_cli.guidance.checks import (
     absent_literals,
     counted_by_eye,
     counted_sets,

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from pypdf import PdfWriter
 
-from rlm_cli import corpus as corpus_module
-from rlm_cli.bundle import SEPARATOR_PATTERN, load_bundle, write_bundle
-from rlm_cli.corpus import Corpus, CorpusOptions, Document, load_corpus
 from rlm_cli.errors import InputError
+from rlm_cli.inputs import corpus as corpus_module
+from rlm_cli.inputs.bundle import SEPARATOR_PATTERN, load_bundle, write_bundle
+from rlm_cli.inputs.corpus import Corpus, CorpusOptions, Document, load_corpus
 
 
 def make_text_pdf(pages: list[list[str]]) -> bytes:
@@ -559,8 +559,8 @@ def test_bundle_round_trip(tmp_path: Path) -> None:
 
 
 def test_documents_in_the_repl_behave_like_their_text(tmp_path):
-    from rlm_cli.bundle import load_bundle, write_bundle
-    from rlm_cli.engine import corpus_from_text
+    from rlm_cli.engine.loop import corpus_from_text
+    from rlm_cli.inputs.bundle import load_bundle, write_bundle
 
     _, documents = load_bundle(write_bundle(corpus_from_text("alpha FATAL beta\n"), str(tmp_path)))
     assert "FATAL" in documents[0] and "OMEGA" not in documents[0]

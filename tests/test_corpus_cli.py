@@ -13,8 +13,8 @@ from fakellm import FakeLLM
 from test_ask import fence
 from test_corpus import encrypted_pdf, make_text_pdf, write
 
-from rlm_cli.corpus import FIFO_WAIT_S
 from rlm_cli.errors import EXIT_INPUT, EXIT_OK
+from rlm_cli.inputs.corpus import FIFO_WAIT_S
 
 PROC_MEM = "/proc/self/mem"  # exists and opens, but reading offset 0 fails with EIO, even for root
 needs_proc_mem = pytest.mark.skipif(not os.path.exists(PROC_MEM), reason="needs Linux /proc")

@@ -25,12 +25,12 @@ import pytest
 from conftest import hermetic_env
 from fakellm import FakeLLM, RecordedRequest
 
-from rlm_cli import protocol
-from rlm_cli.bundle import write_bundle
-from rlm_cli.engine import corpus_from_text
+from rlm_cli.engine.loop import corpus_from_text
 from rlm_cli.errors import EXIT_BUDGET, EXIT_INTERRUPTED, EXIT_MODEL, EXIT_OK
-from rlm_cli.repl import ReplConfig, ReplProcess
-from rlm_cli.sandbox import SandboxPolicy, landlock_abi
+from rlm_cli.inputs.bundle import write_bundle
+from rlm_cli.repl import protocol
+from rlm_cli.repl.process import ReplConfig, ReplProcess
+from rlm_cli.repl.sandbox import SandboxPolicy, landlock_abi
 
 RLM = Path(sys.executable).parent / "rlm"
 IS_ROOT = os.geteuid() == 0
@@ -103,7 +103,7 @@ def repl_child_of(tmpdir: Path) -> int:
     """The pid of the run's REPL process, found the way an operator would: through /proc."""
     for line in strays(str(tmpdir)):
         pid, cmdline = line.split(": ", 1)
-        if "rlm_cli.repl_child" in cmdline:
+        if "rlm_cli.repl.child" in cmdline:
             return int(pid)
     raise AssertionError(f"no REPL process under {tmpdir}")
 
@@ -629,9 +629,9 @@ def test_the_child_runs_the_parent_s_own_rlm_cli_even_with_another_installed(tmp
     checkout = tmp_path / "checkout"
     shutil.copytree(Path(rlm_cli.__file__).parent, checkout / "rlm_cli", ignore=shutil.ignore_patterns("__pycache__"))
     script = (
-        "from rlm_cli.repl import ReplConfig, ReplProcess\n"
-        "from rlm_cli.bundle import write_bundle\n"
-        "from rlm_cli.engine import corpus_from_text\n"
+        "from rlm_cli.repl.process import ReplConfig, ReplProcess\n"
+        "from rlm_cli.inputs.bundle import write_bundle\n"
+        "from rlm_cli.engine.loop import corpus_from_text\n"
         "p = ReplProcess(lambda d: write_bundle(corpus_from_text('x'), d), ReplConfig(), lambda *a: [])\n"
         "p.start()\n"
         "print(p.run('import rlm_cli; print(rlm_cli.__file__)', 10).output.strip())\n"

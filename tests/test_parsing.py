@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rlm_cli.parsing import looks_like_plan, parse_reply
+from rlm_cli.engine.parsing import looks_like_plan, parse_reply
 
 
 def test_repl_python_and_unlabeled_fences_are_code_but_not_other_languages():

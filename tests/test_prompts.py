@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rlm_cli.prompts import sample_lines
+from rlm_cli.engine.prompts import sample_lines
 
 
 def test_sample_lines_rank_the_question_s_rare_words_first():
@@ -14,7 +14,7 @@ def test_sample_lines_rank_the_question_s_rare_words_first():
 
 
 def test_an_empty_result_is_flagged_as_a_likely_wrong_filter():
-    from rlm_cli.prompts import NUDGE_NOTHING_FOUND, cell_feedback
+    from rlm_cli.engine.prompts import NUDGE_NOTHING_FOUND, cell_feedback
 
     assert NUDGE_NOTHING_FOUND in cell_feedback(1, "[]\n", 0)
     assert NUDGE_NOTHING_FOUND in cell_feedback(1, "0", 0)
@@ -23,7 +23,7 @@ def test_an_empty_result_is_flagged_as_a_likely_wrong_filter():
 
 
 def test_a_name_never_assigned_is_explained():
-    from rlm_cli.prompts import cell_feedback
+    from rlm_cli.engine.prompts import cell_feedback
 
     error = "Traceback (most recent call last):\n  File \"<cell 2>\", line 1\nNameError: name 'recs' is not defined\n"
     assert "`recs` does not exist: a variable exists only once a block that assigns it has run" in cell_feedback(
@@ -35,9 +35,9 @@ def test_a_name_never_assigned_is_explained():
 def test_grep_gives_each_matching_line_once_with_its_number():
     import tempfile
 
-    from rlm_cli.bundle import load_bundle, write_bundle
-    from rlm_cli.engine import corpus_from_text
-    from rlm_cli.replkit import helpers
+    from rlm_cli.engine.loop import corpus_from_text
+    from rlm_cli.inputs.bundle import load_bundle, write_bundle
+    from rlm_cli.repl.helpers import helpers
 
     with tempfile.TemporaryDirectory() as folder:
         context, documents = load_bundle(write_bundle(corpus_from_text("ok\nERROR a ERROR b\nok\nerror c\n"), folder))
@@ -49,8 +49,8 @@ def test_grep_gives_each_matching_line_once_with_its_number():
 def test_log_inputs_get_fields_and_a_records_hint_instead_of_a_raw_prefix():
     from types import SimpleNamespace
 
-    from rlm_cli.prompts import metadata, record_fields
-    from rlm_cli.questions import question_terms
+    from rlm_cli.engine.prompts import metadata, record_fields
+    from rlm_cli.guidance.questions import question_terms
 
     log = "".join(f"2026-01-0{d} 10:00:00 ERROR [cart] request {d} failed with 503\n" for d in range(1, 9))
     prose = "It was a dark and stormy night.\nThe end.\n"
@@ -74,7 +74,7 @@ def test_log_inputs_get_fields_and_a_records_hint_instead_of_a_raw_prefix():
 
 
 def test_log_questions_see_the_data_s_values_and_message_shapes_their_words_first():
-    from rlm_cli.prompts import data_profile, question_profile
+    from rlm_cli.engine.prompts import data_profile, question_profile
 
     messages = [("session refreshed for user {u}", "refresh"), ("user {u} logged in from 10.1.1.{i}", "login")] * 3
     log = "".join(
@@ -99,7 +99,7 @@ def test_sample_lines_show_each_kind_of_line_once():
 
 
 def test_the_reminder_repeats_the_hints_for_log_inputs_only():
-    from rlm_cli.prompts import reminder
+    from rlm_cli.engine.prompts import reminder
 
     assert '("5xx" means 500 <= r["status"] <= 599.)' in reminder("Top 5xx paths?", logs=True)
     assert "means" not in reminder("Top 5xx paths?", logs=False)
@@ -114,7 +114,7 @@ def test_samples_of_an_export_show_whole_records():
 
 
 def test_values_the_question_names_are_tied_to_their_field():
-    from rlm_cli.prompts import data_profile, question_profile
+    from rlm_cli.engine.prompts import data_profile, question_profile
 
     def profile_of(text, question):
         return "\n".join(data_profile(question_profile([("t.txt", text)], question), question))
@@ -127,7 +127,7 @@ def test_values_the_question_names_are_tied_to_their_field():
 
 
 def test_after_a_failed_block_the_reminder_asks_for_a_fix_not_an_answer():
-    from rlm_cli.prompts import reminder
+    from rlm_cli.engine.prompts import reminder
 
     failed = reminder("How many users?", logs=False, failed=True)
     assert "stopped with an error" in failed and "computed answer" not in failed

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rlm_cli.questions import at_least, drop_at_least, exact_count, moment, question_hints, wanted_outcome
+from rlm_cli.guidance.questions import at_least, drop_at_least, exact_count, moment, question_hints, wanted_outcome
 
 
 @pytest.mark.parametrize(

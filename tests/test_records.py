@@ -10,7 +10,7 @@ import pytest
 from test_ask import fence, model_args
 
 from rlm_cli.errors import EXIT_OK
-from rlm_cli.records import (
+from rlm_cli.inputs.records import (
     ABSENT,
     common_fields,
     guess_year,
@@ -106,9 +106,9 @@ def test_when_reads_many_notations_and_rejects_nonsense():
 
 
 def test_the_repl_s_when_takes_the_logs_year_for_dates_without_one():
-    from rlm_cli.bundle import load_bundle, write_bundle
-    from rlm_cli.engine import corpus_from_text
-    from rlm_cli.replkit import helpers
+    from rlm_cli.engine.loop import corpus_from_text
+    from rlm_cli.inputs.bundle import load_bundle, write_bundle
+    from rlm_cli.repl.helpers import helpers
 
     with tempfile.TemporaryDirectory() as folder:
         context, documents = load_bundle(write_bundle(corpus_from_text("2023-07-01T10:00:00Z boot\n"), folder))
@@ -182,7 +182,7 @@ def test_profile_of_a_large_input_samples_it_but_keeps_the_rare_lines_it_is_give
 
 
 def test_none_notes_look_only_at_new_collections_of_plain_values():
-    from rlm_cli.replkit import none_counts, none_notes, only_none
+    from rlm_cli.repl.helpers import none_counts, none_notes, only_none
 
     kept = {None}
     namespace = {"kept": kept, "fresh": [None, None], "mixed": Counter({"a": 2, None: 1}), "recs": [{"a": None}]}
@@ -195,9 +195,9 @@ def test_none_notes_look_only_at_new_collections_of_plain_values():
 
 
 def test_records_helper_reads_every_document_or_one():
-    from rlm_cli.bundle import load_bundle, write_bundle
-    from rlm_cli.corpus import Corpus, Document
-    from rlm_cli.replkit import helpers
+    from rlm_cli.inputs.bundle import load_bundle, write_bundle
+    from rlm_cli.inputs.corpus import Corpus, Document
+    from rlm_cli.repl.helpers import helpers
 
     texts = {"web/access.log": LINES["nginx"] + "\n", "app.log": LINES["json"]}
     docs = [Document(path, text, "text", len(text), len(text)) for path, text in texts.items()]

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from rlm_cli.events import (
+from rlm_cli.engine.events import (
     BatchFinished,
     BatchStarted,
     CodeExecuted,

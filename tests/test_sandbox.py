@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from rlm_cli import sandbox
-from rlm_cli.sandbox import SandboxPolicy, child_env, landlock_abi, prepare_workdir
+from rlm_cli.repl import sandbox
+from rlm_cli.repl.sandbox import SandboxPolicy, child_env, landlock_abi, prepare_workdir
 
 ROOT = str(Path(sandbox.__file__).resolve().parent.parent)
 IS_ROOT = os.geteuid() == 0
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the sandbox con
 
 PRELUDE = """\
 import json, os, sys
-from rlm_cli import sandbox
+from rlm_cli.repl import sandbox
 WARNINGS = sandbox.apply(sandbox.SandboxPolicy(**json.loads(sys.argv[1])))
 ARGS = sys.argv[2:]
 """
@@ -334,7 +334,7 @@ time.sleep(120)
 def test_apply_refuses_to_leave_a_thread_unconfined(tmp_path: Path) -> None:
     script = """
 import sys, threading, time
-from rlm_cli import sandbox
+from rlm_cli.repl import sandbox
 threading.Thread(target=time.sleep, args=(5,), daemon=True).start()
 try:
     sandbox.apply(sandbox.SandboxPolicy())
@@ -394,7 +394,7 @@ def test_without_landlock_the_other_limits_stay_and_it_says_so(tmp_path: Path) -
     readable.chmod(0o644)
     script = """
 import json, os, resource, socket, sys
-from rlm_cli import sandbox
+from rlm_cli.repl import sandbox
 sandbox.landlock_abi = lambda: 0  # as on a kernel without Landlock
 print(json.dumps(sandbox.apply(sandbox.SandboxPolicy(**json.loads(sys.argv[1])))))
 print(resource.getrlimit(resource.RLIMIT_AS)[0], os.getuid())
@@ -445,7 +445,7 @@ def test_a_shielded_parent_hides_its_environment_from_a_child_of_its_own_uid(tmp
     """Where neither Landlock nor a uid switch protects it, /proc/<parent>/environ must still be closed."""
     middle = """
 import ctypes, os, sys
-from rlm_cli.sandbox import shield_parent  # imported while root can still read the Python installation
+from rlm_cli.repl.sandbox import shield_parent  # imported while root can still read the Python installation
 os.setgroups([])
 os.setresgid(65534, 65534, 65534)
 os.setresuid(65534, 65534, 65534)

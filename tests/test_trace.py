@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from rlm_cli.engine.events import ModelReply, Notice, RunFinished, RunStarted, SubcallFinished
 from rlm_cli.errors import InputError, UsageError
-from rlm_cli.events import ModelReply, Notice, RunFinished, RunStarted, SubcallFinished
 from rlm_cli.trace import (
     REDACTED,
     TraceWriter,

@@ -14,15 +14,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from rlm_cli import checks, parsing, prompts, replkit
-from rlm_cli import events as ev
-from rlm_cli.budget import Budget, Limits
-from rlm_cli.bundle import SEPARATOR_TEMPLATE, write_bundle
-from rlm_cli.corpus import Corpus, Document
+from rlm_cli.engine import events as ev
+from rlm_cli.engine import parsing, prompts
+from rlm_cli.engine.budget import Budget, Limits
+from rlm_cli.engine.model import Completion, ModelClient, ModelSpec
 from rlm_cli.errors import BudgetExhausted, ModelError, RlmError
-from rlm_cli.llm import Completion, ModelClient, ModelSpec
-from rlm_cli.repl import ReplConfig, ReplProcess
-from rlm_cli.sandbox import SandboxPolicy
+from rlm_cli.guidance import checks
+from rlm_cli.inputs.bundle import SEPARATOR_TEMPLATE, write_bundle
+from rlm_cli.inputs.corpus import Corpus, Document
+from rlm_cli.repl import helpers as replkit
+from rlm_cli.repl.process import ReplConfig, ReplProcess
+from rlm_cli.repl.sandbox import SandboxPolicy
 
 Emit = Callable[[ev.Event], None]
 # Older REPL outputs are shrunk to this many characters, so a long run fits a small model's window.

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from rlm_cli import records as recordlib
+from rlm_cli.inputs import records as recordlib
 
 REPR_LIMIT = 2_000
 

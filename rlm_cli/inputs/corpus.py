@@ -24,8 +24,8 @@ from typing import Any, BinaryIO
 import platformdirs
 from pathspec import GitIgnoreSpec, PathSpec
 
-from rlm_cli.bundle import PAGE_MARKER_TEMPLATE
 from rlm_cli.errors import InputError
+from rlm_cli.inputs.bundle import PAGE_MARKER_TEMPLATE
 
 # pypdf logs every oddity of a malformed PDF; failures reach the user as skip reasons instead.
 logging.getLogger("pypdf").addHandler(logging.NullHandler())

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from rlm_cli.corpus import Corpus
+    from rlm_cli.inputs.corpus import Corpus
 
 SEPARATOR_TEMPLATE = "=== FILE: {path} ===\n"
 SEPARATOR_PATTERN = re.compile(r"^=== FILE: (.*) ===$", re.MULTILINE)

@@ -1,6 +1,6 @@
 """The REPL process: holds `context`, runs the model's code, and asks the parent for every model call.
 
-It runs as `python -I -m rlm_cli.repl_child FD`, sandboxed before it reads any input, and imports
+It runs as `python -I -m rlm_cli.repl.child FD`, sandboxed before it reads any input, and imports
 only the standard library and rlm_cli's stdlib-only modules: no litellm, no keys.
 """
 
@@ -17,7 +17,8 @@ import time
 import traceback
 from typing import Any
 
-from rlm_cli import protocol, replkit
+from rlm_cli.repl import helpers as replkit
+from rlm_cli.repl import protocol
 
 TAIL_CHARS = 2_000
 MAX_FINAL_CHARS = 16 * 1024 * 1024
@@ -281,10 +282,10 @@ def main() -> None:
     init = protocol.recv(sock)
     warnings: list[str] = []
     if init.get("sandbox") is not None:
-        from rlm_cli import sandbox
+        from rlm_cli.repl import sandbox
 
         warnings = sandbox.apply(sandbox.SandboxPolicy(**init["sandbox"]))
-    from rlm_cli.bundle import load_bundle
+    from rlm_cli.inputs.bundle import load_bundle
 
     context, documents = load_bundle(init["bundle"])
     repl = Repl(sock, int(init.get("output_limit", 20_000)))

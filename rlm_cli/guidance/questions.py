@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from rlm_cli import records
+from rlm_cli.inputs import records
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{3,}|\b\d{3,}\b")
 _STOPWORDS = {

@@ -42,7 +42,8 @@ _SLOTS = 32
 _slot_of: dict[str, int] = {}
 _next_slot = itertools.count()
 _NOBODY = 65534
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+# All of rlm_cli, not just repl/: the child imports inputs/ too.
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # prctl options and capabilities (linux/prctl.h, linux/capability.h).
 _PR_SET_PDEATHSIG = 1

@@ -7,8 +7,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from rlm_cli.engine.model import Completion
 from rlm_cli.errors import BudgetExhausted
-from rlm_cli.llm import Completion
 
 
 @dataclass

@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rlm_cli import questions, records
-from rlm_cli.replkit import line_span
+from rlm_cli.guidance import questions
+from rlm_cli.inputs import records
+from rlm_cli.repl.helpers import line_span
 
 SYSTEM_PROMPT = """\
 You answer a question about a large input that you cannot read directly. The input is \

@@ -24,10 +24,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from rlm_cli import protocol
 from rlm_cli.errors import BudgetExhausted, SandboxError
-from rlm_cli.repl_child import CappedOutput
-from rlm_cli.sandbox import SandboxPolicy, child_env, prepare_workdir, reap, shield_parent
+from rlm_cli.repl import protocol
+from rlm_cli.repl.child import CappedOutput
+from rlm_cli.repl.sandbox import SandboxPolicy, child_env, prepare_workdir, reap, shield_parent
 
 # Extra seconds past --exec-timeout before the parent kills a cell that ignored its own timer.
 KILL_GRACE_S = 3.0
@@ -75,10 +75,10 @@ class ReplConfig:
 
 # The child runs isolated (-I: no PYTHONPATH, no user site), so it is told where this rlm_cli lives: a checkout
 # run with PYTHONPATH beside another installed version must not pair its parent with the other's child.
-_PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _BOOT = (
     "import runpy, sys; sys.path.insert(0, sys.argv.pop(1)); "
-    "runpy.run_module('rlm_cli.repl_child', run_name='__main__')"
+    "runpy.run_module('rlm_cli.repl.child', run_name='__main__')"
 )
 
 

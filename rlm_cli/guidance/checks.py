@@ -11,7 +11,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rlm_cli import prompts, questions, records
+from rlm_cli.engine import prompts
+from rlm_cli.guidance import questions
+from rlm_cli.inputs import records
 
 
 @functools.lru_cache(maxsize=8)

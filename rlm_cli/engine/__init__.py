@@ -1,0 +1,1 @@
+"""The plain RLM method: the loop, the model client, reading replies, budgets and events."""

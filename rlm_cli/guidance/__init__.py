@@ -1,0 +1,1 @@
+"""Help for weak models, behind one interface the engine calls; switchable as a whole."""

@@ -1,0 +1,1 @@
+"""Inputs: files, directories, stdin and PDFs become documents; log lines become records."""
