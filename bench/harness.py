@@ -1,11 +1,14 @@
 """Benchmark: `rlm ask` against a direct long-context baseline on generated tasks with exact gold answers.
 
 Usage: python bench/harness.py --model openai/MODEL --api-base URL [--families needle,logs,oolong]
-           [--sizes 8k,32k,128k,1m] [--n 3] [--seed 0] [--window 32768] [--no-baseline | --baseline-tasks K]
-           [--timeout-per-task 900] [--out results.json] [--rlm-arg=--max-iterations=12 ...]
+           [--sizes 8k,32k,128k,1m] [--n 3] [--seed 0] [--wordings all|tune|heldout] [--window 32768]
+           [--no-baseline | --baseline-tasks K] [--timeout-per-task 900] [--out results.json]
+           [--rlm-arg=--max-iterations=12 ...]
        python bench/harness.py --list --families needle,logs,oolong --sizes 8k --n 2
-Each task runs through the real CLI in a subprocess; the baseline sends the whole input in one prompt,
-cut in the middle to fit --window tokens (chars/4). See README "Benchmark" for the families and scoring.
+Each task runs through the real CLI in a subprocess (a stdin task gets its one file on `rlm ask -`); the
+baseline sends the whole input in one prompt, cut in the middle to fit --window tokens (chars/4).
+Accuracy is reported by family and size, by wording group (tune, heldout) and by question type.
+See docs/bench-tasks.md for the families, the wordings, the held-out rule and the scoring.
 """
 
 from __future__ import annotations
@@ -29,7 +32,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from bench.tasks import CHARS_PER_TOKEN, FAMILIES, Task, generate_all, parse_size, score  # noqa: E402
+from bench.tasks import (  # noqa: E402
+    CHARS_PER_TOKEN,
+    DEFAULT_FAMILIES,
+    FAMILIES,
+    Task,
+    facts_found,
+    generate_all,
+    parse_size,
+    score,
+)
+from bench.wordings import SELECTIONS  # noqa: E402
 from rlm_cli.engine.model import ModelClient, ModelSpec, RetryPolicy  # noqa: E402
 from rlm_cli.errors import ModelError  # noqa: E402
 from rlm_cli.inputs.bundle import SEPARATOR_TEMPLATE  # noqa: E402
@@ -46,7 +59,10 @@ GRACE_S = 15.0
 
 @dataclass
 class RlmRun:
-    """One `rlm ask --json` run as the benchmark saw it; status "timeout" means the harness stopped it."""
+    """One `rlm ask --json` run as the benchmark saw it; status "timeout" means the harness stopped it.
+
+    facts is the fraction of an open question's facts the answer carries (None for other questions).
+    """
 
     answer: str | None
     correct: bool
@@ -60,6 +76,7 @@ class RlmRun:
     exit_code: int | None
     trace: str | None
     error: str | None
+    facts: float | None = None
 
 
 @dataclass
@@ -75,6 +92,7 @@ class BaselineRun:
     omitted_chars: int
     status: str
     error: str | None
+    facts: float | None = None
 
 
 @dataclass
@@ -85,13 +103,16 @@ class TaskResult:
 
 
 def rlm_command(task: Task, args: argparse.Namespace) -> list[str]:
-    """The CLI call for one task; run it with the task's directory as the working directory."""
+    """The CLI call for one task; run it with the task's directory as the working directory.
+
+    A stdin task reads its one file as `-`, the way `cat service.log | rlm ask - "why did it crash?"` does.
+    """
     command = [sys.executable, "-m", "rlm_cli", "ask", "--json", "-q", "--model", args.model]
     if args.sub_model:
         command += ["--sub-model", args.sub_model]
     if args.api_base:
         command += ["--api-base", args.api_base]
-    return [*command, *args.rlm_arg, "--", ".", task.question]
+    return [*command, *args.rlm_arg, "--", "-" if task.stdin else ".", task.question]
 
 
 def run_rlm(task: Task, workdir: Path, args: argparse.Namespace) -> RlmRun:
@@ -102,16 +123,18 @@ def run_rlm(task: Task, workdir: Path, args: argparse.Namespace) -> RlmRun:
     if args.api_key:
         env["RLM_API_KEY"] = args.api_key  # through the environment, so it never shows in `ps`
     started = time.monotonic()
-    proc = subprocess.Popen(
-        rlm_command(task, args),
-        cwd=workdir,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    source = workdir / next(iter(task.files)) if task.stdin else Path(os.devnull)
+    with source.open("rb") as stdin:
+        proc = subprocess.Popen(
+            rlm_command(task, args),
+            cwd=workdir,
+            env=env,
+            stdin=stdin,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
     timed_out = False
     try:
         stdout, stderr = proc.communicate(timeout=args.timeout_per_task)
@@ -145,6 +168,7 @@ def run_rlm(task: Task, workdir: Path, args: argparse.Namespace) -> RlmRun:
         exit_code=proc.returncode,
         trace=result.get("trace"),
         error=error_info.get("message"),
+        facts=None if timed_out else facts_found(task, answer),
     )
 
 
@@ -216,9 +240,9 @@ def run_baseline(task: Task, args: argparse.Namespace, client: ModelClient) -> B
         wall = time.monotonic() - started
         answer = reply.text.strip()
         correct = score(task, answer)
-        return BaselineRun(
-            answer, correct, wall, reply.input_tokens, reply.output_tokens, len(prompt), omitted, "ok", None
-        )
+        tokens = (reply.input_tokens, reply.output_tokens)
+        facts = facts_found(task, answer)
+        return BaselineRun(answer, correct, wall, *tokens, len(prompt), omitted, "ok", None, facts)
     wall = time.monotonic() - started
     return BaselineRun(None, False, wall, None, None, len(prompt), omitted, "error", "prompt too long after cutting")
 
@@ -242,6 +266,22 @@ def summarize(results: Sequence[TaskResult]) -> list[dict[str, Any]]:
     ]
 
 
+def summarize_by(results: Sequence[TaskResult], key: str) -> list[dict[str, Any]]:
+    """One row per value of a task field ("wording_group", "question_type"), in first-seen order."""
+    groups: dict[str, list[TaskResult]] = {}
+    for r in results:
+        groups.setdefault(str(r.task.get(key, "")), []).append(r)
+    return [
+        {
+            key: value,
+            "n": len(rows),
+            "rlm": _side([r.rlm for r in rows if r.rlm is not None]),
+            "baseline": _side([r.baseline for r in rows if r.baseline is not None]),
+        }
+        for value, rows in groups.items()
+    ]
+
+
 def _side(runs: Sequence[RlmRun | BaselineRun]) -> dict[str, Any] | None:
     if not runs:
         return None
@@ -259,6 +299,7 @@ def _side(runs: Sequence[RlmRun | BaselineRun]) -> dict[str, Any] | None:
         "subcalls": mean("subcalls"),
         "input_tokens": mean("input_tokens"),
         "output_tokens": mean("output_tokens"),
+        "facts": mean("facts"),
         "failed": sum(run.status not in ("ok", "budget_exhausted") for run in runs),
     }
 
@@ -285,6 +326,31 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def format_breakdown(rows: Sequence[dict[str, Any]], key: str, title: str) -> str:
+    """Accuracy and the mean fraction of facts found, rlm and baseline, per value of one task field."""
+    width = max([len(title), *(len(row[key]) for row in rows)])
+    head = f"{title:<{width}} {'n':>3} | {'rlm acc':>11} {'facts':>5} | {'base acc':>11} {'facts':>5}"
+    lines = [head, "-" * len(head)]
+    for row in rows:
+        rlm, base = row["rlm"], row["baseline"]
+        lines.append(
+            f"{row[key]:<{width}} {row['n']:>3} | {_acc(rlm):>11} {_num(rlm, 'facts', 2):>5} | "
+            f"{_acc(base):>11} {_num(base, 'facts', 2):>5}"
+        )
+    return "\n".join(lines)
+
+
+def report_tables(results: Sequence[TaskResult]) -> str:
+    """The final report: by family and size, then by wording group, then by question type."""
+    return "\n\n".join(
+        [
+            format_table(summarize(results)),
+            format_breakdown(summarize_by(results, "wording_group"), "wording_group", "wordings"),
+            format_breakdown(summarize_by(results, "question_type"), "question_type", "question type"),
+        ]
+    )
+
+
 def _acc(side: dict[str, Any] | None) -> str:
     return "-" if side is None else f"{side['correct']}/{side['n']} {side['accuracy']:.0%}"
 
@@ -300,6 +366,8 @@ def write_results(path: Path, config: dict[str, Any], results: Sequence[TaskResu
         "schema": SCHEMA,
         "config": config,
         "summary": summarize(results),
+        "by_wording_group": summarize_by(results, "wording_group"),
+        "by_question_type": summarize_by(results, "question_type"),
         "results": [asdict(r) for r in results],
     }
     tmp = path.with_name(path.name + ".tmp")
@@ -308,7 +376,7 @@ def write_results(path: Path, config: dict[str, Any], results: Sequence[TaskResu
 
 
 def _progress(i: int, total: int, task: Task, result: TaskResult) -> str:
-    parts = [f"[{i}/{total}] {task.family} {task.size} #{task.index}"]
+    parts = [f"[{i}/{total}] {task.family} {task.size} #{task.index} ({task.wording_id}, {task.wording_group})"]
     if result.rlm is not None:
         r = result.rlm
         verdict = "correct" if r.correct else "WRONG"
@@ -320,12 +388,24 @@ def _progress(i: int, total: int, task: Task, result: TaskResult) -> str:
 
 
 def list_tasks(tasks: Sequence[Task]) -> str:
-    """The questions and gold answers, with input sizes, for checking generators without a model."""
+    """The questions, wordings and gold answers, with input sizes, for checking generators without a model."""
     out = []
     for task in tasks:
-        gold = ", ".join(task.gold) if isinstance(task.gold, list) else task.gold
-        out += [f"{task.id}  ({task.chars:,} chars, {_files(task)})", f"  Q: {task.question}", f"  gold: {gold}"]
+        via = ", on stdin" if task.stdin else ""
+        out += [
+            f"{task.id}  ({task.chars:,} chars, {_files(task)}{via})",
+            f"  Q: {task.question}",
+            f"  wording: {task.wording_id} ({task.wording_group})",
+            f"  gold: {_gold_text(task)}",
+        ]
     return "\n".join(out)
+
+
+def _gold_text(task: Task) -> str:
+    """A list as "a, b"; facts as "a|A; b" (one fact's spellings joined by |, facts by ;)."""
+    if task.kind == "facts":
+        return "; ".join("|".join(fact) for fact in task.gold)  # type: ignore[union-attr]
+    return ", ".join(task.gold) if isinstance(task.gold, list) else str(task.gold)  # type: ignore[arg-type]
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -336,10 +416,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--sub-model", help="model for rlm's sub-calls [default: the model]")
     parser.add_argument("--api-base", help="OpenAI-compatible base URL for both")
     parser.add_argument("--api-key", help="API key [default: the provider's usual variable]")
-    parser.add_argument("--families", default=",".join(FAMILIES), help="comma-separated: needle,logs,oolong")
+    parser.add_argument(
+        "--families",
+        default=",".join(DEFAULT_FAMILIES),
+        help=f"comma-separated, from {','.join(FAMILIES)} [{','.join(DEFAULT_FAMILIES)}]",
+    )
     parser.add_argument("--sizes", default="8k,32k", help="input sizes in tokens, comma-separated: 8k,32k,128k,1m")
     parser.add_argument("--n", type=int, default=3, help="tasks per family and size [3]")
     parser.add_argument("--seed", type=int, default=0, help="generator seed [0]")
+    parser.add_argument(
+        "--wordings",
+        choices=SELECTIONS,
+        default="all",
+        help="which wordings to ask: tune, heldout (only to report, never while tuning) or all [all]",
+    )
     parser.add_argument("--window", type=int, default=32768, help="baseline context window in tokens [32768]")
     parser.add_argument("--no-baseline", action="store_true", help="run rlm only")
     parser.add_argument(
@@ -378,7 +468,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    tasks = generate_all(args.families, args.sizes, args.n, args.seed)
+    tasks = generate_all(args.families, args.sizes, args.n, args.seed, args.wordings)
     if args.list:
         print(list_tasks(tasks))
         return 0
@@ -392,6 +482,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "sizes": args.sizes,
         "n": args.n,
         "seed": args.seed,
+        "wordings": args.wordings,
         "window": args.window,
         "baseline": not args.no_baseline,
         "baseline_tasks": args.baseline_tasks,
@@ -416,7 +507,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"interrupted after {len(results)} of {len(tasks)} tasks", file=sys.stderr)
         code = 130
     write_results(out, config, results)
-    print(format_table(summarize(results)))
+    print(report_tables(results))
     print(f"results: {out}", file=sys.stderr)
     return code
 

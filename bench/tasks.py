@@ -1,6 +1,10 @@
-"""Seeded benchmark tasks (needle, logs, oolong) with gold answers known by construction, and their scorers.
+"""Seeded benchmark tasks with gold answers known by construction, and their scorers.
 
+Families: needle, logs and oolong here; oneline (needles in a file that is one line) here too, since it
+reuses the needles; journal, syslog and jsonl in bench/shapes.py; pytest and crash in bench/reports.py.
 Every generator builds its input as lists of lines joined once, so a 1M-token task takes about a second.
+A generator returns a question type and the values its wordings need; generate() words the question
+(bench/wordings.py) with its own random generator, so the files and the gold never depend on the wording.
 """
 
 from __future__ import annotations
@@ -17,19 +21,37 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-FAMILIES = ("needle", "logs", "oolong")
-CHARS_PER_TOKEN = 4
+from bench import reports, shapes, wordings
+from bench.common import (
+    CHARS_PER_TOKEN,
+    FIRST_NAMES,
+    LAST_NAMES,
+    MONTHS,
+    SERVICES,
+    Built,
+    Fact,
+    Gold,
+    Slots,
+    clock,
+    fill,
+    iso,
+    person,
+)
 
-Gold = str | int | list[str]
+FAMILIES = ("needle", "logs", "oolong", "oneline", "journal", "syslog", "jsonl", "pytest", "crash")
+# The families a run takes when none are named: the original three, so figures stay comparable.
+DEFAULT_FAMILIES = ("needle", "logs", "oolong")
 
 
 @dataclass
 class Task:
     """One generated question: its input files, the gold answer, and what the scorer needs to judge replies.
 
-    kind is how the answer is scored: "value" (needle), "count", "set", "ranked" or "choice".
+    kind is how the answer is scored: "value" (needle), "count", "set", "ranked", "choice" or "facts"
+    (an open question: gold is a list of facts, each a list of acceptable spellings).
     names are the words the scorer recognizes in a reply: the options for set/ranked/choice,
     the distractor values for a needle (naming one of them makes the reply wrong).
+    stdin marks a task whose one file is fed to `rlm ask -` on standard input.
     """
 
     family: str
@@ -43,6 +65,10 @@ class Task:
     files: dict[str, str]
     names: list[str] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
+    question_type: str = ""
+    wording_id: str = ""
+    wording_group: str = ""
+    stdin: bool = False
 
     @property
     def id(self) -> str:
@@ -69,24 +95,16 @@ class Task:
             "seed": self.seed,
             "index": self.index,
             "question": self.question,
+            "question_type": self.question_type,
+            "wording_id": self.wording_id,
+            "wording_group": self.wording_group,
             "gold": self.gold,
             "kind": self.kind,
             "chars": self.chars,
             "files": len(self.files),
+            "stdin": self.stdin,
             "meta": self.meta,
         }
-
-
-@dataclass
-class _Built:
-    """What a family's generator makes; generate() adds the task's identity."""
-
-    question: str
-    gold: Gold
-    kind: str
-    files: dict[str, str]
-    names: list[str]
-    meta: dict[str, Any]
 
 
 def parse_size(text: str) -> int:
@@ -101,19 +119,40 @@ def parse_size(text: str) -> int:
     return tokens
 
 
-def generate(family: str, size: str, seed: int, index: int) -> Task:
-    """Builds task number `index` of one family and size; the same arguments always give the same task."""
+def generate(family: str, size: str, seed: int, index: int, selection: str = "all") -> Task:
+    """Builds task number `index` of one family and size, worded from the selection ("all", "tune", "heldout").
+
+    The same arguments always give the same task; another selection changes only the question's words.
+    """
     if family not in _GENERATORS:
         raise ValueError(f"unknown family {family!r}: choose from {', '.join(FAMILIES)}")
     tokens = parse_size(size)
     rng = random.Random(f"{family}:{tokens}:{seed}:{index}")
     b = _GENERATORS[family](rng, tokens * CHARS_PER_TOKEN, seed + index)
-    return Task(family, size.lower(), tokens, seed, index, b.question, b.gold, b.kind, b.files, b.names, b.meta)
+    # Its own generator, so that drawing a wording consumes nothing the data depends on.
+    wording = wordings.pick(b.qtype, selection, random.Random(f"wording:{family}:{tokens}:{seed}:{index}"))
+    return Task(
+        family,
+        size.lower(),
+        tokens,
+        seed,
+        index,
+        wording.render(b.slots),
+        b.gold,
+        b.kind,
+        b.files,
+        b.names,
+        b.meta,
+        b.qtype,
+        wording.id,
+        wording.group,
+        b.stdin,
+    )
 
 
-def generate_all(families: list[str], sizes: list[str], n: int, seed: int) -> list[Task]:
+def generate_all(families: list[str], sizes: list[str], n: int, seed: int, selection: str = "all") -> list[Task]:
     """Every family x size x n task, in that order."""
-    return [generate(family, size, seed, i) for family in families for size in sizes for i in range(n)]
+    return [generate(f, size, seed, i, selection) for f in families for size in sizes for i in range(n)]
 
 
 # ---------------------------------------------------------------- scoring
@@ -133,6 +172,8 @@ def score(task: Task, answer: str | None) -> bool:
         return _has_value(answer, str(task.gold)) and not any(_has_value(answer, other) for other in task.names)
     if task.kind == "count":
         return _count_matches(answer, int(task.gold), task.question)
+    if task.kind == "facts":
+        return facts_found(task, answer) == 1.0
     found = mentioned(answer, task.names)
     if task.kind == "set":
         return set(found) == set(task.gold)
@@ -143,6 +184,15 @@ def score(task: Task, answer: str | None) -> bool:
             found = mentioned(_SAME.sub(" same ", answer), task.names)
         return bool(found) and found[0] == task.gold
     raise ValueError(f"unknown answer kind {task.kind!r}")
+
+
+def facts_found(task: Task, answer: str | None) -> float | None:
+    """For an open question, the fraction of its facts the reply carries; None for other kinds."""
+    if task.kind != "facts":
+        return None
+    facts: list[Fact] = task.gold  # type: ignore[assignment]
+    text = " ".join((answer or "").split()).lower()
+    return sum(any(spelling.lower() in text for spelling in fact) for fact in facts) / len(facts)
 
 
 def mentioned(answer: str, names: list[str]) -> list[str]:
@@ -175,108 +225,6 @@ def _has_value(answer: str, value: str) -> bool:
         return re.search(rf"(?<!\d){value}(?!\d)", re.sub(r"(?<=\d)[,_ ](?=\d{3}\b)", "", text)) is not None
     pattern = r"\s+".join(re.escape(word) for word in value.split())
     return re.search(rf"(?<![\w-]){pattern}(?![\w-])", text, re.IGNORECASE) is not None
-
-
-# ---------------------------------------------------------------- shared vocabulary
-
-FIRST_NAMES = [
-    "Amara",
-    "Bruno",
-    "Chiara",
-    "Dmitri",
-    "Elena",
-    "Farid",
-    "Greta",
-    "Hiro",
-    "Ines",
-    "Jonas",
-    "Kavya",
-    "Lars",
-    "Mei",
-    "Nadia",
-    "Omar",
-    "Priya",
-    "Quentin",
-    "Rosa",
-    "Soren",
-    "Tamar",
-    "Uma",
-    "Viktor",
-    "Wen",
-    "Ximena",
-    "Yusuf",
-    "Zofia",
-    "Anders",
-    "Beatriz",
-    "Cyrus",
-    "Delphine",
-    "Emeka",
-    "Freya",
-    "Gideon",
-    "Hana",
-    "Ivo",
-    "Jana",
-    "Kofi",
-    "Leilani",
-    "Mateo",
-    "Noor",
-]
-LAST_NAMES = [
-    "Okafor",
-    "Lindqvist",
-    "Moreau",
-    "Tanaka",
-    "Castillo",
-    "Novak",
-    "Haddad",
-    "Brennan",
-    "Sato",
-    "Ferreira",
-    "Kowalski",
-    "Abara",
-    "Petrov",
-    "Nakamura",
-    "Gallagher",
-    "Rossi",
-    "Mbeki",
-    "Halvorsen",
-    "Duarte",
-    "Varga",
-    "Ishikawa",
-    "Fontaine",
-    "Oyelaran",
-    "Keller",
-    "Ramos",
-    "Nguyen",
-    "Sorensen",
-    "Quint",
-    "Achebe",
-    "Vidal",
-]
-MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-
-
-def _person(rng: random.Random) -> str:
-    return f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
-
-
-def _fill(target_chars: int, make: Callable[[], str]) -> list[str]:
-    """Units from `make` until their total length (with a newline each) reaches target_chars."""
-    units: list[str] = []
-    total = 0
-    while total < target_chars:
-        unit = make()
-        units.append(unit)
-        total += len(unit) + 1
-    return units
-
-
-def _iso(ts: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts))
-
-
-def _clock(ts: int) -> str:
-    return time.strftime("%H:%M:%S", time.gmtime(ts))
 
 
 # ---------------------------------------------------------------- needle (RULER S-NIAH)
@@ -331,41 +279,19 @@ NEEDLE_NOUNS = [
 class _NeedleFormat:
     line: str
     kinds: tuple[str, ...]
-    questions: tuple[str, ...]
+    qtype: str
 
 
 NEEDLE_FORMATS = (
     _NeedleFormat(
-        "One of the special magic {plural} for {key} is: {value}.",
-        ("number", "uuid", "name"),
-        (
-            "What is the special magic {kind} for {key} mentioned in the text?",
-            "The text mentions a special magic {kind} for {key}. What is it?",
-        ),
+        "One of the special magic {plural} for {key} is: {value}.", ("number", "uuid", "name"), "needle.magic"
     ),
+    _NeedleFormat("{key}'s access code: {value}", ("number", "uuid"), "needle.access"),
+    _NeedleFormat("config: {key}={value}", ("number", "uuid", "name"), "needle.config"),
     _NeedleFormat(
-        "{key}'s access code: {value}",
-        ("number", "uuid"),
-        ("What is {key}'s access code?", "Find the access code of {key}. Reply with the code only."),
+        '{{"event": "credential_issued", "key": "{key}", "value": "{value}"}}', ("number", "uuid"), "needle.event"
     ),
-    _NeedleFormat(
-        "config: {key}={value}",
-        ("number", "uuid", "name"),
-        ("Which value is {key} set to in the config lines?", "What does the config set {key} to?"),
-    ),
-    _NeedleFormat(
-        '{{"event": "credential_issued", "key": "{key}", "value": "{value}"}}',
-        ("number", "uuid"),
-        (
-            "A credential_issued event records a value for the key {key}. What is that value?",
-            "What value was issued for {key}?",
-        ),
-    ),
-    _NeedleFormat(
-        "Note for the record: the on-call contact for {key} is {value}.",
-        ("name",),
-        ("Who is the on-call contact for {key}?", "Name the person listed as on-call contact for {key}."),
-    ),
+    _NeedleFormat("Note for the record: the on-call contact for {key} is {value}.", ("name",), "needle.contact"),
 )
 KIND_WORDS = {"number": ("number", "numbers"), "uuid": ("UUID", "UUIDs"), "name": ("name", "names")}
 
@@ -436,7 +362,13 @@ def _needle_value(rng: random.Random, kind: str) -> str:
         return str(rng.randint(1_000_000, 9_999_999))
     if kind == "uuid":
         return str(uuid.UUID(int=rng.getrandbits(128), version=4))
-    return _person(rng)
+    return person(rng)
+
+
+def _sentence(rng: random.Random) -> str:
+    return (
+        f"{rng.choice(PROSE_SUBJECTS)} {rng.choice(PROSE_VERBS)} {rng.choice(PROSE_OBJECTS)} {rng.choice(PROSE_TAILS)}"
+    )
 
 
 def _filler_maker(rng: random.Random, style: str) -> Callable[[], str]:
@@ -444,24 +376,22 @@ def _filler_maker(rng: random.Random, style: str) -> Callable[[], str]:
     if style == "prose":
 
         def paragraph() -> str:
-            return " ".join(
-                f"{rng.choice(PROSE_SUBJECTS)} {rng.choice(PROSE_VERBS)} {rng.choice(PROSE_OBJECTS)} "
-                f"{rng.choice(PROSE_TAILS)}"
-                for _ in range(rng.randint(3, 7))
-            )
+            return " ".join(_sentence(rng) for _ in range(rng.randint(3, 7)))
 
         return paragraph
+    if style == "json":
+        return lambda: _json_record(rng, _sentence(rng))
     if style == "logs":
-        clock = rng.randint(1_760_000_000, 1_790_000_000)
+        now = rng.randint(1_760_000_000, 1_790_000_000)
 
         def log_line() -> str:
-            nonlocal clock
-            clock += rng.randint(0, 9)
+            nonlocal now
+            now += rng.randint(0, 9)
             message = rng.choice(FILLER_MESSAGES).format(
                 a=rng.randint(1, 99_999), b=rng.randint(1, 99), c=rng.randint(0, 9)
             )
             level = rng.choice(("INFO", "INFO", "INFO", "DEBUG", "WARN"))
-            return f"{_iso(clock)} {level} [{rng.choice(FILLER_COMPONENTS)}] {message}"
+            return f"{iso(now)} {level} [{rng.choice(FILLER_COMPONENTS)}] {message}"
 
         return log_line
 
@@ -475,8 +405,23 @@ def _filler_maker(rng: random.Random, style: str) -> Callable[[], str]:
     return record
 
 
-def _needle(rng: random.Random, target_chars: int, salt: int) -> _Built:
-    style = rng.choice(("prose", "logs", "kv"))
+@dataclass
+class _Needles:
+    """The asked needle (first) and its distractors: same format and kind, other keys and values."""
+
+    fmt: _NeedleFormat
+    kind: str
+    keys: list[str]
+    values: list[str]
+    lines: list[str]
+
+    def built(self, files: dict[str, str], meta: dict[str, Any]) -> Built:
+        slots = {"key": self.keys[0], "kind": KIND_WORDS[self.kind][0]}
+        meta = {"format": self.fmt.line, "value_kind": self.kind, "distractors": self.keys[1:]} | meta
+        return Built(self.fmt.qtype, slots, self.values[0], "value", files, self.values[1:], meta)
+
+
+def _draw_needles(rng: random.Random, salt: int) -> _Needles:
     fmt = NEEDLE_FORMATS[salt % len(NEEDLE_FORMATS)]  # successive tasks cycle through the formats
     kind = rng.choice(fmt.kinds)
     pairs = rng.sample([(a, n) for a in NEEDLE_ADJECTIVES for n in NEEDLE_NOUNS], rng.randint(4, 7))
@@ -486,42 +431,65 @@ def _needle(rng: random.Random, target_chars: int, salt: int) -> _Built:
         value = _needle_value(rng, kind)
         if value not in values:
             values.append(value)
-    singular, plural = KIND_WORDS[kind]
-    needles = [fmt.line.format(key=k, value=v, plural=plural) for k, v in zip(keys, values, strict=True)]
-    units = _fill(target_chars - sum(len(n) + 1 for n in needles), _filler_maker(rng, style))
+    plural = KIND_WORDS[kind][1]
+    lines = [fmt.line.format(key=k, value=v, plural=plural) for k, v in zip(keys, values, strict=True)]
+    return _Needles(fmt, kind, keys, values, lines)
+
+
+def _place(rng: random.Random, units: list[str], lines: list[str]) -> float:
+    """Distractors first at random places, then the real needle (lines[0]) at its exact depth; returns that depth."""
     depth = rng.random()
-    # Distractors first at random places, then the real needle at its exact depth in the final text.
-    for line in needles[1:]:
+    for line in lines[1:]:
         units.insert(rng.randint(0, len(units)), line)
-    units.insert(round(depth * len(units)), needles[0])
+    units.insert(round(depth * len(units)), lines[0])
+    return depth
+
+
+def _needle(rng: random.Random, target_chars: int, salt: int) -> Built:
+    style = rng.choice(("prose", "logs", "kv"))
+    needles = _draw_needles(rng, salt)
+    units = fill(target_chars - sum(len(n) + 1 for n in needles.lines), _filler_maker(rng, style))
+    depth = _place(rng, units, needles.lines)
     separator = "\n\n" if style == "prose" else "\n"
     name = {"prose": "essays.txt", "logs": "service.log", "kv": "records.txt"}[style]
-    question = rng.choice(fmt.questions).format(key=keys[0], kind=singular)
-    meta = {"filler": style, "format": fmt.line, "value_kind": kind, "depth": round(depth, 3), "distractors": keys[1:]}
-    return _Built(question, values[0], "value", {name: separator.join(units) + "\n"}, values[1:], meta)
+    return needles.built({name: separator.join(units) + "\n"}, {"filler": style, "depth": round(depth, 3)})
+
+
+def _oneline(rng: random.Random, target_chars: int, salt: int) -> Built:
+    """Needles in a file that is one line: minified JSON records, or prose with no line breaks at all."""
+    style = rng.choice(("json", "prose"))
+    needles = _draw_needles(rng, salt)
+    if style == "prose":
+        paragraph = _filler_maker(rng, "prose")
+        units = fill(target_chars - sum(len(n) + 1 for n in needles.lines), paragraph)
+        depth = _place(rng, units, needles.lines)
+        return needles.built({"extracted.txt": " ".join(units)}, {"filler": style, "depth": round(depth, 3)})
+    record = _filler_maker(rng, "json")
+    notes = [_json_record(rng, line) for line in needles.lines]
+    head = '{"export":{"generated":"2025-11-02T08:00:00Z","records":['
+    units = fill(target_chars - len(head) - sum(len(n) + 1 for n in notes), record)
+    needles.lines = notes
+    depth = _place(rng, units, needles.lines)
+    text = head + ",".join(units) + "]}}"
+    return needles.built({"export.min.json": text}, {"filler": style, "depth": round(depth, 3)})
+
+
+def _json_record(rng: random.Random, note: str) -> str:
+    """One minified record of the JSON export; the note holds a needle or a sentence of prose."""
+    record = {
+        "id": rng.randint(10_000, 999_999),
+        "city": rng.choice(FILLER_CITIES),
+        "owner": rng.choice(FIRST_NAMES).lower(),
+        "score": rng.randint(0, 1000),
+        "active": rng.random() < 0.5,
+        "tags": rng.sample(FILLER_COMPONENTS, rng.randint(0, 3)),
+        "note": note,
+    }
+    return json.dumps(record, separators=(",", ":"))
 
 
 # ---------------------------------------------------------------- logs (multi-file aggregation)
 
-SERVICES = [
-    "billing-worker",
-    "cart-service",
-    "search-indexer",
-    "payments-gateway",
-    "notification-hub",
-    "inventory-sync",
-    "report-builder",
-    "media-transcoder",
-    "profile-store",
-    "order-router",
-    "email-relay",
-    "geo-lookup",
-    "session-cache",
-    "pricing-engine",
-    "feed-ranker",
-    "audit-logger",
-    "export-runner",
-]
 LOGIN_SERVICES = ("auth-api", "sso-bridge", "identity-provider")
 APP_HOST_PREFIXES = ("app", "node", "batch")
 WEB_HOST_PREFIXES = ("web", "edge")
@@ -576,7 +544,7 @@ FATAL_MESSAGES = (
     "panic: runtime error: index out of range [{m}]",
     "unrecoverable state, shutting down",
 )
-WORDS_FOR_K = {1: "exactly once", 2: "exactly twice", 3: "exactly three times"}
+WORDS_FOR_K = {1: "once", 2: "twice", 3: "three times"}
 LOG_QUESTIONS = ("fatal", "errors_after", "status", "top_5xx", "logins")
 LINE_CHARS = {"syslog": 85, "json": 145, "logfmt": 107, "nginx": 136, "json_access": 182}  # mean rendered lengths
 
@@ -614,11 +582,11 @@ class _LogFile:
 def _render_app(f: _LogFile, line: _AppLine, pid: int) -> str:
     if f.fmt == "syslog":
         t = time.gmtime(line.ts)
-        stamp = f"{MONTHS[t.tm_mon - 1]} {t.tm_mday:2d} {_clock(line.ts)}"
+        stamp = f"{MONTHS[t.tm_mon - 1]} {t.tm_mday:2d} {clock(line.ts)}"
         return f"{stamp} {f.host} {f.service}[{pid}]: {line.level} {line.message}"
     if f.fmt == "json":
         record: dict[str, Any] = {
-            "ts": f"{_iso(line.ts)}.{line.ts % 1000:03d}Z",
+            "ts": f"{iso(line.ts)}.{line.ts % 1000:03d}Z",
             "level": line.level,
             "host": f.host,
             "service": f.service,
@@ -628,20 +596,20 @@ def _render_app(f: _LogFile, line: _AppLine, pid: int) -> str:
             record.update(event=line.event, user=line.user)
         return json.dumps(record)
     extra = f" event={line.event} user={line.user}" if line.event else ""
-    return f'ts={_iso(line.ts)}Z level={line.level.lower()} host={f.host} svc={f.service} msg="{line.message}"{extra}'
+    return f'ts={iso(line.ts)}Z level={line.level.lower()} host={f.host} svc={f.service} msg="{line.message}"{extra}'
 
 
 def _render_access(f: _LogFile, line: _AccessLine) -> str:
     if f.fmt == "nginx":
         t = time.gmtime(line.ts)
-        stamp = f"{t.tm_mday:02d}/{MONTHS[t.tm_mon - 1]}/{t.tm_year}:{_clock(line.ts)} +0000"
+        stamp = f"{t.tm_mday:02d}/{MONTHS[t.tm_mon - 1]}/{t.tm_year}:{clock(line.ts)} +0000"
         return (
             f'{line.ip} - - [{stamp}] "{line.method} {line.path}{line.query} HTTP/1.1" {line.status} {line.size} '
             f'"-" "{line.agent}"'
         )
     return json.dumps(
         {
-            "time": f"{_iso(line.ts)}+00:00",
+            "time": f"{iso(line.ts)}+00:00",
             "remote_addr": line.ip,
             "request": f"{line.method} {line.path}{line.query} HTTP/1.1",
             "status": line.status,
@@ -699,7 +667,7 @@ def _plan_log_files(rng: random.Random, tokens: int) -> list[_LogFile]:
     return files
 
 
-def _logs(rng: random.Random, target_chars: int, salt: int) -> _Built:
+def _logs(rng: random.Random, target_chars: int, salt: int) -> Built:
     files = _plan_log_files(rng, target_chars // CHARS_PER_TOKEN)
     app_files = [f for f in files if f.service]
     access_files = [f for f in files if not f.service]
@@ -735,14 +703,14 @@ def _logs(rng: random.Random, target_chars: int, salt: int) -> _Built:
             texts[f.path] = "\n".join(_render_access(f, line) for line in f.lines) + "\n"
 
     which = LOG_QUESTIONS[salt % len(LOG_QUESTIONS)]
-    question, gold, kind, names = _log_question(rng, which, files, k, cutoff)
+    slots, gold, kind, names = _log_question(which, files, k, cutoff)
     meta = {
         "question_type": which,
-        "params": {"k": k, "after": _iso(cutoff) + "Z"},
+        "params": {"k": k, "after": iso(cutoff) + "Z"},
         "formats": sorted({f.fmt for f in files}),
         "login_wording": LOGIN_WORDINGS.index(wording),
     }
-    return _Built(question, gold, kind, texts, names, meta)
+    return Built(f"logs.{which}", slots, gold, kind, texts, names, meta)
 
 
 @dataclass
@@ -819,79 +787,31 @@ def _access_line(rng: random.Random, ts: int, path: str, status: int) -> _Access
     return _AccessLine(ts, path, status, ip, method, query, size, agent)
 
 
-def _log_question(
-    rng: random.Random, which: str, files: list[_LogFile], k: int, cutoff: int
-) -> tuple[str, Gold, str, list[str]]:
-    """The question of one type and its gold, computed from the generated lines (not from the plan)."""
+def _log_question(which: str, files: list[_LogFile], k: int, cutoff: int) -> tuple[Slots, Gold, str, list[str]]:
+    """The slots of one question type and its gold, computed from the generated lines (not from the plan)."""
     app_lines = [(f, line) for f in files if f.service for line in f.lines]
     access_lines = [line for f in files if not f.service for line in f.lines]
     if which == "fatal":
         counts = Counter(f.service for f, line in app_lines if line.level == "FATAL")
         services = sorted({f.service for f in files if f.service})
         gold = sorted(s for s in services if counts[s] == k)
-        phrase = WORDS_FOR_K[k]
-        question = rng.choice(
-            (
-                f"Which services failed {phrase}? A failure is a log line with level FATAL.",
-                f"List every service that logged a FATAL-level line {phrase} across all the logs.",
-                f"Counting FATAL log lines as crashes, which services crashed {phrase}?",
-                f"Which services hit a FATAL error {phrase}? Give their names.",
-            )
-        )
-        return question, gold, "set", services
+        return {"k": k, "k_word": WORDS_FOR_K[k]}, gold, "set", services
     if which == "errors_after":
         hosts = sorted({f.host for f in files})
         gold = sorted({f.host for f, line in app_lines if line.level == "ERROR" and line.ts > cutoff})
         t = time.gmtime(cutoff)
-        when = rng.choice(
-            (
-                f"{_iso(cutoff).replace('T', ' ')} UTC",
-                f"{_clock(cutoff)} UTC on {t.tm_mday} {MONTHS[t.tm_mon - 1]} {t.tm_year}",
-            )
-        )
-        question = rng.choice(
-            (
-                f"Which hosts logged ERROR-level lines after {when}? (Level ERROR only, not WARN or FATAL.)",
-                f"Name the hosts with at least one log line at level ERROR later than {when}.",
-                f"After {when}, which hosts wrote at least one ERROR line?",
-            )
-        )
-        return question, gold, "set", hosts
+        slots: Slots = {
+            "when_iso": f"{iso(cutoff).replace('T', ' ')} UTC",
+            "when_words": f"{clock(cutoff)} UTC on {t.tm_mday} {MONTHS[t.tm_mon - 1]} {t.tm_year}",
+        }
+        return slots, gold, "set", hosts
     if which == "status":
-        gold_count = sum(line.status == 503 for line in access_lines)
-        question = rng.choice(
-            (
-                "How many requests returned HTTP status 503, across all the access logs?",
-                "Count the access-log entries whose response status is 503. How many are there?",
-                "In total, how many HTTP requests were answered with a 503?",
-                "What is the number of responses with status code 503 in the access logs?",
-            )
-        )
-        return question, gold_count, "count", []
+        return {}, sum(line.status == 503 for line in access_lines), "count", []
     if which == "top_5xx":
         counts = Counter(line.path for line in access_lines if line.status >= 500)
-        gold = [path for path, _ in counts.most_common(3)]
-        question = rng.choice(
-            (
-                "Which 3 endpoints (request paths, ignoring query strings) had the most 5xx responses? "
-                "List them from most to fewest.",
-                "Give the top-3 request paths by number of server errors (status 500-599), highest first. "
-                "Ignore query strings.",
-                "Rank the request paths by how many responses had a status from 500 to 599, and give the three "
-                "highest in order (ignore query strings).",
-            )
-        )
-        return question, gold, "ranked", list(ENDPOINTS)
+        return {}, [path for path, _ in counts.most_common(3)], "ranked", list(ENDPOINTS)
     users = {line.user for _, line in app_lines if line.event == "login"}
-    question = rng.choice(
-        (
-            "How many distinct users logged in successfully?",
-            "Counting each user once, how many different users had a successful login?",
-            "How many unique users managed to log in (failed attempts do not count)?",
-            "How many separate users logged in at least once? Failed logins do not count.",
-        )
-    )
-    return question, len(users), "count", []
+    return {}, len(users), "count", []
 
 
 # ---------------------------------------------------------------- oolong (labelled records)
@@ -986,7 +906,7 @@ def _render_records(
     return "\n".join(out) + "\n"
 
 
-def _oolong(rng: random.Random, target_chars: int, salt: int) -> _Built:
+def _oolong(rng: random.Random, target_chars: int, salt: int) -> Built:
     domain = rng.choice(DOMAINS)
     labels = list(domain.labels)
     layout = rng.choice(tuple(RECORD_CHARS))
@@ -1007,16 +927,11 @@ def _oolong(rng: random.Random, target_chars: int, salt: int) -> _Built:
 
     records = [record(u, rng.choices(labels, weights[groups[u]])[0]) for u in active]
     which = OOLONG_QUESTIONS[salt % len(OOLONG_QUESTIONS)]
-    label_word = rng.choice(("label", "category"))
+    slots: Slots = {"noun": domain.noun}
     if which == "count":
         x = rng.choice(labels)
         gold: Gold = sum(r.label == x for r in records)
-        question = rng.choice(
-            (
-                f"How many {domain.noun}s are labelled {x}?",
-                f"Count the {domain.noun}s whose {label_word} is {x}.",
-            )
-        )
+        slots |= {"x": x}
         kind, names, params = "count", [], {"label": x}
     elif which == "top_in_group":
         g = rng.choice(domain.groups)
@@ -1026,13 +941,7 @@ def _oolong(rng: random.Random, target_chars: int, salt: int) -> _Built:
             members = [u for u in users if groups[u] == g]
             records.append(record(rng.choice(members), top[0][0]))
         gold = Counter(r.label for r in records if groups[r.user] == g).most_common(1)[0][0]
-        who = domain.group_phrase.format(g=g)
-        question = rng.choice(
-            (
-                f"Among {who}, which {label_word} is the most common?",
-                f"What is the most frequent {domain.noun} {label_word} for {who}? Answer with one {label_word}.",
-            )
-        )
+        slots |= {"who": domain.group_phrase.format(g=g)}
         kind, names, params = "choice", labels, {"group": g}
     elif which == "compare":
         a, b = rng.sample(labels, 2)
@@ -1042,23 +951,13 @@ def _oolong(rng: random.Random, target_chars: int, salt: int) -> _Built:
             records += [record(rng.choice(users), fewer) for _ in range(abs(diff))]
         count_a, count_b = sum(r.label == a for r in records), sum(r.label == b for r in records)
         gold = a if count_a > count_b else b if count_b > count_a else "same"
-        question = rng.choice(
-            (
-                f"Are there more {domain.noun}s labelled {a} or labelled {b}? Answer {a}, {b}, or same.",
-                f"Which {label_word} occurs more often: {a} or {b}? Reply with one of: {a}, {b}, same (if tied).",
-            )
-        )
+        slots |= {"a": a, "b": b}
         kind, names, params = "choice", [a, b, "same"], {"labels": [a, b]}
     else:
         x, k = rng.choice(labels), rng.choice((2, 3))
         per_user = Counter(r.user for r in records if r.label == x)
         gold = sum(c >= k for c in per_user.values())
-        question = rng.choice(
-            (
-                f"How many users have at least {k} {domain.noun}s labelled {x}?",
-                f"Count the users with {k} or more {domain.noun}s in the {x} {label_word}.",
-            )
-        )
+        slots |= {"x": x, "k": k}
         kind, names, params = "count", [], {"label": x, "k": k}
     records.sort(key=lambda r: r.day)
     name = {"line": f"{domain.noun}s.txt", "block": f"{domain.noun}_export.txt", "jsonl": f"{domain.noun}s.jsonl"}
@@ -1071,11 +970,17 @@ def _oolong(rng: random.Random, target_chars: int, salt: int) -> _Built:
         "records": len(records),
         "users": n_users,
     }
-    return _Built(question, gold, kind, {name[layout]: text}, names, meta)
+    return Built(f"oolong.{which}", slots, gold, kind, {name[layout]: text}, names, meta)
 
 
-_GENERATORS: dict[str, Callable[[random.Random, int, int], _Built]] = {
+_GENERATORS: dict[str, Callable[[random.Random, int, int], Built]] = {
     "needle": _needle,
     "logs": _logs,
     "oolong": _oolong,
+    "oneline": _oneline,
+    "journal": shapes.journal,
+    "syslog": shapes.syslog,
+    "jsonl": shapes.jsonl,
+    "pytest": reports.pytest_log,
+    "crash": reports.crash_log,
 }
