@@ -86,6 +86,7 @@ QUALIFIERS = ("", "_when_empty", "_with_unicode", "_for_admin", "_twice", "_afte
 PARAMS = ("eur", "usd", "gbp", "small", "large", "empty", "sqlite", "postgres")
 XFAIL_REASONS = ("flaky upstream, see #412", "known rounding bug #377", "needs network")
 PROGRESS_WIDTH = 70
+SUMMARY_CHARS = 2_000  # about what the header, FAILURES, warnings and the summary take
 SKIP_REASONS = ("requires docker", "slow test, run with --runslow", "only on Windows")
 
 
@@ -174,7 +175,7 @@ def _traceback(rng: random.Random, test: _Test) -> list[str]:
 def pytest_log(rng: random.Random, target_chars: int, salt: int) -> Built:
     """A CI job's pytest output with one to four failing tests, a few xfails and skips, and warnings."""
     preamble = _preamble(rng)
-    tests = _plan_tests(rng, int(target_chars * 0.92) - sum(len(x) + 1 for x in preamble))
+    tests = _plan_tests(rng, target_chars - SUMMARY_CHARS - sum(len(x) + 1 for x in preamble))
     # Failing tests are plain (not parametrized) and their names occur nowhere else, so a name is one test.
     seen = Counter(t.name for t in tests)
     plain = [t for t in tests if not t.params and seen[t.name] == 1]
@@ -387,16 +388,16 @@ def crash_log(rng: random.Random, target_chars: int, salt: int) -> Built:
     """A service log of everyday lines and survived trouble, ending in one cause (cycling with the task index)."""
     cause = CAUSES[salt % len(CAUSES)]
     svc = rng.choice(CRASH_SERVICES)
-    ts = 1_767_225_600 + rng.randint(0, 300) * 86_400
+    ms = (1_767_225_600 + rng.randint(0, 300) * 86_400) * 1000
 
     def text(template: str) -> str:
         n, m, k, ms = rng.randint(1000, 99_999), rng.randint(1, 8), rng.randint(10, 99), rng.randint(3, 4000)
         return template.format(svc=svc, n=n, m=m, k=k, ms=ms)
 
     def line(template: str) -> str:
-        nonlocal ts
-        ts += rng.randint(0, 3)
-        return f"{iso(ts)}.{rng.randint(0, 999):03d}Z {text(template)}"
+        nonlocal ms
+        ms += rng.randint(0, 3000)
+        return f"{iso(ms // 1000)}.{ms % 1000:03d}Z {text(template)}"
 
     version = f"3.{rng.randint(0, 9)}.{rng.randint(0, 9)}"
     head = [line(f"INFO  [main] {svc} {version} starting, pid {rng.randint(300, 30_000)}")]

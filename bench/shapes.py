@@ -13,7 +13,9 @@ import json
 import random
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from bench.common import FIRST_NAMES, MONTHS, SERVICES, Built, clock, iso
 
@@ -38,6 +40,20 @@ class _Entry:
     ts: int
     lines: list[str]
     failed: str = ""
+
+
+def _chars(entries: list[_Entry]) -> int:
+    return sum(len(line) + 1 for e in entries for line in e.lines)
+
+
+def _fill_entries(target_chars: float, make: Callable[[], _Entry]) -> list[_Entry]:
+    """Entries from `make` until their lines reach target_chars, and at least a few of them."""
+    entries: list[_Entry] = []
+    total = 0
+    while total < target_chars or len(entries) < 3:
+        entries.append(make())
+        total += _chars(entries[-1:])
+    return entries
 
 
 def _render(entries: list[_Entry]) -> str:
@@ -65,7 +81,6 @@ APP_CHATTER = (
     "WARN upstream returned 503, will retry in {m}s",
     "INFO health check ok",
 )
-JOURNAL_LINE_CHARS = 82
 
 
 def _description(unit: str) -> str:
@@ -102,7 +117,10 @@ def _clean_restart(ts: int, host: str, unit: str) -> _Entry:
     return _Entry(ts, lines)
 
 
-def _journal_noise(rng: random.Random, ts: int, host: str, units: list[str], pids: dict[str, int]) -> _Entry:
+def _journal_noise(
+    rng: random.Random, window: tuple[int, int], host: str, units: list[str], pids: dict[str, int]
+) -> _Entry:
+    ts = rng.randint(*window)
     stamp = _syslog_stamp(ts, "0")
     roll = rng.random()
     if roll < 0.7:
@@ -154,13 +172,10 @@ def journal(rng: random.Random, target_chars: int, salt: int) -> Built:
         for _ in range(rng.randint(0, 2)):
             host = rng.choice(runs_on[unit])
             entries[host].append(_clean_restart(rng.randint(start, end), host, unit))
-    per_host = max(0, target_chars - sum(len(x) + 1 for es in entries.values() for e in es for x in e.lines)) / len(
-        hosts
-    )
+    per_host = (target_chars - sum(_chars(es) for es in entries.values())) / len(hosts)
     for host in hosts:
         local = [u for u in units if host in runs_on[u]] or units[:1]
-        for _ in range(max(5, int(per_host / JOURNAL_LINE_CHARS))):
-            entries[host].append(_journal_noise(rng, rng.randint(start, end), host, local, pids[host]))
+        entries[host] += _fill_entries(per_host, partial(_journal_noise, rng, (start, end), host, local, pids[host]))
     failures = Counter(e.failed for es in entries.values() for e in es if e.failed)
     gold = sorted(u for u in units if failures[u] == k)
     files = {f"{host}/journal.log": _render(entries[host]) for host in sorted(hosts)}
@@ -173,7 +188,6 @@ def journal(rng: random.Random, target_chars: int, salt: int) -> Built:
 # ---------------------------------------------------------------- syslog with "message repeated N times"
 
 SSH_USERS = ("root", "admin", "ubuntu", "oracle", "test", "postgres", "git", "deploy")
-SYSLOG_LINE_CHARS = 88
 
 
 def _attacker_ip(rng: random.Random) -> str:
@@ -264,11 +278,7 @@ def syslog(rng: random.Random, target_chars: int, salt: int) -> Built:
             entry, n = _attempt(rng, rng.randint(start, end), host, ip, repeats)
             entries.append(entry)
             attempts[ip] += n
-    used = sum(len(x) + 1 for e in entries for x in e.lines)
-    entries += [
-        _auth_noise(rng, rng.randint(start, end), host)
-        for _ in range(max(5, (target_chars - used) // (SYSLOG_LINE_CHARS * 2)))
-    ]
+    entries += _fill_entries(target_chars - _chars(entries), lambda: _auth_noise(rng, rng.randint(start, end), host))
     files = {"auth.log": _render(entries)}
     meta = {"attempts": dict(attempts), "decoy": decoy}
     if salt % 2 == 0:
@@ -301,13 +311,14 @@ ERROR_MESSAGES = {
 }
 PATHS = ("/api/v1/orders", "/api/v1/cart", "/api/v1/items", "/api/v1/users/me", "/api/v1/payments", "/healthz")
 PLANS = ("free", "pro", "team", "enterprise")
-JSONL_LINE_CHARS = 300
+TS_CHARS = len("2026-01-01T00:00:00.000Z")
 
 
-def _event(rng: random.Random, ts: int, service: str, versions: dict[str, str], error: str = "") -> str:
+def _event(rng: random.Random, service: str, versions: dict[str, str], error: str = "") -> dict[str, object]:
+    """One event without its time ("ts" comes first, set when the events are put in time order)."""
     status = rng.choice((500, 502, 503, 504)) if error else rng.choice((200, 200, 200, 201, 204, 304, 404))
     record: dict[str, object] = {
-        "ts": f"{iso(ts)}.{rng.randint(0, 999):03d}Z",
+        "ts": "",
         "level": "error" if error else rng.choice(("info", "info", "info", "debug", "warn")),
         "service": {"name": service, "version": versions[service], "instance": f"{service}-{rng.randint(1, 4)}"},
         "http": {
@@ -323,7 +334,7 @@ def _event(rng: random.Random, ts: int, service: str, versions: dict[str, str], 
     if error:
         detail = ERROR_MESSAGES[error].format(n=rng.randint(100, 9000), field=rng.choice(("sku", "email", "qty", "id")))
         record["error"] = {"type": error, "message": detail, "retryable": error in ERROR_TYPES[:2]}
-    return json.dumps(record)
+    return record
 
 
 def jsonl(rng: random.Random, target_chars: int, salt: int) -> Built:
@@ -341,11 +352,15 @@ def jsonl(rng: random.Random, target_chars: int, salt: int) -> Built:
     errors += [(loud, types[1]) for _ in range(counts[0] + rng.randint(8, 14))]
     for service in services[2:]:
         errors += [(service, rng.choice(types)) for _ in range(rng.randint(1, 6))]
-    filler = max(10, (target_chars - len(errors) * JSONL_LINE_CHARS) // JSONL_LINE_CHARS)
-    events = errors + [(rng.choice(services), "") for _ in range(filler)]
-    stamps = sorted(rng.randint(start, end) for _ in events)
+    events = [_event(rng, s, versions, t) for s, t in errors]
+    chars = sum(len(json.dumps(e)) + TS_CHARS + 1 for e in events)
+    while chars < target_chars:
+        events.append(_event(rng, rng.choice(services), versions))
+        chars += len(json.dumps(events[-1])) + TS_CHARS + 1
     rng.shuffle(events)
-    text = "\n".join(_event(rng, ts, s, versions, t) for ts, (s, t) in zip(stamps, events, strict=True)) + "\n"
+    for event, ts in zip(events, sorted(rng.randint(start, end) for _ in events), strict=True):
+        event["ts"] = f"{iso(ts)}.{rng.randint(0, 999):03d}Z"
+    text = "\n".join(json.dumps(e) for e in events) + "\n"
     gold = Counter(t for s, t in errors if s == asked).most_common(1)[0][0]
     meta = {"params": {"service": asked}, "errors": Counter(f"{s}:{t}" for s, t in errors)}
     files = {"events.jsonl": text}

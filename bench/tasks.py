@@ -51,6 +51,7 @@ class Task:
     (an open question: gold is a list of facts, each a list of acceptable spellings).
     names are the words the scorer recognizes in a reply: the options for set/ranked/choice,
     the distractor values for a needle (naming one of them makes the reply wrong).
+    slots are the values the question type's wordings fill in (any wording of the type renders with them).
     stdin marks a task whose one file is fed to `rlm ask -` on standard input.
     """
 
@@ -68,6 +69,7 @@ class Task:
     question_type: str = ""
     wording_id: str = ""
     wording_group: str = ""
+    slots: Slots = field(default_factory=dict)
     stdin: bool = False
 
     @property
@@ -146,6 +148,7 @@ def generate(family: str, size: str, seed: int, index: int, selection: str = "al
         b.qtype,
         wording.id,
         wording.group,
+        b.slots,
         b.stdin,
     )
 

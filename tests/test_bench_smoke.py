@@ -14,7 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import harness, tasks  # noqa: E402
+from bench import harness, reports, tasks, wordings  # noqa: E402
 from bench.tasks import Task, generate, score  # noqa: E402
 
 BASELINE_MARK = "Answer the question using only the text above"
@@ -186,6 +186,182 @@ def test_a_million_tokens_generate_quickly():
     assert task.chars > 3_900_000 and len(task.files) == 30
 
 
+# ---------------------------------------------------------------- wordings
+
+
+def task_of_each_type() -> dict[str, Task]:
+    """One task per question type, found by walking each family's indices (types cycle with the index)."""
+    found: dict[str, Task] = {}
+    for family in tasks.FAMILIES:
+        for index in range(10):
+            task = generate(family, "1k", 0, index)
+            found.setdefault(task.question_type, task)
+    return found
+
+
+def test_every_question_type_has_at_least_eight_distinct_wordings_that_render():
+    by_type = task_of_each_type()
+    assert set(by_type) == set(wordings.WORDINGS)  # no generator asks a type without wordings, and no orphans
+    for qtype, task in by_type.items():
+        texts = wordings.WORDINGS[qtype]
+        assert len(set(texts)) == len(texts) >= 8, qtype
+        rendered = [w.render(task.slots) for w in wordings.wordings(qtype)]
+        assert len(set(rendered)) == len(rendered) and task.question in rendered
+
+
+def test_the_missions_own_question_is_a_wording_of_the_failed_k_times_types():
+    for family in ("logs", "journal"):
+        tasks_k2 = [t for i in range(25) if (t := generate(family, "1k", 0, i)).slots.get("k") == 2]
+        rendered = {w.render(tasks_k2[0].slots) for w in wordings.wordings(tasks_k2[0].question_type)}
+        assert "which services failed twice?" in rendered
+
+
+def test_half_of_each_types_wordings_are_held_out_by_a_fixed_seed_sparing_seen_ones():
+    for qtype, texts in wordings.WORDINGS.items():
+        held = wordings.heldout_numbers(qtype)
+        assert len(held) == len(texts) // 2
+        assert not held & set(range(wordings.SEEN.get(qtype, 0)))  # wordings asked before the split stay in tune
+        groups = [w.group for w in wordings.wordings(qtype)]
+        assert groups.count("tune") == len(texts) - len(held)
+    # Pinned: a change here means the held-out half moved, and what tuning saw is now held out.
+    assert wordings.heldout_numbers("logs.fatal") == {4, 6, 7, 8, 9}
+    assert wordings.heldout_numbers("journal.failed_k") == {2, 5, 6, 7}
+    assert wordings.heldout_numbers("crash.cause") == {0, 1, 2, 6}
+
+
+@pytest.mark.parametrize("family", tasks.FAMILIES)
+def test_the_wording_group_changes_only_the_question(family):
+    for index in range(3):
+        tune, held = (generate(family, "1k", 4, index, group) for group in ("tune", "heldout"))
+        assert (tune.files, tune.gold, tune.names) == (held.files, held.gold, held.names)
+        assert tune.question != held.question
+        assert (tune.wording_group, held.wording_group) == ("tune", "heldout")
+        assert int(held.wording_id.split("/")[1]) in wordings.heldout_numbers(held.question_type)
+        assert generate(family, "1k", 4, index).files == tune.files
+
+
+def test_harness_selects_wordings_and_lists_their_group(capsys):
+    assert harness.main(["--list", "--families", "journal,crash", "--sizes", "1k", "--n", "3"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("  wording: ") == 6 and "(tune)" in out and "(heldout)" in out and "on stdin" in out
+    assert harness.main(["--list", "--families", "logs", "--sizes", "1k", "--n", "4", "--wordings", "heldout"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("(heldout)") == 4 and "(tune)" not in out
+    with pytest.raises(SystemExit):
+        harness.main(["--list", "--wordings", "secret"])
+    assert "invalid choice" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- new shapes, checked by independent parsers
+
+
+@pytest.mark.parametrize("index", range(6))
+def test_oneline_needles_sit_in_a_single_line_of_json_or_prose(index):
+    task = generate("oneline", "8k", 2, index)
+    (text,) = task.files.values()
+    assert "\n" not in text and len(text) > 30_000
+    key = task.slots["key"]
+    if task.meta["filler"] == "json":  # minified, yet valid JSON
+        assert len(json.loads(text)["export"]["records"]) > 100
+    assert text.count(key) == 1
+    after = text[text.index(key) + len(key) :][:80]
+    assert re.search(VALUES[task.meta["value_kind"]], after).group(0) == task.gold
+
+
+JOURNAL = re.compile(r"^\w{3} \d\d \d\d:\d\d:\d\d (\S+) (\S+?)\[\d+\]: (.*)$")
+
+
+@pytest.mark.parametrize("index", range(6))
+def test_journal_gold_counts_units_failing_across_hosts(index):
+    task = generate("journal", "8k", 1, index)
+    failures: Counter[str] = Counter()
+    for path, text in task.files.items():
+        for line in text.splitlines():
+            host, program, message = JOURNAL.match(line).groups()
+            assert host == path.split("/")[0]
+            if program == "systemd" and (m := re.match(r"([\w-]+)\.service: Failed with result", message)):
+                failures[m.group(1)] += 1
+    k = task.meta["params"]["k"]
+    assert task.gold == sorted(unit for unit, n in failures.items() if n == k) != []
+    assert "systemd" not in task.gold and set(task.gold) <= set(task.names)
+
+
+FAILED_PASSWORD = re.compile(r"sshd\[\d+\]: (?:message repeated (\d+) times: \[ )?Failed password for .* from (\S+) ")
+
+
+@pytest.mark.parametrize("index", range(4))
+def test_syslog_gold_honours_message_repeated_lines(index):
+    task = generate("syslog", "8k", 3, index)
+    honoured: Counter[str] = Counter()
+    lines: Counter[str] = Counter()
+    for line in task.files["auth.log"].splitlines():
+        if m := FAILED_PASSWORD.search(line):
+            honoured[m.group(2)] += int(m.group(1) or 1)
+            lines[m.group(2)] += not m.group(1)
+    if task.question_type == "syslog.top_ip":
+        (first, a), (_, b) = honoured.most_common(2)
+        assert task.gold == first and a > b
+        assert lines.most_common(1)[0][0] != first  # ignoring the repeats gives another IP
+    else:
+        ip = task.slots["ip"]
+        assert task.gold == honoured[ip] > lines[ip] and ip in task.question
+
+
+@pytest.mark.parametrize("index", range(4))
+def test_jsonl_gold_reads_the_nested_fields(index):
+    task = generate("jsonl", "8k", 5, index)
+    records = [json.loads(line) for line in task.files["events.jsonl"].splitlines()]
+    service = task.slots["service"]
+    types = Counter(r["error"]["type"] for r in records if r["service"]["name"] == service and "error" in r)
+    (first, a), (_, b) = types.most_common(2)
+    assert task.gold == first and a > b
+    overall = Counter(r["error"]["type"] for r in records if "error" in r)
+    assert overall.most_common(1)[0][0] != first  # the service filter matters
+    assert [r["ts"] for r in records] == sorted(r["ts"] for r in records)
+
+
+PROGRESS = re.compile(r"^(tests/\S+)::(\w+)(?:\[[\w-]+\])? (PASSED|FAILED|SKIPPED|XFAIL)\b.*\[\s*\d+%\]$")
+
+
+@pytest.mark.parametrize("index", range(4))
+def test_pytest_log_gold_matches_its_progress_summary_and_tally(index):
+    task = generate("pytest", "32k", 0, index)
+    (text,) = task.files.values()
+    outcomes = [m.groups() for line in text.splitlines() if (m := PROGRESS.match(line))]
+    failed = sorted(name for _, name, outcome in outcomes if outcome == "FAILED")
+    summary = re.findall(r"^FAILED \S+::(\w+) - (\w+):", text, re.MULTILINE)
+    assert sorted(name for name, _ in summary) == failed
+    tally = re.search(r"(\d+) failed, (\d+) passed, (\d+) skipped, (\d+) xfailed", text).groups()
+    counts = Counter(outcome for *_, outcome in outcomes)
+    assert [int(n) for n in tally] == [counts["FAILED"], counts["PASSED"], counts["SKIPPED"], counts["XFAIL"]]
+    assert "= FAILURES =" in text and text.count("Traceback") == 0 and f"def {failed[0]}(" in text
+    if task.kind == "set":
+        assert task.gold == failed
+    else:
+        errors = dict(summary)
+        names = [name for (name,) in task.gold[0::2]]
+        assert sorted(names) == failed
+        for name, spellings in zip(names, task.gold[1::2], strict=True):
+            assert errors[name] in spellings  # the error's type is one accepted spelling
+        for fact in task.gold:
+            assert any(s.lower() in text.lower() for s in fact)
+
+
+def test_crash_logs_end_in_varied_causes_whose_facts_are_in_the_last_lines():
+    crashes = [generate("crash", "8k", 0, index) for index in range(len(reports.CAUSES))]
+    assert {t.meta["cause"] for t in crashes} == {c.name for c in reports.CAUSES}
+    for task in crashes:
+        assert task.stdin and task.kind == "facts" and len(task.files) == 1
+        (text,) = task.files.values()
+        lines = text.splitlines()
+        tail, head = "\n".join(lines[-6:]).lower(), "\n".join(lines[:-6]).lower()
+        for fact in task.gold:
+            assert any(s.lower() in tail for s in fact), (task.meta["cause"], fact)
+        assert "fatal" in tail and "fatal" not in head  # only the ending is fatal
+        stamps = [line[:24] for line in lines]
+        assert stamps == sorted(stamps)
+
+
 # ---------------------------------------------------------------- scorers
 
 
@@ -249,6 +425,13 @@ def test_choices_take_the_first_option_named():
     assert not score(tied, "billing")
 
 
+def test_open_answers_need_one_spelling_of_every_fact():
+    task = fake_task("facts", [["test_rounds_refund"], ["ZeroDivisionError", "division by zero"]])
+    assert score(task, "test_rounds_refund failed: Division by zero in the ratio")
+    assert tasks.facts_found(task, "test_rounds_refund failed") == 0.5 and not score(task, "test_rounds_refund failed")
+    assert tasks.facts_found(task, None) == 0.0 and tasks.facts_found(fake_task("count", 3), "3") is None
+
+
 def test_the_baseline_keeps_the_beginning_and_the_end():
     text = "".join(f"line {i}\n" for i in range(1000))
     cut, omitted = harness.truncate_middle(text, 2000)
@@ -289,7 +472,9 @@ def test_harness_runs_rlm_and_a_truncated_baseline_end_to_end(fake_llm, hermetic
 
     captured = capsys.readouterr()
     assert re.search(r"^logs\s+1k\s+1 \|\s+0/1 0%\s+[\d.]+\s+2\.0\s+0\.0 .*\| +0/1 0%", captured.out, re.MULTILINE)
-    assert re.search(r"^\[1/1\] logs 1k #0 +rlm: WRONG .* baseline: WRONG", captured.err, re.MULTILINE)
+    progress = r"^\[1/1\] logs 1k #0 \(logs\.errors_after/\d+, (tune|heldout)\) +rlm: WRONG .* baseline: WRONG"
+    assert re.search(progress, captured.err, re.MULTILINE)
+    assert re.search(r"^(tune|heldout)\s+1 \|\s+0/1 0%\s+- \|\s+0/1 0%\s+-$", captured.out, re.MULTILINE)
 
     report = json.loads(out.read_text())
     assert report["schema"] == "rlm.bench/1" and report["config"]["rlm_args"] == ["--max-iterations=3"]
@@ -314,6 +499,56 @@ def test_harness_runs_rlm_and_a_truncated_baseline_end_to_end(fake_llm, hermetic
     assert task.files[min(task.files)].splitlines()[0] in prompt
     assert task.files[max(task.files)].splitlines()[-1] in prompt
     assert prompt.endswith(task.question)
+
+
+def crash_reply(text: str) -> str:
+    """Reads the end of the input, then names the cause it printed."""
+    if text.startswith("REPL output"):
+        return "FINAL(It ran out of disk: ENOSPC, no space left on device.)"
+    return "```repl\nprint(context[-300:])\n```"
+
+
+def test_a_stdin_task_is_piped_to_rlm_ask_dash_and_scored_by_facts(fake_llm, hermetic_env, tmp_path, capsys):
+    fake_llm.rule("root", "", crash_reply)
+    out = tmp_path / "results.json"
+    argv = ["--model", "openai/root", "--api-base", fake_llm.url, "--families", "crash", "--sizes", "1k", "--n", "1"]
+    assert harness.main([*argv, "--no-baseline", "--out", str(out), "--rlm-arg=--max-iterations=3"]) == 0
+
+    (task,) = tasks.generate_all(["crash"], ["1k"], 1, 0)
+    assert task.meta["cause"] == "enospc" and task.stdin
+    first, second = fake_llm.requests_for("root")[:2]
+    assert "<stdin>" in first.last_user and next(iter(task.files)) not in first.last_user
+    assert "No space left on device" in second.last_user  # the piped log reached the REPL's context
+    report = json.loads(out.read_text())
+    (result,) = report["results"]
+    assert result["task"]["stdin"] and result["task"]["question_type"] == "crash.cause"
+    assert (result["rlm"]["status"], result["rlm"]["correct"], result["rlm"]["facts"]) == ("ok", True, 1.0)
+    (group,) = report["by_wording_group"]
+    assert group["wording_group"] == task.wording_group and group["rlm"]["facts"] == 1.0
+    assert report["by_question_type"][0]["question_type"] == "crash.cause"
+    table = capsys.readouterr().out
+    assert re.search(rf"^{task.wording_group}\s+1 \|\s+1/1 100%\s+1\.00 \|\s+-\s+-$", table, re.MULTILINE), table
+    assert re.search(r"^crash\.cause\s+1 \|\s+1/1 100%\s+1\.00 \|", table, re.MULTILINE)
+
+
+def test_accuracy_is_broken_down_by_wording_group_and_question_type():
+    def result(group: str, qtype: str, correct: bool, facts: float | None) -> harness.TaskResult:
+        rlm = harness.RlmRun("x", correct, 1.0, 1, 0, 10, 5, None, "ok", 0, None, None, facts)
+        task = {"family": "logs", "size": "8k", "wording_group": group, "question_type": qtype}
+        return harness.TaskResult(task, rlm, None)
+
+    results = [
+        result("tune", "logs.fatal", True, None),
+        result("heldout", "logs.fatal", False, None),
+        result("heldout", "pytest.summary", False, 0.5),
+        result("heldout", "pytest.summary", True, 1.0),
+    ]
+    groups = {row["wording_group"]: row["rlm"] for row in harness.summarize_by(results, "wording_group")}
+    assert (groups["tune"]["correct"], groups["tune"]["n"], groups["tune"]["facts"]) == (1, 1, None)
+    assert (groups["heldout"]["correct"], groups["heldout"]["n"], groups["heldout"]["facts"]) == (1, 3, 0.75)
+    table = harness.report_tables(results)
+    assert re.search(r"^heldout\s+3 \|\s+1/3 33%\s+0\.75 \|\s+-\s+-$", table, re.MULTILINE)
+    assert re.search(r"^pytest\.summary\s+2 \|\s+1/2 50%\s+0\.75 \|", table, re.MULTILINE)
 
 
 def test_the_table_has_a_row_per_family_and_size_and_a_total():
