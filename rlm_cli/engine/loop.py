@@ -228,7 +228,8 @@ class RLM:
             messages.append({"role": "assistant", "content": reply.history})
             turn = self._run_blocks(repl, reply, question)
             if turn.answer is None and reply.final_kind is not None:
-                turn.answer = self._text_final(repl, reply, turn)
+                turn.answer, refusal = self._text_final(repl, reply)
+                self._advise(turn, [refusal])
             if turn.answer is not None and (answer := self._accept(question, turn)) is not None:
                 return Outcome(answer, True, "ok", self.iterations)
             self.resample = self.resample or any(a.resample for a in turn.advice)
@@ -306,8 +307,7 @@ class RLM:
             self._advise(turn, list(self.guide.after_block(question, block)))
             if block.final is not None:
                 if parsing.looks_like_plan(block.final):
-                    turn.feedback.append(prompts.PLAN)
-                    self._notice("nudge", "FINAL called with a plan: refused")
+                    self._advise(turn, [Advice(prompts.PLAN, "FINAL called with a plan: refused")])
                 else:
                     turn.answer = block.final
                 return turn
@@ -315,41 +315,32 @@ class RLM:
                 break  # later blocks likely depend on this one
         return turn
 
-    def _text_final(self, repl: ReplProcess, reply: parsing.Reply, turn: Turn) -> str | None:
-        """Whether a FINAL or FINAL_VAR written as text is an answer (docs/final-answers.md)."""
+    def _text_final(self, repl: ReplProcess, reply: parsing.Reply) -> tuple[str | None, Advice | None]:
+        """A FINAL or FINAL_VAR written as text: the answer, or why it is refused (docs/final-answers.md)."""
         value = reply.final_value or ""
-        refusal = None
         if reply.final_kind == "FINAL_VAR":
             name = value.strip().strip("'\"")
             found = repl.get_var(name) if name.isidentifier() else None
             if found is not None:
-                return found
-            refusal = prompts.MISSING_VAR.format(name=name), f"FINAL_VAR({name}): no such variable"
-        elif not self.code_ran:
-            refusal = prompts.NO_DATA_YET, "final answer before any code ran: refused"
-        elif reply.final_after_code:
+                return found, None
+            return None, Advice(prompts.MISSING_VAR.format(name=name), f"FINAL_VAR({name}): no such variable")
+        if not self.code_ran:
+            return None, Advice(prompts.NO_DATA_YET, "final answer before any code ran: refused")
+        if reply.final_after_code or reply.final_after_output:
             self.partial = value
-            refusal = prompts.FINAL_BEFORE_OUTPUT, "final answer written before seeing the code's output: refused"
-        elif reply.final_after_output:
-            self.partial = value
-            refusal = prompts.WROTE_OUTPUT, "final answer given after an output the model wrote itself: refused"
-        elif parsing.looks_like_plan(value):
-            refusal = prompts.PLAN, "final answer looks like a plan: refused"
-        elif value.isidentifier():
+            if reply.final_after_code:
+                return None, Advice(prompts.FINAL_BEFORE_OUTPUT, "final answer written before its code's output")
+            return None, Advice(prompts.WROTE_OUTPUT, "final answer after an output the model wrote itself")
+        if parsing.looks_like_plan(value):
+            return None, Advice(prompts.PLAN, "final answer looks like a plan: refused")
+        if value.isidentifier():
             # FINAL(top3) names a variable; FINAL(answer) with no such variable is a placeholder; FINAL(yes) is text.
             found = repl.get_var(value)
             if found is not None:
-                return found
+                return found, None
             if parsing.is_placeholder(value):
-                refusal = (
-                    prompts.PLACEHOLDER.format(name=value),
-                    f"FINAL({value}): a placeholder, not an answer: refused",
-                )
-        if refusal is None:
-            return value
-        turn.feedback.append(refusal[0])
-        self._notice("nudge", refusal[1])
-        return None
+                return None, Advice(prompts.PLACEHOLDER.format(name=value), f"FINAL({value}): a placeholder: refused")
+        return value, None
 
     def _accept(self, question: str, turn: Turn) -> str | None:
         """The turn's answer, unless the guide doubts it; a doubted answer is kept as the partial one."""
