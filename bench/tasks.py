@@ -909,6 +909,12 @@ def _render_records(
     return "\n".join(out) + "\n"
 
 
+def _draw_for_old_wording(rng: random.Random) -> None:
+    """Spends the draw that once chose between two wordings here, so a seed still gives the records it gave
+    before wordings moved to bench/wordings.py, and earlier figures stay comparable."""
+    rng.choice((0, 1))
+
+
 def _oolong(rng: random.Random, target_chars: int, salt: int) -> Built:
     domain = rng.choice(DOMAINS)
     labels = list(domain.labels)
@@ -931,6 +937,7 @@ def _oolong(rng: random.Random, target_chars: int, salt: int) -> Built:
     records = [record(u, rng.choices(labels, weights[groups[u]])[0]) for u in active]
     which = OOLONG_QUESTIONS[salt % len(OOLONG_QUESTIONS)]
     slots: Slots = {"noun": domain.noun}
+    _draw_for_old_wording(rng)
     if which == "count":
         x = rng.choice(labels)
         gold: Gold = sum(r.label == x for r in records)
@@ -962,6 +969,7 @@ def _oolong(rng: random.Random, target_chars: int, salt: int) -> Built:
         gold = sum(c >= k for c in per_user.values())
         slots |= {"x": x, "k": k}
         kind, names, params = "count", [], {"label": x, "k": k}
+    _draw_for_old_wording(rng)
     records.sort(key=lambda r: r.day)
     name = {"line": f"{domain.noun}s.txt", "block": f"{domain.noun}_export.txt", "jsonl": f"{domain.noun}s.jsonl"}
     text = _render_records(rng, domain, layout, records, groups)
