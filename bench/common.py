@@ -154,3 +154,9 @@ def iso(ts: int) -> str:
 
 def clock(ts: int) -> str:
     return time.strftime("%H:%M:%S", time.gmtime(ts))
+
+
+def k_slots(k: int) -> Slots:
+    """How wordings of "exactly k times" questions say k: 2, "twice", "2 failures"."""
+    word = {1: "once", 2: "twice", 3: "three times"}.get(k, f"{k} times")
+    return {"k": k, "k_word": word, "k_failures": f"{k} failure{'s' if k != 1 else ''}"}

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
-from bench.common import FIRST_NAMES, MONTHS, SERVICES, Built, clock, iso
+from bench.common import FIRST_NAMES, MONTHS, SERVICES, Built, clock, iso, k_slots
 
 _START = 1_767_225_600  # 2026-01-01T00:00:00Z; each task starts on a seeded day after it
 
@@ -181,8 +181,7 @@ def journal(rng: random.Random, target_chars: int, salt: int) -> Built:
     files = {f"{host}/journal.log": _render(entries[host]) for host in sorted(hosts)}
     names = sorted({*units, *SYSTEM_UNITS})
     meta = {"params": {"k": k}, "hosts": sorted(hosts), "failures": dict(failures)}
-    words = {1: "once", 2: "twice", 3: "three times"}
-    return Built("journal.failed_k", {"k": k, "k_word": words[k]}, gold, "set", files, names, meta)
+    return Built("journal.failed_k", k_slots(k), gold, "set", files, names, meta)
 
 
 # ---------------------------------------------------------------- syslog with "message repeated N times"

@@ -35,6 +35,7 @@ from bench.common import (
     clock,
     fill,
     iso,
+    k_slots,
     person,
 )
 
@@ -547,7 +548,6 @@ FATAL_MESSAGES = (
     "panic: runtime error: index out of range [{m}]",
     "unrecoverable state, shutting down",
 )
-WORDS_FOR_K = {1: "once", 2: "twice", 3: "three times"}
 LOG_QUESTIONS = ("fatal", "errors_after", "status", "top_5xx", "logins")
 LINE_CHARS = {"syslog": 85, "json": 145, "logfmt": 107, "nginx": 136, "json_access": 182}  # mean rendered lengths
 
@@ -798,7 +798,7 @@ def _log_question(which: str, files: list[_LogFile], k: int, cutoff: int) -> tup
         counts = Counter(f.service for f, line in app_lines if line.level == "FATAL")
         services = sorted({f.service for f in files if f.service})
         gold = sorted(s for s in services if counts[s] == k)
-        return {"k": k, "k_word": WORDS_FOR_K[k]}, gold, "set", services
+        return k_slots(k), gold, "set", services
     if which == "errors_after":
         hosts = sorted({f.host for f in files})
         gold = sorted({f.host for f, line in app_lines if line.level == "ERROR" and line.ts > cutoff})
