@@ -944,7 +944,8 @@ def _oolong(rng: random.Random, target_chars: int, salt: int) -> Built:
         slots |= {"x": x}
         kind, names, params = "count", [], {"label": x}
     elif which == "top_in_group":
-        g = rng.choice(domain.groups)
+        # Only groups with records (a tiny input may leave one empty); the same draw as before otherwise.
+        g = rng.choice([g for g in domain.groups if any(groups[r.user] == g for r in records)])
         counts = Counter(r.label for r in records if groups[r.user] == g)
         top = counts.most_common()
         if len(top) > 1 and top[0][1] == top[1][1]:

@@ -37,6 +37,14 @@ def test_inputs_are_about_four_characters_per_target_token(family, size):
     assert 0.9 <= task.chars / (4 * tasks.parse_size(size)) <= 1.1
 
 
+@pytest.mark.parametrize("family", tasks.FAMILIES)
+def test_tiny_inputs_still_make_answerable_tasks(family):
+    for seed in range(3):
+        for index in range(12):
+            task = generate(family, "1k", seed, index)
+            assert task.gold not in ([], "", None) and task.question
+
+
 def test_sizes_parse_as_binary_token_counts():
     assert [tasks.parse_size(s) for s in ("8k", "128K", "1m", "5000")] == [8192, 131072, 1048576, 5000]
     with pytest.raises(ValueError):
