@@ -27,7 +27,7 @@ def _day_start(rng: random.Random) -> int:
 
 
 def _syslog_stamp(ts: int, pad: str) -> str:
-    """ "Mar 03 14:02:11" (journalctl, pad "0") or "Mar  3 14:02:11" (classic syslog, pad " ")."""
+    """A syslog-style time: "Mar 03 14:02:11" (journalctl, pad "0") or "Mar  3 14:02:11" (rsyslog, pad " ")."""
     t = time.gmtime(ts)
     day = f"{t.tm_mday:02d}" if pad == "0" else f"{t.tm_mday:2d}"
     return f"{MONTHS[t.tm_mon - 1]} {day} {clock(ts)}"
@@ -258,7 +258,8 @@ def syslog(rng: random.Random, target_chars: int, salt: int) -> Built:
     start = _day_start(rng)
     end = start + rng.randint(10, 20) * 3600
     ips: list[str] = []
-    while len(ips) < rng.randint(5, 9):
+    wanted = rng.randint(5, 9)
+    while len(ips) < wanted:
         ip = _attacker_ip(rng)
         if ip not in ips:
             ips.append(ip)
