@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bench.common import Built, Fact, fill, iso
 
@@ -96,7 +96,6 @@ class _Test:
     name: str
     params: list[str]
     outcome: str  # PASSED, FAILED, SKIPPED or XFAIL, for every parametrization
-    error: _Error | None = None
 
 
 def _preamble(rng: random.Random) -> list[str]:
@@ -153,9 +152,7 @@ def _progress(tests: list[_Test]) -> list[str]:
     return lines
 
 
-def _traceback(rng: random.Random, test: _Test) -> list[str]:
-    assert test.error is not None
-    a, port = rng.randint(1, 9), rng.randint(5000, 9000)
+def _traceback(rng: random.Random, test: _Test, error: _Error) -> list[str]:
     line_no = rng.randint(20, 400)
     title = f" {test.name} "
     return [
@@ -163,13 +160,19 @@ def _traceback(rng: random.Random, test: _Test) -> list[str]:
         "",
         f"    def {test.name}(client, db_session):",
         f"        order = make_order(db_session, items={rng.randint(1, 5)})",
-        f">       {test.error.source.format(a=a, port=port)}",
-        f"E       {test.error.kind}: {test.error.message.format(a=a, port=port)}",
+        f">       {error.source}",
+        f"E       {error.kind}: {error.message}",
         "",
-        f"{test.module}:{line_no}: {test.error.kind}",
+        f"{test.module}:{line_no}: {error.kind}",
         f"{' Captured log call ':-^80}",
         f"WARNING  shop.{test.module.split('_')[-1][:-3]}:service.py:{rng.randint(20, 300)} retrying once",
     ]
+
+
+def _happened(rng: random.Random, error: _Error) -> _Error:
+    """The error with its placeholders filled in, the same in the traceback and in the summary."""
+    a, port = rng.randint(1, 9), rng.randint(5000, 9000)
+    return replace(error, source=error.source.format(a=a, port=port), message=error.message.format(a=a, port=port))
 
 
 def pytest_log(rng: random.Random, target_chars: int, salt: int) -> Built:
@@ -180,8 +183,9 @@ def pytest_log(rng: random.Random, target_chars: int, salt: int) -> Built:
     seen = Counter(t.name for t in tests)
     plain = [t for t in tests if not t.params and seen[t.name] == 1]
     failing = rng.sample(plain, min(len(plain), rng.randint(1, 4)))
-    for test, error in zip(failing, rng.sample(PYTEST_ERRORS, len(failing)), strict=True):
-        test.outcome, test.error = "FAILED", error
+    errors = [_happened(rng, error) for error in rng.sample(PYTEST_ERRORS, len(failing))]
+    for test in failing:
+        test.outcome = "FAILED"
     others = [t for t in tests if t.outcome == "PASSED"]
     for test in rng.sample(others, min(len(others), rng.randint(1, 3))):
         test.outcome = "XFAIL"
@@ -205,8 +209,8 @@ def pytest_log(rng: random.Random, target_chars: int, salt: int) -> Built:
         "",
         f"{' FAILURES ':=^80}",
     ]
-    for test in failing:
-        lines += _traceback(rng, test)
+    for test, error in zip(failing, errors, strict=True):
+        lines += _traceback(rng, test, error)
     lines += [
         f"{' warnings summary ':=^80}",
         "tests/integration/test_orders.py::test_creates_order",
@@ -216,9 +220,7 @@ def pytest_log(rng: random.Random, target_chars: int, salt: int) -> Built:
         "-- Docs: https://docs.pytest.org/en/stable/how-to/capture-warnings.html",
         f"{' short test summary info ':=^80}",
     ]
-    lines += [
-        f"FAILED {t.module}::{t.name} - {t.error.kind}: {t.error.message.split(':')[0]}" for t in failing if t.error
-    ]
+    lines += [f"FAILED {t.module}::{t.name} - {e.kind}: {e.message}" for t, e in zip(failing, errors, strict=True)]
     seconds = rng.uniform(60, 900)
     tally = (
         f"{len(failing)} failed, {count['PASSED']} passed, {count['SKIPPED']} skipped, {count['XFAIL']} xfailed, "
@@ -231,14 +233,13 @@ def pytest_log(rng: random.Random, target_chars: int, salt: int) -> Built:
     ]
     files = {"ci-job.log": "\n".join(lines) + "\n"}
     gold_names = sorted(t.name for t in failing)
-    meta = {"failing": {t.name: t.error.kind for t in failing if t.error}}
+    meta = {"failing": {t.name: e.kind for t, e in zip(failing, errors, strict=True)}}
     if salt % 2 == 0:
         names = sorted({t.name for t in tests if t.outcome != "PASSED" or "rejects" in t.name})
         return Built("pytest.failed", {}, gold_names, "set", files, names, meta)
     facts: list[Fact] = []
-    for test in failing:
-        assert test.error is not None
-        facts += [[test.name], list(test.error.spellings)]
+    for test, error in zip(failing, errors, strict=True):
+        facts += [[test.name], list(error.spellings)]
     return Built("pytest.summary", {}, facts, "facts", files, [], meta)
 
 

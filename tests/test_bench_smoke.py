@@ -343,6 +343,7 @@ def test_pytest_log_gold_matches_its_progress_summary_and_tally(index):
     counts = Counter(outcome for *_, outcome in outcomes)
     assert [int(n) for n in tally] == [counts["FAILED"], counts["PASSED"], counts["SKIPPED"], counts["XFAIL"]]
     assert "= FAILURES =" in text and text.count("Traceback") == 0 and f"def {failed[0]}(" in text
+    assert not re.search(r"\{\w+\}", text)  # every placeholder filled, in tracebacks and summary alike
     if task.kind == "set":
         assert task.gold == failed
     else:
@@ -366,6 +367,7 @@ def test_crash_logs_end_in_varied_causes_whose_facts_are_in_the_last_lines():
         for fact in task.gold:
             assert any(s.lower() in tail for s in fact), (task.meta["cause"], fact)
         assert "fatal" in tail and "fatal" not in head  # only the ending is fatal
+        assert not re.search(r"\{\w+\}", text)
         stamps = [line[:24] for line in lines]
         assert stamps == sorted(stamps)
 
