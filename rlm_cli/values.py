@@ -93,4 +93,5 @@ class Value:
 
 
 def _shown(raw: Any) -> str:
-    return repr(raw) if isinstance(raw, str) else str(raw)
+    """'0' whether it came as text from a flag or as a number from TOML, so the message is the same."""
+    return f"'{raw}'"

@@ -469,12 +469,16 @@ class RLM:
         try:
             reply = self._root_call(messages)
         except (BudgetExhausted, ModelError):
-            return Outcome(self.partial, False, "budget_exhausted", self.iterations, error)
+            return Outcome(self._partial(), False, "budget_exhausted", self.iterations, error)
         parsed = parsing.parse_reply(reply.text)
-        answer = parsed.final_value if parsed.final_kind == "FINAL" else (parsed.prose or reply.text.strip())
+        answer = parsed.final_value if parsed.final_kind == "FINAL" else parsed.prose  # never a code block
         if answer and answer.lower() in PLACEHOLDERS:
             answer = self.last_result  # "FINAL(answer)": the last short result is the best there is
-        return Outcome(answer or self.partial, False, "budget_exhausted", self.iterations, error)
+        return Outcome(answer or self._partial(), False, "budget_exhausted", self.iterations, error)
+
+    def _partial(self) -> str:
+        """The best answer held so far, or else what the REPL printed last (seen[0] is the opening prompt)."""
+        return self.partial or parsing.partial_from_outputs(self.seen[1:])
 
     def _shrink_old_outputs(self, messages: list[dict[str, str]]) -> None:
         for message in messages[2:]:

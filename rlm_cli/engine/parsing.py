@@ -198,3 +198,19 @@ def looks_like_plan(answer: str) -> bool:
     """True for text that announces work instead of giving a result (the paper's FINAL brittleness)."""
     stripped = answer.strip()
     return not stripped or bool(_PLAN.match(stripped)) or stripped.endswith(":")
+
+
+_ERROR_LINE = re.compile(r"^\s*[A-Za-z_.]*(?:Error|Exception|Interrupt)\b")
+PARTIAL_LINES = 5
+
+
+def partial_from_outputs(outputs: list[str]) -> str:
+    """A stopped run's answer when the model only ever wrote code: the last lines the REPL printed, from the
+    last block that did not fail, or else a line saying how far it got. Never the model's code."""
+    for output in reversed(outputs):
+        lines = [line.rstrip() for line in output.splitlines() if line.strip() and not line.startswith("[note:")]
+        if lines and not _ERROR_LINE.match(lines[-1]):
+            return "\n".join(lines[-PARTIAL_LINES:])
+    blocks = f"{len(outputs)} code block" + ("s" if len(outputs) > 1 else "")
+    ran = f"after {blocks}" if outputs else "before any code ran"
+    return f"no answer: the run stopped {ran} without one; the trace shows what it did"
