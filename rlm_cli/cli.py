@@ -12,6 +12,7 @@ import signal
 import sys
 import traceback
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -126,6 +127,7 @@ def _root(
 
 
 Opt = typer.Option
+_Guidance = Enum("_Guidance", {level: level for level in SETTINGS["guidance"].choices}, type=str)
 
 
 def _checked(name: str, metavar: str, help: str, panel: str, *flags: str) -> Any:
@@ -266,6 +268,14 @@ def ask(
         int | None,
         _checked("memory_limit_mb", "SIZE", "REPL memory in MiB, or a size like 4G.", SANDBOX, "--memory-limit"),
     ] = None,
+    guidance: Annotated[
+        _Guidance | None,
+        Opt(
+            case_sensitive=False,
+            help="Help for weak models: data description, checks, doubts; off runs the plain method [default: small].",
+            rich_help_panel=MODELS,
+        ),
+    ] = None,
 ) -> int:
     """Answer QUESTION about the given files, directories or stdin.
 
@@ -303,6 +313,7 @@ def ask(
         "max_total_size": max_total_size,
         "sandbox": sandbox,
         "memory_limit_mb": memory_limit_mb,
+        "guidance": guidance.value if guidance else None,
     }
     options = runner.OutputOptions(as_json=as_json, quiet=quiet, verbose=verbose, trace_file=trace_file)
     return runner.ask(paths, question, load_settings(flags), options, dry_run=dry_run)

@@ -27,6 +27,7 @@ class Setting:
     help: str
     value: Value | None = None  # how a number is read and its range, the same for flags, env and files
     secret: bool = False
+    choices: tuple[str, ...] = ()
 
 
 SETTINGS: dict[str, Setting] = {
@@ -51,6 +52,7 @@ SETTINGS: dict[str, Setting] = {
     "retry_delay": Setting(float, 1.0, "wait before the first retry; doubles each time", Value("duration")),
     "request_timeout": Setting(float, 300.0, "time per model request", Value("duration", above=True)),
     "sandbox": Setting(bool, True, "isolate the REPL (Landlock, no network, resource limits)"),
+    "guidance": Setting(str, "small", "weak-model help: small, or off (the plain method)", choices=("off", "small")),
     "memory_limit_mb": Setting(
         int, None, "REPL address-space limit in MiB (default: scaled to the input)", Value("size", 1, unit=_MiB)
     ),
@@ -137,6 +139,12 @@ def _coerce(name: str, value: Any, source: str) -> Any:
             return setting.type(setting.value.parse(value))
         except ValueError as exc:
             raise ConfigError(f"invalid value for {source}: {exc}") from None
+    if setting.choices:
+        if value in setting.choices:
+            return value
+        raise ConfigError(
+            f"invalid value for {source}: {name} must be one of {', '.join(setting.choices)}, got {value!r}"
+        )
     if setting.type is bool:
         if isinstance(value, bool):
             return value

@@ -13,7 +13,6 @@ import pytest
 import typer
 
 from rlm_cli import __version__, cli, render
-from rlm_cli.engine.parsing import partial_from_outputs
 from rlm_cli.errors import EXIT_BUDGET, EXIT_CONFIG, EXIT_INPUT, EXIT_OK, EXIT_USAGE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -245,13 +244,6 @@ def test_iterations_spent_on_code_alone_end_with_the_last_output_not_code(rlm_ma
     assert data["answer"] == "found:\n3 services failed: api, db, web"
     listed = rlm_main("trace")  # `rlm trace` alone lists recent traces
     assert listed.code == EXIT_OK and re.match(r"\d{8}-\d{6}-\w+ +budget_exhausted +which services", listed.stdout)
-
-
-def test_a_partial_answer_skips_failed_blocks_and_says_so_when_nothing_printed():
-    failed = "Traceback (most recent call last):\n  ...\nKeyError: 'level'\n"
-    assert partial_from_outputs(["12 errors\n[note: output cut]\n", failed]) == "12 errors"
-    assert partial_from_outputs([failed]).startswith("no answer: the run stopped after 1 code block without one")
-    assert partial_from_outputs([]).startswith("no answer: the run stopped before any code ran")
 
 
 # --- C7: a distribution name of its own, and an install line that works before and after a release --------

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 _FENCE = re.compile(r"^[ \t]*```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)^[ \t]*```[ \t]*$", re.DOTALL | re.MULTILINE)
 _OPEN_FENCE = re.compile(r"^[ \t]*```[ \t]*(repl|python|py|python3)?[ \t]*\n(.*)\Z", re.DOTALL | re.MULTILINE)
 CODE_LANGUAGES = {"", "repl", "python", "py", "python3"}
-_FINAL_LINE = re.compile(r"^[ \t]*(?:\*\*)?(FINAL_VAR|FINAL)\((.*)", re.MULTILINE)
+# Case-insensitive: `Final(answer)` is the same intent as FINAL(answer).
+_FINAL_LINE = re.compile(r"^[ \t]*(?:\*\*)?(FINAL_VAR|FINAL)\((.*)", re.MULTILINE | re.IGNORECASE)
 
 
 @dataclass
@@ -62,7 +63,7 @@ def _open_bare(text: str, match: re.Match[str]) -> str:
 
 
 def parse_reply(text: str) -> Reply:
-    text = fix_bare_fence(text)
+    text = fence_bare_code(fix_bare_fence(text))
     blocks: list[str] = []
     spans: list[tuple[int, int]] = []
     code_end = 0
@@ -114,6 +115,32 @@ def _bare_final(body: str) -> tuple[str, str | None]:
     except SyntaxError:
         return body, None
     return rest, match[1].strip()
+
+
+def fence_bare_code(text: str) -> str:
+    """A reply that is nothing but code, with no fence (`grep("crash")`), is code to run: fenced here.
+
+    Only a reply that parses whole as Python with a call in it, and holds no fence or FINAL line; prose
+    almost never parses, and a lone name or literal is an answer, not code.
+    """
+    stripped = text.strip()
+    if not stripped or "```" in stripped or _FINAL_LINE.search(stripped):
+        return text
+    try:
+        tree = ast.parse(stripped)
+    except SyntaxError:
+        return text
+    if not any(isinstance(node, ast.Call) for node in ast.walk(tree)):
+        return text
+    return f"```repl\n{stripped}\n```"
+
+
+# What a model writes when it means "the answer goes here": never an answer itself.
+PLACEHOLDERS = {"answer", "result", "final_answer", "your_answer", "the_answer", "answer_here", "output", "value"}
+
+
+def is_placeholder(value: str) -> bool:
+    return value.strip().strip("'\"`<>[]{}").lower().replace(" ", "_") in PLACEHOLDERS
 
 
 _ACTIVE = (ast.Call, ast.Attribute, ast.Subscript, ast.comprehension, ast.Compare)
@@ -171,7 +198,7 @@ def _find_final(text: str, spans: list[tuple[int, int]]) -> tuple[str | None, st
         close = rest.rfind(")")
         if close < 0:
             continue
-        return match.group(1), _unquote(rest[:close].strip()), match.start()
+        return match.group(1).upper(), _unquote(rest[:close].strip()), match.start()
     return None, None, None
 
 
@@ -198,19 +225,3 @@ def looks_like_plan(answer: str) -> bool:
     """True for text that announces work instead of giving a result (the paper's FINAL brittleness)."""
     stripped = answer.strip()
     return not stripped or bool(_PLAN.match(stripped)) or stripped.endswith(":")
-
-
-_ERROR_LINE = re.compile(r"^\s*[A-Za-z_.]*(?:Error|Exception|Interrupt)\b")
-PARTIAL_LINES = 5
-
-
-def partial_from_outputs(outputs: list[str]) -> str:
-    """A stopped run's answer when the model only ever wrote code: the last lines the REPL printed, from the
-    last block that did not fail, or else a line saying how far it got. Never the model's code."""
-    for output in reversed(outputs):
-        lines = [line.rstrip() for line in output.splitlines() if line.strip() and not line.startswith("[note:")]
-        if lines and not _ERROR_LINE.match(lines[-1]):
-            return "\n".join(lines[-PARTIAL_LINES:])
-    blocks = f"{len(outputs)} code block" + ("s" if len(outputs) > 1 else "")
-    ran = f"after {blocks}" if outputs else "before any code ran"
-    return f"no answer: the run stopped {ran} without one; the trace shows what it did"
