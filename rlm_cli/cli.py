@@ -189,7 +189,7 @@ def ask(
         float | None, _checked("timeout", "TIME", "Wall time for the run, e.g. 90 or 5m [default: no limit].", BUDGETS)
     ] = None,
     exec_timeout: Annotated[
-        float | None, _checked("exec_timeout", "TIME", "Time per code block [default: 60s].", BUDGETS)
+        float | None, _checked("exec_timeout", "TIME", "Time per code block, e.g. 90s [default: 60s].", BUDGETS)
     ] = None,
     concurrency: Annotated[
         int | None, _checked("concurrency", "N", "Sub-calls in flight at once, {range} [default: 8].", BUDGETS)
@@ -446,7 +446,13 @@ def help_(
     ctx: typer.Context,
     command: Annotated[list[str] | None, typer.Argument(metavar="[COMMAND]...", show_default=False)] = None,
 ) -> None:
-    """Show the help of rlm, or of a command: rlm help ask, rlm help trace show."""
+    """Show the help of rlm or of a command.
+
+    \b
+    Examples:
+      rlm help ask
+      rlm help trace show
+    """
     assert ctx.parent is not None  # help is always a subcommand of rlm
     target = ctx.parent
     for name in command or []:
