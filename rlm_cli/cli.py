@@ -177,7 +177,9 @@ def ask(
     ] = None,
     max_subcalls: Annotated[
         int | None,
-        _checked("max_subcalls", "N", "llm_query calls in all; 0 forbids them [default: no limit].", BUDGETS),
+        _checked(
+            "max_subcalls", "N", "llm_query calls in all; 0: the first ends the run [default: no limit].", BUDGETS
+        ),
     ] = None,
     max_tokens: Annotated[
         int | None, _checked("max_tokens", "N", "Tokens in and out in all, e.g. 2M [default: no limit].", BUDGETS)

@@ -40,7 +40,7 @@ SETTINGS: dict[str, Setting] = {
     "sub_temperature": Setting(float, 0.0, "sub-model temperature", Value("float")),
     "max_depth": Setting(int, 1, "recursion depth: 2+ makes llm_query run a child RLM", Value("int", 1)),
     "max_iterations": Setting(int, 20, "root turns per RLM", Value("int", 1)),
-    "max_subcalls": Setting(int, None, "sub-calls over the whole run (0: none allowed)", Value("int")),
+    "max_subcalls": Setting(int, None, "sub-calls over the whole run (0: the first one ends the run)", Value("int")),
     "max_tokens": Setting(int, None, "input+output tokens over all calls", Value("size", 1)),
     "max_cost": Setting(float, None, "USD over all calls", Value("float", above=True)),
     "timeout": Setting(float, None, "wall time for the whole run", Value("duration", above=True)),
