@@ -428,6 +428,7 @@ class RLM:
         return self.config.sub
 
     def _one_subcall(self, batch_id: int, index: int, prompt: str, model: str | None) -> str:
+        """One sub-call; at depth 2 or more it is a child RLM over the prompt."""
         self.run.budget.reserve_subcall()
         spec = self._sub_spec(model)
         recursive = self.depth + 1 < self.config.max_depth
