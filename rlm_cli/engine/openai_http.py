@@ -9,15 +9,24 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+if "httpx" not in sys.modules:
+    # httpx's __init__ imports its command-line tool, which loads click, rich and pygments: two thirds of its
+    # import time, for a tool we never run. A None entry makes that one import fail, which httpx allows for.
+    sys.modules["httpx._main"] = None  # type: ignore[assignment]
+    import httpx
 
-from rlm_cli.engine import prices
-from rlm_cli.engine.model import CallFailed, Completion, ModelSpec, retry_after
+    del sys.modules["httpx._main"]
+else:
+    import httpx
+
+from rlm_cli.engine import prices  # noqa: E402
+from rlm_cli.engine.model import CallFailed, Completion, ModelSpec, retry_after  # noqa: E402
 
 OPENAI_URL = "https://api.openai.com/v1"
 # Providers whose servers speak the OpenAI chat API as is, and the variable litellm reads their key from.

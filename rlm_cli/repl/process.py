@@ -216,8 +216,11 @@ class ReplProcess:
     def close(self, graceful: bool = True) -> None:
         """Stop the child and its whole process group, and remove the temp dir."""
         starting = self._starting
-        if graceful and starting is not None and starting is not threading.current_thread():
-            starting.join()  # a forced close (a second Ctrl-C) does not wait: the start then fails on its own
+        if starting is not None and starting is not threading.current_thread():
+            if starting.is_alive():  # still booting: nothing in it to keep, and waiting would only delay the end
+                graceful = False
+                self._kill()
+            starting.join()  # at once: the kill made its handshake fail
         if graceful and self.sock is not None and self.proc is not None:
             with contextlib.suppress(protocol.ChannelClosed):
                 protocol.send(self.sock, {"op": "exit"}, time.monotonic() + 1)
