@@ -8,7 +8,6 @@ most commands (`--help`, `trace`, `config`, `--dry-run`) never reach a model.
 
 from __future__ import annotations
 
-import email.utils
 import os
 import random
 import re
@@ -155,6 +154,8 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
             return None
         if value.strip().replace(".", "", 1).isdigit():
             return float(value)
+        import email.utils  # rare: most servers send seconds
+
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None

@@ -37,6 +37,7 @@ COMPATIBLE = {
     "hosted_vllm": "HOSTED_VLLM_API_KEY",
     "lm_studio": "LM_STUDIO_API_KEY",
 }
+_PROXY_VARIABLES = ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
 # Statuses worth another attempt: request timeout, conflict, rate limit; 5xx are added below.
 _TRANSIENT_STATUS = {408, 409, 429}
 _TOO_LONG = ("context length", "context_length", "maximum context", "too many tokens", "prompt is too long")
@@ -81,16 +82,19 @@ class OpenAIHTTP:
     """Sends chat completions to OpenAI-compatible endpoints; thread-safe."""
 
     def __init__(self) -> None:
-        self._client: httpx.Client | None = None
+        self._clients: dict[bool, httpx.Client] = {}
         self._lock = threading.Lock()
 
-    def _http(self) -> httpx.Client:
+    def _http(self, url: str) -> httpx.Client:
+        # Loading the certificate store costs 80-200 ms. A plain http:// URL with no proxy to go through never
+        # speaks TLS (redirects are not followed), so its client needs no store; any other URL gets full checks.
+        plain = url.startswith("http://") and not any(os.environ.get(name) for name in _PROXY_VARIABLES)
         with self._lock:
-            if self._client is None:
+            if plain not in self._clients:
                 # No pool cap below the engine's own concurrency bound; idle connections are kept for the next turn.
                 limits = httpx.Limits(max_connections=None, max_keepalive_connections=64)
-                self._client = httpx.Client(limits=limits, follow_redirects=False)
-            return self._client
+                self._clients[plain] = httpx.Client(limits=limits, follow_redirects=False, verify=not plain)
+            return self._clients[plain]
 
     def complete(
         self,
@@ -105,7 +109,7 @@ class OpenAIHTTP:
         headers = {"Authorization": f"Bearer {endpoint.key}"} if endpoint.key else {}
         started = time.monotonic()
         try:
-            response = self._http().post(endpoint.url, json=body, headers=headers, timeout=timeout)
+            response = self._http(endpoint.url).post(endpoint.url, json=body, headers=headers, timeout=timeout)
         except httpx.ConnectError as exc:  # refused, unknown host, unreachable: no retry will change that
             reason = _reason(exc)
             raise CallFailed(
