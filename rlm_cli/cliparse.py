@@ -3,13 +3,14 @@
 Typer converts each value through a pydantic TypeAdapter, built on the first parse of each option, even a
 `--help` flag left unset; importing pydantic and building the adapters costs more than everything else
 `rlm ask --help` does. Every option of rlm is a str, int, float or bool (or a list of them) with at most a
-min or max, which a few lines convert exactly as typer would, with typer's own error type and wording.
+min or max, or one choice of an Enum, which a few lines convert as typer would, with its error type and wording.
 Any other option (a Path) is handed to typer's own converter the first time it carries a value.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any, get_args, get_origin
 
 from typer._click import Context, Parameter
@@ -43,6 +44,8 @@ class PlainParam(RuntimeParam):
         many = get_origin(self.annotation) is list
         kind = get_args(self.annotation)[0] if many else self.annotation
         info = self.parameter_info
+        if isinstance(kind, type) and issubclass(kind, Enum) and not many:
+            return self._choice(kind, value, param, ctx)
         if kind not in _CONVERT or info.parser is not None or getattr(info, "click_type", None) or info.clamp:
             runtime = build_runtime_param(param.type_descriptor)
             param._runtime_param = runtime  # from now on, typer's own converter
@@ -52,6 +55,17 @@ class PlainParam(RuntimeParam):
                 self._one(kind, item, param, ctx) for item in (value if isinstance(value, list | tuple) else [value])
             ]
         return self._one(kind, value, param, ctx)
+
+    def _choice(self, kind: type[Enum], value: Any, param: Any, ctx: Context) -> Enum:
+        """A single choice among an Enum's values, in any case unless the option is case-sensitive."""
+        if isinstance(value, kind):
+            return value
+        fold = (lambda text: text) if self.parameter_info.case_sensitive else str.casefold
+        for member in kind:
+            if fold(str(member.value)) == fold(str(value)):
+                return member
+        choices = ", ".join(repr(member.value) for member in kind)
+        raise BadParameter(f"Value error, {value!r} is not one of {choices}", ctx=ctx, param=param)
 
     def _one(self, kind: type, value: Any, param: Any, ctx: Context) -> Any:
         if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):

@@ -49,6 +49,11 @@ def test_values_arrive_with_their_types(parsed, tmp_path: Path):
     assert seen["out"].trace_file == tmp_path / "t.jsonl"
 
 
+def test_a_choice_is_matched_in_any_case(parsed):
+    code, seen = parsed("--guidance", "OFF")
+    assert code == EXIT_OK and seen["settings"]["guidance"] == "off"
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -56,6 +61,7 @@ def test_values_arrive_with_their_types(parsed, tmp_path: Path):
         (("--max-iterations", "0"), "'--max-iterations': Input should be greater than or equal to 1"),
         (("--temperature", "warm"), "'--temperature': Input should be a valid number"),
         (("--max-cost", "-1"), "'--max-cost': Input should be greater than or equal to 0"),
+        (("--guidance", "lots"), "'--guidance': Value error, 'lots' is not one of 'off', 'small'"),
     ],
 )
 def test_bad_values_are_usage_errors_in_typer_s_words(parsed, capsys, args: tuple[str, ...], message: str):
