@@ -22,9 +22,8 @@ def test_a_large_answer_reaches_the_pipe_whole_and_both_traces_are_complete(fake
     fake_llm.script("root", fence('big = "x" * 300_000 + "END"\nprint(len(big))'), "FINAL_VAR(big)")
     (tmp_path / "in.txt").write_text("some input\n")
     copy = tmp_path / "copy.jsonl"
-    result = run_rlm(
-        "ask", "in.txt", "q?", "--json", "--trace-file", str(copy), "-m", "openai/root", "--api-base", fake_llm.url
-    )
+    args = ["--json", "--trace-file", str(copy), "--guidance", "off", "-m", "openai/root", "--api-base", fake_llm.url]
+    result = run_rlm("ask", "in.txt", "q?", *args)
     assert result.returncode == EXIT_OK, result.stderr
     assert result.stdout.endswith("}\n")
     data = json.loads(result.stdout)
