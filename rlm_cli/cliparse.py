@@ -2,9 +2,10 @@
 
 Typer converts each value through a pydantic TypeAdapter, built on the first parse of each option, even a
 `--help` flag left unset; importing pydantic and building the adapters costs more than everything else
-`rlm ask --help` does. Every option of rlm is a str, int, float or bool (or a list of them) with at most a
-min or max, or one choice of an Enum, which a few lines convert as typer would, with its error type and wording.
-Any other option (a Path) is handed to typer's own converter the first time it carries a value.
+`rlm ask --help` does. Every option of rlm is read by its own parser, or is a str, int, float or bool (or
+a list of them) with at most a min or max, or one choice of an Enum, which a few lines convert as typer
+would, with its error type and wording. Any other option (a Path) is handed to typer's own converter the
+first time it carries a value.
 """
 
 from __future__ import annotations
@@ -44,9 +45,11 @@ class PlainParam(RuntimeParam):
         many = get_origin(self.annotation) is list
         kind = get_args(self.annotation)[0] if many else self.annotation
         info = self.parameter_info
+        if info.parser is not None:  # the option's own parser, called as typer would, without pydantic around it
+            return [self._parse(item) for item in value] if many else self._parse(value)
         if isinstance(kind, type) and issubclass(kind, Enum) and not many:
             return self._choice(kind, value, param, ctx)
-        if kind not in _CONVERT or info.parser is not None or getattr(info, "click_type", None) or info.clamp:
+        if kind not in _CONVERT or getattr(info, "click_type", None) or info.clamp:
             runtime = build_runtime_param(param.type_descriptor)
             param._runtime_param = runtime  # from now on, typer's own converter
             return runtime._coerce_value(value, param=param, ctx=ctx)
@@ -55,6 +58,12 @@ class PlainParam(RuntimeParam):
                 self._one(kind, item, param, ctx) for item in (value if isinstance(value, list | tuple) else [value])
             ]
         return self._one(kind, value, param, ctx)
+
+    def _parse(self, value: Any) -> Any:
+        try:
+            return self.parameter_info.parser(value)  # type: ignore[misc]
+        except ValueError as exc:  # a BadParameter from the parser passes as it is; click names the option
+            raise BadParameter(f"Value error, {exc}") from None
 
     def _choice(self, kind: type[Enum], value: Any, param: Any, ctx: Context) -> Enum:
         """A single choice among an Enum's values, in any case unless the option is case-sensitive."""

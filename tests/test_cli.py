@@ -266,6 +266,7 @@ def test_light_commands_never_import_litellm(tmp_path: Path, rlm_env, notes):
         "config|path",
         "config|show",
         f"ask|--dry-run|{notes}|q",
+        f"ask|--dry-run|--max-iterations|3|--timeout|2m|--guidance|off|-m|openai/x|{notes}|q",
         f"ask|{notes}|q",  # no model configured: a config error, fast
     ]
     done = subprocess.run(

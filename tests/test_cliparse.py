@@ -37,13 +37,14 @@ def parsed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
 
 def test_values_arrive_with_their_types(parsed, tmp_path: Path):
     code, seen = parsed(
-        "--max-iterations", "3", "--temperature", "0.5", "--include", "*.log", "--include", "*.txt", "--hidden",
-        "--trace-file", str(tmp_path / "t.jsonl"), "-m", "openai/x",
+        "--max-iterations", "3", "--temperature", "0.5", "--timeout", "2m", "--hidden", "-m", "openai/x",
+        "--include", "*.log", "--include", "*.txt", "--trace-file", str(tmp_path / "t.jsonl"),
     )  # fmt: skip
     assert code == EXIT_OK
     settings = seen["settings"]
     assert settings["max_iterations"] == 3 and type(settings["max_iterations"]) is int
     assert settings["temperature"] == 0.5 and type(settings["temperature"]) is float
+    assert settings["timeout"] == 120.0
     assert settings["include"] == ["*.log", "*.txt"] and settings["hidden"] is True
     assert settings["model"] == "openai/x"
     assert seen["out"].trace_file == tmp_path / "t.jsonl"
@@ -57,10 +58,9 @@ def test_a_choice_is_matched_in_any_case(parsed):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("--max-iterations", "1.5"), "'--max-iterations': Input should be a valid integer"),
-        (("--max-iterations", "0"), "'--max-iterations': Input should be greater than or equal to 1"),
-        (("--temperature", "warm"), "'--temperature': Input should be a valid number"),
-        (("--max-cost", "-1"), "'--max-cost': Input should be greater than or equal to 0"),
+        (("--max-iterations", "1.5"), "'--max-iterations': '1.5' is not a whole number"),  # the setting's parser
+        (("--max-iterations", "0"), "'--max-iterations': must be 1 or more, got '0'"),
+        (("--temperature", "warm"), "'--temperature': 'warm' is not a number"),
         (("--guidance", "lots"), "'--guidance': Value error, 'lots' is not one of 'off', 'small'"),
     ],
 )
