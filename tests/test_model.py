@@ -222,3 +222,23 @@ def test_litellm_s_connection_errors_are_not_retried_either():
     wrapped.__cause__ = refused
     transient, message = model_module._classify(wrapped, ModelSpec("anthropic/x", "http://h:9"))
     assert not transient and message.startswith("cannot connect to anthropic/x at http://h:9")
+
+
+# --- the litellm path -----------------------------------------------------------------------------------
+
+
+def test_providers_that_need_translation_go_through_litellm_with_the_same_interface(fake_llm: FakeLLM):
+    # deepseek speaks the OpenAI API too, so the scripted server can stand in for it; rlm routes it to litellm.
+    spec = ModelSpec("deepseek/root", fake_llm.url, "k", temperature=0.0)
+    assert openai_http.route(spec) is None
+    fake_llm.script("root", "through litellm STOP cut")
+    completion = client().complete(spec, MESSAGES, stop=["STOP"])
+    assert (completion.text, completion.model) == ("through litellm ", "deepseek/root")
+    assert (completion.input_tokens, completion.output_tokens) == (5, 4)
+
+
+def test_litellm_s_refused_connection_ends_at_once_too(dead_url: str):
+    seen, on_retry = notices()
+    with pytest.raises(ModelError, match=f"cannot connect to deepseek/root at {dead_url}"):
+        client().complete(ModelSpec("deepseek/root", dead_url, "k"), MESSAGES, on_retry=on_retry)
+    assert seen == []
