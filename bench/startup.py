@@ -4,10 +4,10 @@ Run:  .venv/bin/python bench/startup.py [--runs 7] [--rlm "CMD"]
 
 Against an instant local fake server (tests/fakellm.py, in its own process), a trivial two-turn run: a
 `repl` block that prints len(context), then FINAL(done). `rlm ask` as a whole process, against a minimal
-client that makes the same two chat calls (with the openai SDK if installed, else raw httpx) and runs the
-block in a fresh `python3 -I -c` child. Also `rlm ask --help` against `python -c "import typer"`, and the
-time `rlm` takes to report a dead --api-base. Rounds are interleaved so machine load hits both sides alike;
-figures are medians. --rlm runs another build (e.g. "env PYTHONPATH=/tmp/old python -m rlm_cli").
+client that makes the same two chat calls (with the openai SDK if installed, else or with --client httpx
+with raw httpx) and runs the block in a fresh `python3 -I -c` child. Also `rlm ask --help` against
+`python -c "import typer"`, and the time `rlm` takes to report a dead --api-base. Rounds are interleaved so machine load hits both sides alike;
+figures are medians. --rlm runs another build (e.g. "env PYTHONPATH=/tmp/old python -m rlm_cli" --extra "").
 Targets: trivial run <= 1.5x, --help <= 2x, dead server < 2 s with exit 4.
 """
 
@@ -50,8 +50,10 @@ with FakeLLM() as fake:
 # The minimal client: two chat calls and one block in a fresh isolated child, nothing else.
 _MINIMAL = f"""
 import subprocess, sys
-url, path = sys.argv[1], sys.argv[2]
+url, path, client = sys.argv[1:4]
 try:
+    if client == "httpx":
+        raise ImportError("raw httpx asked for")
     from openai import OpenAI
     client = OpenAI(base_url=url, api_key="none", max_retries=0)
     def chat(messages):
@@ -127,8 +129,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7, help="interleaved rounds; medians are reported")
     parser.add_argument("--rlm", default=str(Path(sys.executable).parent / "rlm"), help="the rlm command to time")
+    # Without guidance, rlm makes the same two calls as the minimal client (guidance adds a reading sub-call).
+    parser.add_argument("--extra", default="--guidance off", help="more `rlm ask` arguments ('' for old builds)")
+    parser.add_argument("--client", choices=["openai", "httpx"], default="openai", help="the minimal client's library")
     args = parser.parse_args()
     rlm = shlex.split(args.rlm)
+    extra = shlex.split(args.extra)
 
     with tempfile.TemporaryDirectory(prefix="rlm-bench-startup-") as work, fake_server() as url:
         env = hermetic_env(Path(work))
@@ -136,8 +142,8 @@ def main() -> None:
         data.write_text(
             "".join(f"2026-11-01T10:00:{i % 60:02d} INFO svc-{i % 4} request {i} done\n" for i in range(2000))
         )
-        ours = [*rlm, "ask", str(data), "How long is it?", "-q", "-m", "openai/root", "--api-base", url]
-        minimal = [sys.executable, "-c", _MINIMAL, url, str(data)]
+        ours = [*rlm, "ask", str(data), "How long is it?", "-q", *extra, "-m", "openai/root", "--api-base", url]
+        minimal = [sys.executable, "-c", _MINIMAL, url, str(data), args.client]
         help_ours, help_typer = [*rlm, "ask", "--help"], [sys.executable, "-c", "import typer"]
         for cmd in (ours, minimal, help_ours, help_typer):  # warm-up: bytecode and page cache
             measure(cmd, env, work)
@@ -155,7 +161,7 @@ def main() -> None:
             dead_cmd = [*rlm, "ask", str(data), "q", "-m", "openai/root", "--api-base", dead]
             deaths = [measure(dead_cmd, env, work) for _ in range(3)]
 
-    client = "openai SDK" if _has_openai() else "httpx"
+    client = "openai SDK" if args.client == "openai" and _has_openai() else "raw httpx"
     print(f"{args.runs} interleaved rounds, medians; minimal client: {client}; {os.cpu_count()} CPUs")
     print(f"{'measure':34s} {'rlm':>15s} {'minimal':>15s} {'ratio':8s} target")
     row("trivial two-turn run, wall", median(runs["ours"], "wall"), median(runs["minimal"], "wall"), "s", "<= 1.5x")
