@@ -12,7 +12,7 @@ import os
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 if "httpx" not in sys.modules:
@@ -49,8 +49,8 @@ class Endpoint:
 
     url: str
     name: str
-    key: str | None
-    reasoning: bool  # OpenAI reasoning models refuse temperature and stop, and want max_completion_tokens
+    key: str | None = field(repr=False)  # never shown, even in a debug dump
+    reasoning: bool = False  # OpenAI reasoning models refuse temperature and stop, and want max_completion_tokens
 
 
 def route(spec: ModelSpec) -> Endpoint | None:
