@@ -4,10 +4,11 @@ Run:  .venv/bin/python bench/startup.py [--runs 7] [--rlm "CMD"]
 
 Against an instant local fake server (tests/fakellm.py, in its own process), a trivial two-turn run: a
 `repl` block that prints len(context), then FINAL(done). `rlm ask` as a whole process, against a minimal
-client that makes the same two chat calls (with the openai SDK if installed, else or with --client httpx
-with raw httpx) and runs the block in a fresh `python3 -I -c` child. Also `rlm ask --help` against
-`python -c "import typer"`, and the time `rlm` takes to report a dead --api-base. Rounds are interleaved so machine load hits both sides alike;
-figures are medians. --rlm runs another build (e.g. "env PYTHONPATH=/tmp/old python -m rlm_cli" --extra "").
+client that makes the same two chat calls (with the openai SDK if installed; with raw httpx if not, or
+with --client httpx) and runs the block in a fresh `python3 -I -c` child. Also `rlm ask --help` against
+`python -c "import typer"`, and the time `rlm` takes to report a dead --api-base. Rounds are interleaved
+so machine load hits both sides alike; figures are medians. --rlm times another build, e.g.
+--rlm "env PYTHONPATH=/tmp/old python -m rlm_cli" --extra "" for one without --guidance.
 Targets: trivial run <= 1.5x, --help <= 2x, dead server < 2 s with exit 4.
 """
 

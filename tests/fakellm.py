@@ -35,6 +35,7 @@ class RecordedRequest:
     ended: float | None = None
     status: int | None = None
     reply: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)  # lower-cased names
 
     @property
     def last_user(self) -> str:
@@ -325,6 +326,7 @@ class FakeLLM:
             messages=messages if isinstance(messages, list) else [],
             params=params,
             started=time.monotonic(),
+            headers={name.lower(): value for name, value in handler.headers.items()},
         )
         self._begin(request)
         try:

@@ -66,10 +66,14 @@ def test_a_known_openai_model_is_priced_from_litellm_s_table(fake_llm: FakeLLM, 
 
 def test_the_key_is_sent_as_a_bearer_token_and_none_is_sent_without_one(fake_llm: FakeLLM, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    with_key = openai_http.route(ModelSpec("openai/root", fake_llm.url, "sk-secret"))
-    without = openai_http.route(ModelSpec("openai/root", fake_llm.url))
-    assert with_key is not None and with_key.key == "sk-secret"
-    assert without is not None and without.key is None
+    fake_llm.script("root", "one", "two")
+    client().complete(ModelSpec("openai/root", fake_llm.url, "sk-secret"), MESSAGES)
+    client().complete(ModelSpec("openai/root", fake_llm.url), MESSAGES)
+    with_key, without = fake_llm.requests
+    assert with_key.headers["authorization"] == "Bearer sk-secret"
+    assert "authorization" not in without.headers
+    endpoint = openai_http.route(ModelSpec("openai/root", fake_llm.url, "sk-secret"))
+    assert "sk-secret" not in repr(endpoint)
 
 
 @pytest.mark.parametrize(
