@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from conftest import fence
 
 from rlm_cli.errors import EXIT_CONFIG, EXIT_INPUT, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE
 
@@ -25,10 +26,6 @@ CODE = "\n".join(
         "print(answer)",
     ]
 )
-
-
-def fence(code: str) -> str:
-    return f"```repl\n{code}\n```"
 
 
 def script_run(fake, root: str = "root") -> None:

@@ -9,8 +9,8 @@ import threading
 from pathlib import Path
 
 import pytest
+from conftest import fence
 from fakellm import FakeLLM
-from test_ask import fence
 from test_corpus import encrypted_pdf, make_text_pdf, write
 
 from rlm_cli.errors import EXIT_INPUT, EXIT_OK

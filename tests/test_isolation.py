@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -22,11 +23,12 @@ from string import Template
 from typing import Any
 
 import pytest
-from conftest import hermetic_env
+from conftest import fence, hermetic_env, model_args
 from fakellm import FakeLLM, RecordedRequest
 
+from rlm_cli.engine.events import CodeExecuted
 from rlm_cli.engine.loop import corpus_from_text
-from rlm_cli.errors import EXIT_BUDGET, EXIT_INTERRUPTED, EXIT_MODEL, EXIT_OK
+from rlm_cli.errors import EXIT_INTERRUPTED, EXIT_MODEL, EXIT_OK
 from rlm_cli.inputs.bundle import write_bundle
 from rlm_cli.repl import protocol
 from rlm_cli.repl.process import ReplConfig, ReplProcess
@@ -56,14 +58,6 @@ def frame(message):
     data = json.dumps(message).encode()
     os.write(fd, struct.pack('>I', len(data)) + data)
 """
-
-
-def fence(code: str) -> str:
-    return f"```repl\n{code.strip()}\n```"
-
-
-def model_args(fake: FakeLLM, *extra: str) -> list[str]:
-    return ["--model", "openai/root", "--sub-model", "openai/sub", "--api-base", fake.url, *extra]
 
 
 def shown(fake: FakeLLM) -> list[str]:
@@ -518,17 +512,15 @@ def test_server_faults_are_retried_then_end_the_run_cleanly(fake_llm: FakeLLM, r
     assert_clean(tmpdir)
 
 
-def test_the_run_timeout_cleans_up(fake_llm: FakeLLM, run_rlm, tmp_path: Path) -> None:
+def test_the_run_timeout_cleans_up(model, solve, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     tmpdir = tmp_path / "tmp"
     tmpdir.mkdir()
-    (tmp_path / "app.log").write_text("line\n" * 100)
-    fake_llm.script("root", fence("import time\ntime.sleep(60)"))
-    args = ["ask", "app.log", "q?", "--json", "--timeout", "8", *model_args(fake_llm)]
-    started = time.monotonic()
-    result = run_rlm(*args, env_extra={"TMPDIR": str(tmpdir)}, timeout=60)
-    assert result.returncode == EXIT_BUDGET, result.stderr
-    assert json.loads(result.stdout)["error"]["budget"] == "timeout"
-    assert time.monotonic() - started < 20
+    monkeypatch.setattr(tempfile, "tempdir", str(tmpdir))  # the REPL's workdir and stderr file go here
+    model.script("root", fence("import os\nprint(os.getcwd())") + "\n" + fence("import time\ntime.sleep(60)"))
+    run = solve("q?", "line\n" * 100, timeout=2)
+    assert run.outcome.status == "budget_exhausted" and run.outcome.error.budget == "timeout"
+    ran = run.of_type(CodeExecuted)
+    assert len(ran) == 1 and ran[0].output.startswith(str(tmpdir))  # the REPL worked there; the sleep was cut
     assert_clean(tmpdir)
 
 
