@@ -420,6 +420,7 @@ def test_corpus_text_cannot_change_the_configuration(attacks: AttackRun) -> None
         "concurrency": 8,
         "output_limit": 20_000,
         "sandbox": True,
+        "guidance": "small",
     }
 
 
