@@ -9,10 +9,13 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
 from conftest import fence, model_args
 from fakellm import FakeLLM
 
 from rlm_cli.errors import EXIT_BUDGET, EXIT_MODEL, EXIT_OK
+
+pytestmark = pytest.mark.slow
 
 
 def test_server_down_is_a_clean_model_error(dead_url, run_rlm, app_log):

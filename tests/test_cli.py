@@ -137,6 +137,7 @@ def test_no_input_errors_at_once_whatever_stdin_is(run_rlm, rlm_env, tmp_path: P
 # --- a real run: aliases, secrets, traces, replay --------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_alias_run_keeps_the_key_out_and_saves_a_replayable_trace(fake_llm, run_rlm, tmp_path: Path, notes):
     (tmp_path / ".rlm.toml").write_text(
         f'[aliases.local]\nmodel = "openai/aliased"\napi_base = "{fake_llm.url}"\n'
@@ -184,6 +185,7 @@ def test_alias_run_keeps_the_key_out_and_saves_a_replayable_trace(fake_llm, run_
     assert run_rlm("trace", "path", "last").stdout.strip() == str(traces[0])
 
 
+@pytest.mark.slow
 def test_quiet_local_server_run_prints_only_the_answer_and_needs_no_key(fake_llm, run_rlm, notes):
     script_run(fake_llm)
     result = run_rlm("ask", "-q", "-m", "openai/root", "--sub-model", "openai/sub", "--api-base", fake_llm.url,
@@ -192,6 +194,7 @@ def test_quiet_local_server_run_prints_only_the_answer_and_needs_no_key(fake_llm
     assert (result.stdout, result.stderr) == ("ALPHA, BETA, GAMMA\n", "")
 
 
+@pytest.mark.slow
 def test_a_terminal_gets_the_rich_view_and_stdout_stays_clean(fake_llm, rlm_env, tmp_path: Path, notes):
     script_run(fake_llm)
     env = {k: v for k, v in rlm_env.items() if k != "NO_COLOR"} | {"TERM": "xterm-256color"}

@@ -69,6 +69,7 @@ PROJECT_DOCUMENTS = [
 # --- what reaches the REPL ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_stdin_and_a_directory_give_the_repl_exactly_the_readable_documents(fake_llm, run_rlm, project):
     fake_llm.script(
         "root",
@@ -106,6 +107,7 @@ def test_stdin_and_a_directory_give_the_repl_exactly_the_readable_documents(fake
 
 
 @needs_proc_mem
+@pytest.mark.slow
 def test_skipped_and_truncated_files_reach_stderr_json_and_trace(fake_llm, run_rlm, tmp_path):
     write(tmp_path / "in/app.log", "INFO fine\n")
     write(tmp_path / "in/big.log", "0123456789 ERROR something\n" * 2_000)
@@ -177,6 +179,7 @@ def test_dry_run_json_is_one_object(run_rlm, project):
     assert report["root_prompt_chars"] > 1000
 
 
+@pytest.mark.slow
 def test_dry_run_verbose_shows_the_messages_the_model_would_get(fake_llm, run_rlm, tmp_path):
     line = '2024-05-02T10:{:02d}:00Z level=error svc=cart-api msg="payment declined for order {}"'
     lines = [line.format(i, i) for i in range(40)]
@@ -283,6 +286,7 @@ def test_devices_and_huge_files_beside_real_input_are_skipped(run_rlm, tmp_path)
     ]
 
 
+@pytest.mark.slow
 def test_fifo_is_read_from_its_writer_and_given_up_on_without_one(run_rlm, tmp_path):
     fed, idle = tmp_path / "fed", tmp_path / "idle"
     os.mkfifo(fed)

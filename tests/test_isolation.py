@@ -324,6 +324,7 @@ def attacks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AttackRun]:
         listener.close()
 
 
+@pytest.mark.slow
 def test_attack_run_reaches_its_final_answer_and_leaves_nothing(attacks: AttackRun) -> None:
     assert attacks.returncode == EXIT_OK, attacks.stderr
     assert attacks.result["status"] == "ok" and attacks.result["final"] is True
@@ -333,6 +334,7 @@ def test_attack_run_reaches_its_final_answer_and_leaves_nothing(attacks: AttackR
 
 
 @needs_landlock
+@pytest.mark.slow
 def test_secrets_never_reach_the_model(attacks: AttackRun) -> None:
     seen = attacks.shown[TURN["secrets"]]
     assert "'PATH': '/usr/bin:/bin'" in seen  # the attack ran and printed the child's own environment
@@ -344,12 +346,14 @@ def test_secrets_never_reach_the_model(attacks: AttackRun) -> None:
         assert all(secret not in json.dumps(event) for event in attacks.trace)
 
 
+@pytest.mark.slow
 def test_a_12_gib_allocation_fails_and_the_repl_keeps_its_state(attacks: AttackRun) -> None:
     assert "MemoryError" in attacks.shown[TURN["memory"]]
     assert "kept is survivor" in attacks.shown[TURN["writes"]]
 
 
 @pytest.mark.skipif(ABI == 0 and not IS_ROOT, reason="neither Landlock nor a private uid confines writes")
+@pytest.mark.slow
 def test_writes_outside_the_workdir_fail(attacks: AttackRun) -> None:
     seen = attacks.shown[TURN["writes"]]
     assert seen.count("write denied: PermissionError") == 8 and "WROTE" not in seen
@@ -361,6 +365,7 @@ def test_writes_outside_the_workdir_fail(attacks: AttackRun) -> None:
     assert {p.name: p.read_bytes() for p in inputs.iterdir()} == attacks.input_before
 
 
+@pytest.mark.slow
 def test_no_tcp_connection_reaches_a_local_listener_or_the_model_server(attacks: AttackRun) -> None:
     seen = attacks.shown[TURN["network"]]
     assert "tcp denied" in seen and "http denied" in seen
@@ -368,6 +373,7 @@ def test_no_tcp_connection_reaches_a_local_listener_or_the_model_server(attacks:
     assert not attacks.listener_accepted
 
 
+@pytest.mark.slow
 def test_100_mb_of_output_is_capped_with_a_note_and_costs_the_parent_nothing(attacks: AttackRun) -> None:
     seen = attacks.shown[TURN["flood"]]
     output = seen.split("\nThe question:")[0]  # the reminder of the question follows the output
@@ -378,6 +384,7 @@ def test_100_mb_of_output_is_capped_with_a_note_and_costs_the_parent_nothing(att
     assert attacks.peak_rss_mb < 600  # rlm itself; 100 MB would have been copied several times over
 
 
+@pytest.mark.slow
 def test_a_repl_that_kills_itself_is_restarted_and_the_model_is_told(attacks: AttackRun) -> None:
     seen = attacks.shown[TURN["self_kill"]]
     assert "killed by signal SIGKILL" in seen and "every variable you made is gone" in seen
@@ -386,6 +393,7 @@ def test_a_repl_that_kills_itself_is_restarted_and_the_model_is_told(attacks: At
     assert len(lost) == 4  # the self-kill, the garbage, the closed channel and the forged message
 
 
+@pytest.mark.slow
 def test_garbage_closed_channel_and_forged_messages_cost_a_restart_not_the_run(attacks: AttackRun) -> None:
     assert "sent a malformed message (oversized message" in attacks.shown[TURN["garbage"]]
     closed = attacks.shown[TURN["closed_channel"]]
@@ -395,12 +403,14 @@ def test_garbage_closed_channel_and_forged_messages_cost_a_restart_not_the_run(a
     assert "characters were cut" in forged and len(forged) < 25_000
 
 
+@pytest.mark.slow
 def test_a_fork_bomb_stays_bounded(attacks: AttackRun) -> None:
     seen = attacks.shown[TURN["fork_bomb"]]
     forks = int(seen.split("forks ", 1)[1].split()[0])
     assert 0 < forks < 100  # the process cap (64) stopped it; the leftovers are checked by the first test
 
 
+@pytest.mark.slow
 def test_corpus_text_cannot_change_the_configuration(attacks: AttackRun) -> None:
     assert "RLM_MAX_ITERATIONS=1" in attacks.first_prompt or "max_iterations = 1" in attacks.first_prompt
     started = attacks.trace[0]
@@ -427,6 +437,7 @@ def test_corpus_text_cannot_change_the_configuration(attacks: AttackRun) -> None
 # --- endings: interrupts, errors, timeouts ---------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_repl_killed_from_outside_is_restarted_then_ctrl_c_keeps_the_partial_answer_and_trace(
     fake_llm: FakeLLM, rlm_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -456,6 +467,7 @@ def test_a_repl_killed_from_outside_is_restarted_then_ctrl_c_keeps_the_partial_a
     assert_clean(tmpdir)
 
 
+@pytest.mark.slow
 def test_sigterm_without_sandbox_exits_130_with_the_partial_answer(
     fake_llm: FakeLLM, rlm_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -486,6 +498,7 @@ def test_sigterm_without_sandbox_exits_130_with_the_partial_answer(
     assert_clean(tmpdir)
 
 
+@pytest.mark.slow
 def test_server_faults_are_retried_then_end_the_run_cleanly(fake_llm: FakeLLM, run_rlm, tmp_path: Path) -> None:
     """429 and 5xx are retried; a server that then stops answering in time ends the run with exit 4."""
     tmpdir = tmp_path / "tmp"
@@ -548,6 +561,7 @@ def repl(tmp_path: Path) -> Iterator[ReplProcess]:
         proc.close()
 
 
+@pytest.mark.slow
 def test_a_child_that_stalls_mid_message_or_stops_reading_is_killed_in_time(repl: ReplProcess) -> None:
     stall = FIND_CHANNEL + "os.write(fd, struct.pack('>I', 1000) + b'{\"op\"')\nimport time\ntime.sleep(60)"
     started = time.monotonic()
