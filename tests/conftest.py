@@ -4,6 +4,7 @@ LLM server, a dead endpoint, and a hermetic way to run `rlm`."""
 from __future__ import annotations
 
 import copy
+import io
 import os
 import re
 import socket
@@ -312,3 +313,39 @@ def app_log(tmp_path: Path) -> tuple[Path, int]:
     path = tmp_path / "app.log"
     path.write_text("\n".join(lines) + "\n")
     return path, sum("ERROR" in line for line in lines)
+
+
+@dataclass
+class Ran:
+    code: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def rlm_main(
+    tmp_path: Path, rlm_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., Ran]:
+    """Runs `rlm` through cli.main() in this process, with run_rlm's environment and folder: the real
+    parsing and error mapping, without a process start. stdin is a pipe holding `input` (empty by default)."""
+    from rlm_cli import cli
+
+    for name in set(os.environ) - set(rlm_env):
+        monkeypatch.delenv(name)
+    for name, value in rlm_env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(cli.signal, "signal", lambda *_args: None)  # SIGPIPE's default would later kill pytest
+
+    def run(*args: str, input: str = "") -> Ran:
+        monkeypatch.setattr(sys, "argv", ["rlm", *args])
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(input.encode())))
+        capsys.readouterr()
+        try:
+            cli.main()
+        except SystemExit as exc:
+            code = exc.code
+        out = capsys.readouterr()
+        return Ran(code if isinstance(code, int) else 1, out.out, out.err)
+
+    return run
