@@ -1,8 +1,8 @@
-"""`rlm ask` end to end: the installed entry point against the scripted OpenAI-compatible server.
+"""`rlm ask` end to end against the scripted OpenAI-compatible server, through litellm.
 
-Only what needs the real CLI and litellm is here: connection errors and retries, exit codes and --json for a
-stopped run, litellm's prices, and a local server without a key. The loop's rules are tested in process in
-test_engine.py."""
+Only what needs the CLI and litellm is here: connection errors and retries, litellm's prices, a local server
+without a key (run through cli.main() in this process, `rlm_main`), and the exit code and --json of a stopped
+run (the installed entry point, `run_rlm`). The loop's rules are tested without litellm in test_engine.py."""
 
 from __future__ import annotations
 
@@ -15,32 +15,24 @@ from fakellm import FakeLLM
 
 from rlm_cli.errors import EXIT_BUDGET, EXIT_MODEL, EXIT_OK
 
-pytestmark = pytest.mark.slow
 
-
-def test_server_down_is_a_clean_model_error(dead_url, run_rlm, app_log):
+def test_server_down_is_a_clean_model_error(dead_url, rlm_main, app_log, monkeypatch):
     path, _ = app_log
-    result = run_rlm(
-        "ask",
-        str(path),
-        "q?",
-        "--model",
-        "openai/root",
-        "--api-base",
-        dead_url,
-        env_extra={"RLM_RETRIES": "1", "RLM_RETRY_DELAY": "0.01"},
-    )
-    assert result.returncode == EXIT_MODEL
+    monkeypatch.setenv("RLM_RETRIES", "1")
+    monkeypatch.setenv("RLM_RETRY_DELAY", "0.01")
+    result = rlm_main("ask", str(path), "q?", "--model", "openai/root", "--api-base", dead_url)
+    assert result.code == EXIT_MODEL
     assert "Traceback" not in result.stderr
     assert re.search(r"rlm: .*cannot connect to openai/root", result.stderr), result.stderr
 
 
-def test_server_500_then_200_is_retried(fake_llm, run_rlm, app_log):
+def test_server_500_then_200_is_retried(fake_llm, rlm_main, app_log, monkeypatch):
     path, _ = app_log
     fake_llm.fail("root", status=500, times=2)
     fake_llm.script("root", fence("print(1)"), "FINAL(recovered)")
-    result = run_rlm("ask", str(path), "q?", *model_args(fake_llm), env_extra={"RLM_RETRY_DELAY": "0.01"})
-    assert result.returncode == EXIT_OK, result.stderr
+    monkeypatch.setenv("RLM_RETRY_DELAY", "0.01")
+    result = rlm_main("ask", str(path), "q?", *model_args(fake_llm))
+    assert result.code == EXIT_OK, result.stderr
     assert result.stdout.strip() == "recovered"
     assert [r.status for r in fake_llm.requests_for("root")][:3] == [500, 500, 200]
 
@@ -52,6 +44,7 @@ def loop_forever(fake: FakeLLM) -> None:
     fake.rule("root", "", lambda _: fence("print('still looking')"))
 
 
+@pytest.mark.slow
 def test_max_iterations_asks_for_a_best_answer_marked_not_final(fake_llm, run_rlm, app_log):
     path, _ = app_log
     fake_llm.script("root", *[fence(f"print({i})") for i in range(3)], "FINAL(best guess 7)")
@@ -63,11 +56,11 @@ def test_max_iterations_asks_for_a_best_answer_marked_not_final(fake_llm, run_rl
     assert "no iterations left" in fake_llm.requests_for("root")[3].last_user
 
 
-def test_max_cost_stops_the_run_for_a_priced_model(fake_llm, run_rlm, app_log):
+def test_max_cost_stops_the_run_for_a_priced_model(fake_llm, rlm_main, app_log):
     path, _ = app_log
     loop_forever(fake_llm)
     fake_llm.rule("gpt-4o-mini", "", lambda _: fence("print('still looking')"))
-    result = run_rlm(
+    result = rlm_main(
         "ask",
         str(path),
         "q?",
@@ -79,13 +72,13 @@ def test_max_cost_stops_the_run_for_a_priced_model(fake_llm, run_rlm, app_log):
         "--max-cost",
         "0.0005",
     )
-    assert result.returncode == EXIT_BUDGET, result.stderr
+    assert result.code == EXIT_BUDGET, result.stderr
     data = json.loads(result.stdout)
     assert data["error"]["budget"] == "cost"
     assert data["cost_usd"] >= 0.0005
 
 
-def test_local_server_needs_no_key_and_context_cannot_be_reassigned(fake_llm, run_rlm, app_log):
+def test_local_server_needs_no_key_and_context_cannot_be_reassigned(fake_llm, rlm_main, app_log, monkeypatch):
     path, _ = app_log
     fake_llm.script(
         "root",
@@ -93,8 +86,9 @@ def test_local_server_needs_no_key_and_context_cannot_be_reassigned(fake_llm, ru
         fence("print(context.count('ERROR') > 0, len(documents))"),
         "FINAL(done)",
     )
-    result = run_rlm("ask", str(path), "q?", *model_args(fake_llm), env_extra={"OPENAI_API_KEY": None})
-    assert result.returncode == EXIT_OK, result.stderr
+    monkeypatch.delenv("OPENAI_API_KEY")
+    result = rlm_main("ask", str(path), "q?", *model_args(fake_llm))
+    assert result.code == EXIT_OK, result.stderr
     roots = fake_llm.requests_for("root")
     assert "`context` is the input and cannot be reassigned" in roots[1].last_user
     assert "True 1" in roots[2].last_user

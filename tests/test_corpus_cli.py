@@ -28,6 +28,11 @@ def root_args(fake: FakeLLM) -> list[str]:
     return ["--model", "openai/root", "--api-base", fake.url]
 
 
+def plain_args(fake: FakeLLM) -> list[str]:
+    """One scripted model for everything, and no guidance: its reading of the question would take a reply."""
+    return [*root_args(fake), "--guidance", "off"]
+
+
 def repl_report(fake: FakeLLM) -> dict[str, object]:
     """The JSON the first code block printed, as the engine showed it to the root model on its second turn."""
     shown = fake.requests_for("root")[1].last_user
@@ -69,8 +74,7 @@ PROJECT_DOCUMENTS = [
 # --- what reaches the REPL ------------------------------------------------------------------------------------
 
 
-@pytest.mark.slow
-def test_stdin_and_a_directory_give_the_repl_exactly_the_readable_documents(fake_llm, run_rlm, project):
+def test_stdin_and_a_directory_give_the_repl_exactly_the_readable_documents(fake_llm, rlm_main, project):
     fake_llm.script(
         "root",
         report_code(
@@ -87,9 +91,9 @@ def test_stdin_and_a_directory_give_the_repl_exactly_the_readable_documents(fake
         "FINAL(looked)",
     )
 
-    result = run_rlm("ask", "-", "project", "what is in here?", *root_args(fake_llm), input="panic: boom\n")
+    result = rlm_main("ask", "-", "project", "what is in here?", *plain_args(fake_llm), input="panic: boom\n")
 
-    assert result.returncode == EXIT_OK, result.stderr
+    assert result.code == EXIT_OK, result.stderr
     assert result.stdout == "looked\n"
     assert repl_report(fake_llm) == {
         "paths": ["<stdin>", *PROJECT_DOCUMENTS],
@@ -107,8 +111,7 @@ def test_stdin_and_a_directory_give_the_repl_exactly_the_readable_documents(fake
 
 
 @needs_proc_mem
-@pytest.mark.slow
-def test_skipped_and_truncated_files_reach_stderr_json_and_trace(fake_llm, run_rlm, tmp_path):
+def test_skipped_and_truncated_files_reach_stderr_json_and_trace(fake_llm, rlm_main, tmp_path):
     write(tmp_path / "in/app.log", "INFO fine\n")
     write(tmp_path / "in/big.log", "0123456789 ERROR something\n" * 2_000)
     write(tmp_path / "in/blob.bin", BINARY)
@@ -117,9 +120,9 @@ def test_skipped_and_truncated_files_reach_stderr_json_and_trace(fake_llm, run_r
     write(tmp_path / "in/cut.pdf", pdf[: len(pdf) // 2])
     fake_llm.script("root", report_code('"chars": [(d.path, d.chars, d.truncated) for d in documents]'), "FINAL(ok)")
 
-    result = run_rlm("ask", "in", PROC_MEM, "q?", "--json", "--max-file-size", "10000", *root_args(fake_llm))
+    result = rlm_main("ask", "in", PROC_MEM, "q?", "--json", "--max-file-size", "10000", *plain_args(fake_llm))
 
-    assert result.returncode == EXIT_OK, result.stderr
+    assert result.code == EXIT_OK, result.stderr
     assert repl_report(fake_llm) == {"chars": [["in/app.log", 10, False], ["in/big.log", 10_000, True]]}
     expected = {
         "skipped in/blob.bin: binary (application/octet-stream)",
@@ -179,19 +182,22 @@ def test_dry_run_json_is_one_object(run_rlm, project):
     assert report["root_prompt_chars"] > 1000
 
 
-@pytest.mark.slow
-def test_dry_run_verbose_shows_the_messages_the_model_would_get(fake_llm, run_rlm, tmp_path):
+def test_dry_run_verbose_shows_the_messages_the_model_would_get(fake_llm, rlm_main, tmp_path):
     line = '2024-05-02T10:{:02d}:00Z level=error svc=cart-api msg="payment declined for order {}"'
     lines = [line.format(i, i) for i in range(40)]
     write(tmp_path / "logs/app.log", "\n".join(lines) + "\n")
     question = "How many payment errors did cart-api log?"
 
-    shown = run_rlm("ask", "--dry-run", "-v", "logs", question)
-    report = json.loads(run_rlm("ask", "--dry-run", "--json", "-v", "logs", question).stdout)
+    shown = rlm_main("ask", "--dry-run", "-v", "logs", question)
+    report = json.loads(rlm_main("ask", "--dry-run", "--json", "-v", "logs", question).stdout)
     fake_llm.script("root", fence("print(len(records()))"), "FINAL(40)")
-    asked = run_rlm("ask", "logs", question, *root_args(fake_llm))
+    # A dry run calls no model, so it cannot show the sub-model's reading of the question: here it gives none.
+    fake_llm.rule("sub", "", "I cannot tell.")
+    asked = rlm_main(
+        "ask", "logs", question, "--model", "openai/root", "--sub-model", "openai/sub", "--api-base", fake_llm.url
+    )
 
-    assert shown.returncode == asked.returncode == EXIT_OK, asked.stderr
+    assert shown.code == asked.code == EXIT_OK, asked.stderr
     sent = fake_llm.requests_for("root")[0].messages[:2]
     assert report["messages"] == sent
     assert "--- user message ---\n" + sent[1]["content"] in shown.stdout
