@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import mmap
 import os
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -16,7 +15,6 @@ if TYPE_CHECKING:
     from rlm_cli.inputs.corpus import Corpus
 
 SEPARATOR_TEMPLATE = "=== FILE: {path} ===\n"
-SEPARATOR_PATTERN = re.compile(r"^=== FILE: (.*) ===$", re.MULTILINE)
 PAGE_MARKER_TEMPLATE = "--- page {page} ---"
 
 CONTEXT_FILE = "context.txt"
