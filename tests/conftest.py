@@ -183,9 +183,6 @@ class ScriptedModel:
     def price(self, model: str, usd_per_call: float) -> None:
         self._prices[model] = usd_per_call
 
-    def requests_for(self, model: str) -> list[ModelRequest]:
-        return [r for r in self.requests if r.model == model]
-
     def peak_concurrency_for(self, model: str) -> int:
         return self._peak[model]
 
@@ -247,10 +244,13 @@ class Solved:
     def answer(self) -> str | None:
         return self.outcome.answer
 
+    def requests_to(self, model: str) -> list[ModelRequest]:
+        return [r for r in self.requests if r.model == model]
+
     @property
     def roots(self) -> list[ModelRequest]:
         """The root model's requests: roots[i].last_user is what the model read before its reply i + 1."""
-        return [r for r in self.requests if r.model == "root"]
+        return self.requests_to("root")
 
     def of_type(self, cls: type[E]) -> list[E]:
         return [e for e in self.events if isinstance(e, cls)]

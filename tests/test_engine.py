@@ -92,10 +92,10 @@ print(len(parts), total)
 """),
         "FINAL_VAR(total)",
     )
-    model.rule("sub", "Count the lines", count_errors_after_first_line, delay=0.2)
+    model.rule("sub", "Count the lines", count_errors_after_first_line, delay=0.5)  # long enough to overlap
     run = solve("How many lines contain ERROR?", path)
     assert (run.answer, run.outcome.final, run.outcome.status) == (str(expected), True, "ok")
-    assert len([r for r in run.requests if r.model == "sub"]) >= 8
+    assert len(run.requests_to("sub")) >= 8
     assert model.peak_concurrency_for("sub") >= 4  # the batch really ran concurrently
     # The root model never saw the input itself: only metadata and a prefix.
     first_prompt = "\n".join(m["content"] for m in run.roots[0].messages)
@@ -327,7 +327,7 @@ def test_depth_two_runs_a_child_rlm(model, solve, app_log):
     model.script("sub", fence("words = context.split('words in:', 1)[1].split()\nprint(len(words))"), "FINAL(3 words)")
     run = solve("q?", path, guidance="off", max_depth=2)
     assert run.answer == "3 words"
-    child = [r for r in run.requests if r.model == "sub"]
+    child = run.requests_to("sub")
     assert "Count the words" in child[0].messages[-1]["content"]
     assert "3" in child[1].last_user
     assert [e.recursive for e in run.of_type(ev.SubcallFinished)] == [True]
@@ -410,7 +410,7 @@ def test_max_subcalls_stops_the_run(model, solve, app_log):
     model.rule("sub", "", "y")
     run = solve("q?", path, max_subcalls=4, concurrency=2)
     assert run.outcome.status == "budget_exhausted" and run.outcome.error.budget == "subcalls"
-    assert len([r for r in run.requests if r.model == "sub"]) <= 4
+    assert len(run.requests_to("sub")) <= 4
 
 
 def test_max_tokens_stops_the_run(model, solve, app_log):
