@@ -145,7 +145,6 @@ def test_alias_run_keeps_the_key_out_and_saves_a_replayable_trace(fake_llm, rlm_
     script_run(fake_llm, root="aliased")
     extra = tmp_path / "copy.jsonl"
     args = ("ask", "-m", "local", "--sub-model", "small", "--api-key", SECRET, "-v", "--trace-file", str(extra))
-    args += ("--guidance", "off")  # only the scripted sub-calls reach the sub-model
     (tmp_path / "blob.bin").write_bytes(bytes(range(256)) * 8)  # skipped, with a warning in the trace
     result = rlm_main(*args, str(notes), "blob.bin", "Shout every word.")
     assert result.code == EXIT_OK, result.stderr
@@ -213,7 +212,7 @@ def test_a_terminal_gets_the_rich_view_and_stdout_stays_clean(fake_llm, rlm_env,
 
     reader = threading.Thread(target=drain)
     reader.start()
-    args = ["ask", "-m", "openai/root", "--sub-model", "openai/sub", "--api-base", fake_llm.url, "--guidance", "off"]
+    args = ["ask", "-m", "openai/root", "--sub-model", "openai/sub", "--api-base", fake_llm.url]
     try:
         done = subprocess.run(
             [str(Path(sys.executable).parent / "rlm"), *args, str(notes), "Shout every word."],

@@ -219,8 +219,7 @@ def test_a_slow_model_gets_a_waiting_line_and_json_stays_one_object(rlm_main, fa
         return fence("print('all good')")
 
     fake_llm.script("root", slow, "FINAL(all good)")
-    args = ("--json", "-m", "openai/root", "--api-base", fake_llm.url, "--guidance", "off")  # scripted turns only
-    result = rlm_main("ask", *args, "logs", "what failed?")
+    result = rlm_main("ask", "--json", "-m", "openai/root", "--api-base", fake_llm.url, "logs", "what failed?")
     assert result.code == EXIT_OK, result.stderr
     assert re.search(r"^rlm: waiting for openai/root \(turn 1/20\)\.\.\. \d+ s$", result.stderr, re.M), result.stderr
     (line,) = result.stdout.splitlines()
@@ -234,7 +233,7 @@ def test_iterations_spent_on_code_alone_end_with_the_last_output_not_code(rlm_ma
         fence("print('found:')\nprint('3 services failed: api, db, web')"),
         fence("print('one more look')"),  # the last call, asked for an answer, writes code again
     )
-    args = ("--json", "-m", "openai/root", "--api-base", fake_llm.url, "--max-iterations", "2", "--guidance", "off")
+    args = ("--json", "-m", "openai/root", "--api-base", fake_llm.url, "--max-iterations", "2")
     result = rlm_main("ask", *args, "logs", "which services failed?")
     assert result.code == EXIT_BUDGET, result.stderr
     data = json.loads(result.stdout)

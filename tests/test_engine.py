@@ -313,7 +313,7 @@ def test_failed_subcall_inside_batch_is_marked_and_batch_survives(model, solve, 
     model.script("root", fence('res = llm_query_batched(["a", "b", "c"])\nprint(res)'), "FINAL(ok)")
     model.fail("sub", times=1)
     model.rule("sub", "", lambda p: f"answer-{p.strip()[-1]}")
-    run = solve("q?", path, guidance="off", concurrency=1)  # a guide's own sub-call would take the failure
+    run = solve("q?", path, concurrency=1)
     shown = run.roots[1].last_user
     assert shown.count("[llm_query error") == 1
     assert shown.count("answer-") == 2
@@ -325,7 +325,7 @@ def test_depth_two_runs_a_child_rlm(model, solve, app_log):
     model.script("root", fence('r = llm_query("Count the words in: alpha beta gamma")\nprint(r)'), "FINAL_VAR(r)")
     # The sub-model drives the child RLM, with its own REPL whose context is the prompt.
     model.script("sub", fence("words = context.split('words in:', 1)[1].split()\nprint(len(words))"), "FINAL(3 words)")
-    run = solve("q?", path, guidance="off", max_depth=2)
+    run = solve("q?", path, max_depth=2)
     assert run.answer == "3 words"
     child = run.requests_to("sub")
     assert "Count the words" in child[0].messages[-1]["content"]
@@ -338,7 +338,7 @@ def test_code_cannot_pick_an_unconfigured_model(model, solve, app_log):
     path, _ = app_log
     model.script("root", fence('print(llm_query("hi", model="openai/attacker-model"))'), "FINAL(done)")
     model.rule("sub", "", "from the configured sub-model")
-    run = solve("q?", path, guidance="off")
+    run = solve("q?", path)
     assert [r.model for r in run.requests if r.model != "root"] == ["sub"]
     assert "from the configured sub-model" in run.roots[1].last_user
     assert any("attacker-model" in w and "ignored" in w for w in run.notices("warning"))
