@@ -9,7 +9,8 @@ from conftest import fence
 from rlm_cli.engine import events as ev
 
 LOG = "".join(
-    f"2026-03-03T10:00:{i:02d}Z web-{i % 3} {'ERROR' if i % 4 == 0 else 'INFO'} request {i}\n" for i in range(40)
+    f'ts=2026-03-03T10:00:{i:02d}Z host=web-{i % 3} level={"error" if i % 4 == 0 else "info"} msg="request {i}"\n'
+    for i in range(40)
 )
 STRONG = [fence('print(sum(1 for r in records() if r["level"] == "ERROR"))'), "FINAL(10)"]
 
@@ -74,6 +75,14 @@ def test_notes_from_the_child_reach_the_model_only_with_guidance(model, solve, l
     model.script("root", fence("users = {r['user'] for r in records()}\nprint(len(users))"), "FINAL(1)", "FINAL(1)")
     run = solve("How many users?", LOG, guidance=level)
     assert ("holds only None" in run.roots[1].last_user) is noted
+
+
+def test_small_guidance_questions_a_list_answer_that_names_every_counted_item_once(model, solve):
+    code = fence("c = Counter(r['host'] for r in records() if r['level'] == 'ERROR')\nprint(c.most_common())")
+    model.script("root", code, "FINAL(web-0, web-1, web-2)", "FINAL(web-0, web-1, web-2)")
+    run = solve("Which hosts logged 4 errors?", LOG)
+    assert run.answer == "web-0, web-1, web-2" and run.outcome.iterations == 3  # told once, then taken
+    assert "names every item the output counted" in run.roots[2].last_user
 
 
 # --- final answers ---------------------------------------------------------------------------------

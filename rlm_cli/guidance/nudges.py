@@ -72,6 +72,11 @@ NO_CODE_KEY = (
     "To see the lines that mention {key!r}, reply with only this block:\n```repl\n"
     "for line in grep({key!r})[:10]:\n    print(line)\n```"
 )
+ALL_COUNTED = (
+    "Your answer names every item the output counted ({counts}), although their counts differ. If the question "
+    "asks only for some of them, keep those whose count fits it (in code) and answer with those; if it asks for "
+    "all of them, reply FINAL(answer) again."
+)
 UNSUPPORTED = (
     "Your answer contains {values}, which no REPL output showed as a result. Do not guess: compute it "
     "from `context` in a ```repl block and print it first. If you are sure, reply FINAL(answer) again."

@@ -88,6 +88,9 @@ class SmallModelGuide:
         nothing = self.last is not None and self.last.ok and found_nothing(last)
         if nothing or any(note.kind == "only_none" for note in (self.last.notes if self.last else ())):
             yield "empty", Advice(nudges.EMPTY_ANSWER, "final answer right after code that found nothing")
+        if counts := checks.all_counted(answer, last):
+            shown = ", ".join(f"{name}: {n}" for name, n in counts.items())
+            yield "all_counted", Advice(nudges.ALL_COUNTED.format(counts=shown), "answer names every counted item")
         if repeated := checks.repeated_items(answer):
             values = ", ".join(repeated[:3])
             yield "repeated", Advice(nudges.REPEATED_ITEMS.format(values=values), f"answer repeats {repeated[:3]}")
