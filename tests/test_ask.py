@@ -16,14 +16,14 @@ from fakellm import FakeLLM
 from rlm_cli.errors import EXIT_BUDGET, EXIT_MODEL, EXIT_OK
 
 
-def test_server_down_is_a_clean_model_error(dead_url, rlm_main, app_log, monkeypatch):
+def test_server_down_is_a_clean_model_error_at_once(dead_url, rlm_main, app_log):
     path, _ = app_log
-    monkeypatch.setenv("RLM_RETRIES", "1")
-    monkeypatch.setenv("RLM_RETRY_DELAY", "0.01")
-    result = rlm_main("ask", str(path), "q?", "--model", "openai/root", "--api-base", dead_url)
+    result = rlm_main("ask", str(path), "q?", "--json", "--model", "openai/root", "--api-base", dead_url)
     assert result.code == EXIT_MODEL
     assert "Traceback" not in result.stderr
-    assert re.search(r"rlm: .*cannot connect to openai/root", result.stderr), result.stderr
+    assert re.search(rf"rlm: .*cannot connect to openai/root at {dead_url}", result.stderr), result.stderr
+    assert "retry" not in result.stderr  # with the default 4 retries: none was tried
+    assert json.loads(result.stdout)["error"]["type"] == "model"
 
 
 def test_server_500_then_200_is_retried(fake_llm, rlm_main, app_log, monkeypatch):
