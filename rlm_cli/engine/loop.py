@@ -16,7 +16,7 @@ from typing import Any
 
 from rlm_cli.engine import events as ev
 from rlm_cli.engine import parsing, prompts
-from rlm_cli.engine.budget import Budget, Limits
+from rlm_cli.engine.budget import Budget, ChildCaps, Limits
 from rlm_cli.engine.model import Completion, ModelClient, ModelSpec
 from rlm_cli.errors import BudgetExhausted, ModelError, RlmError
 from rlm_cli.guidance import checks
@@ -47,6 +47,8 @@ class EngineConfig:
     sub_chars: int = 60_000
     sandbox: bool = True
     sandbox_overrides: dict[str, Any] = field(default_factory=dict)
+    max_child_repls: int = 8  # child RLMs running at once, each with its own REPL process
+    max_recursive_calls: int = 64  # child RLMs over the whole run
 
     def public(self) -> dict[str, Any]:
         """The configuration as it may be shown and saved: no secrets."""
@@ -90,6 +92,7 @@ class Run:
         self.http_slots = threading.BoundedSemaphore(max(config.concurrency, 1))
         self._batch_ids = itertools.count(1)
         self._warned: dict[str, str] = {}
+        self._children = ChildCaps(config.max_child_repls, config.max_recursive_calls)
 
     def emit(self, event: ev.Event) -> None:
         with self._emit_lock:
@@ -106,6 +109,16 @@ class Run:
 
     def next_batch_id(self) -> int:
         return next(self._batch_ids)
+
+    def reserve_child(self, depth: int) -> bool:
+        """Room for one more child RLM under the caps; False makes the sub-call a plain model call."""
+        refused = self._children.reserve()
+        if refused is not None:
+            self.warn_once(f"child-cap:{refused}", refused, depth)
+        return refused is None
+
+    def release_child(self) -> None:
+        self._children.release()
 
     def call(
         self, spec: ModelSpec, messages: list[dict[str, str]], depth: int, stop: list[str] | None = None
@@ -489,6 +502,8 @@ class RLM:
     # --- model calls from the REPL -----------------------------------------------------------
     def _on_llm(self, prompts_: list[str], model: str | None, batched: bool) -> list[str]:
         """Serve llm_query / llm_query_batched for the REPL: concurrently, in order, errors per item."""
+        if not prompts_:
+            return []  # only a forged request is empty (the REPL answers [] itself): nothing to run
         batch_id = self.run.next_batch_id()
         started = time.monotonic()
         self.run.emit(ev.BatchStarted(depth=self.depth, batch_id=batch_id, size=len(prompts_)))
@@ -534,7 +549,7 @@ class RLM:
     def _one_subcall(self, batch_id: int, index: int, prompt: str, model: str | None) -> str:
         self.run.budget.reserve_subcall()
         spec = self._sub_spec(model)
-        recursive = self.depth + 1 < self.config.max_depth
+        recursive = self.depth + 1 < self.config.max_depth and self.run.reserve_child(self.depth)
         started = time.monotonic()
         error: str | None = None
         tokens = (0, 0)
@@ -576,7 +591,10 @@ class RLM:
     def _child_rlm(self, prompt: str, spec: ModelSpec) -> str:
         """Depth recursion: the sub-call is a full RLM, driven by the sub-model, whose context is the prompt."""
         child = RLM(self.run, self.depth + 1, spec)
-        outcome = child.solve(prompts.CHILD_QUESTION.format(head=prompt[:1_000]), corpus_from_text(prompt))
+        try:
+            outcome = child.solve(prompts.CHILD_QUESTION.format(head=prompt[:1_000]), corpus_from_text(prompt))
+        finally:
+            self.run.release_child()  # the child's REPL is closed by now
         if (
             outcome.error is not None
             and isinstance(outcome.error, BudgetExhausted)

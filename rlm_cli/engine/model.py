@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rlm_cli.errors import ModelError
+from rlm_cli.redaction import redact_text
 
 _litellm: Any = None
 _import_lock = threading.Lock()
@@ -106,6 +107,7 @@ class ModelClient:
                 response = litellm.completion(timeout=timeout, num_retries=0, max_retries=0, **kwargs)
             except Exception as exc:  # litellm raises many types; classify them once here
                 transient, message = _classify(exc, spec)
+                message = redact_text(message)  # servers echo keys back in their error text
                 attempt += 1
                 if not transient or attempt > self.retry.retries:
                     if transient:
