@@ -16,6 +16,7 @@ from typing import Any
 
 from rlm_cli.errors import ModelError
 from rlm_cli.redaction import redact_text
+from rlm_cli.sanitize import encodable
 
 _litellm: Any = None
 _import_lock = threading.Lock()
@@ -126,7 +127,8 @@ class ModelClient:
 
 def _to_completion(response: Any, spec: ModelSpec, latency: float) -> Completion:
     choice = response.choices[0]
-    text = getattr(choice.message, "content", None) or ""
+    # A "\\ud800" escape in the server's JSON is a lone surrogate here, which no UTF-8 write accepts.
+    text = encodable(getattr(choice.message, "content", None) or "")
     usage = getattr(response, "usage", None)
     input_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
     output_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
