@@ -234,14 +234,14 @@ def _dry_run(corpus: Any, question: str, out: OutputOptions, sub_chars: int) -> 
         cut = " (truncated)" if doc["truncated"] else ""
         print(f"  {doc['path']}  [{doc['type']}, {doc['chars']:,} chars, {plural(doc['lines'], 'line')}{extra}]{cut}")
     for skip in report["skipped"]:
-        print(f"  skipped {skip['path']}: {skip['reason']}")
+        print(_for_stdout(f"  skipped {skip['path']}: {skip['reason']}"))  # a reason may quote a file
     print(
         f"{plural(len(report['documents']), 'document')}, {report['total_chars']:,} characters "
         f"(~{report['estimated_tokens']:,} tokens); root prompt {report['root_prompt_chars']:,} characters "
         f"(~{report['root_prompt_tokens']:,} tokens)"
     )
     for message in messages if out.verbose else []:
-        print(f"\n--- {message['role']} message ---\n{message['content']}")
+        print(_for_stdout(f"\n--- {message['role']} message ---\n{message['content']}"))
     return EXIT_OK
 
 
