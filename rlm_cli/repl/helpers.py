@@ -73,16 +73,8 @@ class ReadOnlyError(Exception):
     """A cell that would rebind the input: it does not run, so it cannot compute on text the model typed."""
 
 
-_SCOPES = (
-    ast.FunctionDef,
-    ast.AsyncFunctionDef,
-    ast.Lambda,
-    ast.ClassDef,
-    ast.ListComp,
-    ast.SetComp,
-    ast.DictComp,
-    ast.GeneratorExp,
-)
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.ListComp, ast.SetComp,
+           ast.DictComp, ast.GeneratorExp)
 
 
 def check_bindings(tree: ast.Module, names: set[str]) -> None:
