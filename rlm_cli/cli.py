@@ -290,8 +290,10 @@ def ask(
         bool,
         Opt(
             "--trust-project-config",
-            envvar="RLM_TRUST_PROJECT_CONFIG",
-            help="Let a project .rlm.toml set sandbox, api_base, key variables and trace retention.",
+            help=(
+                "Let a project .rlm.toml set sandbox, api_base, key variables and trace retention "
+                "[env: RLM_TRUST_PROJECT_CONFIG]."
+            ),
             show_default=False,
             rich_help_panel=SANDBOX,
         ),
