@@ -17,6 +17,8 @@ import stat
 import tempfile
 import threading
 
+from rlm_cli.repl.sandbox import is_sandbox_uid
+
 PREFIX = "rlm-repl-"
 _NAME = re.compile(rf"{PREFIX}(\d+)-[A-Za-z0-9_]+")
 _swept = False
@@ -76,8 +78,6 @@ def _alive(pid: int) -> bool:
 
 def _ours(uid: int) -> bool:
     """This user's dir; a root parent hands its dirs to a sandbox uid (repl.sandbox), so those count too."""
-    from rlm_cli.repl.sandbox import is_sandbox_uid
-
     return uid == os.geteuid() or (os.geteuid() == 0 and is_sandbox_uid(uid))
 
 
