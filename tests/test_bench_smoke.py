@@ -277,6 +277,7 @@ def root_reply(text: str) -> str:
     return "```repl\nprint(len(context))\n```"
 
 
+@pytest.mark.slow
 def test_harness_runs_rlm_and_a_truncated_baseline_end_to_end(fake_llm, hermetic_env, tmp_path, capsys):
     # One task (a directory of logs): every rlm run is a subprocess that pays for importing litellm.
     fake_llm.rule("root", BASELINE_MARK, "no idea")

@@ -213,10 +213,12 @@ class RLM:
         repl.config.sandbox = SandboxPolicy.for_input(
             corpus.total_chars, repl.workdir, enabled=self.config.sandbox, **self.config.sandbox_overrides
         )
-        repl.start()
-        for warning in repl.warnings:
-            self.run.warn_once(f"sandbox:{warning}", warning, self.depth)
+        repl.start_soon(self._sandbox_warnings)  # boots while the first model call is in flight
         return repl
+
+    def _sandbox_warnings(self, warnings: list[str]) -> None:
+        for warning in warnings:
+            self.run.warn_once(f"sandbox:{warning}", warning, self.depth)
 
     def _solve(self, question: str, corpus: Corpus) -> Outcome:
         repl = self._start_repl(corpus)
