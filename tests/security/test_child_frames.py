@@ -8,6 +8,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from fakellm import FakeLLM
 
 from rlm_cli.engine.loop import RLM, EngineConfig, Run
@@ -18,6 +19,7 @@ from rlm_cli.repl.process import ReplProcess
 from security.conftest import FORGE, fence, model_args, shown, trace_events
 
 
+@pytest.mark.slow  # the CLI's own SIGPIPE disposition is the point: a real process
 def test_a_forged_llm_frame_then_exit_costs_a_restart_not_the_run(fake_llm: FakeLLM, run_rlm, tmp_path: Path) -> None:
     tmpdir = tmp_path / "tmp"
     tmpdir.mkdir()
@@ -78,11 +80,11 @@ def test_the_decoder_bounds_nesting_without_a_recursion_error() -> None:
         writer.join()
 
 
-def test_lone_surrogates_in_replies_and_output_end_in_a_normal_run(fake_llm: FakeLLM, run_rlm, tmp_path: Path) -> None:
+def test_lone_surrogates_in_replies_and_output_end_in_a_normal_run(fake_llm: FakeLLM, rlm_main, tmp_path: Path) -> None:
     (tmp_path / "app.log").write_text("line\n" * 10)
     fake_llm.script("root", "thinking \ud800\n" + fence("print('a\\udc80b')"), "FINAL(done \udfff)")
     trace_file = tmp_path / "run.jsonl"
-    result = run_rlm("ask", "app.log", "q?", "--json", "-v", "--trace-file", str(trace_file), *model_args(fake_llm))
-    assert result.returncode == EXIT_OK, result.stderr
+    result = rlm_main("ask", "app.log", "q?", "--json", "-v", "--trace-file", str(trace_file), *model_args(fake_llm))
+    assert result.code == EXIT_OK, result.stderr
     assert json.loads(result.stdout)["answer"] == "done \ufffd"
     assert [event["type"] for event in trace_events(trace_file)][-1] == "run_finished"

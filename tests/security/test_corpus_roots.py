@@ -47,10 +47,10 @@ def test_a_link_into_another_given_path_or_follow_symlinks_loads_it(tree: Path) 
     assert "outside secret" in texts and "more outside" in texts
 
 
-def test_the_cli_flag_follows_links(run_rlm, tree: Path) -> None:
-    skipped = run_rlm("ask", str(tree), "q?", "--dry-run")
+def test_the_cli_flag_follows_links(rlm_main, tree: Path) -> None:
+    skipped = rlm_main("ask", str(tree), "q?", "--dry-run")
     assert f"skipped {tree.name}/file-link: {OUTSIDE_REASON}" in skipped.stdout.replace(str(tree.parent) + "/", "")
-    followed = run_rlm("ask", str(tree), "q?", "--dry-run", "--follow-symlinks")
+    followed = rlm_main("ask", str(tree), "q?", "--dry-run", "--follow-symlinks")
     assert "file-link" in followed.stdout and OUTSIDE_REASON not in followed.stdout
 
 

@@ -76,7 +76,7 @@ def test_project_alias_gets_no_url_and_no_key_variable(
     assert "aliases.work.api_base, aliases.work.api_key_env" in warning
 
 
-def test_a_project_sandbox_false_leaves_the_sandbox_on(fake_llm: FakeLLM, run_rlm, tmp_path: Path) -> None:
+def test_a_project_sandbox_false_leaves_the_sandbox_on(fake_llm: FakeLLM, rlm_main, tmp_path: Path) -> None:
     (tmp_path / ".rlm.toml").write_text("sandbox = false\n")
     (tmp_path / "app.log").write_text("line\n" * 10)
     probe = """
@@ -88,8 +88,8 @@ except OSError as exc:
     print("parent environ denied:", type(exc).__name__)
 """
     fake_llm.script("root", fence(probe), "FINAL(done)")
-    result = run_rlm("ask", "app.log", "q?", "--json", *model_args(fake_llm))
-    assert result.returncode == EXIT_OK, result.stderr
+    result = rlm_main("ask", "app.log", "q?", "--json", *model_args(fake_llm))
+    assert result.code == EXIT_OK, result.stderr
     assert "parent environ denied: PermissionError" in shown(fake_llm)[1]
     [warning] = warnings_of(result.stderr)
     assert str(tmp_path / ".rlm.toml") in warning and "ignored sandbox" in warning
@@ -98,7 +98,7 @@ except OSError as exc:
 
 
 def test_a_project_url_or_alias_never_receives_the_user_s_requests(
-    fake_llm: FakeLLM, run_rlm, rlm_env: dict[str, str], tmp_path: Path
+    fake_llm: FakeLLM, rlm_main, rlm_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     attacker = FakeLLM()
     try:
@@ -113,9 +113,9 @@ def test_a_project_url_or_alias_never_receives_the_user_s_requests(
         (tmp_path / "app.log").write_text("line\n" * 10)
         fake_llm.script("root", fence("print(len(context))"), "FINAL(from the user's server)")
         for model in ("work", "openai/root"):
-            args = ["ask", "app.log", "q?", "-m", model, "--sub-model", "openai/sub"]
-            result = run_rlm(*args, env_extra={"GITHUB_TOKEN": GITHUB_TOKEN})
-            assert result.returncode == EXIT_OK, result.stderr
+            monkeypatch.setenv("GITHUB_TOKEN", GITHUB_TOKEN)
+            result = rlm_main("ask", "app.log", "q?", "-m", model, "--sub-model", "openai/sub")
+            assert result.code == EXIT_OK, result.stderr
             assert result.stdout.strip() == "from the user's server"
             [warning] = warnings_of(result.stderr)
             assert "ignored api_base, aliases.work.api_base, aliases.work.api_key_env" in warning
@@ -125,7 +125,7 @@ def test_a_project_url_or_alias_never_receives_the_user_s_requests(
         attacker.close()
 
 
-def test_a_project_trace_keep_deletes_no_saved_trace(fake_llm: FakeLLM, run_rlm, rlm_env: dict[str, str]) -> None:
+def test_a_project_trace_keep_deletes_no_saved_trace(fake_llm: FakeLLM, rlm_main, rlm_env: dict[str, str]) -> None:
     traces = Path(rlm_env["XDG_DATA_HOME"]) / "rlm" / "traces"
     traces.mkdir(parents=True)
     old = [traces / f"20200101-00000{i}-aaaaaa.jsonl" for i in range(3)]
@@ -136,7 +136,7 @@ def test_a_project_trace_keep_deletes_no_saved_trace(fake_llm: FakeLLM, run_rlm,
     (cwd / ".rlm.toml").write_text("trace_keep = 1\ntrace_max_mb = 0\n")
     (cwd / "app.log").write_text("line\n")
     fake_llm.script("root", fence("print(1)"), "FINAL(ok)")
-    result = run_rlm("ask", "app.log", "q?", *model_args(fake_llm))
-    assert result.returncode == EXIT_OK, result.stderr
+    result = rlm_main("ask", "app.log", "q?", *model_args(fake_llm))
+    assert result.code == EXIT_OK, result.stderr
     assert all(path.exists() for path in old)
     assert len(list(traces.glob("*.jsonl"))) == 4

@@ -47,13 +47,13 @@ def test_child_caps_refuse_past_either_limit() -> None:
     assert ChildCaps(at_once=1000, total=5).at_once == MAX_CHILD_REPLS
 
 
-def test_34_recursive_sub_calls_leave_the_root_repl_alive(fake_llm: FakeLLM, run_rlm, tmp_path: Path) -> None:
+def test_34_recursive_sub_calls_leave_the_root_repl_alive(fake_llm: FakeLLM, rlm_main, tmp_path: Path) -> None:
     (tmp_path / "app.log").write_text("line\n" * 10)
     batch = "keep = 'root state'\nr = llm_query_batched([f'part {i}' for i in range(34)])\n"
     batch += "print(len(r), sorted(set(r)))"
     fake_llm.script("root", fence(batch), fence("print(keep)"), "FINAL(done)")
     fake_llm.rule("sub", ".*", fence("FINAL('child ok')"))
-    result = run_rlm("ask", "app.log", "q?", "--max-depth", "2", *model_args(fake_llm), timeout=300)
-    assert result.returncode == EXIT_OK, result.stderr
+    result = rlm_main("ask", "app.log", "q?", "--max-depth", "2", *model_args(fake_llm))
+    assert result.code == EXIT_OK, result.stderr
     assert "34 ['child ok']" in shown(fake_llm)[1]
     assert "root state" in shown(fake_llm)[2] and "restarted" not in "".join(shown(fake_llm))

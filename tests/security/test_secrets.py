@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from fakellm import FakeLLM
 
 from rlm_cli import redaction
@@ -24,15 +25,19 @@ def test_registered_values_and_authorization_headers_are_redacted() -> None:
     assert ModelError(f"server said {FLAG_KEY}").message == "server said [redacted]"
 
 
-def test_a_server_echoing_the_keys_leaks_them_nowhere(fake_llm: FakeLLM, run_rlm, tmp_path: Path) -> None:
+def test_a_server_echoing_the_keys_leaks_them_nowhere(
+    fake_llm: FakeLLM, rlm_main, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "app.log").write_text("line\n")
     echo = f"Incorrect API key provided: {FLAG_KEY} (env {ENV_KEY}); Authorization: Bearer {FLAG_KEY}"
     fake_llm.fail("root", status=500, body=echo)  # retried: the retry notice quotes it too
     fake_llm.fail("root", status=401, body=echo)
     trace_file = tmp_path / "run.jsonl"
     args = ["ask", "app.log", "q?", "--json", "-v", "--api-key", FLAG_KEY, "--trace-file", str(trace_file)]
-    result = run_rlm(*args, *model_args(fake_llm), env_extra={"OPENAI_API_KEY": ENV_KEY, "RLM_RETRY_DELAY": "0.01"})
-    assert result.returncode == EXIT_MODEL, result.stderr
+    monkeypatch.setenv("OPENAI_API_KEY", ENV_KEY)
+    monkeypatch.setenv("RLM_RETRY_DELAY", "0.01")
+    result = rlm_main(*args, *model_args(fake_llm))
+    assert result.code == EXIT_MODEL, result.stderr
     envelope = json.loads(result.stdout)
     assert "Incorrect API key provided: [redacted]" in envelope["error"]["message"]
     assert "retry 1/" in result.stderr

@@ -61,21 +61,21 @@ def test_error_lines_and_a_terminal_answer_are_clean(capsys: pytest.CaptureFixtu
     assert runner._for_stdout(HOSTILE) == for_terminal(HOSTILE)
 
 
-def test_a_run_shows_clean_text_and_pipes_the_exact_answer(fake_llm: FakeLLM, run_rlm, tmp_path: Path) -> None:
+def test_a_run_shows_clean_text_and_pipes_the_exact_answer(fake_llm: FakeLLM, rlm_main, tmp_path: Path) -> None:
     (tmp_path / "app.log").write_text("line\n" * 10)
     turns = (f"{HOSTILE}\n" + fence(f"print({HOSTILE!r})"), fence(f"FINAL({HOSTILE!r})"))
     fake_llm.script("root", *turns, *turns)
-    result = run_rlm("ask", "app.log", "q?", "-v", *model_args(fake_llm))
-    assert result.returncode == EXIT_OK, result.stderr
+    result = rlm_main("ask", "app.log", "q?", "-v", *model_args(fake_llm))
+    assert result.code == EXIT_OK, result.stderr
     assert result.stderr.count("pwned") >= 3 and not UNSAFE.search(result.stderr.replace("\n", "").replace("\t", ""))
-    assert result.stdout == HOSTILE.replace("\r", "\n") + "\n"  # a pipe gets the exact text (text mode reads \r)
-    as_json = run_rlm("ask", "app.log", "q?", "--json", *model_args(fake_llm))
+    assert result.stdout == HOSTILE + "\n"  # not a terminal: the exact text
+    as_json = rlm_main("ask", "app.log", "q?", "--json", *model_args(fake_llm))
     assert json.loads(as_json.stdout)["answer"] == HOSTILE
 
 
-def test_a_server_error_line_is_clean(fake_llm: FakeLLM, run_rlm, tmp_path: Path) -> None:
+def test_a_server_error_line_is_clean(fake_llm: FakeLLM, rlm_main, tmp_path: Path) -> None:
     (tmp_path / "app.log").write_text("line\n")
     fake_llm.fail("root", status=400, body=f"bad request {HOSTILE}")
-    result = run_rlm("ask", "app.log", "q?", *model_args(fake_llm))
-    assert result.returncode == EXIT_MODEL
+    result = rlm_main("ask", "app.log", "q?", *model_args(fake_llm))
+    assert result.code == EXIT_MODEL
     assert "pwned" in result.stderr and not UNSAFE.search(result.stderr.replace("\n", ""))

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from fakellm import FakeLLM
 
 from rlm_cli.errors import EXIT_INTERRUPTED
@@ -49,6 +50,7 @@ def test_only_unlocked_dirs_of_dead_runs_are_swept(tmp_path: Path) -> None:
     assert link.is_symlink() and (target / "keep.txt").exists()
 
 
+@pytest.mark.slow  # a signal to a real rlm process
 def test_sighup_ends_the_run_with_its_partial_answer_and_no_temp_dir(
     fake_llm: FakeLLM, rlm_env: dict[str, str], tmp_path: Path
 ) -> None:
