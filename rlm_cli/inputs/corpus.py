@@ -257,22 +257,30 @@ class _IgnoreFile:
 
 def compile_patterns(lines: list[str], source: str, notes: list[str]) -> GitIgnoreSpec:
     """gitignore-style patterns, compiled once for linear-time matching; a bad line is noted and skipped."""
-    kept = []
+    kept: list[tuple[int, str]] = []
     for number, line in enumerate(lines, 1):
         if len(line) > _MAX_PATTERN_CHARS:
             notes.append(f"{source}:{number}: pattern skipped (longer than {_MAX_PATTERN_CHARS} characters)")
-            continue
-        try:
-            with warnings.catch_warnings():  # Python's re warns about odd sets on stderr; the line is still fine
-                warnings.simplefilter("ignore")
-                GitIgnoreSpec.from_lines([line], backend=_PATTERN_BACKEND)
-        except Exception as e:  # pathspec and re2 raise several types for a pattern they refuse
-            notes.append(f"{source}:{number}: pattern skipped ({_printable(str(e))[:100]})")
-            continue
-        kept.append(line)
-    with warnings.catch_warnings():
+        else:
+            kept.append((number, line))
+    try:
+        return _compile([line for _, line in kept])
+    except Exception:  # pathspec and re2 raise several types for a pattern they refuse: find which, line by line
+        good = []
+        for number, line in kept:
+            try:
+                _compile([line])
+            except Exception as e:
+                notes.append(f"{source}:{number}: pattern skipped ({_printable(str(e))[:100]})")
+            else:
+                good.append(line)
+        return _compile(good)
+
+
+def _compile(lines: list[str]) -> GitIgnoreSpec:
+    with warnings.catch_warnings():  # Python's re warns about odd sets on stderr; such a line still compiles
         warnings.simplefilter("ignore")
-        return GitIgnoreSpec.from_lines(kept, backend=_PATTERN_BACKEND)
+        return GitIgnoreSpec.from_lines(lines, backend=_PATTERN_BACKEND)
 
 
 def _ignored(stack: tuple[_IgnoreFile, ...], rel: str, is_dir: bool) -> bool:
