@@ -13,7 +13,7 @@ from fakellm import FakeLLM
 
 from rlm_cli.engine.loop import RLM, EngineConfig, Run
 from rlm_cli.engine.model import ModelClient, ModelSpec
-from rlm_cli.errors import EXIT_OK
+from rlm_cli.errors import EXIT_INTERNAL, EXIT_OK, EXIT_SANDBOX
 from rlm_cli.repl import protocol
 from rlm_cli.repl.process import ReplProcess
 from security.conftest import FORGE, fence, model_args, shown, trace_events
@@ -88,3 +88,34 @@ def test_lone_surrogates_in_replies_and_output_end_in_a_normal_run(fake_llm: Fak
     assert result.code == EXIT_OK, result.stderr
     assert json.loads(result.stdout)["answer"] == "done \ufffd"
     assert [event["type"] for event in trace_events(trace_file)][-1] == "run_finished"
+
+
+def test_a_repl_that_cannot_start_ends_the_run_with_exit_7_and_a_complete_envelope(
+    fake_llm: FakeLLM, rlm_main, tmp_path: Path
+) -> None:
+    (tmp_path / "app.log").write_text("line\n")
+    fake_llm.script("root", fence("print(1)"))
+    result = rlm_main("ask", "app.log", "q?", "--json", "--memory-limit", "1", *model_args(fake_llm))
+    assert result.code == EXIT_SANDBOX, result.stderr
+    envelope = json.loads(result.stdout)
+    assert envelope["status"] == "error" and envelope["error"]["type"] == "sandbox"
+    assert "the REPL process failed to start" in envelope["error"]["message"]
+    assert trace_events(envelope["trace"])[-1]["type"] == "run_finished"
+
+
+def test_an_unexpected_fault_still_ends_with_exit_1_a_trace_and_a_complete_envelope(
+    fake_llm: FakeLLM, rlm_main, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(self: RLM, *args: object) -> None:
+        raise RuntimeError("a fault nothing else caught")
+
+    monkeypatch.setattr(RLM, "_solve", broken)
+    (tmp_path / "app.log").write_text("line\n")
+    result = rlm_main("ask", "app.log", "q?", "--json", *model_args(fake_llm))
+    assert result.code == EXIT_INTERNAL, result.stderr
+    envelope = json.loads(result.stdout)
+    assert envelope["error"] == {
+        "type": "internal",
+        "message": "internal error: RuntimeError: a fault nothing else caught",
+    }
+    assert trace_events(envelope["trace"])[-1]["type"] == "run_finished"
