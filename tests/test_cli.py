@@ -138,7 +138,9 @@ def test_no_input_errors_at_once_whatever_stdin_is(run_rlm, rlm_env, tmp_path: P
 
 
 def test_alias_run_keeps_the_key_out_and_saves_a_replayable_trace(fake_llm, rlm_main, tmp_path: Path, notes):
-    (tmp_path / ".rlm.toml").write_text(
+    user_file = tmp_path / "home" / ".config" / "rlm" / "config.toml"  # a project file may not set an api_base
+    user_file.parent.mkdir(parents=True, exist_ok=True)
+    user_file.write_text(
         f'[aliases.local]\nmodel = "openai/aliased"\napi_base = "{fake_llm.url}"\n'
         f'[aliases.small]\nmodel = "openai/sub"\napi_base = "{fake_llm.url}"\n'
     )
