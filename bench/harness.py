@@ -8,7 +8,7 @@ Usage: python bench/harness.py --model openai/MODEL --api-base URL [--families n
 Each task runs through the real CLI in a subprocess (a stdin task gets its one file on `rlm ask -`); the
 baseline sends the whole input in one prompt, cut in the middle to fit --window tokens (chars/4).
 Accuracy is reported by family and size, by wording group (tune, heldout) and by question type.
-See docs/bench-tasks.md for the families, the wordings, the held-out rule and the scoring.
+See docs/benchmarks.md for running it, docs/bench-tasks.md for the tasks, wordings and scoring.
 """
 
 from __future__ import annotations
