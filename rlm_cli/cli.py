@@ -20,6 +20,7 @@ from typer.core import TyperCommand, TyperGroup
 
 from rlm_cli import __version__
 from rlm_cli.errors import EXIT_INTERRUPTED, EXIT_OK, InputError, RlmError, UsageError
+from rlm_cli.local.commands import app as local_app  # typer only: each command imports its own needs
 
 
 @dataclass
@@ -94,6 +95,7 @@ trace_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
 config_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(trace_app, name="trace", help="List and replay saved run traces.")
 app.add_typer(config_app, name="config", help="Show where settings come from.")
+app.add_typer(local_app, name="local", help="A local model on this machine: setup, start, stop, status.")
 
 
 def _show_version(value: bool) -> None:
