@@ -15,15 +15,13 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.error import URLError
 from urllib.request import urlopen
 
 from rlm_cli.errors import ConfigError, ModelError, UsageError
-from rlm_cli.local import DEFAULT_MODEL, DEFAULT_PORT, SETUP_COMMAND, LocalPaths, ModelFile, server_python
-from rlm_cli.local import setup
+from rlm_cli.local import DEFAULT_MODEL, DEFAULT_PORT, SETUP_COMMAND, LocalPaths, ModelFile, server_python, setup
 
 DEFAULT_CTX = 32768  # tokens: room for the RLM prompt, a REPL output and a reply
 DEFAULT_WAIT = 300.0  # seconds for the model to load; a slow disk or a busy CPU can take minutes
@@ -254,7 +252,7 @@ def _save(paths: LocalPaths, state: ServerState) -> None:
     staging.replace(paths.state)
 
 
-@contextmanager
+@contextlib.contextmanager
 def _locked(paths: LocalPaths) -> Iterator[None]:
     """One start at a time: two `rlm ask` runs at once share one server."""
     with open(paths.lock, "w") as handle:
