@@ -26,7 +26,7 @@ from rlm_cli.local import DEFAULT_MODEL, DEFAULT_PORT, SETUP_COMMAND, LocalPaths
 DEFAULT_CTX = 32768  # tokens: room for the RLM prompt, a REPL output and a reply
 DEFAULT_WAIT = 300.0  # seconds for the model to load; a slow disk or a busy CPU can take minutes
 _POLL = 0.2
-_STOP_WAIT = 15.0
+_STOP_WAIT = 5.0  # a busy server finishes its request first on SIGTERM; nothing in it is worth the wait
 
 Say = Callable[[str], None]
 
