@@ -245,7 +245,7 @@ def test_a_stale_pid_file_counts_as_down_and_is_removed(paths):
     assert server.read_status(paths).state == "down"
 
 
-def test_a_server_that_fails_to_start_says_why(paths, monkeypatch):
+def test_a_server_that_fails_to_start_says_why(paths, tmp_path: Path, monkeypatch):
     with pytest.raises(ConfigError, match="rlm local setup"):
         server.start(paths, SPEC)
     ready(paths)
@@ -253,8 +253,14 @@ def test_a_server_that_fails_to_start_says_why(paths, monkeypatch):
     with pytest.raises(ModelError, match="exited at start: error loading model: bad magic"):
         server.start(paths, SPEC)
     monkeypatch.delenv("FAKE_LLAMA_FAIL")
-    monkeypatch.setenv("PYTHONPATH", "")  # no llama_cpp at all
-    with pytest.raises(ConfigError, match=r"pip install 'rlm-cli\[local\]'"):
+    without = tmp_path / "python"  # an interpreter without llama_cpp says this, whatever this machine has
+    without.write_text(
+        "#!/bin/sh\necho \"$0: Error while finding module specification for 'llama_cpp.server' "
+        "(ModuleNotFoundError: No module named 'llama_cpp')\" >&2\nexit 1\n"
+    )
+    without.chmod(0o755)
+    monkeypatch.setenv("RLM_LOCAL_PYTHON", str(without))
+    with pytest.raises(ConfigError, match=r"pip install 'rlm-ask\[local\]'"):
         server.start(paths, SPEC)
     assert not paths.state.exists()
 

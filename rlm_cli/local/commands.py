@@ -39,7 +39,7 @@ def setup(
     probe = "import importlib.util, sys; sys.exit(importlib.util.find_spec('llama_cpp') is None)"
     if subprocess.run([python, "-c", probe], check=False).returncode != 0:
         raise ConfigError(
-            f"llama-cpp-python is not installed for {python}: pip install 'rlm-cli[local]' "
+            f"llama-cpp-python is not installed for {python}: pip install 'rlm-ask[local]' "
             "(or set RLM_LOCAL_PYTHON to a python that has llama-cpp-python[server])"
         )
     typer.echo('ready: rlm ask README.md "what is this?"   (starts the server; or start it now: rlm local start)')

@@ -167,7 +167,7 @@ def _start_failure(paths: LocalPaths, state: ServerState) -> Exception:
     text = "\n".join(lines)
     if "No module named 'llama_cpp" in text or "No module named llama_cpp" in text:
         return ConfigError(
-            f"llama-cpp-python is not installed for {state.python}: pip install 'rlm-cli[local]' "
+            f"llama-cpp-python is not installed for {state.python}: pip install 'rlm-ask[local]' "
             "(or set RLM_LOCAL_PYTHON to a python that has llama-cpp-python[server])"
         )
     last = lines[-1] if lines else "no output"

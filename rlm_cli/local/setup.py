@@ -201,7 +201,7 @@ def _download(url: str, target: Path, spec: ModelFile, meter: Meter, say: Say) -
 def _fetch_into(url: str, part: Path, meter: Meter, label: str) -> str:
     """Append what the server has past part's end (or everything); return the whole file's sha256."""
     have = part.stat().st_size if part.exists() else 0
-    headers = {"User-Agent": f"rlm-cli/{__version__}"}
+    headers = {"User-Agent": f"rlm-ask/{__version__}"}
     if have:
         headers["Range"] = f"bytes={have}-"
     hasher = hashlib.sha256()
