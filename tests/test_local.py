@@ -329,3 +329,4 @@ def test_local_status_on_a_fresh_machine(run_rlm):
     lines = result.stdout.splitlines()
     assert lines[0].startswith("model: not set up (rlm local setup)")
     assert lines[1].startswith("server: down")
+    assert run_rlm("local").stdout == result.stdout  # alone, it shows the status

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
+app = typer.Typer(rich_markup_mode=None)
 
 
 def _say(text: str) -> None:
@@ -33,7 +33,11 @@ def setup(
 
     source = gguf or f"the Hugging Face Hub ({DEFAULT_MODEL.repo})"
     _say(f"model {DEFAULT_MODEL.filename} ({DEFAULT_MODEL.size_text}) from {source}")
-    report = setup_model(local_paths(), DEFAULT_MODEL, gguf, meter=RichMeter(), say=_say)
+    meter = RichMeter()
+    try:
+        report = setup_model(local_paths(), DEFAULT_MODEL, gguf, meter=meter, say=_say)
+    finally:
+        meter.end()  # a bar left live by Ctrl-C or an error would keep the cursor hidden
     typer.echo(f"model {report.action}: {report.path}")
     python = server_python()
     probe = "import importlib.util, sys; sys.exit(importlib.util.find_spec('llama_cpp') is None)"
@@ -114,3 +118,10 @@ def status() -> None:
         models = ", ".join(other.models) or "no models"
         typer.echo(f"other local server: {other.known.label} at {other.known.base} ({models})")
         typer.echo(f"  rlm sends it nothing unless you pick it: {other.usage()}")
+
+
+@app.callback(invoke_without_command=True)
+def _local_root(ctx: typer.Context) -> None:
+    """`rlm local` alone shows the status, as `rlm config` alone shows the settings."""
+    if ctx.invoked_subcommand is None:
+        status()
