@@ -42,6 +42,13 @@ def test_alias_expands_to_model_and_api_base(layers: Path):
     resolved = resolve_model(settings, "local", None, 0.0)
     assert (resolved.model, resolved.api_base) == ("openai/qwen", "http://127.0.0.1:8089/v1")
     assert resolve_model(settings, "local", "http://other/v1", 0.0).api_base == "http://other/v1"
+    assert not resolved.local_server  # the user's alias replaced the built-in one
+
+
+def test_the_built_in_local_alias_points_at_the_rlm_local_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("RLM_CONFIG", str(tmp_path / "none.toml"))
+    resolved = resolve_model(load_settings({}, env={}, cwd=tmp_path), "local", None, 0.0)
+    assert (resolved.model, resolved.api_base, resolved.local_server) == ("openai/qwen2.5-coder-1.5b", None, True)
 
 
 def test_bad_values_and_unknown_keys_are_config_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
