@@ -197,7 +197,7 @@ def test_the_progress_bar_counts_every_byte(paths, files):
 # --- the server ------------------------------------------------------------------------------------------
 
 
-def test_start_status_and_stop_tell_the_truth(paths, tmp_path: Path, monkeypatch):
+def test_start_status_and_stop_tell_the_truth(paths, tmp_path: Path, monkeypatch, dead_url):
     ready(paths)
     assert server.read_status(paths).state == "down"
     gate = tmp_path / "gate"
@@ -208,6 +208,7 @@ def test_start_status_and_stop_tell_the_truth(paths, tmp_path: Path, monkeypatch
     assert starting.state == "starting" and starting.server is not None
     gate.touch()
     server.start(paths, SPEC)  # waits for the one already starting
+    monkeypatch.setenv("http_proxy", dead_url)  # a proxy is for the internet, not for 127.0.0.1
     up = server.read_status(paths)
     assert up.state == "up" and up.server.pid == starting.server.pid
     assert server.start(paths, SPEC).server.pid == starting.server.pid  # twice is harmless

@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from urllib.error import URLError
-from urllib.request import urlopen
+from urllib.request import ProxyHandler, build_opener
+
+_DIRECT = build_opener(ProxyHandler({}))  # 127.0.0.1 never goes through an http_proxy
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ def discover(known: tuple[Known, ...] = KNOWN, timeout: float = 0.5) -> list[Fou
     found = []
     for server in known:
         try:
-            with urlopen(server.base + server.models_path, timeout=timeout) as response:
+            with _DIRECT.open(server.base + server.models_path, timeout=timeout) as response:
                 data = json.loads(response.read())
         except (URLError, OSError, ValueError):
             continue

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.error import URLError
-from urllib.request import urlopen
+from urllib.request import ProxyHandler, build_opener
 
 from rlm_cli.errors import ConfigError, ModelError, UsageError
 from rlm_cli.local import DEFAULT_MODEL, DEFAULT_PORT, SETUP_COMMAND, LocalPaths, ModelFile, server_python, setup
@@ -26,6 +26,7 @@ from rlm_cli.local import DEFAULT_MODEL, DEFAULT_PORT, SETUP_COMMAND, LocalPaths
 DEFAULT_CTX = 32768  # tokens: room for the RLM prompt, a REPL output and a reply
 DEFAULT_WAIT = 300.0  # seconds for the model to load; a slow disk or a busy CPU can take minutes
 _POLL = 0.2
+_DIRECT = build_opener(ProxyHandler({}))  # 127.0.0.1 never goes through an http_proxy
 _STOP_WAIT = 5.0  # a busy server finishes its request first on SIGTERM; nothing in it is worth the wait
 
 Say = Callable[[str], None]
@@ -176,7 +177,7 @@ def _start_failure(paths: LocalPaths, state: ServerState) -> Exception:
 
 def _answers(url: str) -> bool:
     try:
-        with urlopen(f"{url}/models", timeout=2) as response:
+        with _DIRECT.open(f"{url}/models", timeout=2) as response:
             return response.status == 200
     except (URLError, OSError, ValueError):
         return False
