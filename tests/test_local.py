@@ -208,7 +208,10 @@ def test_start_status_and_stop_tell_the_truth(paths, tmp_path: Path, monkeypatch
     assert starting.state == "starting" and starting.server is not None
     gate.touch()
     server.start(paths, SPEC)  # waits for the one already starting
-    monkeypatch.setenv("http_proxy", dead_url)  # a proxy is for the internet, not for 127.0.0.1
+    probe = "from rlm_cli.local import local_paths, server; print(server.read_status(local_paths()).state)"
+    proxied = {**os.environ, "http_proxy": dead_url, "HTTP_PROXY": dead_url}  # for the internet, not 127.0.0.1
+    seen = subprocess.run([sys.executable, "-c", probe], env=proxied, capture_output=True, text=True, check=True)
+    assert seen.stdout == "up\n"
     up = server.read_status(paths)
     assert up.state == "up" and up.server.pid == starting.server.pid
     assert server.start(paths, SPEC).server.pid == starting.server.pid  # twice is harmless
