@@ -334,3 +334,19 @@ def test_local_status_on_a_fresh_machine(run_rlm):
     assert lines[0].startswith("model: not set up (rlm local setup)")
     assert lines[1].startswith("server: down")
     assert run_rlm("local").stdout == result.stdout  # alone, it shows the status
+
+
+def test_setup_from_the_hub_endpoint_keeps_nothing_that_fails_its_checksum(run_rlm, files, tmp_path: Path):
+    """The real model's checksum, a fake Hub at HF_ENDPOINT serving other bytes: two tries, exit 4, nothing kept."""
+    result = run_rlm("local", "setup", env_extra={"HF_ENDPOINT": files.url})
+    assert result.returncode == 4, result.stderr
+    hub_path = f"/{DEFAULT_MODEL.repo}/resolve/main/{DEFAULT_MODEL.filename}"
+    assert files.requests == [(hub_path, None), (hub_path, None)]
+    assert result.stderr.splitlines()[-1].startswith("rlm: error: ") and DEFAULT_MODEL.sha256 in result.stderr
+    models = tmp_path / "home" / ".cache" / "rlm" / "local" / "models"
+    assert list(models.iterdir()) == []
+    given = tmp_path / "other.gguf"
+    given.write_bytes(GGUF)
+    wrong = run_rlm("local", "setup", "--gguf", str(given))
+    assert wrong.returncode == 3 and "not qwen2.5-coder-1.5b-instruct-q4_k_m.gguf" in wrong.stderr
+    assert given.read_bytes() == GGUF and list(models.iterdir()) == []
