@@ -21,6 +21,7 @@ from typer._click import exceptions as click_errors  # typer vendors click and r
 from typer.core import TyperCommand, TyperGroup
 
 from rlm_cli import __version__
+from rlm_cli.cliparse import LightParams
 from rlm_cli.config import SETTINGS
 from rlm_cli.errors import EXIT_INTERRUPTED, EXIT_OK, InputError, RlmError, UsageError
 from rlm_cli.local.commands import app as local_app  # typer only: each command imports its own needs
@@ -53,7 +54,7 @@ class RlmInterrupted(RlmError):
         super().__init__("interrupted")
 
 
-class _Group(TyperGroup):
+class _Group(LightParams, TyperGroup):
     """Turns Ctrl-C in any command into an RlmError, which typer would otherwise swallow as a silent exit 130."""
 
     def invoke(self, ctx: typer.Context) -> Any:
@@ -63,7 +64,7 @@ class _Group(TyperGroup):
             raise RlmInterrupted() from None
 
 
-class _SectionedCommand(TyperCommand):
+class _SectionedCommand(LightParams, TyperCommand):
     """Plain help (no rich to load) with options grouped under their `rich_help_panel` headings."""
 
     def collect_usage_pieces(self, ctx: typer.Context) -> list[str]:
@@ -94,8 +95,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
-trace_app = typer.Typer(rich_markup_mode=None)
-config_app = typer.Typer(rich_markup_mode=None)
+trace_app = typer.Typer(cls=_Group, rich_markup_mode=None)
+config_app = typer.Typer(cls=_Group, rich_markup_mode=None)
 app.add_typer(trace_app, name="trace", help="List (the default) and replay saved run traces.")
 app.add_typer(config_app, name="config", help="Show the settings in effect and where each came from.")
 app.add_typer(local_app, name="local", help="A local model on this machine: setup, start, stop, status.")

@@ -85,7 +85,7 @@ def _local_api_base(by_default: bool) -> str:
 def _check_key(model: ResolvedModel) -> None:
     """An openai/ model for the cloud needs OPENAI_API_KEY: say so now, not after five retries.
 
-    With an api_base it is a local server, which needs no key (llm.py sends a placeholder).
+    With an api_base it is a local server, which needs no key (then none is sent).
     """
     if model.api_key or not model.model.startswith("openai/") or os.environ.get("OPENAI_API_KEY"):
         return

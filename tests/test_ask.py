@@ -244,21 +244,14 @@ def test_depth_two_runs_a_child_rlm(fake_llm, run_rlm, app_log):
     assert "3" in fake_llm.requests_for("sub")[1].last_user
 
 
-def test_server_down_is_a_clean_model_error(dead_url, run_rlm, app_log):
+def test_server_down_is_a_clean_model_error_at_once(dead_url, run_rlm, app_log):
     path, _ = app_log
-    result = run_rlm(
-        "ask",
-        str(path),
-        "q?",
-        "--model",
-        "openai/root",
-        "--api-base",
-        dead_url,
-        env_extra={"RLM_RETRIES": "1", "RLM_RETRY_DELAY": "0.01"},
-    )
+    result = run_rlm("ask", str(path), "q?", "--json", "--model", "openai/root", "--api-base", dead_url)
     assert result.returncode == EXIT_MODEL
     assert "Traceback" not in result.stderr
-    assert re.search(r"rlm: .*cannot connect to openai/root", result.stderr), result.stderr
+    assert re.search(rf"rlm: .*cannot connect to openai/root at {dead_url}", result.stderr), result.stderr
+    assert "retry" not in result.stderr  # with the default 4 retries: none was tried
+    assert json.loads(result.stdout)["error"]["type"] == "model"
 
 
 def test_server_500_then_200_is_retried(fake_llm, run_rlm, app_log):

@@ -245,7 +245,7 @@ def test_light_commands_never_import_litellm(tmp_path: Path, rlm_env, notes):
         """
         import sys
         from rlm_cli import cli
-        heavy = ("litellm", "openai", "rich", "pypdf")  # typer itself loads pydantic to coerce values
+        heavy = ("litellm", "openai", "httpx", "pydantic", "rich", "pypdf")
         for args in sys.argv[1:]:
             sys.argv = ["rlm", *args.split("|")]
             try:
@@ -267,6 +267,7 @@ def test_light_commands_never_import_litellm(tmp_path: Path, rlm_env, notes):
         "config|show",
         "local|status",
         f"ask|--dry-run|{notes}|q",
+        f"ask|--dry-run|--max-iterations|3|--timeout|2m|--guidance|off|-m|openai/x|{notes}|q",
         f"ask|{notes}|q",  # no model configured, and a key set: a config error, fast
     ]
     done = subprocess.run(

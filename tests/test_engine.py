@@ -60,7 +60,8 @@ def fence(code: str) -> str:
 
 
 LOG = "".join(
-    f"2026-03-03T10:00:{i:02d}Z web-{i % 3} {'ERROR' if i % 4 == 0 else 'INFO'} request {i}\n" for i in range(40)
+    f"ts=2026-03-03T10:00:{i:02d}Z host=web-{i % 3} level={'error' if i % 4 == 0 else 'info'} msg=\"request {i}\"\n"
+    for i in range(40)
 )
 STRONG = [fence('print(sum(1 for r in records() if r["level"] == "ERROR"))'), "FINAL(10)"]
 
@@ -156,3 +157,11 @@ def test_notes_from_the_child_reach_the_model_only_with_guidance():
     for level, expected in (("off", False), ("small", True)):
         _, client, _ = solve(LOG, "How many users?", [code, "FINAL(1)", "FINAL(1)"], level)
         assert ("holds only None" in client.root_calls[1][-1]["content"]) is expected
+
+
+def test_small_guidance_questions_a_list_answer_that_names_every_counted_item_once():
+    code = fence("c = Counter(r['host'] for r in records() if r['level'] == 'ERROR')\nprint(c.most_common())")
+    replies = [code, "FINAL(web-0, web-1, web-2)", "FINAL(web-0, web-1, web-2)"]
+    outcome, client, _ = solve(LOG, "Which hosts logged 4 errors?", replies, "small")
+    assert outcome.answer == "web-0, web-1, web-2" and outcome.iterations == 3  # told once, then taken
+    assert "names every item the output counted" in client.root_calls[2][-1]["content"]

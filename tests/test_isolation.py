@@ -538,16 +538,14 @@ def test_the_run_timeout_cleans_up(fake_llm: FakeLLM, run_rlm, tmp_path: Path) -
 @pytest.fixture
 def repl(tmp_path: Path) -> Iterator[ReplProcess]:
     """A sandboxed REPL over a tiny input, whose sub-calls echo their prompt."""
-    workdirs: list[str] = []
 
     def write_input(workdir: str) -> str:
-        workdirs.append(workdir)
         return write_bundle(corpus_from_text("alpha\nbeta\n"), workdir)
 
     proc = ReplProcess(
         write_input, ReplConfig(output_limit=2_000), lambda prompts, _m, _b: [f"re:{p}" for p in prompts]
     )
-    proc.config.sandbox = SandboxPolicy.for_input(100, workdirs[0])
+    proc.config.sandbox = SandboxPolicy.for_input(100, proc.workdir)
     proc.start()
     try:
         yield proc

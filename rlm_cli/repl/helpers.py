@@ -14,7 +14,9 @@ from typing import Any
 from rlm_cli.inputs import records as recordlib
 
 REPR_LIMIT = 2_000
-GREP_AROUND = 250  # characters shown on each side of a match in a long line
+# Characters shown on each side of a match in a long line: a window stays under 500 characters, the length past
+# which an output line reads as a dump of data rather than a result (guidance/small.py: EVIDENCE_LINE).
+GREP_AROUND = 200
 
 
 def to_text(value: Any) -> str:

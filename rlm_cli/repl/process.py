@@ -90,8 +90,8 @@ class ReplProcess:
         self.config = config
         self.on_llm = on_llm
         self.workdir = tempfile.mkdtemp(prefix="rlm-repl-")
-        self.bundle = write_input(self.workdir)
-        prepare_workdir(self.workdir)
+        self._write_input = write_input
+        self.bundle: str | None = None  # written by the first start, which may run in a thread (start_soon)
         # The child's stderr, kept outside its workdir: a file there could be swapped for a symlink
         # that a restart would open, as root, for the next child to write into.
         self.stderr = tempfile.TemporaryFile(prefix="rlm-repl-stderr-")  # noqa: SIM115 - closed by close()
@@ -100,9 +100,45 @@ class ReplProcess:
         self.warnings: list[str] = []
         self._ids = itertools.count(1)
         self._lost_why: str | None = None  # set when a child was killed outside a cell; told with the next one
+        self._starting: threading.Thread | None = None
+        self._start_error: BaseException | None = None
 
     # --- life cycle -------------------------------------------------------------------------
+    def start_soon(self, on_started: Callable[[list[str]], None] | None = None) -> None:
+        """Spawn the child now and finish its start in a thread, so writing the input and the child's boot
+        overlap the first model call. The first cell (or variable read) waits for it and raises what the start
+        raised; `on_started` gets the sandbox's warnings once the child is up.
+
+        The spawn stays in the calling thread: the child dies with the thread that forked it (PR_SET_PDEATHSIG).
+        """
+        self._spawn()
+
+        def finish() -> None:
+            try:
+                self._handshake()
+            except BaseException as exc:  # handed to the thread that needs the child
+                self._start_error = exc
+                return
+            if on_started is not None:
+                on_started(self.warnings)
+
+        self._starting = threading.Thread(target=finish, name="rlm-repl-start", daemon=True)
+        self._starting.start()
+
+    def _started(self) -> None:
+        """Wait for a start begun by start_soon, and raise its error here."""
+        if self._starting is not None:
+            self._starting.join()
+            self._starting = None
+        error, self._start_error = self._start_error, None
+        if error is not None:
+            raise error
+
     def start(self) -> None:
+        self._spawn()
+        self._handshake()
+
+    def _spawn(self) -> None:
         policy = self.config.sandbox
         if policy is not None and policy.enabled:
             shield_parent()
@@ -126,6 +162,14 @@ class ReplProcess:
         self.sock = parent_sock
         with _live_lock:
             _live.add(self)
+
+    def _handshake(self) -> None:
+        """Write the input once (the child boots meanwhile), then hand it the input and the policy."""
+        if self.bundle is None:
+            self.bundle = self._write_input(self.workdir)
+            prepare_workdir(self.workdir)
+        policy = self.config.sandbox
+        assert self.sock is not None
         init = {
             "op": "init",
             "bundle": self.bundle,
@@ -134,7 +178,7 @@ class ReplProcess:
         }
         limit = time.monotonic() + START_TIMEOUT_S
         try:
-            protocol.send(parent_sock, init, limit)
+            protocol.send(self.sock, init, limit)
             ready = self._recv(limit)
             warnings = ready.get("warnings")
             if ready["op"] != "ready" or not isinstance(warnings, list):
@@ -172,6 +216,12 @@ class ReplProcess:
 
     def close(self, graceful: bool = True) -> None:
         """Stop the child and its whole process group, and remove the temp dir."""
+        starting = self._starting
+        if starting is not None and starting is not threading.current_thread():
+            if starting.is_alive():  # still booting: nothing in it to keep, and waiting would only delay the end
+                graceful = False
+                self._kill()
+            starting.join()  # at once: the kill made its handshake fail
         if graceful and self.sock is not None and self.proc is not None:
             with contextlib.suppress(protocol.ChannelClosed):
                 protocol.send(self.sock, {"op": "exit"}, time.monotonic() + 1)
@@ -196,6 +246,7 @@ class ReplProcess:
         started = time.monotonic()
         lost, self._lost_why = self._lost_why, None
         try:
+            self._started()
             if self.sock is None:
                 self.start()
             result = self._run(code, timeout, deadline, started)
@@ -301,6 +352,7 @@ class ReplProcess:
 
     def get_var(self, name: str) -> str | None:
         """The value of a REPL variable as text, or None when it does not exist or the child failed."""
+        self._started()
         if self.sock is None:
             return None
         ident = next(self._ids)
