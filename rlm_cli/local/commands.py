@@ -5,15 +5,27 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
-app = typer.Typer(rich_markup_mode=None)
+from rlm_cli.cliparse import LightParams
+
+
+class _Group(LightParams, TyperGroup):
+    """Options read without pydantic, as every rlm command's are (see cliparse)."""
+
+
+class _Command(LightParams, TyperCommand):
+    """Options read without pydantic, as every rlm command's are (see cliparse)."""
+
+
+app = typer.Typer(cls=_Group, rich_markup_mode=None)
 
 
 def _say(text: str) -> None:
     typer.echo(f"rlm: {text}", err=True)
 
 
-@app.command()
+@app.command(cls=_Command)
 def setup(
     gguf: Annotated[
         str | None,
@@ -49,7 +61,7 @@ def setup(
     typer.echo('ready: rlm ask README.md "what is this?"   (starts the server; or start it now: rlm local start)')
 
 
-@app.command()
+@app.command(cls=_Command)
 def start(
     port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port [default: 8089, or a free one].")] = None,
     ctx: Annotated[int, typer.Option(min=512, metavar="TOKENS", help="Context window.")] = 32768,
@@ -71,7 +83,7 @@ def start(
     typer.echo(f"local model server {again} at {status.server.url} (pid {status.server.pid}, log {paths.log})")
 
 
-@app.command()
+@app.command(cls=_Command)
 def stop() -> None:
     """Stop the local model server."""
     from rlm_cli.local import local_paths
@@ -86,7 +98,7 @@ def stop() -> None:
         typer.echo(f"local model server stopped (pid {status.server.pid})")
 
 
-@app.command()
+@app.command(cls=_Command)
 def status() -> None:
     """Show the model, the server and other local servers.
 
