@@ -350,3 +350,10 @@ def test_setup_from_the_hub_endpoint_keeps_nothing_that_fails_its_checksum(run_r
     wrong = run_rlm("local", "setup", "--gguf", str(given))
     assert wrong.returncode == 3 and "not qwen2.5-coder-1.5b-instruct-q4_k_m.gguf" in wrong.stderr
     assert given.read_bytes() == GGUF and list(models.iterdir()) == []
+
+
+def test_threads_are_llama_cpps_own_unless_asked(tmp_path: Path):
+    default = server.server_command("py", tmp_path / "m.gguf", 8089, "tiny", 4096)
+    assert "--n_threads" not in default and default[:3] == ["py", "-m", "llama_cpp.server"]
+    asked = server.server_command("py", tmp_path / "m.gguf", 8089, "tiny", 4096, threads=1)
+    assert asked[-4:] == ["--n_threads", "1", "--n_threads_batch", "1"]

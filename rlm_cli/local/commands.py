@@ -65,6 +65,9 @@ def setup(
 def start(
     port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port [default: 8089, or a free one].")] = None,
     ctx: Annotated[int, typer.Option(min=512, metavar="TOKENS", help="Context window.")] = 32768,
+    threads: Annotated[
+        int | None, typer.Option(min=1, metavar="N", help="CPU threads [default: half the logical CPUs].")
+    ] = None,
     wait: Annotated[float, typer.Option(min=0, metavar="S", help="Seconds to wait for the model to load.")] = 300,
 ) -> None:
     """Start the local model server.
@@ -77,7 +80,7 @@ def start(
 
     paths = local_paths()
     before = read_status(paths)
-    status = start_server(paths, port=port, ctx=ctx, wait=wait, say=_say)
+    status = start_server(paths, port=port, ctx=ctx, threads=threads, wait=wait, say=_say)
     assert status.server is not None  # start() returns up or raises
     again = "already running" if before.state == "up" else "up"
     typer.echo(f"local model server {again} at {status.server.url} (pid {status.server.pid}, log {paths.log})")

@@ -59,8 +59,10 @@ class Handler(BaseHTTPRequestHandler):
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    for flag in ("--model", "--host", "--port", "--n_ctx", "--n_threads", "--model_alias"):
+    for flag in ("--model", "--host", "--port", "--n_ctx", "--model_alias"):
         parser.add_argument(flag, required=True)
+    parser.add_argument("--n_threads")
+    parser.add_argument("--n_threads_batch")
     args = parser.parse_args()
     if os.environ.get("FAKE_LLAMA_FAIL"):
         print(os.environ["FAKE_LLAMA_FAIL"], file=sys.stderr)
