@@ -70,7 +70,11 @@ def _default_model() -> str:
     return "local"
 
 
-def _local_api_base(by_default: bool) -> str:
+# A CPU can take many minutes to read one long prompt, and a retry after a timeout only starts it over.
+_LOCAL_REQUEST_TIMEOUT = 3600.0
+
+
+def _local_api_base(settings: Settings, by_default: bool) -> str:
     """The running local server's address, started first (saying so) when the model is set up."""
     from rlm_cli.local import local_paths
     from rlm_cli.local.server import ensure_running
@@ -79,6 +83,8 @@ def _local_api_base(by_default: bool) -> str:
     paths = local_paths()
     if by_default and not is_ready(paths):
         raise ConfigError(setup_help(local_missing=True))
+    if settings.sources["request_timeout"] == "default":
+        settings.values["request_timeout"] = _LOCAL_REQUEST_TIMEOUT
     return ensure_running(paths, say=lambda text: print(f"rlm: {text}", file=sys.stderr, flush=True)).url
 
 
@@ -172,14 +178,14 @@ def _engine_config(settings: Settings) -> Any:
     explicit_base = settings["api_base"] if settings.sources["api_base"] in ("flag", "env") else None
     root = resolve_model(settings, name, explicit_base or None, settings["temperature"])
     if root.local_server and root.api_base is None:
-        root.api_base = _local_api_base(by_default=not settings["model"])
+        root.api_base = _local_api_base(settings, by_default=not settings["model"])
     if root.api_base is None:
         root.api_base = settings["api_base"]
     sub_name = settings["sub_model"] or name
     sub_base = settings["sub_api_base"] or (explicit_base if settings["sub_model"] else None)
     sub = resolve_model(settings, sub_name, sub_base, settings["sub_temperature"])
     if sub.local_server and sub.api_base is None:
-        sub.api_base = _local_api_base(by_default=False)
+        sub.api_base = _local_api_base(settings, by_default=False)
     if sub.api_base is None:  # sub_api_base, when set, was already applied above
         sub.api_base = settings["api_base"] or (root.api_base if sub_name == name else None)
     _check_key(root)

@@ -312,6 +312,7 @@ def test_ask_with_nothing_configured_starts_the_local_model(paths, tmp_path: Pat
     assert code == 0 and result["answer"] == "the fake local model answered"
     assert result["model"] == "openai/qwen2.5-coder-1.5b"
     assert "rlm: starting the local model server (qwen2.5-coder-1.5b)" in err
+    assert settings["request_timeout"] == 3600  # a CPU may read a long prompt for many minutes
     events = [json.loads(line) for line in Path(result["trace"]).read_text().splitlines()]
     notice = next(e for e in events if e.get("kind") == "model")
     assert "no model configured" in notice["message"] and server.read_status(paths).server.url in notice["message"]
