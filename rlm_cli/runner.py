@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rlm_cli import redaction
 from rlm_cli.config import ResolvedModel, Settings, resolve_model
 from rlm_cli.engine import events as ev
 from rlm_cli.errors import (
@@ -22,6 +23,7 @@ from rlm_cli.errors import (
     InputError,
     RlmError,
 )
+from rlm_cli.sanitize import encodable, for_terminal
 
 SCHEMA = "rlm.result/1"
 
@@ -165,6 +167,7 @@ def _corpus_options(settings: Settings) -> Any:
         gitignore=settings["gitignore"],
         max_file_size=settings["max_file_size"],
         max_total_size=settings["max_total_size"],
+        follow_symlinks=settings["follow_symlinks"],
     )
 
 
@@ -214,6 +217,8 @@ def _engine_config(settings: Settings) -> Any:
         sandbox_overrides=overrides,
         guide=guidance.factory(settings["guidance"]),
         guidance=settings["guidance"],
+        max_child_repls=settings["max_child_repls"],
+        max_recursive_calls=settings["max_recursive_calls"],
     )
 
 
@@ -269,14 +274,14 @@ def _dry_run(corpus: Any, question: str, out: OutputOptions, settings: Settings)
         cut = " (truncated)" if doc["truncated"] else ""
         print(f"  {doc['path']}  [{doc['type']}, {doc['chars']:,} chars, {plural(doc['lines'], 'line')}{extra}]{cut}")
     for skip in report["skipped"]:
-        print(f"  skipped {skip['path']}: {skip['reason']}")
+        print(_for_stdout(f"  skipped {skip['path']}: {skip['reason']}"))  # a reason may quote a file
     print(
         f"{plural(len(report['documents']), 'document')}, {report['total_chars']:,} characters "
         f"(~{report['estimated_tokens']:,} tokens); root prompt {report['root_prompt_chars']:,} characters "
         f"(~{report['root_prompt_tokens']:,} tokens)"
     )
     for message in messages if out.verbose else []:
-        print(f"\n--- {message['role']} message ---\n{message['content']}")
+        print(_for_stdout(f"\n--- {message['role']} message ---\n{message['content']}"))
     return EXIT_OK
 
 
@@ -291,7 +296,8 @@ class _Interrupts:
         self.armed = False
 
     def __enter__(self) -> _Interrupts:
-        self.previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+        # SIGHUP too (the terminal closed): each ends the run with its REPLs killed and their dirs removed.
+        self.previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
         for sig in self.previous:
             signal.signal(sig, self._handle)
         return self
@@ -316,6 +322,7 @@ class _Interrupts:
 def ask(paths: list[str], question: str, settings: Settings, out: OutputOptions, dry_run: bool = False) -> int:
     from rlm_cli.inputs.corpus import load_corpus
 
+    _register_secrets(settings)
     _check_inputs(paths)
     config = None if dry_run else _engine_config(settings)  # a config error should not wait for a big load
     corpus = load_corpus(paths, _corpus_options(settings), _read_stdin_if_needed(paths))
@@ -355,12 +362,16 @@ def ask(paths: list[str], question: str, settings: Settings, out: OutputOptions,
         emit(ev.Notice(kind="warning", message=warning))
     with _Interrupts() as interrupts:
         interrupts.armed = True
-        try:
-            outcome = RLM(run).solve(question, corpus)
-        except KeyboardInterrupt:  # landed outside the engine's own handling
-            from rlm_cli.engine.loop import Outcome
+        from rlm_cli.engine.loop import Outcome
 
+        rlm = RLM(run)
+        try:
+            outcome = rlm.solve(question, corpus)
+        except KeyboardInterrupt:  # landed outside the engine's own handling
             outcome = Outcome(None, False, "interrupted", 0)
+        except Exception as exc:  # a bug, or a fault nothing else caught: still a result, a trace and an envelope
+            error = RlmError(f"internal error: {type(exc).__name__}: {exc}")
+            outcome = Outcome(rlm.partial, False, "error", rlm.iterations, error)
         interrupts.armed = False
         finished = _finish(run, run_id, outcome, warnings)
         emit(finished)
@@ -377,6 +388,14 @@ def ask(paths: list[str], question: str, settings: Settings, out: OutputOptions,
             sys.stderr.flush()
             os._exit(EXIT_INTERRUPTED)  # sub-call threads may still be waiting on the network
     return _exit_code(outcome)
+
+
+def _register_secrets(settings: Settings) -> None:
+    """Every key this run knows is redacted from all it writes, even a key a server echoes back."""
+    redaction.register_env(os.environ)
+    aliases = settings.aliases.values()
+    redaction.register([settings["api_key"], *(alias.api_key for alias in aliases)])
+    redaction.register(os.environ.get(alias.api_key_env or "") for alias in aliases)
 
 
 def _finish(run: Any, run_id: str, outcome: Any, warnings: list[str]) -> ev.RunFinished:
@@ -404,6 +423,8 @@ def _finish(run: Any, run_id: str, outcome: Any, warnings: list[str]) -> ev.RunF
 
 
 def _print_result(finished: ev.RunFinished, trace_path: Path, out: OutputOptions, model: str) -> None:
+    from rlm_cli.trace import redact
+
     if out.as_json:
         result = result_object(
             finished.status,
@@ -419,13 +440,23 @@ def _print_result(finished: ev.RunFinished, trace_path: Path, out: OutputOptions
             warnings=finished.warnings,
             error=finished.error,
         )
-        print(json.dumps(result))
+        print(json.dumps(redact(result)))
     elif finished.answer is not None:
-        print(finished.answer)
+        print(_for_stdout(redaction.redact_text(finished.answer)))
     if finished.status == "interrupted":
         print("rlm: interrupted", file=sys.stderr)
     elif finished.error is not None:  # even with -q: a failed run must say why
-        print(f"rlm: {finished.status.replace('_', ' ')}: {finished.error['message']}", file=sys.stderr)
+        message = for_terminal(redaction.redact_text(str(finished.error["message"])))
+        print(f"rlm: {finished.status.replace('_', ' ')}: {message}", file=sys.stderr)
+
+
+def _for_stdout(text: str) -> str:
+    """A terminal gets the text without escapes; a pipe gets it exact (only lone surrogates replaced)."""
+    try:
+        terminal = sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        terminal = False
+    return for_terminal(text) if terminal else encodable(text)
 
 
 def _exit_code(outcome: Any) -> int:

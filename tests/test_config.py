@@ -126,7 +126,7 @@ def test_alias_lines_never_show_keys(run_rlm, tmp_path: Path):
         '[aliases.work]\nmodel = "anthropic/claude-sonnet-4-5"\napi_key = "sk-inline-secret-value"\n'
         '[aliases.env]\nmodel = "openai/gpt-4o"\napi_key_env = "WORK_KEY"\napi_base = "http://10.0.0.5/v1"\n'
     )
-    out = run_rlm("config", "show").stdout
+    out = run_rlm("config", "show", env_extra={"RLM_TRUST_PROJECT_CONFIG": "1"}).stdout  # tests/security: untrusted
     assert "alias work: anthropic/claude-sonnet-4-5, key (set)" in out
     assert "alias env: openai/gpt-4o @ http://10.0.0.5/v1, key from $WORK_KEY" in out
     assert "sk-inline-secret-value" not in out

@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -22,11 +23,12 @@ from string import Template
 from typing import Any
 
 import pytest
-from conftest import hermetic_env
+from conftest import fence, hermetic_env, model_args
 from fakellm import FakeLLM, RecordedRequest
 
+from rlm_cli.engine.events import CodeExecuted
 from rlm_cli.engine.loop import corpus_from_text
-from rlm_cli.errors import EXIT_BUDGET, EXIT_INTERRUPTED, EXIT_MODEL, EXIT_OK
+from rlm_cli.errors import EXIT_INTERRUPTED, EXIT_MODEL, EXIT_OK
 from rlm_cli.inputs.bundle import write_bundle
 from rlm_cli.repl import protocol
 from rlm_cli.repl.process import ReplConfig, ReplProcess
@@ -56,14 +58,6 @@ def frame(message):
     data = json.dumps(message).encode()
     os.write(fd, struct.pack('>I', len(data)) + data)
 """
-
-
-def fence(code: str) -> str:
-    return f"```repl\n{code.strip()}\n```"
-
-
-def model_args(fake: FakeLLM, *extra: str) -> list[str]:
-    return ["--model", "openai/root", "--sub-model", "openai/sub", "--api-base", fake.url, *extra]
 
 
 def shown(fake: FakeLLM) -> list[str]:
@@ -330,6 +324,7 @@ def attacks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AttackRun]:
         listener.close()
 
 
+@pytest.mark.slow
 def test_attack_run_reaches_its_final_answer_and_leaves_nothing(attacks: AttackRun) -> None:
     assert attacks.returncode == EXIT_OK, attacks.stderr
     assert attacks.result["status"] == "ok" and attacks.result["final"] is True
@@ -339,6 +334,7 @@ def test_attack_run_reaches_its_final_answer_and_leaves_nothing(attacks: AttackR
 
 
 @needs_landlock
+@pytest.mark.slow
 def test_secrets_never_reach_the_model(attacks: AttackRun) -> None:
     seen = attacks.shown[TURN["secrets"]]
     assert "'PATH': '/usr/bin:/bin'" in seen  # the attack ran and printed the child's own environment
@@ -350,12 +346,14 @@ def test_secrets_never_reach_the_model(attacks: AttackRun) -> None:
         assert all(secret not in json.dumps(event) for event in attacks.trace)
 
 
+@pytest.mark.slow
 def test_a_12_gib_allocation_fails_and_the_repl_keeps_its_state(attacks: AttackRun) -> None:
     assert "MemoryError" in attacks.shown[TURN["memory"]]
     assert "kept is survivor" in attacks.shown[TURN["writes"]]
 
 
 @pytest.mark.skipif(ABI == 0 and not IS_ROOT, reason="neither Landlock nor a private uid confines writes")
+@pytest.mark.slow
 def test_writes_outside_the_workdir_fail(attacks: AttackRun) -> None:
     seen = attacks.shown[TURN["writes"]]
     assert seen.count("write denied: PermissionError") == 8 and "WROTE" not in seen
@@ -367,6 +365,7 @@ def test_writes_outside_the_workdir_fail(attacks: AttackRun) -> None:
     assert {p.name: p.read_bytes() for p in inputs.iterdir()} == attacks.input_before
 
 
+@pytest.mark.slow
 def test_no_tcp_connection_reaches_a_local_listener_or_the_model_server(attacks: AttackRun) -> None:
     seen = attacks.shown[TURN["network"]]
     assert "tcp denied" in seen and "http denied" in seen
@@ -374,6 +373,7 @@ def test_no_tcp_connection_reaches_a_local_listener_or_the_model_server(attacks:
     assert not attacks.listener_accepted
 
 
+@pytest.mark.slow
 def test_100_mb_of_output_is_capped_with_a_note_and_costs_the_parent_nothing(attacks: AttackRun) -> None:
     seen = attacks.shown[TURN["flood"]]
     output = seen.split("\nThe question:")[0]  # the reminder of the question follows the output
@@ -384,6 +384,7 @@ def test_100_mb_of_output_is_capped_with_a_note_and_costs_the_parent_nothing(att
     assert attacks.peak_rss_mb < 600  # rlm itself; 100 MB would have been copied several times over
 
 
+@pytest.mark.slow
 def test_a_repl_that_kills_itself_is_restarted_and_the_model_is_told(attacks: AttackRun) -> None:
     seen = attacks.shown[TURN["self_kill"]]
     assert "killed by signal SIGKILL" in seen and "every variable you made is gone" in seen
@@ -392,6 +393,7 @@ def test_a_repl_that_kills_itself_is_restarted_and_the_model_is_told(attacks: At
     assert len(lost) == 4  # the self-kill, the garbage, the closed channel and the forged message
 
 
+@pytest.mark.slow
 def test_garbage_closed_channel_and_forged_messages_cost_a_restart_not_the_run(attacks: AttackRun) -> None:
     assert "sent a malformed message (oversized message" in attacks.shown[TURN["garbage"]]
     closed = attacks.shown[TURN["closed_channel"]]
@@ -401,12 +403,14 @@ def test_garbage_closed_channel_and_forged_messages_cost_a_restart_not_the_run(a
     assert "characters were cut" in forged and len(forged) < 25_000
 
 
+@pytest.mark.slow
 def test_a_fork_bomb_stays_bounded(attacks: AttackRun) -> None:
     seen = attacks.shown[TURN["fork_bomb"]]
     forks = int(seen.split("forks ", 1)[1].split()[0])
     assert 0 < forks < 100  # the process cap (64) stopped it; the leftovers are checked by the first test
 
 
+@pytest.mark.slow
 def test_corpus_text_cannot_change_the_configuration(attacks: AttackRun) -> None:
     assert "RLM_MAX_ITERATIONS=1" in attacks.first_prompt or "max_iterations = 1" in attacks.first_prompt
     started = attacks.trace[0]
@@ -426,12 +430,14 @@ def test_corpus_text_cannot_change_the_configuration(attacks: AttackRun) -> None
         "concurrency": 8,
         "output_limit": 20_000,
         "sandbox": True,
+        "guidance": "small",
     }
 
 
 # --- endings: interrupts, errors, timeouts ---------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_repl_killed_from_outside_is_restarted_then_ctrl_c_keeps_the_partial_answer_and_trace(
     fake_llm: FakeLLM, rlm_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -461,6 +467,7 @@ def test_a_repl_killed_from_outside_is_restarted_then_ctrl_c_keeps_the_partial_a
     assert_clean(tmpdir)
 
 
+@pytest.mark.slow
 def test_sigterm_without_sandbox_exits_130_with_the_partial_answer(
     fake_llm: FakeLLM, rlm_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -491,6 +498,7 @@ def test_sigterm_without_sandbox_exits_130_with_the_partial_answer(
     assert_clean(tmpdir)
 
 
+@pytest.mark.slow
 def test_server_faults_are_retried_then_end_the_run_cleanly(fake_llm: FakeLLM, run_rlm, tmp_path: Path) -> None:
     """429 and 5xx are retried; a server that then stops answering in time ends the run with exit 4."""
     tmpdir = tmp_path / "tmp"
@@ -518,17 +526,15 @@ def test_server_faults_are_retried_then_end_the_run_cleanly(fake_llm: FakeLLM, r
     assert_clean(tmpdir)
 
 
-def test_the_run_timeout_cleans_up(fake_llm: FakeLLM, run_rlm, tmp_path: Path) -> None:
+def test_the_run_timeout_cleans_up(model, solve, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     tmpdir = tmp_path / "tmp"
     tmpdir.mkdir()
-    (tmp_path / "app.log").write_text("line\n" * 100)
-    fake_llm.script("root", fence("import time\ntime.sleep(60)"))
-    args = ["ask", "app.log", "q?", "--json", "--timeout", "8", *model_args(fake_llm)]
-    started = time.monotonic()
-    result = run_rlm(*args, env_extra={"TMPDIR": str(tmpdir)}, timeout=60)
-    assert result.returncode == EXIT_BUDGET, result.stderr
-    assert json.loads(result.stdout)["error"]["budget"] == "timeout"
-    assert time.monotonic() - started < 20
+    monkeypatch.setattr(tempfile, "tempdir", str(tmpdir))  # the REPL's workdir and stderr file go here
+    model.script("root", fence("import os\nprint(os.getcwd())") + "\n" + fence("import time\ntime.sleep(60)"))
+    run = solve("q?", "line\n" * 100, timeout=2)
+    assert run.outcome.status == "budget_exhausted" and run.outcome.error.budget == "timeout"
+    ran = run.of_type(CodeExecuted)
+    assert len(ran) == 1 and ran[0].output.startswith(str(tmpdir))  # the REPL worked there; the sleep was cut
     assert_clean(tmpdir)
 
 
@@ -553,6 +559,7 @@ def repl(tmp_path: Path) -> Iterator[ReplProcess]:
         proc.close()
 
 
+@pytest.mark.slow
 def test_a_child_that_stalls_mid_message_or_stops_reading_is_killed_in_time(repl: ReplProcess) -> None:
     stall = FIND_CHANNEL + "os.write(fd, struct.pack('>I', 1000) + b'{\"op\"')\nimport time\ntime.sleep(60)"
     started = time.monotonic()

@@ -15,7 +15,7 @@ from typing import Any
 
 from rlm_cli.engine import events as ev
 from rlm_cli.engine import parsing, prompts
-from rlm_cli.engine.budget import Budget, Limits
+from rlm_cli.engine.budget import Budget, ChildCaps, Limits
 from rlm_cli.engine.guide import Advice, Block, GuideFactory, Note, Plain
 from rlm_cli.engine.model import Completion, ModelClient, ModelSpec
 from rlm_cli.errors import BudgetExhausted, ModelError, RlmError
@@ -45,6 +45,8 @@ class EngineConfig:
     sandbox_overrides: dict[str, Any] = field(default_factory=dict)
     guide: GuideFactory = Plain  # one guide per RLM, since a guide keeps what it has shown and questioned
     guidance: str = "off"  # the guide's name, for the trace
+    max_child_repls: int = 8  # child RLMs running at once, each with its own REPL process
+    max_recursive_calls: int = 64  # child RLMs over the whole run
 
     def public(self) -> dict[str, Any]:
         """The configuration as it may be shown and saved: no secrets."""
@@ -89,6 +91,7 @@ class Run:
         self.http_slots = threading.BoundedSemaphore(max(config.concurrency, 1))
         self._batch_ids = itertools.count(1)
         self._warned: dict[str, str] = {}
+        self._children = ChildCaps(config.max_child_repls, config.max_recursive_calls)
 
     def emit(self, event: ev.Event) -> None:
         with self._emit_lock:
@@ -105,6 +108,16 @@ class Run:
 
     def next_batch_id(self) -> int:
         return next(self._batch_ids)
+
+    def reserve_child(self, depth: int) -> bool:
+        """Room for one more child RLM under the caps; False makes the sub-call a plain model call."""
+        refused = self._children.reserve()
+        if refused is not None:
+            self.warn_once(f"child-cap:{refused}", refused, depth)
+        return refused is None
+
+    def release_child(self) -> None:
+        self._children.release()
 
     def call(
         self, spec: ModelSpec, messages: list[dict[str, str]], depth: int, stop: list[str] | None = None
@@ -387,6 +400,8 @@ class RLM:
     # --- model calls from the REPL -----------------------------------------------------------
     def _on_llm(self, prompts_: list[str], model: str | None, batched: bool) -> list[str]:
         """Serve llm_query / llm_query_batched for the REPL: concurrently, in order, errors per item."""
+        if not prompts_:
+            return []  # only a forged request is empty (the REPL answers [] itself): nothing to run
         batch_id = self.run.next_batch_id()
         started = time.monotonic()
         self.run.emit(ev.BatchStarted(depth=self.depth, batch_id=batch_id, size=len(prompts_)))
@@ -433,7 +448,7 @@ class RLM:
         """One sub-call; at depth 2 or more it is a child RLM over the prompt."""
         self.run.budget.reserve_subcall()
         spec = self._sub_spec(model)
-        recursive = self.depth + 1 < self.config.max_depth
+        recursive = self.depth + 1 < self.config.max_depth and self.run.reserve_child(self.depth)
         started = time.monotonic()
         error: str | None = None
         tokens = (0, 0)
@@ -475,7 +490,10 @@ class RLM:
     def _child_rlm(self, prompt: str, spec: ModelSpec) -> str:
         """Depth recursion: the sub-call is a full RLM, driven by the sub-model, whose context is the prompt."""
         child = RLM(self.run, self.depth + 1, spec)
-        outcome = child.solve(prompts.CHILD_QUESTION.format(head=prompt[:1_000]), corpus_from_text(prompt))
+        try:
+            outcome = child.solve(prompts.CHILD_QUESTION.format(head=prompt[:1_000]), corpus_from_text(prompt))
+        finally:
+            self.run.release_child()  # the child's REPL is closed by now
         if (
             outcome.error is not None
             and isinstance(outcome.error, BudgetExhausted)

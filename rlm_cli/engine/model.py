@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from rlm_cli.errors import ModelError
+from rlm_cli.redaction import redact_text
+from rlm_cli.sanitize import encodable
 
 _litellm: Any = None
 _import_lock = threading.Lock()
@@ -111,9 +113,9 @@ class ModelClient:
                 if timeout <= 0:
                     raise ModelError(f"{spec.model}: no time left for a model call")
             try:
-                return attempt_once(spec, messages, stop, timeout)
+                completion = attempt_once(spec, messages, stop, timeout)
             except CallFailed as exc:
-                message = exc.message
+                message = redact_text(exc.message)  # servers echo keys back in their error text
                 attempt += 1
                 if not exc.transient or attempt > self.retry.retries:
                     if exc.transient:
@@ -128,6 +130,10 @@ class ModelClient:
                 if on_retry is not None:
                     on_retry(f"{message}; retry {attempt}/{self.retry.retries} in {delay:.1f}s")
                 time.sleep(delay)
+                continue
+            # A "\\ud800" escape in a server's JSON is a lone surrogate, which no UTF-8 write accepts.
+            completion.text = encodable(completion.text)
+            return completion
 
     def _transport(self, spec: ModelSpec) -> Attempt:
         """The function making one attempt for `spec`: plain HTTP when the server speaks OpenAI, else litellm."""

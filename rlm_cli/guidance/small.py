@@ -18,6 +18,7 @@ from rlm_cli.inputs.bundle import SEPARATOR_TEMPLATE
 
 # Longer output lines are data dumps, not evidence for an answer (grep shows at most this much of a line).
 EVIDENCE_LINE = 500
+LONG_ANSWER = 5_000
 _NOTHING_FOUND = re.compile(r"\A\s*(\[\]|\{\}|set\(\)|\(\)|0|None|''|\"\"|Counter\(\)|)\s*\Z")
 _UNDEFINED = re.compile(r"^NameError: name '(\w+)' is not defined", re.MULTILINE)
 
@@ -82,6 +83,8 @@ class SmallModelGuide:
         return None
 
     def _doubts(self, question: str, answer: str) -> Any:
+        if len(answer) > LONG_ANSWER:
+            return  # a long answer is a report, not a value: nothing below applies, and scanning it is slow
         if self.flaws:
             yield "flaw", Advice(nudges.FLAWED_ANSWER, f"final answer from flawed code ({self.flaws[0].notice})")
         last = self.last.output if self.last else ""

@@ -130,6 +130,21 @@ def preloaded() -> dict[str, Any]:
     }
 
 
+class RecordList(list):  # type: ignore[type-arg]
+    """What records() returns: a list that, called, gives the records again.
+
+    Code often names its list after the function (`records = records()`) and calls `records()` again further
+    down the same cell; that keeps working, and the REPL puts the function back after the cell.
+    """
+
+    def __init__(self, again: Callable[..., Any]) -> None:
+        super().__init__()
+        self._again = again
+
+    def __call__(self, doc: Any = None) -> RecordList:
+        return self._again(doc)
+
+
 def helpers(context: str, documents: Sequence[Any]) -> dict[str, Callable[..., Any]]:
     """The helper functions bound to this REPL's input."""
 
@@ -187,7 +202,7 @@ def helpers(context: str, documents: Sequence[Any]) -> dict[str, Callable[..., A
             years.append(recordlib.guess_year(d.text for d in documents))
         return years[0]
 
-    def records(doc: Any = None) -> list[recordlib.Record]:
+    def records(doc: Any = None) -> RecordList:
         """One dict per non-blank line of every document (or of `doc`, a document or its path)."""
         wanted = [
             i
@@ -196,7 +211,7 @@ def helpers(context: str, documents: Sequence[Any]) -> dict[str, Callable[..., A
         ]
         if doc is not None and not wanted:
             raise ValueError(f"no document {doc!r}; see [d.path for d in documents]")
-        out: list[recordlib.Record] = []
+        out = RecordList(records)
         for i in wanted:
             if i not in parsed:
                 parsed[i] = recordlib.parse_lines(documents[i].path, documents[i].text, logs_year())

@@ -12,7 +12,6 @@ import dataclasses
 import itertools
 import os
 import select
-import shutil
 import signal
 import socket
 import subprocess
@@ -25,9 +24,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rlm_cli.errors import BudgetExhausted, SandboxError
-from rlm_cli.repl import protocol
+from rlm_cli.repl import protocol, workdir
 from rlm_cli.repl.child import CappedOutput
-from rlm_cli.repl.sandbox import SandboxPolicy, child_env, prepare_workdir, reap, shield_parent
+from rlm_cli.repl.sandbox import SandboxPolicy, child_env, prepare_workdir, reap, release_ids, shield_parent
 
 # Extra seconds past --exec-timeout before the parent kills a cell that ignored its own timer.
 KILL_GRACE_S = 3.0
@@ -89,7 +88,7 @@ class ReplProcess:
     def __init__(self, write_input: Callable[[str], str], config: ReplConfig, on_llm: OnLLM) -> None:
         self.config = config
         self.on_llm = on_llm
-        self.workdir = tempfile.mkdtemp(prefix="rlm-repl-")
+        self.workdir, self._workdir_lock = workdir.create()
         self._write_input = write_input
         self.bundle: str | None = None  # written by the first start, which may run in a thread (start_soon)
         # The child's stderr, kept outside its workdir: a file there could be swapped for a symlink
@@ -187,7 +186,7 @@ class ReplProcess:
             detail = self._stderr_tail() or str(exc)
             self.close(graceful=False)
             raise SandboxError(f"the REPL process failed to start: {detail}") from exc
-        self.warnings = [str(w) for w in warnings]
+        self.warnings = [w for w in warnings if isinstance(w, str)]
 
     def _stderr_tail(self) -> str:
         """The child's last stderr line; pread, since the child shares the file offset."""
@@ -230,7 +229,10 @@ class ReplProcess:
         self._kill()
         with _live_lock:
             _live.discard(self)
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        release_ids(self.workdir)  # its processes are dead: the sandbox uid may serve another REPL
+        lock, self._workdir_lock = self._workdir_lock, -1
+        if lock >= 0:  # close() runs again from kill_all() at exit
+            workdir.remove(self.workdir, lock)
         self.stderr.close()
 
     def _recv(self, limit: float) -> dict[str, Any]:

@@ -1,0 +1,84 @@
+"""Helpers for the security suite: scripted replies, a hostile REPL child, and a user config file."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fakellm import FakeLLM
+
+from rlm_cli import redaction
+from rlm_cli.engine.loop import corpus_from_text
+from rlm_cli.inputs.bundle import write_bundle
+from rlm_cli.repl.process import ReplConfig, ReplProcess
+from rlm_cli.repl.sandbox import SandboxPolicy
+
+# Code for the REPL that finds its socket to the parent the way hostile code would, and writes raw frames.
+FORGE = """
+import os, stat, struct, json
+def channel():
+    for name in os.listdir('/proc/self/fd'):
+        try:
+            if stat.S_ISSOCK(os.fstat(int(name)).st_mode):
+                return int(name)
+        except OSError:  # the fd listdir itself used, closed by now
+            pass
+fd = channel()
+def raw(body):
+    os.write(fd, struct.pack('>I', len(body)) + body)
+def frame(message):
+    raw(json.dumps(message).encode())
+"""
+
+
+def fence(code: str) -> str:
+    return f"```repl\n{code.strip()}\n```"
+
+
+def model_args(fake: FakeLLM, *extra: str) -> list[str]:
+    return ["--model", "openai/root", "--sub-model", "openai/sub", "--api-base", fake.url, *extra]
+
+
+def shown(fake: FakeLLM) -> list[str]:
+    """What the root model read at each call: item k holds the output of the code it wrote in reply k-1."""
+    return [r.last_user for r in fake.requests_for("root")]
+
+
+def trace_events(path: str | Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in Path(path).read_text().splitlines()]
+
+
+@pytest.fixture
+def hostile_repl(tmp_path: Path) -> Iterator[ReplProcess]:
+    """A sandboxed REPL over a tiny input, whose sub-calls echo their prompt, for code that attacks the parent."""
+
+    def write_input(workdir: str) -> str:
+        return write_bundle(corpus_from_text("alpha\nbeta\n"), workdir)
+
+    proc = ReplProcess(
+        write_input, ReplConfig(output_limit=2_000), lambda prompts, _m, _b: [f"re:{p}" for p in prompts]
+    )
+    proc.config.sandbox = SandboxPolicy.for_input(100, proc.workdir)
+    proc.start()
+    try:
+        yield proc
+    finally:
+        proc.close()
+
+
+@pytest.fixture
+def user_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The user's own config file (empty until a test writes it), for in-process load_settings calls."""
+    path = tmp_path / "user-config.toml"
+    monkeypatch.setenv("RLM_CONFIG", str(path))
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _no_registered_keys() -> Iterator[None]:
+    """Keys registered for redaction by one in-process test must not redact another's text."""
+    yield
+    redaction.forget_all()
