@@ -266,6 +266,9 @@ def test_a_server_that_fails_to_start_says_why(paths, tmp_path: Path, monkeypatc
     monkeypatch.setenv("RLM_LOCAL_PYTHON", str(without))
     with pytest.raises(ConfigError, match=r"pip install 'rlm-ask\[local\]'"):
         server.start(paths, SPEC)
+    monkeypatch.setenv("RLM_LOCAL_PYTHON", str(tmp_path / "no-such-python"))
+    with pytest.raises(ConfigError, match="no-such-python"):
+        server.start(paths, SPEC)
     assert not paths.state.exists()
 
 

@@ -75,3 +75,11 @@ def server_python() -> str:
     import sys
 
     return os.environ.get("RLM_LOCAL_PYTHON") or sys.executable
+
+
+def server_missing(python: str) -> str:
+    """The message for an interpreter that cannot run llama_cpp.server."""
+    return (
+        f"llama-cpp-python is not installed for {python}: pip install 'rlm-ask[local]' "
+        "(or set RLM_LOCAL_PYTHON to a python that has llama-cpp-python[server])"
+    )

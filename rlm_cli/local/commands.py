@@ -40,7 +40,7 @@ def setup(
     import subprocess
 
     from rlm_cli.errors import ConfigError
-    from rlm_cli.local import DEFAULT_MODEL, local_paths, server_python
+    from rlm_cli.local import DEFAULT_MODEL, local_paths, server_missing, server_python
     from rlm_cli.local.setup import RichMeter, setup_model
 
     source = gguf or f"the Hugging Face Hub ({DEFAULT_MODEL.repo})"
@@ -53,11 +53,12 @@ def setup(
     typer.echo(f"model {report.action}: {report.path}")
     python = server_python()
     probe = "import importlib.util, sys; sys.exit(importlib.util.find_spec('llama_cpp') is None)"
-    if subprocess.run([python, "-c", probe], check=False).returncode != 0:
-        raise ConfigError(
-            f"llama-cpp-python is not installed for {python}: pip install 'rlm-ask[local]' "
-            "(or set RLM_LOCAL_PYTHON to a python that has llama-cpp-python[server])"
-        )
+    try:
+        found = subprocess.run([python, "-c", probe], check=False).returncode == 0
+    except OSError:
+        found = False
+    if not found:
+        raise ConfigError(server_missing(python))
     typer.echo('ready: rlm ask README.md "what is this?"   (starts the server; or start it now: rlm local start)')
 
 

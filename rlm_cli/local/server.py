@@ -21,7 +21,16 @@ from urllib.error import URLError
 from urllib.request import ProxyHandler, build_opener
 
 from rlm_cli.errors import ConfigError, ModelError, UsageError
-from rlm_cli.local import DEFAULT_MODEL, DEFAULT_PORT, SETUP_COMMAND, LocalPaths, ModelFile, server_python, setup
+from rlm_cli.local import (
+    DEFAULT_MODEL,
+    DEFAULT_PORT,
+    SETUP_COMMAND,
+    LocalPaths,
+    ModelFile,
+    server_missing,
+    server_python,
+    setup,
+)
 
 DEFAULT_CTX = 32768  # tokens: room for the RLM prompt, a REPL output and a reply
 DEFAULT_WAIT = 300.0  # seconds for the model to load; a slow disk or a busy CPU can take minutes
@@ -100,9 +109,12 @@ def start(
         command = server_command(server_python(), paths.model(spec), chosen, spec.alias, ctx, threads)
         say(f"starting the local model server ({spec.alias}) on port {chosen}; log: {paths.log}")
         with open(paths.log, "wb") as log:
-            process = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
+            try:
+                process = subprocess.Popen(
+                    command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                )
+            except OSError:  # RLM_LOCAL_PYTHON names no program
+                raise ConfigError(server_missing(command[0])) from None
         state = ServerState(process.pid, chosen, spec.alias, command[0], time.time())
         _save(paths, state)
         return _wait_ready(paths, state, wait, process)
@@ -160,10 +172,7 @@ def _start_failure(paths: LocalPaths, state: ServerState) -> Exception:
         lines = []
     text = "\n".join(lines)
     if "No module named 'llama_cpp" in text or "No module named llama_cpp" in text:
-        return ConfigError(
-            f"llama-cpp-python is not installed for {state.python}: pip install 'rlm-ask[local]' "
-            "(or set RLM_LOCAL_PYTHON to a python that has llama-cpp-python[server])"
-        )
+        return ConfigError(server_missing(state.python))
     last = lines[-1] if lines else "no output"
     return ModelError(f"the local model server exited at start: {last} (log: {paths.log})")
 
