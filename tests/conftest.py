@@ -27,7 +27,10 @@ from rlm_cli.engine.loop import RLM, EngineConfig, Outcome, Run, corpus_from_tex
 from rlm_cli.engine.model import Completion, ModelSpec
 from rlm_cli.errors import ModelError
 from rlm_cli.guidance import factory as guidance_factory
+from rlm_cli.inputs.bundle import write_bundle
 from rlm_cli.inputs.corpus import CorpusOptions, load_corpus
+from rlm_cli.repl.process import ReplConfig, ReplProcess
+from rlm_cli.repl.sandbox import SandboxPolicy
 
 # Set before any test module imports litellm, which otherwise tries to download its cost map.
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
@@ -349,3 +352,21 @@ def rlm_main(
         return Ran(code if isinstance(code, int) else 1, out.out, out.err)
 
     return run
+
+
+@pytest.fixture
+def hostile_repl(tmp_path: Path) -> Iterator[ReplProcess]:
+    """A sandboxed REPL over a tiny input, whose sub-calls echo their prompt, for code that attacks the parent."""
+
+    def write_input(workdir: str) -> str:
+        return write_bundle(corpus_from_text("alpha\nbeta\n"), workdir)
+
+    proc = ReplProcess(
+        write_input, ReplConfig(output_limit=2_000), lambda prompts, _m, _b: [f"re:{p}" for p in prompts]
+    )
+    proc.config.sandbox = SandboxPolicy.for_input(100, proc.workdir)
+    proc.start()
+    try:
+        yield proc
+    finally:
+        proc.close()

@@ -27,12 +27,10 @@ from conftest import fence, hermetic_env, model_args
 from fakellm import FakeLLM, RecordedRequest
 
 from rlm_cli.engine.events import CodeExecuted
-from rlm_cli.engine.loop import corpus_from_text
 from rlm_cli.errors import EXIT_INTERRUPTED, EXIT_MODEL, EXIT_OK
-from rlm_cli.inputs.bundle import write_bundle
 from rlm_cli.repl import protocol
-from rlm_cli.repl.process import ReplConfig, ReplProcess
-from rlm_cli.repl.sandbox import SandboxPolicy, landlock_abi
+from rlm_cli.repl.process import ReplProcess
+from rlm_cli.repl.sandbox import landlock_abi
 
 RLM = Path(sys.executable).parent / "rlm"
 IS_ROOT = os.geteuid() == 0
@@ -541,48 +539,30 @@ def test_the_run_timeout_cleans_up(model, solve, tmp_path: Path, monkeypatch: py
 # --- the parent against a hostile child, without the CLI ---------------------------------------------
 
 
-@pytest.fixture
-def repl(tmp_path: Path) -> Iterator[ReplProcess]:
-    """A sandboxed REPL over a tiny input, whose sub-calls echo their prompt."""
-
-    def write_input(workdir: str) -> str:
-        return write_bundle(corpus_from_text("alpha\nbeta\n"), workdir)
-
-    proc = ReplProcess(
-        write_input, ReplConfig(output_limit=2_000), lambda prompts, _m, _b: [f"re:{p}" for p in prompts]
-    )
-    proc.config.sandbox = SandboxPolicy.for_input(100, proc.workdir)
-    proc.start()
-    try:
-        yield proc
-    finally:
-        proc.close()
-
-
 @pytest.mark.slow
-def test_a_child_that_stalls_mid_message_or_stops_reading_is_killed_in_time(repl: ReplProcess) -> None:
+def test_a_child_that_stalls_mid_message_or_stops_reading_is_killed_in_time(hostile_repl: ReplProcess) -> None:
     stall = FIND_CHANNEL + "os.write(fd, struct.pack('>I', 1000) + b'{\"op\"')\nimport time\ntime.sleep(60)"
     started = time.monotonic()
-    result = repl.run(stall, timeout=1)
+    result = hostile_repl.run(stall, timeout=1)
     assert result.state_lost and "stopped in the middle of a message" in result.output
     deaf = FIND_CHANNEL + (
         "import signal, time\nsignal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGALRM])  # deaf to its own timer\n"
         "frame({'op': 'llm', 'prompts': ['x' * 4_000_000]})\ntime.sleep(60)"
     )
-    result = repl.run(deaf, timeout=1)
+    result = hostile_repl.run(deaf, timeout=1)
     assert result.state_lost and "stopped reading" in result.output
     assert time.monotonic() - started < 15
-    assert repl.run("print('beta' in context)", timeout=5).output.strip() == "True"  # restarted, input back
+    assert hostile_repl.run("print('beta' in context)", timeout=5).output.strip() == "True"  # restarted, input back
 
 
-def test_threads_share_the_channel_and_forked_copies_stay_silent(repl: ReplProcess) -> None:
+def test_threads_share_the_channel_and_forked_copies_stay_silent(hostile_repl: ReplProcess) -> None:
     threads = """
 from concurrent.futures import ThreadPoolExecutor
 with ThreadPoolExecutor(8) as pool:
     answers = list(pool.map(llm_query, [f'p{i}' for i in range(40)]))
 print(answers == [f're:p{i}' for i in range(40)])
 """
-    assert repl.run(threads, timeout=10).output.strip() == "True"
+    assert hostile_repl.run(threads, timeout=10).output.strip() == "True"
     fork = """
 import os
 pid = os.fork()
@@ -594,24 +574,24 @@ if pid == 0:
 os.waitpid(pid, 0)
 print(llm_query('from the REPL'))
 """
-    result = repl.run(fork, timeout=10)
+    result = hostile_repl.run(fork, timeout=10)
     assert result.output.strip() == "re:from the REPL" and not result.state_lost
-    assert repl.run("print('next cell')", timeout=5).output.strip() == "next cell"
+    assert hostile_repl.run("print('next cell')", timeout=5).output.strip() == "next cell"
 
 
-def test_a_stale_forged_result_is_skipped(repl: ReplProcess) -> None:
+def test_a_stale_forged_result_is_skipped(hostile_repl: ReplProcess) -> None:
     forged = FIND_CHANNEL + "frame({'op': 'result', 'id': 0, 'output': 'forged'})\nprint('real')"
-    result = repl.run(forged, timeout=5)
+    result = hostile_repl.run(forged, timeout=5)
     assert result.output.strip() == "real" and not result.state_lost
 
 
-def test_final_var_of_a_hostile_value_loses_the_state_and_says_so(repl: ReplProcess) -> None:
+def test_final_var_of_a_hostile_value_loses_the_state_and_says_so(hostile_repl: ReplProcess) -> None:
     hostile = (
         FIND_CHANNEL + "class Bad:\n    def __repr__(self):\n        os.close(fd)\n        return 'x'\nbad = Bad()"
     )
-    assert not repl.run(hostile, timeout=5).state_lost
-    assert repl.get_var("bad") is None
-    result = repl.run("print('after')", timeout=5)
+    assert not hostile_repl.run(hostile, timeout=5).state_lost
+    assert hostile_repl.get_var("bad") is None
+    result = hostile_repl.run("print('after')", timeout=5)
     assert result.state_lost and "every variable you made is gone" in result.output
     assert result.output.rstrip().endswith("after")
 

@@ -11,10 +11,6 @@ import pytest
 from fakellm import FakeLLM
 
 from rlm_cli import redaction
-from rlm_cli.engine.loop import corpus_from_text
-from rlm_cli.inputs.bundle import write_bundle
-from rlm_cli.repl.process import ReplConfig, ReplProcess
-from rlm_cli.repl.sandbox import SandboxPolicy
 
 # Code for the REPL that finds its socket to the parent the way hostile code would, and writes raw frames.
 FORGE = """
@@ -49,24 +45,6 @@ def shown(fake: FakeLLM) -> list[str]:
 
 def trace_events(path: str | Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in Path(path).read_text().splitlines()]
-
-
-@pytest.fixture
-def hostile_repl(tmp_path: Path) -> Iterator[ReplProcess]:
-    """A sandboxed REPL over a tiny input, whose sub-calls echo their prompt, for code that attacks the parent."""
-
-    def write_input(workdir: str) -> str:
-        return write_bundle(corpus_from_text("alpha\nbeta\n"), workdir)
-
-    proc = ReplProcess(
-        write_input, ReplConfig(output_limit=2_000), lambda prompts, _m, _b: [f"re:{p}" for p in prompts]
-    )
-    proc.config.sandbox = SandboxPolicy.for_input(100, proc.workdir)
-    proc.start()
-    try:
-        yield proc
-    finally:
-        proc.close()
 
 
 @pytest.fixture
