@@ -24,6 +24,7 @@ from rlm_cli import __version__
 from rlm_cli.cliparse import LightParams
 from rlm_cli.config import SETTINGS
 from rlm_cli.errors import EXIT_INTERRUPTED, EXIT_OK, InputError, RlmError, UsageError
+from rlm_cli.local.commands import app as local_app  # typer only: each command imports its own needs
 
 
 @dataclass
@@ -98,6 +99,7 @@ trace_app = typer.Typer(cls=_Group, rich_markup_mode=None)
 config_app = typer.Typer(cls=_Group, rich_markup_mode=None)
 app.add_typer(trace_app, name="trace", help="List (the default) and replay saved run traces.")
 app.add_typer(config_app, name="config", help="Show the settings in effect and where each came from.")
+app.add_typer(local_app, name="local", help="A local model on this machine: setup, start, stop, status.")
 
 
 def _show_version(value: bool) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from rlm_cli.errors import ConfigError
+from rlm_cli.local import DEFAULT_MODEL
 from rlm_cli.values import Value
 
 PROJECT_FILE = ".rlm.toml"
@@ -88,15 +89,23 @@ class Alias:
     api_key: str | None = None
     api_key_env: str | None = None
     temperature: float | None = None
+    local_server: bool = False  # served by `rlm local start`, whose port is known only when it runs
 
     def describe(self) -> str:
         """One line for `rlm config show`: where the alias points, and where its key comes from (never the key)."""
         text = self.model + (f" @ {self.api_base}" if self.api_base else "")
+        if self.local_server:
+            text += " @ the rlm local server (built in; started when used)"
         if self.api_key_env:
             text += f", key from ${self.api_key_env}"
         elif self.api_key:
             text += ", key (set)"
         return text
+
+
+# `local` is what `rlm ask` uses when no model is configured and no provider key is set; a user's
+# alias of the same name replaces it.
+BUILTIN_ALIASES = (Alias("local", f"openai/{DEFAULT_MODEL.alias}", local_server=True),)
 
 
 @dataclass
@@ -244,7 +253,7 @@ def load_settings(
     """Merge every layer; flags whose value is None were not given."""
     env = os.environ if env is None else env
     trust_project = trust_project or _env_trusts(env)
-    aliases: dict[str, Alias] = {}
+    aliases = {alias.name: alias for alias in BUILTIN_ALIASES}
     layers: list[tuple[str, dict[str, Any]]] = []
     files: list[Path] = []
     warnings: list[str] = []
@@ -290,6 +299,7 @@ class ResolvedModel:
     api_base: str | None
     api_key: str | None
     temperature: float | None
+    local_server: bool = False
 
 
 def resolve_model(settings: Settings, name: str, api_base: str | None, temperature: float | None) -> ResolvedModel:
@@ -309,4 +319,5 @@ def resolve_model(settings: Settings, name: str, api_base: str | None, temperatu
         api_base or alias.api_base,
         api_key,
         alias.temperature if alias.temperature is not None else temperature,
+        alias.local_server,
     )

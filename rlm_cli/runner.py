@@ -35,24 +35,59 @@ _KEY_EXAMPLES = (
 )
 
 
-def setup_help() -> str:
-    """What to do when no model is configured: a cloud key or a local server, then how to make it stick."""
+def setup_help(local_missing: bool = False) -> str:
+    """What to do when no model is configured: the local model, a cloud key or another local server."""
     from rlm_cli.config import user_config_path
+    from rlm_cli.local import DEFAULT_MODEL, SETUP_COMMAND
 
     found = [(var, model) for var, model in _KEY_EXAMPLES if os.environ.get(var)]
-    lines = ["no model configured. Choose one:"]
+    if local_missing:
+        lines = [
+            f"no model configured and the local model is not set up: run '{SETUP_COMMAND}' "
+            f"(downloads {DEFAULT_MODEL.size_text} once), or choose a model:"
+        ]
+    else:
+        lines = [
+            "no model configured. Choose one:",
+            f'  the local model: {SETUP_COMMAND}, then  rlm ask -m local FILE "question"   (no key needed)',
+        ]
     if found:
         var, model = found[0]
-        lines.append(f'  {var} is set, so you can run:  rlm ask -m {model} FILE "question"')
+        lines.insert(1, f'  {var} is set, so you can run:  rlm ask -m {model} FILE "question"')
     lines += [
         "  a cloud model:   export OPENAI_API_KEY=sk-...   (or ANTHROPIC_API_KEY, GEMINI_API_KEY, ...)",
         '                   rlm ask -m openai/gpt-4o-mini FILE "question"',
-        "  a local server:  start llama.cpp, Ollama or vLLM (any OpenAI-compatible server), then",
+        "  a local server:  llama.cpp, Ollama, vLLM... (rlm local status lists those it finds), then",
         '                   rlm ask -m openai/MODEL --api-base http://127.0.0.1:8080/v1 FILE "question"',
         "  to skip -m next time: export RLM_MODEL=openai/gpt-4o-mini, or add the line",
         f'                   model = "openai/gpt-4o-mini"   to {user_config_path()}',
     ]
     return "\n".join(lines)
+
+
+def _default_model() -> str:
+    """No model configured: the local model, unless a provider key says the user means a cloud model."""
+    if any(os.environ.get(var) for var, _ in _KEY_EXAMPLES):
+        raise ConfigError(setup_help())
+    return "local"
+
+
+# A CPU can take many minutes to read one long prompt, and a retry after a timeout only starts it over.
+_LOCAL_REQUEST_TIMEOUT = 3600.0
+
+
+def _local_api_base(settings: Settings, by_default: bool) -> str:
+    """The running local server's address, started first (saying so) when the model is set up."""
+    from rlm_cli.local import local_paths
+    from rlm_cli.local.server import ensure_running
+    from rlm_cli.local.setup import is_ready
+
+    paths = local_paths()
+    if by_default and not is_ready(paths):
+        raise ConfigError(setup_help(local_missing=True))
+    if settings.sources["request_timeout"] == "default":
+        settings.values["request_timeout"] = _LOCAL_REQUEST_TIMEOUT
+    return ensure_running(paths, say=lambda text: print(f"rlm: {text}", file=sys.stderr, flush=True)).url
 
 
 def _check_key(model: ResolvedModel) -> None:
@@ -81,6 +116,7 @@ class OutputOptions:
 def result_object(
     status: str,
     *,
+    model: str | None = None,
     answer: str | None = None,
     final: bool = False,
     iterations: int = 0,
@@ -97,6 +133,7 @@ def result_object(
     return {
         "schema": SCHEMA,
         "status": status,
+        "model": model,
         "answer": answer,
         "final": final,
         "iterations": iterations,
@@ -140,16 +177,18 @@ def _engine_config(settings: Settings) -> Any:
     from rlm_cli.engine.loop import EngineConfig
     from rlm_cli.engine.model import ModelSpec
 
-    name = settings["model"]
-    if not name:
-        raise ConfigError(setup_help())
+    name = settings["model"] or _default_model()
     explicit_base = settings["api_base"] if settings.sources["api_base"] in ("flag", "env") else None
     root = resolve_model(settings, name, explicit_base or None, settings["temperature"])
+    if root.local_server and root.api_base is None:
+        root.api_base = _local_api_base(settings, by_default=not settings["model"])
     if root.api_base is None:
         root.api_base = settings["api_base"]
     sub_name = settings["sub_model"] or name
     sub_base = settings["sub_api_base"] or (explicit_base if settings["sub_model"] else None)
     sub = resolve_model(settings, sub_name, sub_base, settings["sub_temperature"])
+    if sub.local_server and sub.api_base is None:
+        sub.api_base = _local_api_base(settings, by_default=False)
     if sub.api_base is None:  # sub_api_base, when set, was already applied above
         sub.api_base = settings["api_base"] or (root.api_base if sub_name == name else None)
     _check_key(root)
@@ -316,6 +355,9 @@ def ask(paths: list[str], question: str, settings: Settings, out: OutputOptions,
     run = Run(config, client, emit)
     warnings = list(corpus.warnings) + [f"skipped {s.path}: {s.reason}" for s in corpus.skipped]
     emit(ev.RunStarted(run_id=run_id, question=question, config=config.public(), corpus=corpus.summary()))
+    if not settings["model"]:
+        where = f"{config.root.model} at {config.root.api_base}"
+        emit(ev.Notice(kind="model", message=f"no model configured and no provider key set: the local model, {where}"))
     for warning in warnings:
         emit(ev.Notice(kind="warning", message=warning))
     with _Interrupts() as interrupts:
@@ -337,7 +379,7 @@ def ask(paths: list[str], question: str, settings: Settings, out: OutputOptions,
         if writer.write_error:  # shown in the summary and in --json
             finished.warnings.append(writer.write_error)
         renderer.close()
-        _print_result(finished, writer.path, out)
+        _print_result(finished, writer.path, out, config.root.model)
         if interrupts.count:
             from rlm_cli.repl.process import kill_all
 
@@ -380,12 +422,13 @@ def _finish(run: Any, run_id: str, outcome: Any, warnings: list[str]) -> ev.RunF
     )
 
 
-def _print_result(finished: ev.RunFinished, trace_path: Path, out: OutputOptions) -> None:
+def _print_result(finished: ev.RunFinished, trace_path: Path, out: OutputOptions, model: str) -> None:
     from rlm_cli.trace import redact
 
     if out.as_json:
         result = result_object(
             finished.status,
+            model=model,
             answer=finished.answer,
             final=finished.final,
             iterations=finished.iterations,

@@ -266,9 +266,10 @@ def test_light_commands_never_import_litellm(tmp_path: Path, rlm_env, notes):
         "trace|show|last",
         "config|path",
         "config|show",
+        "local|status",
         f"ask|--dry-run|{notes}|q",
         f"ask|--dry-run|--max-iterations|3|--timeout|2m|--guidance|off|-m|openai/x|{notes}|q",
-        f"ask|{notes}|q",  # no model configured: a config error, fast
+        f"ask|{notes}|q",  # no model configured, and a key set: a config error, fast
     ]
     done = subprocess.run(
         [sys.executable, "-c", probe, *commands],
