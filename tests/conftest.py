@@ -284,7 +284,7 @@ def solve(model: ScriptedModel) -> Callable[..., Solved]:
     def run(question: str, *inputs: Path | str, guidance: str = "small", **settings: Any) -> Solved:
         limits = Limits(**{name: settings.pop(name) for name in list(settings) if name in _LIMITS})
         config = EngineConfig(
-            root=ModelSpec("root", temperature=0.0),  # the CLI's default temperature
+            root=settings.pop("root", ModelSpec("root", temperature=0.0)),  # the CLI's default temperature
             sub=ModelSpec("sub", temperature=0.0),
             limits=limits,
             guide=guidance_factory(guidance),
