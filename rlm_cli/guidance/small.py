@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from rlm_cli.engine.guide import Advice, Block
@@ -82,7 +82,7 @@ class SmallModelGuide:
                 return advice
         return None
 
-    def _doubts(self, question: str, answer: str) -> Any:
+    def _doubts(self, question: str, answer: str) -> Iterator[tuple[str, Advice]]:
         if len(answer) > LONG_ANSWER:
             return  # a long answer is a report, not a value: nothing below applies, and scanning it is slow
         if self.flaws:
