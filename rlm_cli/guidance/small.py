@@ -89,7 +89,10 @@ class SmallModelGuide:
             yield "flaw", Advice(nudges.FLAWED_ANSWER, f"final answer from flawed code ({self.flaws[0].notice})")
         last = self.last.output if self.last else ""
         nothing = self.last is not None and self.last.ok and found_nothing(last)
-        if nothing or any(note.kind == "only_none" for note in (self.last.notes if self.last else ())):
+        # The size of a collection of only None (`len({None})` is 1) counts nothing; a Counter({None: 17})
+        # printed beside it may still hold the answer.
+        notes = self.last.notes if self.last else ()
+        if nothing or any(n.kind == "only_none" and answer.strip() == str(n.total) for n in notes):
             yield "empty", Advice(nudges.EMPTY_ANSWER, "final answer right after code that found nothing")
         if counts := checks.all_counted(answer, last):
             shown = ", ".join(f"{name}: {n}" for name, n in counts.items())
