@@ -38,6 +38,24 @@ os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 _SCRUBBED_SUFFIXES = ("_API_KEY", "_API_BASE", "_BASE_URL")
 
 
+# Code for the REPL that finds its socket to the parent the way hostile code would, and writes raw frames.
+FORGE = """
+import os, stat, struct, json, sys
+def channel():
+    for name in os.listdir('/proc/self/fd'):
+        try:
+            if stat.S_ISSOCK(os.fstat(int(name)).st_mode):
+                return int(name)
+        except OSError:  # the fd listdir itself used, closed by now
+            pass
+fd = channel()
+def raw(body):
+    os.write(fd, struct.pack('>I', len(body)) + body)
+def frame(message):
+    raw(json.dumps(message).encode())
+"""
+
+
 @pytest.fixture
 def fake_llm() -> Iterator[FakeLLM]:
     """A fresh scripted server per test, so scripts and recorded requests never leak between tests."""
@@ -284,7 +302,7 @@ def solve(model: ScriptedModel) -> Callable[..., Solved]:
     def run(question: str, *inputs: Path | str, guidance: str = "small", **settings: Any) -> Solved:
         limits = Limits(**{name: settings.pop(name) for name in list(settings) if name in _LIMITS})
         config = EngineConfig(
-            root=ModelSpec("root", temperature=0.0),  # the CLI's default temperature
+            root=settings.pop("root", ModelSpec("root", temperature=0.0)),  # the CLI's default temperature
             sub=ModelSpec("sub", temperature=0.0),
             limits=limits,
             guide=guidance_factory(guidance),

@@ -7,6 +7,7 @@ import pytest
 from conftest import fence
 
 from rlm_cli.engine import events as ev
+from rlm_cli.engine.model import ModelSpec
 
 LOG = "".join(
     f'ts=2026-03-03T10:00:{i:02d}Z host=web-{i % 3} level={"error" if i % 4 == 0 else "info"} msg="request {i}"\n'
@@ -456,3 +457,12 @@ def test_timeout_stops_the_run(model, solve, app_log):
     run = solve("q?", path, timeout=2)
     assert run.outcome.status == "budget_exhausted" and run.outcome.error.budget == "timeout"
     assert run.of_type(ev.CodeExecuted) == []  # the 60 s cell was cut by the run's deadline, not finished
+
+
+def test_a_model_behind_its_own_api_base_has_no_price_warning(model, solve, app_log):
+    path, _ = app_log
+    model.script("root", fence("print(1)"), "FINAL(one)")
+    run = solve("q?", path, root=ModelSpec("root", "http://127.0.0.1:1/v1"), max_cost=1)
+    warnings = run.notices("warning")
+    assert not any("cost unknown" in w for w in warnings)
+    assert sum("--max-cost cannot be enforced" in w for w in warnings) == 1

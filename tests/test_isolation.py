@@ -23,7 +23,7 @@ from string import Template
 from typing import Any
 
 import pytest
-from conftest import fence, hermetic_env, model_args
+from conftest import FORGE, fence, hermetic_env, model_args
 from fakellm import FakeLLM, RecordedRequest
 
 from rlm_cli.engine.events import CodeExecuted
@@ -41,21 +41,6 @@ pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the sandbox con
 ENV_SECRET = "sk-test-secret-4242"
 TOKEN_SECRET = "tok-service-9876"
 FLAG_SECRET = "sk-flag-secret-1357"
-# Finds the REPL's socket to the parent the way hostile code would: the one socket among its fds.
-FIND_CHANNEL = """
-import os, stat, struct, json, sys
-def channel():
-    for name in os.listdir('/proc/self/fd'):
-        try:
-            if stat.S_ISSOCK(os.fstat(int(name)).st_mode):
-                return int(name)
-        except OSError:
-            pass
-fd = channel()
-def frame(message):
-    data = json.dumps(message).encode()
-    os.write(fd, struct.pack('>I', len(data)) + data)
-"""
 
 
 def shown(fake: FakeLLM) -> list[str]:
@@ -211,10 +196,10 @@ except OSError as exc:
     "flood": "for i in range(100_000):\n    print('y' * 999)\nprint('the end')",
     "self_kill": "x = 1\nimport os\nos.kill(os.getpid(), 9)",
     "after_kill": "print('x' in globals(), 'kept' in globals(), len(context) > 0)",
-    "garbage": FIND_CHANNEL + "os.write(fd, b'\\xff' * 64)\nprint('wrote garbage')",
-    "closed_channel": FIND_CHANNEL + "os.close(fd)\nprint('closed')",
-    "wrong_op": FIND_CHANNEL + "frame({'op': 'llm_result', 'results': []})\nprint('forged')",
-    "forged_result": FIND_CHANNEL
+    "garbage": FORGE + "os.write(fd, b'\\xff' * 64)\nprint('wrote garbage')",
+    "closed_channel": FORGE + "os.close(fd)\nprint('closed')",
+    "wrong_op": FORGE + "frame({'op': 'llm_result', 'results': []})\nprint('forged')",
+    "forged_result": FORGE
     + """
 f = sys._getframe()
 while 'message' not in f.f_locals:
@@ -541,11 +526,11 @@ def test_the_run_timeout_cleans_up(model, solve, tmp_path: Path, monkeypatch: py
 
 @pytest.mark.slow
 def test_a_child_that_stalls_mid_message_or_stops_reading_is_killed_in_time(hostile_repl: ReplProcess) -> None:
-    stall = FIND_CHANNEL + "os.write(fd, struct.pack('>I', 1000) + b'{\"op\"')\nimport time\ntime.sleep(60)"
+    stall = FORGE + "os.write(fd, struct.pack('>I', 1000) + b'{\"op\"')\nimport time\ntime.sleep(60)"
     started = time.monotonic()
     result = hostile_repl.run(stall, timeout=1)
     assert result.state_lost and "stopped in the middle of a message" in result.output
-    deaf = FIND_CHANNEL + (
+    deaf = FORGE + (
         "import signal, time\nsignal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGALRM])  # deaf to its own timer\n"
         "frame({'op': 'llm', 'prompts': ['x' * 4_000_000]})\ntime.sleep(60)"
     )
@@ -580,14 +565,14 @@ print(llm_query('from the REPL'))
 
 
 def test_a_stale_forged_result_is_skipped(hostile_repl: ReplProcess) -> None:
-    forged = FIND_CHANNEL + "frame({'op': 'result', 'id': 0, 'output': 'forged'})\nprint('real')"
+    forged = FORGE + "frame({'op': 'result', 'id': 0, 'output': 'forged'})\nprint('real')"
     result = hostile_repl.run(forged, timeout=5)
     assert result.output.strip() == "real" and not result.state_lost
 
 
 def test_final_var_of_a_hostile_value_loses_the_state_and_says_so(hostile_repl: ReplProcess) -> None:
     hostile = (
-        FIND_CHANNEL + "class Bad:\n    def __repr__(self):\n        os.close(fd)\n        return 'x'\nbad = Bad()"
+        FORGE + "class Bad:\n    def __repr__(self):\n        os.close(fd)\n        return 'x'\nbad = Bad()"
     )
     assert not hostile_repl.run(hostile, timeout=5).state_lost
     assert hostile_repl.get_var("bad") is None

@@ -526,3 +526,9 @@ def test_final_of_an_unquoted_word_in_code_answers_the_word(ask_about_log):
     assert run.answer == "refund"  # no variable `refund`: the word itself
     run = ask_about_log(EXPORT, fence(code.replace('c["refund"] >', 'c["refund"] <')), question="q?")
     assert run.answer == "not a label"  # a variable keeps its value
+
+
+def test_a_count_printed_beside_a_counter_of_only_none_is_not_questioned(ask_about_log):
+    code = fence('c = Counter(r["host"] for r in records() if r["status"] == 503)\nprint(c)')
+    run = ask_about_log(LINES["nginx"] + "\n" + LINES["nginx"] + "\n", code, "FINAL(2)")
+    assert run.answer == "2" and len(run.roots) == 2  # Counter({None: 2}): the 2 is there to read

@@ -138,7 +138,8 @@ class Run:
                 self.budget.check()  # a call cut by the run's deadline is the time budget, not the model
                 raise
         self.budget.record(completion)
-        if completion.cost_usd is None:
+        if completion.cost_usd is None and spec.api_base is None:
+            # A model behind its own --api-base (a local server, a gateway) has no list price: not worth a warning.
             self.warn_once(f"cost:{spec.model}", f"cost unknown for {spec.model}: litellm has no price for it", depth)
         if self.config.limits.max_cost is not None and completion.cost_usd is None:
             self.warn_once("cost-limit", "--max-cost cannot be enforced: a model's price is unknown", depth)

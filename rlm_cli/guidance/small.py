@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from rlm_cli.engine.guide import Advice, Block
@@ -82,14 +82,17 @@ class SmallModelGuide:
                 return advice
         return None
 
-    def _doubts(self, question: str, answer: str) -> Any:
+    def _doubts(self, question: str, answer: str) -> Iterator[tuple[str, Advice]]:
         if len(answer) > LONG_ANSWER:
             return  # a long answer is a report, not a value: nothing below applies, and scanning it is slow
         if self.flaws:
             yield "flaw", Advice(nudges.FLAWED_ANSWER, f"final answer from flawed code ({self.flaws[0].notice})")
         last = self.last.output if self.last else ""
         nothing = self.last is not None and self.last.ok and found_nothing(last)
-        if nothing or any(note.kind == "only_none" for note in (self.last.notes if self.last else ())):
+        # The size of a collection of only None (`len({None})` is 1) counts nothing; a Counter({None: 17})
+        # printed beside it may still hold the answer.
+        notes = self.last.notes if self.last else ()
+        if nothing or any(n.kind == "only_none" and answer.strip() == str(n.total) for n in notes):
             yield "empty", Advice(nudges.EMPTY_ANSWER, "final answer right after code that found nothing")
         if counts := checks.all_counted(answer, last):
             shown = ", ".join(f"{name}: {n}" for name, n in counts.items())

@@ -12,23 +12,6 @@ from fakellm import FakeLLM
 
 from rlm_cli import redaction
 
-# Code for the REPL that finds its socket to the parent the way hostile code would, and writes raw frames.
-FORGE = """
-import os, stat, struct, json
-def channel():
-    for name in os.listdir('/proc/self/fd'):
-        try:
-            if stat.S_ISSOCK(os.fstat(int(name)).st_mode):
-                return int(name)
-        except OSError:  # the fd listdir itself used, closed by now
-            pass
-fd = channel()
-def raw(body):
-    os.write(fd, struct.pack('>I', len(body)) + body)
-def frame(message):
-    raw(json.dumps(message).encode())
-"""
-
 
 def fence(code: str) -> str:
     return f"```repl\n{code.strip()}\n```"

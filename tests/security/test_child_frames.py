@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import FORGE
 from fakellm import FakeLLM
 
 from rlm_cli.engine.loop import RLM, EngineConfig, Run
@@ -16,7 +17,7 @@ from rlm_cli.engine.model import ModelClient, ModelSpec
 from rlm_cli.errors import EXIT_INTERNAL, EXIT_OK, EXIT_SANDBOX
 from rlm_cli.repl import protocol
 from rlm_cli.repl.process import ReplProcess
-from security.conftest import FORGE, fence, model_args, shown, trace_events
+from security.conftest import fence, model_args, shown, trace_events
 
 
 @pytest.mark.slow  # the CLI's own SIGPIPE disposition is the point: a real process
