@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-FAMILIES = ("needle", "logs", "oolong")
+FAMILIES = ("needle", "logs", "oolong", "semantic")
 CHARS_PER_TOKEN = 4
 
 Gold = str | int | list[str]
@@ -1074,8 +1074,15 @@ def _oolong(rng: random.Random, target_chars: int, salt: int) -> _Built:
     return _Built(question, gold, kind, {name[layout]: text}, names, meta)
 
 
+def _semantic(rng: random.Random, target_chars: int, salt: int) -> _Built:
+    from bench.semantic import build  # imported here: bench/semantic.py builds on this module
+
+    return build(rng, target_chars, salt)
+
+
 _GENERATORS: dict[str, Callable[[random.Random, int, int], _Built]] = {
     "needle": _needle,
     "logs": _logs,
     "oolong": _oolong,
+    "semantic": _semantic,
 }
