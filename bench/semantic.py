@@ -177,7 +177,8 @@ _HOW_MANY = (
     "states are in Brazil", "strings does a cello have", "hearts does an octopus have",
     "teeth does an adult human have", "squares are on a chessboard", "time zones does Russia span",
     "symphonies did Beethoven write", "official languages does Switzerland have", "legs does a spider have",
-    "cards are in a tarot deck", "countries border Germany", "islands make up Japan", "amendments does the US Constitution have",
+    "cards are in a tarot deck", "countries border Germany", "islands make up Japan",
+    "amendments does the US Constitution have",
 )  # fmt: skip
 _WHEN_DID = (
     "the Berlin Wall fall", "the Titanic sink", "World War I begin", "the first Moon landing happen",
@@ -286,9 +287,19 @@ def questions(label: str) -> list[str]:
 
 _POOL = {label: questions(label) for label in LABELS}
 
+MEANINGS = {
+    "abbreviation": "what an abbreviation stands for, or the short form of something",
+    "entity": "a thing such as an animal, instrument, language, food, color, sport or disease",
+    "description": "a reason, a way of doing, or what something means",
+    "human": "a person, a group or a company",
+    "location": "a place",
+    "numeric": "a number, an amount or a date",
+}
 PREAMBLE = (
     "Each line of the input is a question that a user asked, with its date and user id. Classify every "
-    "question by the kind of answer it seeks, as one of these labels: " + ", ".join(LABELS) + ". "
+    "question by the kind of answer it seeks, with one of these labels: "
+    + "; ".join(f"{label} ({meaning})" for label, meaning in MEANINGS.items())
+    + ". "
 )
 
 
@@ -355,7 +366,8 @@ def _ask(rng: random.Random, kind: str, records: list[Row], margin: int) -> tupl
         a, b = rng.choice(pairs)
         a, b = rng.sample((a, b), 2)
         gold = a if counts[a] > counts[b] else b
-        return f"Are there more {a} questions or more {b} questions? Answer {a} or {b}.", gold, "choice", {"labels": [a, b]}
+        question = f"Are there more {a} questions or more {b} questions? Answer {a} or {b}."
+        return question, gold, "choice", {"labels": [a, b]}
     x = rng.choice(LABELS)
     if kind == "user_count":
         by_user = Counter(user for _, user, _, _ in records)

@@ -195,10 +195,10 @@ class RLM:
             if self.repl is not None:
                 self.repl.close()
 
-    def _start_repl(self, corpus: Corpus) -> ReplProcess:
+    def _start_repl(self, corpus: Corpus, question: str) -> ReplProcess:
         repl = ReplProcess(
             lambda workdir: write_bundle(corpus, workdir),
-            ReplConfig(output_limit=self.config.output_limit),
+            ReplConfig(output_limit=self.config.output_limit, question=question),
             self._on_llm,
         )
         self.repl = repl
@@ -211,7 +211,7 @@ class RLM:
         return repl
 
     def _solve(self, question: str, corpus: Corpus) -> Outcome:
-        repl = self._start_repl(corpus)
+        repl = self._start_repl(corpus, question)
         headers = [SEPARATOR_TEMPLATE.format(path=d.path) for d in corpus.documents]
         self.texts = headers + [d.text for d in corpus.documents]
         opening = prompts.opening(question, corpus.documents, SEPARATOR_TEMPLATE, self.config.sub_chars)

@@ -46,7 +46,9 @@ class LabelSet:
         names = list(dict.fromkeys(names))
         if len(names) < 2:
             raise ValueError("classify needs at least two labels, e.g. classify(items, ['bug', 'feature'])")
-        meanings = {str(k).strip(): str(v).strip() for k, v in labels.items() if v} if isinstance(labels, Mapping) else {}
+        meanings = {}
+        if isinstance(labels, Mapping):
+            meanings = {str(k).strip(): str(v).strip() for k, v in labels.items() if v}
         return cls(names, meanings)
 
     def match(self, text: str) -> str | None:
@@ -211,8 +213,12 @@ def discover(ask: Ask, texts: Sequence[str], instruction: str, tally: Tally) -> 
     return LabelSet.of(names)
 
 
-def bind(ask: Ask) -> Callable[..., list[str]]:
-    """classify() for one REPL, sending its batches through that REPL's llm_query_batched."""
+def bind(ask: Ask, question: str = "") -> Callable[..., list[str]]:
+    """classify() for one REPL, sending its batches through that REPL's llm_query_batched.
+
+    Without an instruction the helper model is shown the run's question: it often defines the labels.
+    """
+    context = f"The items are classified to answer this request: {question.strip()}" if question.strip() else ""
 
     def classify(
         items: Sequence[Any],
@@ -225,12 +231,13 @@ def bind(ask: Ask) -> Callable[..., list[str]]:
         """One label per item (strings or records), in order, judged by the helper model `batch` items per call.
 
         labels: the label names, or {label: meaning}; None finds a few from a sample of the items.
-        instruction: what the labels are about ("by the kind of answer each question asks for").
+        instruction: what the labels are about ("by the kind of answer each question asks for");
+        by default the run's question.
         votes: how many times each item is judged (in other batches); the majority label wins.
         Items whose reply line is missing or not a label are asked again up to `retries` times,
         then get "unknown". Every batch is one sub-call and counts against the run's budgets.
         """
-        result, tally = run(ask, items, labels, instruction, batch, votes, retries)
+        result, tally = run(ask, items, labels, instruction or context, batch, votes, retries)
         print(tally.line())
         return result
 

@@ -121,9 +121,11 @@ def preloaded() -> dict[str, Any]:
 
 
 def helpers(
-    context: str, documents: Sequence[Any], ask: classifylib.Ask | None = None
+    context: str, documents: Sequence[Any], ask: classifylib.Ask | None = None, question: str = ""
 ) -> dict[str, Callable[..., Any]]:
-    """The helper functions bound to this REPL's input; `ask` (llm_query_batched) adds classify()."""
+    """The helper functions bound to this REPL's input; `ask` (llm_query_batched) adds classify(),
+    which shows the helper model the run's question so that labels it defines keep their meaning.
+    """
 
     def grep(pattern: str, ignore_case: bool = True, limit: int = 200) -> list[str]:
         """Lines matching a regex (or plain text), as 'path:line: text', across all documents."""
@@ -190,7 +192,7 @@ def helpers(
 
     bound = {"grep": grep, "chunks": chunks, "records": records, "when": when}
     if ask is not None:
-        bound["classify"] = classifylib.bind(ask)
+        bound["classify"] = classifylib.bind(ask, question)
     return bound
 
 
