@@ -173,9 +173,9 @@ _FINDABLE = (
 )  # fmt: skip
 _PLANETS = ("Mars", "Jupiter", "Neptune", "Uranus", "Saturn", "Pluto")
 _HOW_MANY = (
-    "bones are in the human body", "keys are on a standard piano", "players are on a rugby union team",
+    "bones are in the adult body", "keys are on a standard piano", "players are on a rugby union team",
     "states are in Brazil", "strings does a cello have", "hearts does an octopus have",
-    "teeth does an adult human have", "squares are on a chessboard", "time zones does Russia span",
+    "teeth does an adult have", "squares are on a chessboard", "time zones does Russia span",
     "symphonies did Beethoven write", "official languages does Switzerland have", "legs does a spider have",
     "cards are in a tarot deck", "countries border Germany", "islands make up Japan",
     "amendments does the US Constitution have",
@@ -205,7 +205,7 @@ _LONG_THINGS = (
 )  # fmt: skip
 _HEAVY = (
     "a blue whale", "an African elephant", "the Statue of Liberty", "a gallon of water", "a newborn panda",
-    "the International Space Station", "a grand piano", "an adult human brain",
+    "the International Space Station", "a grand piano", "an adult brain",
 )  # fmt: skip
 _SUBSTANCES = ("water", "ethanol", "nitrogen", "mercury", "olive oil", "liquid helium", "iron")
 _RUNNERS = ("a cheetah", "an ostrich", "a greyhound", "a grizzly bear", "a racehorse", "a kangaroo", "a house cat")
@@ -217,8 +217,8 @@ BANK: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
         ("What is the full form of {}?", _ACRONYMS),
         ("What is {} short for?", _ACRONYMS),
         ("What do the letters {} mean?", _ACRONYMS),
-        ("What is the abbreviation for {}?", _LONG_FORMS),
-        ("How do you abbreviate {}?", _LONG_FORMS),
+        ("What is the short form of {}?", _LONG_FORMS),
+        ("What is the acronym for {}?", _LONG_FORMS),
     ),
     "entity": (
         ("What instrument did {} play?", _MUSICIANS),
