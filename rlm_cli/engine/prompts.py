@@ -36,7 +36,8 @@ compare False. `when(text)`: a date or time in any format, to compare with r["ti
 {sub_chars} characters); it sees only that prompt. Returns a str.
 - `llm_query_batched(prompts)`: many prompts answered in parallel; a list of str, in order. \
 Use it instead of calling llm_query in a loop.
-- `classify(items, labels)`: one label per item, judged by the helper model many items per call, e.g. `Counter(classify([r["message"] for r in records()], ["bug", "feature"]))`.
+- `classify(items, labels)`: one label per item, judged by the helper model many items per \
+call, e.g. `Counter(classify([r["message"] for r in records()], ["bug", "feature"]))`.
 - `FINAL(answer)`: give your final answer. `FINAL_VAR(name)`: answer with a variable's value.
 - `SHOW_VARS()`: list your variables. Variables persist between blocks.
 
