@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
+from bench.semantic import points  # noqa: E402
 from bench.tasks import CHARS_PER_TOKEN, FAMILIES, Task, generate_all, parse_size, score  # noqa: E402
 from rlm_cli.engine.model import ModelClient, ModelSpec, RetryPolicy  # noqa: E402
 from rlm_cli.errors import ModelError  # noqa: E402
@@ -46,10 +47,14 @@ GRACE_S = 15.0
 
 @dataclass
 class RlmRun:
-    """One `rlm ask --json` run as the benchmark saw it; status "timeout" means the harness stopped it."""
+    """One `rlm ask --json` run as the benchmark saw it; status "timeout" means the harness stopped it.
+
+    score is the partial credit in [0, 1] (OOLONG's 0.75 ** |error| for semantic counts; else 1 or 0).
+    """
 
     answer: str | None
     correct: bool
+    score: float
     wall_s: float
     iterations: int | None
     subcalls: int | None
@@ -68,6 +73,7 @@ class BaselineRun:
 
     answer: str | None
     correct: bool
+    score: float
     wall_s: float
     input_tokens: int | None
     output_tokens: int | None
@@ -126,7 +132,7 @@ def run_rlm(task: Task, workdir: Path, args: argparse.Namespace) -> RlmRun:
     if result is None:
         error = stderr.strip().splitlines()[-1] if stderr.strip() else f"no JSON on stdout (exit {proc.returncode})"
         status = "timeout" if timed_out else "error"
-        return RlmRun(None, False, wall, None, None, None, None, None, status, proc.returncode, None, error)
+        return RlmRun(None, False, 0.0, wall, None, None, None, None, None, status, proc.returncode, None, error)
     usage = result.get("usage") or {}
     error_info = result.get("error") or {}
     status = "timeout" if timed_out else str(result.get("status"))
@@ -135,6 +141,7 @@ def run_rlm(task: Task, workdir: Path, args: argparse.Namespace) -> RlmRun:
         answer=answer,
         # A run the harness had to stop gets no credit for its partial answer.
         correct=not timed_out and score(task, answer),
+        score=0.0 if timed_out else points(task, answer),
         wall_s=wall,
         iterations=result.get("iterations"),
         subcalls=result.get("subcalls"),
@@ -212,15 +219,16 @@ def run_baseline(task: Task, args: argparse.Namespace, client: ModelClient) -> B
                 scale *= 0.75
                 continue
             wall = time.monotonic() - started
-            return BaselineRun(None, False, wall, None, None, len(prompt), omitted, "error", exc.message)
+            return BaselineRun(None, False, 0.0, wall, None, None, len(prompt), omitted, "error", exc.message)
         wall = time.monotonic() - started
         answer = reply.text.strip()
         correct = score(task, answer)
-        return BaselineRun(
-            answer, correct, wall, reply.input_tokens, reply.output_tokens, len(prompt), omitted, "ok", None
-        )
+        tokens = (reply.input_tokens, reply.output_tokens)
+        return BaselineRun(answer, correct, points(task, answer), wall, *tokens, len(prompt), omitted, "ok", None)
     wall = time.monotonic() - started
-    return BaselineRun(None, False, wall, None, None, len(prompt), omitted, "error", "prompt too long after cutting")
+    return BaselineRun(
+        None, False, 0.0, wall, None, None, len(prompt), omitted, "error", "prompt too long after cutting"
+    )
 
 
 def summarize(results: Sequence[TaskResult]) -> list[dict[str, Any]]:
@@ -254,6 +262,7 @@ def _side(runs: Sequence[RlmRun | BaselineRun]) -> dict[str, Any] | None:
         "correct": sum(run.correct for run in runs),
         "n": len(runs),
         "accuracy": sum(run.correct for run in runs) / len(runs),
+        "score": sum(run.score for run in runs) / len(runs),
         "wall_s": mean("wall_s"),
         "iterations": mean("iterations"),
         "subcalls": mean("subcalls"),
@@ -264,22 +273,23 @@ def _side(runs: Sequence[RlmRun | BaselineRun]) -> dict[str, Any] | None:
 
 
 def format_table(rows: Sequence[dict[str, Any]]) -> str:
-    """Accuracy, mean wall time, root and sub calls, and tokens, for rlm and the baseline side by side."""
+    """Accuracy, mean score, wall time, root and sub calls, and tokens, for rlm and the baseline side by side."""
     head = (
-        f"{'family':<8} {'size':<6} {'n':>3} | {'rlm acc':>11} {'wall s':>7} {'root':>5} {'sub':>6} "
-        f"{'tok in':>9} {'tok out':>8} {'fail':>4} | {'base acc':>11} {'wall s':>7} {'tok in':>9} {'tok out':>8}"
+        f"{'family':<8} {'size':<6} {'n':>3} | {'rlm acc':>11} {'score':>5} {'wall s':>7} {'root':>5} {'sub':>6} "
+        f"{'tok in':>9} {'tok out':>8} {'fail':>4} | {'base acc':>11} {'score':>5} {'wall s':>7} {'tok in':>9} "
+        f"{'tok out':>8}"
     )
     lines = [head, "-" * len(head)]
     for row in rows:
         rlm, base = row["rlm"], row["baseline"]
         left = (
-            f"{_acc(rlm):>11} {_num(rlm, 'wall_s', 1):>7} {_num(rlm, 'iterations', 1):>5} "
+            f"{_acc(rlm):>11} {_num(rlm, 'score', 2):>5} {_num(rlm, 'wall_s', 1):>7} {_num(rlm, 'iterations', 1):>5} "
             f"{_num(rlm, 'subcalls', 1):>6} {_num(rlm, 'input_tokens'):>9} {_num(rlm, 'output_tokens'):>8} "
             f"{(rlm or {}).get('failed', '-'):>4}"
         )
         right = (
-            f"{_acc(base):>11} {_num(base, 'wall_s', 1):>7} {_num(base, 'input_tokens'):>9} "
-            f"{_num(base, 'output_tokens'):>8}"
+            f"{_acc(base):>11} {_num(base, 'score', 2):>5} {_num(base, 'wall_s', 1):>7} "
+            f"{_num(base, 'input_tokens'):>9} {_num(base, 'output_tokens'):>8}"
         )
         lines.append(f"{row['family']:<8} {row['size']:<6} {row['n']:>3} | {left} | {right}")
     return "\n".join(lines)
@@ -312,10 +322,11 @@ def _progress(i: int, total: int, task: Task, result: TaskResult) -> str:
     if result.rlm is not None:
         r = result.rlm
         verdict = "correct" if r.correct else "WRONG"
-        parts.append(f"rlm: {verdict} {r.wall_s:.1f}s {r.status} (root {r.iterations}, sub {r.subcalls})")
+        calls = f"(root {r.iterations}, sub {r.subcalls})"
+        parts.append(f"rlm: {verdict} score {r.score:.2f} {r.wall_s:.1f}s {r.status} {calls}")
     if result.baseline is not None:
         b = result.baseline
-        parts.append(f"baseline: {'correct' if b.correct else 'WRONG'} {b.wall_s:.1f}s {b.status}")
+        parts.append(f"baseline: {'correct' if b.correct else 'WRONG'} score {b.score:.2f} {b.wall_s:.1f}s {b.status}")
     return "  ".join(parts)
 
 
@@ -336,7 +347,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--sub-model", help="model for rlm's sub-calls [default: the model]")
     parser.add_argument("--api-base", help="OpenAI-compatible base URL for both")
     parser.add_argument("--api-key", help="API key [default: the provider's usual variable]")
-    parser.add_argument("--families", default=",".join(FAMILIES), help="comma-separated: needle,logs,oolong")
+    parser.add_argument("--families", default=",".join(FAMILIES), help="comma-separated: needle,logs,oolong,semantic")
     parser.add_argument("--sizes", default="8k,32k", help="input sizes in tokens, comma-separated: 8k,32k,128k,1m")
     parser.add_argument("--n", type=int, default=3, help="tasks per family and size [3]")
     parser.add_argument("--seed", type=int, default=0, help="generator seed [0]")

@@ -288,7 +288,8 @@ def test_harness_runs_rlm_and_a_truncated_baseline_end_to_end(fake_llm, hermetic
     assert harness.main(argv) == 0
 
     captured = capsys.readouterr()
-    assert re.search(r"^logs\s+1k\s+1 \|\s+0/1 0%\s+[\d.]+\s+2\.0\s+0\.0 .*\| +0/1 0%", captured.out, re.MULTILINE)
+    row = r"^logs\s+1k\s+1 \|\s+0/1 0%\s+0\.00\s+[\d.]+\s+2\.0\s+0\.0 .*\| +0/1 0%"
+    assert re.search(row, captured.out, re.MULTILINE)
     assert re.search(r"^\[1/1\] logs 1k #0 +rlm: WRONG .* baseline: WRONG", captured.err, re.MULTILINE)
 
     report = json.loads(out.read_text())
@@ -318,14 +319,15 @@ def test_harness_runs_rlm_and_a_truncated_baseline_end_to_end(fake_llm, hermetic
 
 def test_the_table_has_a_row_per_family_and_size_and_a_total():
     def result(family: str, size: str, correct: bool) -> harness.TaskResult:
-        rlm = harness.RlmRun("x", correct, 10.0, 3, 4, 1000, 50, None, "ok", 0, None, None)
+        rlm = harness.RlmRun("x", correct, float(correct), 10.0, 3, 4, 1000, 50, None, "ok", 0, None, None)
         return harness.TaskResult({"family": family, "size": size}, rlm, None)
 
     results = [result("needle", "8k", True), result("needle", "8k", False), result("logs", "32k", True)]
     rows = harness.summarize(results)
     assert [(r["family"], r["size"], r["n"]) for r in rows] == [("needle", "8k", 2), ("logs", "32k", 1), ("all", "", 3)]
     table = harness.format_table(rows)
-    assert re.search(r"^needle\s+8k\s+2 \|\s+1/2 50%\s+10\.0\s+3\.0\s+4\.0\s+1,000\s+50\s+0 \|\s+-", table, re.M)
+    row = r"^needle\s+8k\s+2 \|\s+1/2 50%\s+0\.50\s+10\.0\s+3\.0\s+4\.0\s+1,000\s+50\s+0 \|\s+-"
+    assert re.search(row, table, re.MULTILINE)
     assert re.search(r"^all\s+3 \|\s+2/3 67%", table, re.MULTILINE)
 
 
