@@ -11,6 +11,7 @@ import signal
 import sys
 import traceback
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,6 +20,7 @@ from typer._click import exceptions as click_errors  # typer vendors click and r
 from typer.core import TyperCommand, TyperGroup
 
 from rlm_cli import __version__
+from rlm_cli.config import SETTINGS
 from rlm_cli.errors import EXIT_INTERRUPTED, EXIT_OK, InputError, RlmError, UsageError
 
 
@@ -116,6 +118,7 @@ def _root(
 
 
 Opt = typer.Option
+_Guidance = Enum("_Guidance", {level: level for level in SETTINGS["guidance"].choices}, type=str)
 
 
 @app.command(cls=_SectionedCommand)
@@ -241,6 +244,14 @@ def ask(
     memory_limit_mb: Annotated[
         int | None, Opt("--memory-limit", min=1, metavar="MIB", help="REPL memory limit.", rich_help_panel=SANDBOX)
     ] = None,
+    guidance: Annotated[
+        _Guidance | None,
+        Opt(
+            case_sensitive=False,
+            help="Help for weak models: data description, checks, doubts; off runs the plain method [default: small].",
+            rich_help_panel=MODELS,
+        ),
+    ] = None,
 ) -> int:
     """Answer QUESTION about the given files, directories or stdin.
 
@@ -278,6 +289,7 @@ def ask(
         "max_total_size": max_total_size,
         "sandbox": sandbox,
         "memory_limit_mb": memory_limit_mb,
+        "guidance": guidance.value if guidance else None,
     }
     options = runner.OutputOptions(as_json=as_json, quiet=quiet, verbose=verbose, trace_file=trace_file)
     return runner.ask(paths, question, load_settings(flags), options, dry_run=dry_run)

@@ -23,6 +23,7 @@ class Setting:
     default: Any
     help: str
     secret: bool = False
+    choices: tuple[str, ...] = ()
 
 
 SETTINGS: dict[str, Setting] = {
@@ -47,6 +48,7 @@ SETTINGS: dict[str, Setting] = {
     "retry_delay": Setting(float, 1.0, "seconds before the first retry; doubles each time"),
     "request_timeout": Setting(float, 300.0, "seconds per model request"),
     "sandbox": Setting(bool, True, "isolate the REPL (Landlock, no network, resource limits)"),
+    "guidance": Setting(str, "small", "weak-model help: small, or off (the plain method)", choices=("off", "small")),
     "memory_limit_mb": Setting(int, None, "REPL address-space limit in MiB (default: scaled to the input)"),
     "cpu_limit_s": Setting(int, None, "REPL CPU seconds (default: scaled to the input)"),
     "max_file_size": Setting(int, 50_000_000, "characters loaded per file before truncation"),
@@ -146,6 +148,8 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         result = setting.type(value)
     except (TypeError, ValueError):
         raise ConfigError(f"{source}: {name} must be {setting.type.__name__}, got {value!r}") from None
+    if setting.choices and result not in setting.choices:
+        raise ConfigError(f"{source}: {name} must be one of {', '.join(setting.choices)}, got {value!r}")
     if setting.type in (int, float) and result < 0:
         raise ConfigError(f"{source}: {name} must not be negative, got {value!r}")
     return result

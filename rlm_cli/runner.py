@@ -132,6 +132,7 @@ def _corpus_options(settings: Settings) -> Any:
 
 
 def _engine_config(settings: Settings) -> Any:
+    from rlm_cli import guidance
     from rlm_cli.engine.budget import Limits
     from rlm_cli.engine.loop import EngineConfig
     from rlm_cli.engine.model import ModelSpec
@@ -176,6 +177,8 @@ def _engine_config(settings: Settings) -> Any:
         sub_chars=settings["sub_chars"],
         sandbox=settings["sandbox"],
         sandbox_overrides=overrides,
+        guide=guidance.factory(settings["guidance"]),
+        guidance=settings["guidance"],
     )
 
 
@@ -192,12 +195,14 @@ def _read_stdin_if_needed(paths: list[str]) -> Any:
     return sys.stdin.buffer if "-" in paths and sys.stdin is not None else None
 
 
-def _dry_run(corpus: Any, question: str, out: OutputOptions, sub_chars: int) -> int:
+def _dry_run(corpus: Any, question: str, out: OutputOptions, settings: Settings) -> int:
+    from rlm_cli import guidance
     from rlm_cli.engine import prompts
     from rlm_cli.inputs.bundle import SEPARATOR_TEMPLATE
     from rlm_cli.render import plural
 
-    messages = prompts.opening(question, corpus.documents, SEPARATOR_TEMPLATE, sub_chars).messages
+    guide = guidance.factory(settings["guidance"])()
+    messages = prompts.opening(question, corpus.documents, SEPARATOR_TEMPLATE, settings["sub_chars"], guide).messages
     root_prompt = "".join(m["content"] for m in messages)
     report = {
         "schema": "rlm.dry_run/1",
@@ -280,7 +285,7 @@ def ask(paths: list[str], question: str, settings: Settings, out: OutputOptions,
     config = None if dry_run else _engine_config(settings)  # a config error should not wait for a big load
     corpus = load_corpus(paths, _corpus_options(settings), _read_stdin_if_needed(paths))
     if config is None:
-        return _dry_run(corpus, question, out, settings["sub_chars"])
+        return _dry_run(corpus, question, out, settings)
 
     from rlm_cli.engine.loop import RLM, Run
     from rlm_cli.engine.model import ModelClient, RetryPolicy

@@ -156,19 +156,6 @@ def test_a_lookup_answer_read_off_another_key_s_line_is_questioned_once(fake_llm
     )
 
 
-def test_an_answer_computed_on_a_pasted_context_is_questioned(fake_llm, run_rlm, app_log):
-    path, expected = app_log
-    pasted = fence('context = """ERROR one line"""\nprint(context.count("ERROR"))')
-    recount = fence('print(context.count("ERROR"))')
-    fake_llm.script("root", pasted, "FINAL(1)", recount, f"FINAL({expected})")
-    result = run_rlm("ask", str(path), "How many ERROR lines?", *model_args(fake_llm))
-    assert result.returncode == EXIT_OK, result.stderr
-    assert result.stdout.strip() == str(expected)
-    roots = fake_llm.requests_for("root")
-    assert "Your code assigned `context` itself, so it computed on text you wrote" in roots[1].last_user
-    assert "not accepted yet" in roots[2].last_user
-
-
 def test_plan_and_premature_final_are_refused(fake_llm, run_rlm, app_log):
     path, _ = app_log
     fake_llm.script(
@@ -387,7 +374,7 @@ def test_code_cannot_pick_an_unconfigured_model(fake_llm, run_rlm, app_log):
     assert any("attacker-model" in w and "ignored" in w for w in json.loads(result.stdout)["warnings"])
 
 
-def test_local_server_needs_no_key_and_context_cannot_be_replaced(fake_llm, run_rlm, app_log):
+def test_local_server_needs_no_key_and_context_cannot_be_reassigned(fake_llm, run_rlm, app_log):
     path, _ = app_log
     fake_llm.script(
         "root",
@@ -398,7 +385,7 @@ def test_local_server_needs_no_key_and_context_cannot_be_replaced(fake_llm, run_
     result = run_rlm("ask", str(path), "q?", *model_args(fake_llm), env_extra={"OPENAI_API_KEY": None})
     assert result.returncode == EXIT_OK, result.stderr
     roots = fake_llm.requests_for("root")
-    assert "`context` is the input and cannot be replaced" in roots[1].last_user
+    assert "`context` is the input and cannot be reassigned" in roots[1].last_user
     assert "True 1" in roots[2].last_user
 
 
@@ -429,11 +416,3 @@ def test_final_of_a_bare_name_uses_the_variable_or_is_refused_as_a_placeholder(f
     assert result.returncode == EXIT_OK, result.stderr
     assert "FINAL(answer): there is no variable named 'answer'" in fake_llm.requests_for("root")[2].last_user
     assert result.stdout.strip() == "['auth', 'cart', 'db']"  # and FINAL(fine) in another test stays "fine"
-
-
-def test_final_answer_placeholder_right_after_a_printed_result_means_that_result(fake_llm, run_rlm, app_log):
-    path, _ = app_log
-    fake_llm.script("root", fence("print([('auth', 3)])\nprint(['auth', 'cart'])"), "FINAL(answer)")
-    result = run_rlm("ask", str(path), "q?", *model_args(fake_llm))
-    assert result.returncode == EXIT_OK, result.stderr
-    assert result.stdout.strip() == "['auth', 'cart']"

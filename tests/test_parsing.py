@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rlm_cli.engine.parsing import looks_like_plan, parse_reply
+from rlm_cli.engine.parsing import is_placeholder, looks_like_plan, parse_reply
 
 
 def test_repl_python_and_unlabeled_fences_are_code_but_not_other_languages():
@@ -145,3 +145,24 @@ def test_a_repl_line_without_backticks_opens_a_block(reply, blocks, final):
     parsed = parse_reply(reply)
     assert (parsed.code_blocks, parsed.final_value) == (blocks, final)
     assert parsed.history.startswith("```repl\n") == (bool(blocks) and reply.startswith(("repl", "python", "```")))
+
+
+@pytest.mark.parametrize(
+    "reply",
+    ['grep("crash")', 'print(len(context))\nfor l in grep("ENOSPC")[:5]:\n    print(l)', "  records()[:3]\n"],
+)
+def test_a_reply_that_is_only_code_without_a_fence_is_code(reply):
+    parsed = parse_reply(reply)
+    assert parsed.code_blocks == [reply.strip() + "\n"] and parsed.final_kind is None
+
+
+@pytest.mark.parametrize("reply", ["auth-api", "42", "The service crashed.", "x = 1 is the answer", "FINAL(grep('x'))"])
+def test_prose_names_and_answers_are_not_bare_code(reply):
+    assert parse_reply(reply).code_blocks == []
+
+
+def test_final_in_any_case_is_a_final_and_placeholders_are_recognised():
+    parsed = parse_reply("Final(answer)")
+    assert parsed.final_kind == "FINAL" and parsed.final_value == "answer" and is_placeholder(parsed.final_value)
+    assert parse_reply("final_var(total)").final_kind == "FINAL_VAR"
+    assert is_placeholder("<answer>") and is_placeholder("final answer") and not is_placeholder("auth-api")

@@ -182,16 +182,44 @@ def test_profile_of_a_large_input_samples_it_but_keeps_the_rare_lines_it_is_give
 
 
 def test_none_notes_look_only_at_new_collections_of_plain_values():
-    from rlm_cli.repl.helpers import none_counts, none_notes, only_none
+    from rlm_cli.engine.guide import Note
+    from rlm_cli.repl.helpers import none_notes
 
     kept = {None}
     namespace = {"kept": kept, "fresh": [None, None], "mixed": Counter({"a": 2, None: 1}), "recs": [{"a": None}]}
     namespace |= {"fine": {"a", "b"}, "empty": set(), "_private": {None}, "text": "None"}
     notes = none_notes(namespace, before={"kept": id(kept)})
-    assert [n.split("`")[1] for n in notes] == ["fresh", "mixed"]
-    assert "holds only None" in notes[0] and "contains None" in notes[1]
-    assert none_counts("\n".join(["3", *notes])) == [(1, 2)]  # fresh holds only None: nothing to count
-    assert only_none("\n".join(["2", *notes])) and not only_none(notes[1])
+    assert notes == [
+        {"kind": "only_none", "name": "fresh", "kept": 0, "total": 2},
+        {"kind": "has_none", "name": "mixed", "kept": 1, "total": 2},
+    ]
+    texts = [Note(**n).text() for n in notes]
+    assert "`fresh` holds only None" in texts[0] and "without None it has 1 value, not 2" in texts[1]
+
+
+def test_systemd_lines_are_about_their_unit_and_sshd_lines_name_their_address():
+    unit = parse_line("Mar 03 14:02:11 host1 systemd[1]: auth-api.service: Failed with result 'exit-code'.")
+    assert (unit["service"], unit["unit"], unit["program"]) == ("auth-api", "auth-api.service", "systemd")
+    assert unit["message"] == "Failed with result 'exit-code'."
+    iso = parse_line("2026-03-03T14:02:11+0000 node-b systemd[1]: web.service: Main process exited, code=exited")
+    assert (iso["host"], iso["service"]) == ("node-b", "web")
+    ssh = parse_line("Dec 10 06:55:46 LabSZ sshd[24200]: Failed password for root from 173.234.31.186 port 38926 ssh2")
+    assert (ssh["service"], ssh["user"], ssh["ip"]) == ("sshd", "root", "173.234.31.186")
+    two = parse_line("Dec 10 06:55:46 h sshd[1]: from 1.2.3.4 to 5.6.7.8")
+    assert "ip" not in two  # two addresses: which one is the client's is not known
+    plain = parse_line("2026-03-03 14:02:11,123 INFO app: started")  # no [pid]: not a host and a program
+    assert plain["level"] == "INFO" and "host" not in plain
+
+
+def test_a_repeated_message_line_is_as_many_records_as_it_stands_for():
+    text = (
+        "Dec 10 06:55:46 LabSZ sshd[1]: Failed password for root from 1.2.3.4 port 22 ssh2\n"
+        "Dec 10 06:55:47 LabSZ sshd[1]: message repeated 3 times: "
+        "[ Failed password for root from 1.2.3.4 port 22 ssh2]\n"
+    )
+    recs = parse_lines("auth.log", text)
+    assert len(recs) == 4 and {r["lineno"] for r in recs} == {1, 2}
+    assert all(r["message"].startswith("Failed password for root") and r["ip"] == "1.2.3.4" for r in recs)
 
 
 def test_records_helper_reads_every_document_or_one():
@@ -379,26 +407,6 @@ def test_a_list_answer_naming_an_item_twice_is_questioned_once(fake_llm, run_rlm
     assert "final answer names items more than once: ['/api/v1/cart']" in result.stderr
 
 
-def test_an_exactly_n_answer_from_code_that_never_tested_n_is_questioned(fake_llm, run_rlm, tmp_path):
-    replies = [
-        fence("c = Counter(r['service'] for r in records())\nprint(c.most_common(1))"),
-        "FINAL(auth-api)",
-        fence("print(sorted(s for s, n in c.items() if n == 1))"),
-        "FINAL(auth-api, cart)",
-    ]
-    text, question = LINES["syslog"] + "\n" + LINES["json"] + "\n", "Which services logged exactly once?"
-    result, roots = ask_about_log(fake_llm, run_rlm, tmp_path, text, *replies, question=question)
-    assert result.stdout.strip() == "auth-api, cart"
-    assert "asks for exactly 1, but your code never kept the items whose count == 1" in roots[2].last_user
-    # The refused answer leaves the conversation, so the model cannot copy it; the nudge joins the output.
-    assert [m["role"] for m in roots[2].messages] == ["system", "user", "assistant", "user"]
-    assert "auth-api" not in roots[2].messages[2]["content"] and "[('" in roots[2].last_user
-    # Told once, small models repeat the answer: it is refused a second time, and the next reply is sampled.
-    text, stubborn = LINES["json"] + "\n", [replies[0], "FINAL(cart)", "FINAL(cart)", "FINAL(cart)"]
-    result, roots = ask_about_log(fake_llm, run_rlm, tmp_path, text, *stubborn, question=question)
-    assert result.stdout.strip() == "cart" and [r.params["temperature"] for r in roots[-4:]] == [0.0, 0.0, 0.0, 0.7]
-
-
 def test_a_count_that_includes_none_and_shortened_paths_are_questioned(fake_llm, run_rlm, tmp_path):
     text = LINES["syslog"] + "\n" + LINES["nginx"] + "\n"
     count = fence('users = {r["user"] for r in records()}\nprint(len(users))')
@@ -483,42 +491,9 @@ def test_model_code_counts_labels_in_an_export_in_the_sandbox(fake_llm, run_rlm,
     assert "Shapes of the messages" not in intro  # labelled records are counted by label, not by their text
 
 
-def test_a_count_no_output_printed_is_questioned_once(fake_llm, run_rlm, tmp_path):
-    listing = fence('c = Counter(r["user"] for r in records() if r["label"] == "refund")\nprint(c.most_common())')
-    result, roots = ask_about_log(
-        fake_llm,
-        run_rlm,
-        tmp_path,
-        EXPORT,
-        listing,
-        "FINAL(3)",  # a miscount of the printed list [('emeka39', 2)], which has one user
-        fence("print(len(c))"),
-        "FINAL(1)",
-        question="How many users have tickets labelled refund?",
-    )
-    assert result.stdout.strip() == "1"
-    assert "No output printed 3: did you count printed items yourself?" in roots[2].last_user
-
-
 def test_a_label_tag_on_a_log_line_keeps_its_level():
     record = parse_line("2026-03-03T14:22:05Z worker stopped with ERROR (timeout)")
     assert (record["level"], record["label"]) == ("ERROR", "timeout")
-
-
-def test_an_answer_that_misreads_the_printed_counts_is_questioned(fake_llm, run_rlm, tmp_path):
-    counts = fence('c = Counter(r["label"] for r in records())\nprint(c["refund"], c["billing"])\nprint(c)')
-    result, roots = ask_about_log(
-        fake_llm,
-        run_rlm,
-        tmp_path,
-        EXPORT,
-        counts,
-        "FINAL(billing)",
-        "FINAL(refund)",
-        question="Are there more tickets labelled refund or labelled billing?",
-    )
-    assert result.stdout.strip() == "refund"
-    assert "The output shows refund: 2, billing: 1: billing does not have the largest count" in roots[2].last_user
 
 
 def test_a_block_that_failed_is_followed_by_a_request_for_a_fix(fake_llm, run_rlm, tmp_path):
@@ -527,24 +502,6 @@ def test_a_block_that_failed_is_followed_by_a_request_for_a_fix(fake_llm, run_rl
     assert result.stdout.strip() == "1"
     assert "`recs` does not exist" in roots[1].last_user and "stopped with an error" in roots[1].last_user
     assert "stopped with an error" not in roots[2].last_user
-
-
-def test_an_answer_read_off_printed_records_is_questioned(fake_llm, run_rlm, tmp_path):
-    dump = fence('print([r for r in records() if r["plan"] == "pro"])')
-    top = fence('print(Counter(r["label"] for r in records() if r["plan"] == "pro").most_common(1))')
-    result, roots = ask_about_log(
-        fake_llm,
-        run_rlm,
-        tmp_path,
-        EXPORT,
-        dump,
-        "FINAL(refund)",
-        top,
-        "FINAL(refund)",
-        question="What is the most common label on the pro plan?",
-    )
-    assert result.stdout.strip() == "refund"
-    assert "Your answer refund was read off a printout of records, not computed" in roots[2].last_user
 
 
 def test_final_of_an_unquoted_word_in_code_answers_the_word(fake_llm, run_rlm, tmp_path):

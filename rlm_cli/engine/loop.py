@@ -5,7 +5,6 @@ The engine emits events and never renders; the CLI chooses who listens.
 
 from __future__ import annotations
 
-import ast
 import itertools
 import threading
 import time
@@ -17,22 +16,19 @@ from typing import Any
 from rlm_cli.engine import events as ev
 from rlm_cli.engine import parsing, prompts
 from rlm_cli.engine.budget import Budget, Limits
+from rlm_cli.engine.guide import Advice, Block, GuideFactory, Note, Plain
 from rlm_cli.engine.model import Completion, ModelClient, ModelSpec
 from rlm_cli.errors import BudgetExhausted, ModelError, RlmError
-from rlm_cli.guidance import checks
 from rlm_cli.inputs.bundle import SEPARATOR_TEMPLATE, write_bundle
 from rlm_cli.inputs.corpus import Corpus, Document
-from rlm_cli.repl import helpers as replkit
 from rlm_cli.repl.process import ReplConfig, ReplProcess
 from rlm_cli.repl.sandbox import SandboxPolicy
 
 Emit = Callable[[ev.Event], None]
 # Older REPL outputs are shrunk to this many characters, so a long run fits a small model's window.
 OLD_OUTPUT_CHARS = 1_500
-PLACEHOLDERS = {"answer", "result", "final_answer", "your_answer", "the_answer", "answer_here", "output", "value"}
-EVIDENCE_LINE = 500  # longer output lines are data dumps, not evidence for an answer (grep cuts lines to 500)
-# At temperature 0 a model that reran a block reruns it again, however it is told not to: sample once instead.
-UNSTICK_TEMPERATURE = 0.7
+# Greedy decoding that produced a reply once produces it again: a model repeating itself is sampled once instead.
+RESAMPLE_TEMPERATURE = 0.7
 
 
 @dataclass
@@ -47,6 +43,8 @@ class EngineConfig:
     sub_chars: int = 60_000
     sandbox: bool = True
     sandbox_overrides: dict[str, Any] = field(default_factory=dict)
+    guide: GuideFactory = Plain  # one guide per RLM, since a guide keeps what it has shown and questioned
+    guidance: str = "off"  # the guide's name, for the trace
 
     def public(self) -> dict[str, Any]:
         """The configuration as it may be shown and saved: no secrets."""
@@ -66,6 +64,7 @@ class EngineConfig:
             "concurrency": self.concurrency,
             "output_limit": self.output_limit,
             "sandbox": self.sandbox,
+            "guidance": self.guidance,
         }
 
 
@@ -149,6 +148,16 @@ def corpus_from_text(text: str, path: str = "<prompt>") -> Corpus:
     return Corpus(documents=[doc], skipped=[], warnings=[])
 
 
+@dataclass
+class Turn:
+    """What one reply did: the blocks it ran, what the model reads next, and the answer it gave, if any."""
+
+    blocks: list[Block] = field(default_factory=list)
+    feedback: list[str] = field(default_factory=list)
+    advice: list[Advice] = field(default_factory=list)
+    answer: str | None = None
+
+
 class RLM:
     """One recursive language model at one depth: a root loop over its own REPL process."""
 
@@ -157,40 +166,26 @@ class RLM:
         self.depth = depth
         self.config = run.config
         self.model = model or run.config.root
+        self.guide = self.config.guide()
         self.repl: ReplProcess | None = None
-        self.code_ran = False
-        self.partial: str | None = None
         self.iterations = 0
-        self.seen: list[str] = []  # everything the model was shown, to check its answers against
-        self.pushed_back = False
-        self.doubted_empty = False  # an answer right after a block that found nothing was questioned once
-        self.doubted_count = 0  # answers to "exactly N" or "at least N" from code that never tested it, so far
-        self.last_code = ""  # the last block run, whose output an answer comes from
-        self.found_nothing = False  # the last block printed only an empty result, or made a set of None
-        self.shapes: list[str] = []  # the input's message shapes, to show what a block's filter keeps
-        self.texts: list[str] = []  # the input as `context` holds it, to check the strings code looks for
-        self.flaws: list[checks.Flaw] = []  # mistakes in the last block that its output does not show
-        self.doubted_flaws = False  # an answer from such code was questioned once
-        self.ran: set[str] = set()  # code already run, to tell a model stuck repeating itself
-        self.reruns: list[str] = []  # nudges for this reply's blocks that were run before
-        self.fold = False  # the reply is dropped and its nudge joins the output before it (see _fold)
-        self.last_result: str | None = None  # the last line the last block printed, when short
-        self.last_failed = False  # the last block run stopped with an error
-        self.stuck = False  # the last reply reran a block already run, or repeated the reply before it
+        self.code_ran = False  # a block has run to its end: the model has looked at the data
+        self.partial: str | None = None  # the best answer so far, returned if the run is stopped
+        self.last_output = ""  # the last block's output, the fallback for a partial answer
+        self.resample = False  # the model repeats itself: sample its next reply hotter
 
     # --- the loop ---------------------------------------------------------------------------
     def solve(self, question: str, corpus: Corpus) -> Outcome:
         try:
             return self._solve(question, corpus)
         except BudgetExhausted as exc:
-            if exc.budget == "cancelled":
-                return Outcome(self.partial, False, "interrupted", self.iterations, exc)
-            return Outcome(self.partial, False, "budget_exhausted", self.iterations, exc)
+            status = "interrupted" if exc.budget == "cancelled" else "budget_exhausted"
+            return Outcome(self._best_partial(), False, status, self.iterations, exc)
         except KeyboardInterrupt:
             self.run.budget.cancel("interrupted")
-            return Outcome(self.partial, False, "interrupted", self.iterations)
+            return Outcome(self._best_partial(), False, "interrupted", self.iterations)
         except RlmError as exc:
-            return Outcome(self.partial, False, "error", self.iterations, exc)
+            return Outcome(self._best_partial(), False, "error", self.iterations, exc)
         finally:
             if self.repl is not None:
                 self.repl.close()
@@ -212,12 +207,9 @@ class RLM:
 
     def _solve(self, question: str, corpus: Corpus) -> Outcome:
         repl = self._start_repl(corpus, question)
-        headers = [SEPARATOR_TEMPLATE.format(path=d.path) for d in corpus.documents]
-        self.texts = headers + [d.text for d in corpus.documents]
-        opening = prompts.opening(question, corpus.documents, SEPARATOR_TEMPLATE, self.config.sub_chars)
-        self.shapes = opening.shapes
-        messages = opening.messages
-        self.seen.append(messages[1]["content"])
+        messages = prompts.opening(
+            question, corpus.documents, SEPARATOR_TEMPLATE, self.config.sub_chars, self.guide
+        ).messages
         limits = self.config.limits
         last_reply = None
         while self.iterations < limits.max_iterations:
@@ -225,49 +217,52 @@ class RLM:
             self.run.emit(
                 ev.TurnStarted(depth=self.depth, iteration=self.iterations, max_iterations=limits.max_iterations)
             )
-            reply = self._root_call(messages).text
-            self.stuck = self.stuck or reply.strip() == last_reply  # the same reply to new feedback: a loop
-            last_reply = reply.strip()
-            parsed = parsing.parse_reply(reply)
-            if not parsed.code_blocks and parsed.prose and not parsing.looks_like_plan(parsed.prose):
-                # A prose answer is the best fallback if the run is stopped; a FINAL(answer) placeholder is not.
-                placeholder = parsed.final_kind == "FINAL" and (parsed.final_value or "").lower() in PLACEHOLDERS
-                self.partial = self.partial if placeholder else parsed.prose
-            messages.append({"role": "assistant", "content": parsed.history})
-            feedback: list[str] = []
-            self.reruns = []
-            answer = self._execute(repl, parsed, feedback, question)
-            if answer is None and parsed.final_kind is None and len(self.reruns) == len(parsed.code_blocks) > 0:
-                # Only code it already ran: copies of it in the conversation make a small model copy it again,
-                # so the conversation keeps one copy, its output, and the nudge.
-                _fold(messages, self.reruns)
-                continue
-            self.fold = False
-            if answer is None and parsed.final_kind is not None:
-                answer = self._text_final(repl, parsed, feedback, question)
-            if answer is not None:
+            text = self._root_call(messages).text
+            # The same reply to new feedback is a loop that sampling at temperature 0 would repeat forever.
+            self.resample = text.strip() == last_reply
+            last_reply = text.strip()
+            reply = parsing.parse_reply(text)
+            placeholder = reply.final_kind == "FINAL" and parsing.is_placeholder(reply.final_value or "")
+            if not reply.code_blocks and reply.prose and not parsing.looks_like_plan(reply.prose) and not placeholder:
+                self.partial = reply.prose  # the best fallback if the run is stopped
+            messages.append({"role": "assistant", "content": reply.history})
+            turn = self._run_blocks(repl, reply, question)
+            if turn.answer is None and reply.final_kind is not None:
+                turn.answer, refusal = self._text_final(repl, reply)
+                self._advise(turn, [refusal])
+            if turn.answer is not None and (answer := self._accept(question, turn)) is not None:
                 return Outcome(answer, True, "ok", self.iterations)
-            if self.fold and not parsed.code_blocks:
-                # The same goes for an answer refused for what its code did: seen, it is repeated word for word.
-                _fold(messages, feedback)
+            self.resample = self.resample or any(a.resample for a in turn.advice)
+            if turn.blocks and reply.final_kind is None and sum(a.drop_reply for a in turn.advice) == len(turn.blocks):
+                # Every block was one already run: copies of it in the conversation get copied again,
+                # so the conversation keeps the first copy, its output, and the advice.
+                _fold(messages, [a.text for a in turn.advice])
                 continue
-            if not parsed.code_blocks and parsed.final_kind is None:
-                feedback.append(prompts.no_code(checks.key_terms(question, self.texts)))
-                self._notice("nudge", "no code and no final answer: nudged the model")
-            elif parsed.code_blocks:
-                feedback.append(prompts.reminder(question, opening.records, failed=self.last_failed))
+            if not reply.code_blocks and reply.final_kind is None:
+                turn.feedback.append(prompts.NO_CODE)
+                self._notice("nudge", "no code and no final answer: reminded the model")
+                self._advise(turn, [self.guide.idle(question)])
+            failed = bool(turn.blocks) and not turn.blocks[-1].ok
+            turn.feedback.append((prompts.CONTINUE_FAILED if failed else prompts.CONTINUE).format(question=question))
             self._shrink_old_outputs(messages)
-            messages.append({"role": "user", "content": "\n\n".join(feedback)})
+            messages.append({"role": "user", "content": "\n\n".join(turn.feedback)})
         return self._last_call(messages)
+
+    def _advise(self, turn: Turn, advice: list[Advice | None]) -> None:
+        for item in advice:
+            if item is not None:
+                turn.advice.append(item)
+                turn.feedback.append(item.text)
+                self._notice("nudge", item.notice)
 
     def _root_call(self, messages: list[dict[str, str]]) -> Completion:
         spec = self.model
-        if self.stuck and (spec.temperature or 0.0) < UNSTICK_TEMPERATURE:
-            spec = replace(spec, temperature=UNSTICK_TEMPERATURE)
+        if self.resample and (spec.temperature or 0.0) < RESAMPLE_TEMPERATURE:
+            spec = replace(spec, temperature=RESAMPLE_TEMPERATURE)
             self._notice(
-                "nudge", f"the model repeats itself: this reply is sampled at temperature {UNSTICK_TEMPERATURE}"
+                "nudge", f"the model repeats itself: this reply is sampled at temperature {RESAMPLE_TEMPERATURE}"
             )
-        self.stuck = False
+        self.resample = False
         completion = self.run.call(spec, messages, self.depth, stop=prompts.STOP_SEQUENCES)
         self.run.emit(
             ev.ModelReply(
@@ -283,11 +278,13 @@ class RLM:
         )
         return completion
 
-    def _execute(self, repl: ReplProcess, parsed: parsing.Reply, feedback: list[str], question: str) -> str | None:
-        """Run the reply's blocks in order; a FINAL called in code ends the turn."""
-        for index, code in enumerate(parsed.code_blocks, 1):
+    def _run_blocks(self, repl: ReplProcess, reply: parsing.Reply, question: str) -> Turn:
+        """Run the reply's blocks in order, until one fails or calls FINAL."""
+        turn = Turn()
+        for index, code in enumerate(reply.code_blocks, 1):
             self.run.emit(ev.CodeStarted(depth=self.depth, iteration=self.iterations, index=index, code=code))
             result = repl.run(code, self.config.exec_timeout, self.run.budget.deadline)
+            notes = tuple(Note(**n) for n in result.notes)
             self.run.emit(
                 ev.CodeExecuted(
                     depth=self.depth,
@@ -302,179 +299,78 @@ class RLM:
             )
             if result.state_lost:
                 self._notice("repl", result.output)
-            self.seen.append(result.output)
-            feedback.append(prompts.cell_feedback(index, result.output, result.cut))
-            notes, self.flaws = checks.shape_notes(code, self.shapes, question)
-            if result.status == "ok":
-                feedback += notes
-            self.flaws += checks.code_flaws(code, self.texts, question)
-            for flaw in self.flaws:
-                feedback.append(flaw.nudge)
-                self._notice("nudge", flaw.notice)
-            key = _code_key(code)
-            if key in self.ran and result.final is None:
-                self.reruns.append(prompts.repeated_code(result.output, result.status == "ok"))
-                self._notice("nudge", "the same code ran again: nudged the model")
-                self.stuck = True
-            self.ran.add(key)
-            if result.status == "ok":
-                self.code_ran = True
-            self.last_result = _short_result(result.output) if result.status == "ok" else None
-            self.last_failed = result.status != "ok"
-            # A set of only None (from lines without the field) is nothing found, though len() printed 1.
-            nothing = prompts.found_nothing(result.output) or replkit.only_none(result.output)
-            self.found_nothing = result.status == "ok" and nothing
-            self.last_code = code
-            if result.final is not None:
-                if parsing.looks_like_plan(result.final):
-                    feedback.append(prompts.NUDGE_PLAN)
-                    self._notice("nudge", "FINAL called with a plan: refused")
-                    return None
-                if self._doubt_flaws(result.final):
-                    return None
-                return result.final
-            if result.status != "ok":
+            block = Block(index, code, result.output, result.status == "ok", notes, result.final)
+            turn.blocks.append(block)
+            turn.feedback.append(prompts.cell_feedback(index, result.output, result.cut))
+            self.last_output = result.output
+            self.code_ran = self.code_ran or block.ok
+            self._advise(turn, list(self.guide.after_block(question, block)))
+            if block.final is not None:
+                if parsing.looks_like_plan(block.final):
+                    self._advise(turn, [Advice(prompts.PLAN, "FINAL called with a plan: refused")])
+                else:
+                    turn.answer = block.final
+                return turn
+            if not block.ok:
                 break  # later blocks likely depend on this one
-        return None
+        return turn
 
-    def _text_final(self, repl: ReplProcess, parsed: parsing.Reply, feedback: list[str], question: str) -> str | None:
-        """Decide whether a FINAL/FINAL_VAR written as text is an answer (README: "Final answers")."""
-        value = parsed.final_value or ""
-        if parsed.final_kind == "FINAL_VAR":
+    def _text_final(self, repl: ReplProcess, reply: parsing.Reply) -> tuple[str | None, Advice | None]:
+        """A FINAL or FINAL_VAR written as text: the answer, or why it is refused (docs/final-answers.md)."""
+        value = reply.final_value or ""
+        if reply.final_kind == "FINAL_VAR":
             name = value.strip().strip("'\"")
             found = repl.get_var(name) if name.isidentifier() else None
-            if found is None:
-                feedback.append(prompts.NUDGE_MISSING_VAR.format(name=name))
-                self._notice("nudge", f"FINAL_VAR({name}): no such variable")
-                return None
-            return found
+            if found is not None:
+                return found, None
+            return None, Advice(prompts.MISSING_VAR.format(name=name), f"FINAL_VAR({name}): no such variable")
         if not self.code_ran:
-            feedback.append(prompts.NUDGE_NO_DATA_YET)
-            self._notice("nudge", "final answer before any code ran: refused")
-            return None
-        if parsed.final_after_code or parsed.final_after_output:
+            return None, Advice(prompts.NO_DATA_YET, "final answer before any code ran: refused")
+        if reply.final_after_code or reply.final_after_output:
             self.partial = value
-            if parsed.final_after_code:
-                feedback.append(prompts.NUDGE_FINAL_BEFORE_OUTPUT)
-                self._notice("nudge", "final answer written before seeing the code's output: refused")
-            else:
-                feedback.append(prompts.NUDGE_WROTE_OUTPUT)
-                self._notice("nudge", "final answer given after an output the model wrote itself: refused")
-            return None
+            if reply.final_after_code:
+                return None, Advice(prompts.FINAL_BEFORE_OUTPUT, "final answer written before its code's output")
+            return None, Advice(prompts.WROTE_OUTPUT, "final answer after an output the model wrote itself")
         if parsing.looks_like_plan(value):
-            feedback.append(prompts.NUDGE_PLAN)
-            self._notice("nudge", "final answer looks like a plan: refused")
-            return None
+            return None, Advice(prompts.PLAN, "final answer looks like a plan: refused")
         if value.isidentifier():
             # FINAL(top3) names a variable; FINAL(answer) with no such variable is a placeholder; FINAL(yes) is text.
             found = repl.get_var(value)
-            if found is not None and not any(value in text for text in self.seen):
-                return found
-            if found is None and value.lower() in PLACEHOLDERS:
-                if self.last_result is not None:
-                    # "FINAL(answer)" right after a block printed a short result means that result.
-                    self._notice("nudge", f"FINAL({value}): took the last printed result as the answer")
-                    return self.last_result
-                feedback.append(prompts.NUDGE_PLACEHOLDER.format(name=value))
-                self._notice("nudge", f"FINAL({value}): a placeholder, not an answer: refused")
-                return None
-        if self.doubted_count < 2 and (nudge := checks.misses_count_test(question, self.last_code)):
-            # Twice, since small models repeat the answer once; the repeat is then sampled (see `stuck`).
-            self.doubted_count += 1
-            self.partial = value
-            self.fold = True
-            feedback.append(nudge)
-            self._notice("nudge", "the question asks for a count the code never tested: questioned")
-            return None
-        if self._doubt_flaws(value):
-            feedback.append(prompts.NUDGE_FLAWED_ANSWER)
-            return None
-        if self.found_nothing and not self.doubted_empty:
-            self.doubted_empty = True  # once: the answer may really be none
-            self.partial = value
-            feedback.append(prompts.NUDGE_EMPTY_ANSWER)
-            self._notice("nudge", "final answer right after code that found nothing: questioned once")
-            return None
-        if not self.pushed_back and self._doubtful(value, feedback, question):
-            self.pushed_back = True  # once: the model may know better, e.g. a sum it did in its head
-            return None
-        return value
+            if found is not None:
+                return found, None
+            if parsing.is_placeholder(value):
+                return None, Advice(prompts.PLACEHOLDER.format(name=value), f"FINAL({value}): a placeholder: refused")
+        return value, None
 
-    def _doubt_flaws(self, answer: str) -> bool:
-        """Once, an answer from code with a known mistake is not taken; its block's nudge says which."""
-        if not self.flaws or self.doubted_flaws:
-            return False
-        self.doubted_flaws = True
-        self.partial = answer
-        self._notice("nudge", f"final answer from flawed code ({self.flaws[0].notice}): questioned")
-        return True
-
-    def _doubtful(self, answer: str, feedback: list[str], question: str) -> bool:
-        """Values never shown, or cut short, are how small models guess; challenge them once."""
-        seen = "\n".join(self.seen)
-        # A value buried in a long dump of data (`print(recs[:3])`) was seen, not found: small models answer
-        # with a number from a timestamp or a record count that way.
-        results = "\n".join(line for text in self.seen for line in text.splitlines() if len(line) <= EVIDENCE_LINE)
-        repeated = checks.repeated_items(answer)
-        if repeated:
-            feedback.append(prompts.NUDGE_REPEATED.format(values=", ".join(repeated[:3])))
-            self._notice("nudge", f"final answer names items more than once: {repeated[:3]}")
-            return True
-        unsupported = checks.unsupported_values(answer, results)
-        if unsupported:
-            feedback.append(prompts.NUDGE_UNSUPPORTED.format(values=", ".join(unsupported[:5])))
-            self._notice("nudge", f"final answer has values never seen in the REPL output: {unsupported[:5]}")
-            return True
-        if term := checks.off_key(question, answer, self.texts):
-            feedback.append(prompts.NUDGE_OFF_KEY.format(answer=answer.strip(), term=term))
-            self._notice("nudge", f"final answer is nowhere near {term!r} in the input: questioned once")
-            return True
-        if nudge := checks.misread_counts(question, answer, self.seen[-1]):
-            feedback.append(nudge)
-            self._notice("nudge", f"final answer {answer.strip()} misreads the printed counts: questioned once")
-            return True
-        if read := checks.read_off_records(question, answer, self.seen[1:]):
-            feedback.append(prompts.NUDGE_READ_OFF_RECORDS.format(values=", ".join(read[:3])))
-            self._notice("nudge", f"final answer read off printed records: {read[:3]}")
-            return True
-        if checks.counted_by_eye(question, answer, self.seen[1:]):
-            feedback.append(prompts.NUDGE_COUNTED_BY_EYE.format(answer=answer.strip()))
-            self._notice("nudge", f"final answer {answer.strip()} is a count no output printed: questioned once")
-            return True
-        longer = checks.truncated_values(answer, seen)
-        if longer:
-            feedback.append(prompts.NUDGE_TRUNCATED.format(values=", ".join(longer[:3])))
-            self._notice("nudge", f"final answer may cut a value short: {longer[:3]}")
-            return True
-        # The last output first: "health" may be a word elsewhere ("health check ok") and "/health" there.
-        paths = checks.path_tails(answer, self.seen[-1]) or checks.path_tails(answer, seen)
-        if paths:
-            feedback.append(prompts.NUDGE_PATH_TAILS.format(values=", ".join(paths)))
-            self._notice("nudge", f"final answer shortens paths: {paths[:3]}")
-            return True
-        counted = [(kept, total) for kept, total in replkit.none_counts(self.seen[-1]) if answer.strip() == str(total)]
-        if counted:
-            kept, total = counted[0]
-            feedback.append(prompts.NUDGE_NONE_COUNTED.format(kept=kept, total=total))
-            self._notice("nudge", f"final answer {total} counts None as a value: questioned once")
-            return True
-        return False
+    def _accept(self, question: str, turn: Turn) -> str | None:
+        """The turn's answer, unless the guide doubts it; a doubted answer is kept as the partial one."""
+        assert turn.answer is not None
+        advice = self.guide.doubt(question, turn.answer)
+        if advice is None:
+            return turn.answer
+        self.partial = turn.answer
+        self._advise(turn, [advice])
+        turn.answer = None
+        return None
 
     def _last_call(self, messages: list[dict[str, str]]) -> Outcome:
         """Iterations are spent: one last call for the best answer, returned as not final."""
         limit = self.config.limits.max_iterations
         self._notice("budget", f"max iterations ({limit}) reached; asking for a best answer")
-        messages.append({"role": "user", "content": prompts.NUDGE_LAST_CALL})
-        error = BudgetExhausted("iterations", f"iteration budget of {self.config.limits.max_iterations} exhausted")
+        messages.append({"role": "user", "content": prompts.LAST_CALL})
+        error = BudgetExhausted("iterations", f"iteration budget of {limit} exhausted")
         try:
-            reply = self._root_call(messages)
+            reply = parsing.parse_reply(self._root_call(messages).text)
         except (BudgetExhausted, ModelError):
-            return Outcome(self.partial, False, "budget_exhausted", self.iterations, error)
-        parsed = parsing.parse_reply(reply.text)
-        answer = parsed.final_value if parsed.final_kind == "FINAL" else (parsed.prose or reply.text.strip())
-        if answer and answer.lower() in PLACEHOLDERS:
-            answer = self.last_result  # "FINAL(answer)": the last short result is the best there is
-        return Outcome(answer or self.partial, False, "budget_exhausted", self.iterations, error)
+            return Outcome(self._best_partial(), False, "budget_exhausted", self.iterations, error)
+        answer = reply.final_value if reply.final_kind == "FINAL" else (None if reply.code_blocks else reply.prose)
+        if answer and (parsing.is_placeholder(answer) or parsing.looks_like_plan(answer)):
+            answer = None
+        return Outcome(answer or self._best_partial(), False, "budget_exhausted", self.iterations, error)
+
+    def _best_partial(self) -> str | None:
+        """A refused or prose answer if there was one, else the end of the last output: never code."""
+        return self.partial or partial_from_output(self.last_output)
 
     def _shrink_old_outputs(self, messages: list[dict[str, str]]) -> None:
         for message in messages[2:]:
@@ -596,17 +492,8 @@ def _fold(messages: list[dict[str, str]], nudges: list[str]) -> None:
     messages[-1]["content"] = "\n\n".join([messages[-1]["content"], *new])
 
 
-def _code_key(code: str) -> str:
-    """The same code however it is spaced or commented."""
-    try:
-        return ast.dump(ast.parse(code))
-    except SyntaxError:
-        return " ".join(code.split())
-
-
-def _short_result(output: str) -> str | None:
-    """The last line of a short output: what a block that computes an answer prints last."""
-    lines = [line.strip() for line in output.strip().splitlines() if line.strip() and not line.startswith("[note:")]
-    if not lines or len(output) > 2_000 or len(lines[-1]) > 300:
-        return None
-    return lines[-1]
+def partial_from_output(output: str, most_lines: int = 3, most_chars: int = 300) -> str | None:
+    """The last lines an output printed, as a partial answer: what a block that computes a result prints last."""
+    lines = [line.strip() for line in output.strip().splitlines() if line.strip()]
+    text = "\n".join(lines[-most_lines:])
+    return text[-most_chars:] if text else None

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 _FENCE = re.compile(r"^[ \t]*```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)^[ \t]*```[ \t]*$", re.DOTALL | re.MULTILINE)
 _OPEN_FENCE = re.compile(r"^[ \t]*```[ \t]*(repl|python|py|python3)?[ \t]*\n(.*)\Z", re.DOTALL | re.MULTILINE)
 CODE_LANGUAGES = {"", "repl", "python", "py", "python3"}
-_FINAL_LINE = re.compile(r"^[ \t]*(?:\*\*)?(FINAL_VAR|FINAL)\((.*)", re.MULTILINE)
+# Case-insensitive: `Final(answer)` is the same intent as FINAL(answer).
+_FINAL_LINE = re.compile(r"^[ \t]*(?:\*\*)?(FINAL_VAR|FINAL)\((.*)", re.MULTILINE | re.IGNORECASE)
 
 
 @dataclass
@@ -62,7 +63,7 @@ def _open_bare(text: str, match: re.Match[str]) -> str:
 
 
 def parse_reply(text: str) -> Reply:
-    text = fix_bare_fence(text)
+    text = fence_bare_code(fix_bare_fence(text))
     blocks: list[str] = []
     spans: list[tuple[int, int]] = []
     code_end = 0
@@ -114,6 +115,32 @@ def _bare_final(body: str) -> tuple[str, str | None]:
     except SyntaxError:
         return body, None
     return rest, match[1].strip()
+
+
+def fence_bare_code(text: str) -> str:
+    """A reply that is nothing but code, with no fence (`grep("crash")`), is code to run: fenced here.
+
+    Only a reply that parses whole as Python with a call in it, and holds no fence or FINAL line; prose
+    almost never parses, and a lone name or literal is an answer, not code.
+    """
+    stripped = text.strip()
+    if not stripped or "```" in stripped or _FINAL_LINE.search(stripped):
+        return text
+    try:
+        tree = ast.parse(stripped)
+    except SyntaxError:
+        return text
+    if not any(isinstance(node, ast.Call) for node in ast.walk(tree)):
+        return text
+    return f"```repl\n{stripped}\n```"
+
+
+# What a model writes when it means "the answer goes here": never an answer itself.
+PLACEHOLDERS = {"answer", "result", "final_answer", "your_answer", "the_answer", "answer_here", "output", "value"}
+
+
+def is_placeholder(value: str) -> bool:
+    return value.strip().strip("'\"`<>[]{}").lower().replace(" ", "_") in PLACEHOLDERS
 
 
 _ACTIVE = (ast.Call, ast.Attribute, ast.Subscript, ast.comprehension, ast.Compare)
@@ -171,7 +198,7 @@ def _find_final(text: str, spans: list[tuple[int, int]]) -> tuple[str | None, st
         close = rest.rfind(")")
         if close < 0:
             continue
-        return match.group(1), _unquote(rest[:close].strip()), match.start()
+        return match.group(1).upper(), _unquote(rest[:close].strip()), match.start()
     return None, None, None
 
 

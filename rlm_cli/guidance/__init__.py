@@ -1,1 +1,20 @@
-"""Help for weak models, behind one interface the engine calls; switchable as a whole."""
+"""Help for weak models, behind one interface the engine calls (engine/guide.py); switchable as a whole.
+
+`--guidance off` runs the plain method; `--guidance small` adds the data description, the checks on blocks
+and the doubts about answers in small.py. Nothing in here reads a question's phrasing.
+"""
+
+from __future__ import annotations
+
+from rlm_cli.engine.guide import GuideFactory, Plain
+
+
+def factory(level: str) -> GuideFactory:
+    """The guide for a --guidance level; the loop makes one per RLM from it."""
+    if level == "off":
+        return Plain
+    if level == "small":
+        from rlm_cli.guidance.small import SmallModelGuide
+
+        return SmallModelGuide
+    raise ValueError(f"unknown guidance level {level!r}")  # config.py checks the setting's choices first

@@ -1,5 +1,6 @@
-"""Checks on a block and on an answer for the mistakes small models make that no error shows: a filter on
-words the data never says, a count of a set, a number counted by eye. Each returns what the nudge names.
+"""Checks on a block and on an answer for mistakes that no error shows: a filter on words the data never says,
+a count of a set, a value cut short. Each looks only at the code, the outputs and the data, never at how the
+question is worded; each returns what its nudge names.
 """
 
 from __future__ import annotations
@@ -11,8 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rlm_cli.engine import prompts
-from rlm_cli.guidance import questions
+from rlm_cli.guidance import nudges, questions
 from rlm_cli.inputs import records
 
 
@@ -31,20 +31,6 @@ class Flaw:
 
     nudge: str
     notice: str
-
-
-def misses_count_test(question: str, code: str) -> str | None:
-    """A nudge when the question asks for exactly N or at least N but the code that answered never tested it.
-
-    Small models print most_common(N) for "exactly N", and count every user for "users with 3 or more".
-    """
-    n = questions.exact_count(question)
-    if n is not None:
-        return None if re.search(rf"==\s*{n}\b|\b{n}\s*==", code) else prompts.NUDGE_EXACT_COUNT.format(n=n)
-    if (n := questions.at_least(question)) is not None:
-        tested = rf">=\s*{n}\b|>\s*{n - 1}\b|\b{n}\s*<=|\b{n - 1}\s*<(?!=)"
-        return None if re.search(tested, code) else prompts.NUDGE_AT_LEAST.format(n=n)
-    return None
 
 
 _SEARCH_METHODS = {"count", "startswith", "endswith", "find", "index", "rfind"}
@@ -95,8 +81,8 @@ def searched_strings(code: str, substrings: bool = False) -> list[str]:
 def absent_literals(code: str, texts: Sequence[str], limit: int = 8) -> list[str]:
     """Strings the code tests for that occur nowhere in the input, in any case: those tests can never match.
 
-    The 1.5B model counted `message.count("exactly twice") == 2`, words of the question and not of the data,
-    and looked for "Failed password" in logs that never say it.
+    A test for words of the question rather than of the data (`"Failed password"` in logs that say "invalid
+    password") matches nothing, and the block prints an empty result that looks like an answer.
     """
     absent = []
     for text in searched_strings(code)[:limit]:
@@ -108,7 +94,7 @@ def absent_literals(code: str, texts: Sequence[str], limit: int = 8) -> list[str
 
 def present_part(text: str, texts: Sequence[str]) -> str | None:
     """The longest run of an absent string's words that the input does contain: "logged in" of "logged in
-    successfully", which the 1.5B model tested for in logs that say "user ann logged in from 10.0.0.7"."""
+    successfully" in logs that say "user ann logged in from 10.0.0.7": what the nudge points the model to."""
     words = text.split()
     for n in range(len(words) - 1, 0, -1):
         for i in range(len(words) - n + 1):
@@ -122,7 +108,7 @@ def present_part(text: str, texts: Sequence[str]) -> str | None:
 def counted_sets(code: str) -> list[tuple[str, str]]:
     """`Counter(s)` where s is a set: every item counts once. Pairs of the call and the count it meant.
 
-    The 1.5B model built `{r["service"] for r in recs if ...}` and then kept the items counted exactly once.
+    `s = {r["service"] for r in recs if ...}` then `Counter(s)` counts each service once, whatever the data.
     """
     tree = _tree(code)
     if tree is None:
@@ -166,33 +152,19 @@ def kept_shapes(code: str, shapes: Sequence[str], most: int = 3) -> list[tuple[s
     return kept
 
 
-def shape_notes(code: str, shapes: Sequence[str], question: str) -> tuple[list[str], list[Flaw]]:
-    """Notes on the message shapes a block's substring tests keep, and flaws where they keep the opposite outcome.
-
-    The 1.5B model counted successful logins with `"login" in r["message"]`, which only the failed ones say
-    ("login failed for user <user>"); the shapes show what a filter really keeps.
-    """
-    notes, flaws = [], []
-    outcome = questions.wanted_outcome(question)
-    for text, hits in kept_shapes(code, shapes):
-        listed = "; ".join(f'"{h}"' for h in hits)
-        if outcome and all(questions.says_failure(h) == (outcome == "successful") for h in hits):
-            nudge = prompts.NUDGE_OPPOSITE_SHAPES.format(text=text, listed=listed, outcome=outcome)
-            flaws.append(Flaw(nudge, f"{text!r} keeps only lines of the opposite outcome: {hits[0]!r}"))
-        else:
-            notes.append(
-                f"[note: of the {len(shapes)} message shapes, {text!r} is in {len(hits)} only: {listed}. "
-                "Check that these are the lines the question asks about.]"
-            )
-    for text in levels_in_messages(code, shapes):
-        nudge = prompts.NUDGE_LEVEL_IN_MESSAGE.format(text=text, level=records.LEVELS[text.upper()])
-        flaws.append(Flaw(nudge, f"{text!r} is looked for in messages, which never hold it: it is r['level']"))
-    return notes, flaws
+def shape_notes(code: str, shapes: Sequence[str]) -> list[str]:
+    """Notes on the message shapes a block's substring tests keep, so the model sees what its filter matches."""
+    return [
+        f"[note: of the {len(shapes)} message shapes, {text!r} is in {len(hits)} only: "
+        + "; ".join(f'"{h}"' for h in hits)
+        + ". Check that these are the lines the question asks about.]"
+        for text, hits in kept_shapes(code, shapes)
+    ]
 
 
 def levels_in_messages(code: str, shapes: Sequence[str]) -> list[str]:
     """Level names the code looks for inside messages (`"ERROR" in r["message"]`) that no message shape holds:
-    records() moves a line's level to r["level"], so the 1.5B model's test matched nothing."""
+    records() moves a line's level to r["level"], so such a test matches nothing."""
     tree = _tree(code)
     if tree is None or not shapes:
         return []
@@ -212,87 +184,25 @@ def levels_in_messages(code: str, shapes: Sequence[str]) -> list[str]:
     return found
 
 
-def wrong_moment(code: str, question: str) -> tuple[str, str] | None:
-    """A `when("...")` of the code that is not the moment the question gives, and the question's words for it:
-    the 1.5B model wrote `when("2026-09-12T03:37:43+00:00")`, a sample record's time, for "after 09:37:43 UTC
-    on 12 Sep 2026"."""
-    phrase = questions.moment(question)
-    tree = _tree(code)
-    if phrase is None or tree is None:
-        return None
-    try:
-        asked = records.when(phrase)
-    except ValueError:
-        return None
-    for node in ast.walk(tree):
-        if not (_calls(node, "when") and node.args):
-            continue
-        arg = node.args[0]
-        if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
-            try:
-                written = records.when(arg.value)
-            except ValueError:
-                continue
-            if written != asked:
-                return arg.value, phrase
-    return None
-
-
-_INPUT_NAMES = ("context", "documents")
-
-
-def rebound_input(code: str) -> list[str]:
-    """`context` or `documents` assigned by the code: the 1.5B model pasted the prefix it was shown as
-    `context = \"\"\"...\"\"\"` and counted on that. The REPL restores them after the block, too late for it."""
-    tree = _tree(code)
-    if tree is None:
-        return []
-    names = {
-        target.id
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign)
-        for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
-        if isinstance(target, ast.Name)
-    }
-    return [name for name in _INPUT_NAMES if name in names]
-
-
-def code_flaws(code: str, texts: Sequence[str], question: str) -> list[Flaw]:
-    """Mistakes small models make that leave code running fine and its output wrong."""
+def code_flaws(code: str, texts: Sequence[str], shapes: Sequence[str]) -> list[Flaw]:
+    """Mistakes that leave code running fine and its output wrong, found from the code and the data alone."""
     flaws: list[Flaw] = []
-    for name in rebound_input(code)[:1]:
-        flaws.append(Flaw(prompts.NUDGE_REBOUND_INPUT.format(name=name), f"the code assigned `{name}` itself"))
-    if moment := wrong_moment(code, question):
-        written, phrase = moment
-        nudge = prompts.NUDGE_WRONG_MOMENT.format(written=written, phrase=phrase)
-        flaws.append(Flaw(nudge, f"when({written!r}) is not the question's moment"))
     absent = absent_literals(code, texts)
     if absent:
         words = ", ".join(map(repr, absent[:5]))
-        nudge = prompts.NUDGE_ABSENT_WORDS.format(words=words)
+        nudge = nudges.ABSENT_WORDS.format(words=words)
         parts = [(text, part) for text in absent[:5] if (part := present_part(text, texts))]
         if parts:
             nudge += " The data does contain " + ", ".join(f"{part!r} (of {text!r})" for text, part in parts) + "."
         flaws.append(Flaw(nudge, f"the code tests for strings the input never contains: {absent[:3]}"))
     for call, meant in counted_sets(code)[:2]:
-        nudge = prompts.NUDGE_COUNTED_SET.format(call=call, meant=meant)
-        flaws.append(Flaw(nudge, f"{call} counts a set: told to count {meant}"))
+        flaws.append(
+            Flaw(nudges.COUNTED_SET.format(call=call, meant=meant), f"{call} counts a set: told to count {meant}")
+        )
+    for text in levels_in_messages(code, shapes):
+        nudge = nudges.LEVEL_IN_MESSAGE.format(text=text, level=records.LEVELS[text.upper()])
+        flaws.append(Flaw(nudge, f"{text!r} is looked for in messages, which never hold it: it is r['level']"))
     return flaws
-
-
-_HOW_MANY = re.compile(r"\b(how many|count|number of)\b", re.I)
-
-
-def counted_by_eye(question: str, answer: str, outputs: Sequence[str]) -> bool:
-    """A number answering "how many" that no output printed: the model counted a printed list itself.
-
-    Small models miscount lists of ten or more items; a count must come from len() or sum() in code.
-    """
-    number = answer.strip().rstrip(".")
-    if not number.isdigit() or not _HOW_MANY.search(question):
-        return False
-    rx = re.compile(rf"(?<![\w.-]){number}(?![\w-]|\.\d)")
-    return not any(rx.search(output) for output in outputs)
 
 
 def key_terms(question: str, texts: Sequence[str], rare: int = 5) -> list[str]:
@@ -311,10 +221,10 @@ def off_key(question: str, answer: str, texts: Sequence[str], reach: int = 300) 
     """The key a lookup question names when the answer is a value of the input found nowhere near it: read off
     a neighbour's line.
 
-    The 1.5B model answered with the first line of grep("config"), a distractor's, not velvet-lantern's.
+    An answer taken from the first line of a broad grep is often a neighbouring item's value.
     """
     value = answer.strip().strip(".'\"`")
-    if len(value) < 3 or "\n" in value or (value.isdigit() and len(value) < 5) or _HOW_MANY.search(question):
+    if len(value) < 3 or "\n" in value or (value.isdigit() and len(value) < 5):
         return None
     spots = [(doc, m.start()) for doc in texts for m in re.finditer(re.escape(value), doc)]
     if not 0 < len(spots) <= 20:
@@ -324,65 +234,6 @@ def off_key(question: str, answer: str, texts: Sequence[str], reach: int = 300) 
         if not any(rx.search(doc, max(0, i - reach), i + len(value) + reach) for doc, i in spots):
             return term
     return None
-
-
-_MORE = re.compile(r"\b(more|most|larger|largest|higher|highest|greater|fewer|fewest|less|least)\b", re.I)
-_FEWER = {"fewer", "fewest", "less", "least"}
-_ALTERNATIVES = re.compile(r"([\w-]+),?\s+or\s+(?:(?:labelled|labeled|the|a|an)\s+)?([\w-]+)")
-_RECORD_REPR = re.compile(r"\{'[^']+': .*'doc': '")
-
-
-def read_off_records(question: str, answer: str, outputs: Sequence[str]) -> list[str]:
-    """Items of the answer that outputs show only inside printed records: read off a dump, not computed.
-
-    The 1.5B model printed the matching records and answered with the label of the first one. Only for
-    questions that aggregate (most, more, how many): a lookup is rightly read off the record it found.
-    """
-    if not (_MORE.search(questions.drop_at_least(question)) or _HOW_MANY.search(question)):
-        return []
-    lines = [line for output in outputs for line in output.splitlines()]
-    dumps = [line for line in lines if _RECORD_REPR.search(line)]
-    if not dumps:
-        return []
-    rest = "\n".join(line for line in lines if not _RECORD_REPR.search(line))
-    found = []
-    for item in (i.strip().strip("'\"`") for i in answer.split(",")):
-        if item and item.lower() not in question.lower() and item not in rest and any(item in d for d in dumps):
-            found.append(item)
-    return found
-
-
-_COUNTED_PAIR = re.compile(r"\(\s*['\"]([^'\"]+)['\"],\s*(\d+)\)")
-
-
-def misread_counts(question: str, answer: str, output: str) -> str | None:
-    """A nudge when the answer names the item with fewer (or more) printed counts than the question asks for.
-
-    Small models print "Rent: 53, Dining: 87" and answer rent to "are there more rent or dining?". Only the
-    alternatives the question names ("X or Y") are compared, so a count of something else never counts, or
-    for "the most frequent <field>" the items of a printed most_common() list.
-    """
-    text = questions.drop_at_least(question).lower()
-    match = _MORE.search(text)
-    word = answer.strip().strip(".'\"`").lower()
-    if match is None or not re.fullmatch(r"[\w-]+", word):
-        return None
-    counts = {}
-    for item in {w for pair in _ALTERNATIVES.findall(text) for w in pair}:
-        found = re.search(rf"(?<![\w-]){re.escape(item)}['\"]?\s*[:,=]\s*(\d+)\b", output, re.I)
-        if found and not item.isdigit():
-            counts[item] = int(found[1])
-    if len(counts) < 2 and questions.most_common_field(question):
-        # No alternatives named: a "most frequent <field>" question is read off a printed most_common() list.
-        counts = {item.lower(): int(n) for item, n in _COUNTED_PAIR.findall(output)}
-    if word not in counts or len(counts) < 2:
-        return None
-    want = min if match[1].lower() in _FEWER else max
-    if counts[word] == want(counts.values()):
-        return None
-    shown = ", ".join(f"{item}: {n}" for item, n in sorted(counts.items(), key=lambda kv: -kv[1]))
-    which = "smallest" if want is min else "largest"
-    return prompts.NUDGE_MISREAD_COUNTS.format(shown=shown, answer=word, which=which)
 
 
 _KEY_VALUE = re.compile(r"[A-Za-z0-9_.:/@-]*\d[A-Za-z0-9_.:/@-]*")

@@ -60,12 +60,23 @@ _SYSLOG = re.compile(
     r"^(?P<time>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d) (?P<host>\S+) (?P<service>[^\s\[:]+)(?:\[(?P<pid>\d+)\])?: "
     r"(?P<message>.*)$"
 )
+# journalctl -o short-iso and RFC 5424-ish lines: a full timestamp, then "host program[pid]: message".
+_STAMPED_SYSLOG = re.compile(
+    rf"^(?P<time>{_ISO})\s+(?P<host>[\w.-]+) (?P<service>[\w./@-]+)\[(?P<pid>\d+)\]: (?P<message>.*)$"
+)
 _STAMPED = re.compile(rf"^\[?(?P<time>{_ISO})\]?[\s|,;-]*(?P<rest>.*)$")
 _LEVEL_WORD = re.compile(r"^[\[(<]?(?P<level>[A-Za-z]{3,8})[\])>:]?(?:\s+|$)")
 _LEVEL_ANYWHERE = re.compile(r"\b(TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|CRITICAL|FATAL|PANIC)\b")
 _LOGGER = re.compile(r"^\[(?P<service>[\w./@-]+)\]\s*(?:[-:]\s*)?")
 _PAIR = re.compile(r'(?<![\w.-])(?P<key>[A-Za-z_][\w.-]*)=(?P<value>"(?:[^"\\]|\\.)*"|\S*)')
 # "user ann", "user=ann", and sshd's "Accepted password for ann from 10.0.0.7".
+# systemd writes about a unit as "<unit>.service: <what happened>": the line is about that unit, not systemd.
+_UNIT = re.compile(
+    r"^(?P<unit>[\w@.:-]+?)\.(?P<kind>service|socket|timer|mount|target|scope|slice|path):\s*(?P<rest>.*)$"
+)
+_IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
+# syslog folds identical lines into "message repeated N times: [ <message> ]": N events, not one.
+_REPEATED = re.compile(r"^message repeated (?P<n>\d+) times: \[\s*(?P<message>.*?)\s*\]$")
 _USER_IN_MESSAGE = re.compile(r"\buser[ =:]+([\w.@-]*\w)|\bfor ([\w.@-]*\w) from\b", re.IGNORECASE)
 _REQUEST = re.compile(r"^(?P<method>[A-Z]+) (?P<target>\S+)(?: (?P<protocol>\S+))?$")
 # Labels as exports write them: "[label: billing]", "(plan: pro)", "... refund. Category: Refund", "... (refund)".
@@ -218,11 +229,14 @@ def parse_line(text: str, year: int | None = None) -> Record:
             record["size"] = int(record["size"])
         return _normalise(record, year, stripped)
     rest = stripped
-    if match := _SYSLOG.match(stripped):
+    if match := (_SYSLOG.match(stripped) or _STAMPED_SYSLOG.match(stripped)):
         record.update(time=match["time"], host=match["host"], service=match["service"])
         if match["pid"]:
             record["pid"] = int(match["pid"])
         rest = match["message"]
+        if unit := _UNIT.match(rest):
+            record.update(program=match["service"], unit=f"{unit['unit']}.{unit['kind']}", service=unit["unit"])
+            rest = unit["rest"]
     elif match := _STAMPED.match(stripped):
         record["time"] = match["time"]
         rest = match["rest"]
@@ -332,6 +346,12 @@ def parse_lines(path: str, text: str, year: int | None = None) -> list[Record]:
     for number, unit in units(text):
         record = parse_unit(unit, year)
         record.update(doc=path, lineno=number, raw=unit)
+        if folded := _REPEATED.match(record["message"]):
+            # One record per event the line stands for, so counts over records() are right.
+            inner = parse_unit(unit.replace(record["message"], folded["message"]), year)
+            inner.update(doc=path, lineno=number, raw=unit)
+            out += [Record(inner) for _ in range(int(folded["n"]))]
+            continue
         out.append(record)
     return out
 
@@ -473,6 +493,8 @@ def _normalise(record: Record, year: int | None, line: str) -> Record:
         record["message"] = line if record.get("message") is None else str(record["message"])
     if record.get("user") in (None, "") and (match := _USER_IN_MESSAGE.search(record["message"])):
         record["user"] = match[1] or match[2]
+    if record.get("ip") in (None, "") and len(found := _IPV4.findall(record["message"])) == 1:
+        record["ip"] = found[0]
     raw = record.get("time")
     if isinstance(raw, str):
         try:

@@ -24,6 +24,7 @@ TAIL_CHARS = 2_000
 MAX_FINAL_CHARS = 16 * 1024 * 1024
 # A variable asked for by FINAL_VAR is turned into text outside any cell; a hostile __repr__ gets this long.
 GETVAR_TIMEOUT_S = 10.0
+INPUT_NAMES = {"context", "documents"}
 
 
 class ExecTimeout(BaseException):
@@ -172,14 +173,14 @@ class Repl:
         saved = sys.stdout, sys.stderr
         sys.stdout = sys.stderr = out
         before = {name: id(value) for name, value in self.namespace.items()}
+        notes: list[dict[str, Any]] = []
         try:
             try:
                 if timeout:
                     self.deadline = time.monotonic()
                     self._resume_timer(timeout)
                 self._execute(code, filename)
-                for note in replkit.none_notes(self.namespace, before):
-                    print(note)
+                notes = replkit.none_notes(self.namespace, before)
             finally:  # disarmed before any handler runs, so the alarm cannot fire inside one
                 signal.setitimer(signal.ITIMER_REAL, 0)
                 self.deadline = None
@@ -197,7 +198,7 @@ class Repl:
             sys.stdout, sys.stderr = saved
         self._restore_input(out)
         text, cut = out.render()
-        return {"op": "result", "output": text, "cut": cut, "status": status, "final": self.final}
+        return {"op": "result", "output": text, "cut": cut, "status": status, "final": self.final, "notes": notes}
 
     def _restore_input(self, out: CappedOutput) -> None:
         """Put back the input and the functions if the code rebound them (small models write `records = records()`)."""
@@ -212,7 +213,9 @@ class Repl:
 
     def _execute(self, code: str, filename: str) -> None:
         """Run a cell like a notebook does: the value of a trailing expression is printed."""
-        tree = replkit.quote_bare_final(ast.parse(code, filename, "exec"))
+        tree = ast.parse(code, filename, "exec")
+        replkit.check_bindings(tree, INPUT_NAMES)
+        tree = replkit.quote_bare_final(tree)
         last = tree.body[-1] if tree.body and isinstance(tree.body[-1], ast.Expr) else None
         if last is not None:
             tree.body.pop()

@@ -15,6 +15,7 @@ from rlm_cli.inputs import records as recordlib
 from rlm_cli.repl import classify as classifylib
 
 REPR_LIMIT = 2_000
+GREP_AROUND = 250  # characters shown on each side of a match in a long line
 
 
 def to_text(value: Any) -> str:
@@ -47,48 +48,56 @@ _COLLECTIONS = (set, frozenset, list, tuple, dict, collections.Counter, collecti
 _SCALARS = (str, int, float, type(None), type(recordlib.ABSENT))
 
 
-def none_notes(namespace: dict[str, Any], before: dict[str, int]) -> list[str]:
-    """Notes on collections a cell just made that hold None: the mark of a filter that kept lines without the field.
+def none_notes(namespace: dict[str, Any], before: dict[str, int]) -> list[dict[str, Any]]:
+    """Collections a cell just made that hold None: the mark of a filter that kept lines without the field.
 
     `{r["user"] for r in recs if ...}` counts one user too many, or only None, and the printed len() hides it.
-    `before` maps names to the ids of their values before the cell ran.
+    `before` maps names to the ids of their values before the cell ran. Each note is data (engine/guide.Note's
+    fields), so the parent reads it without parsing text.
     """
     notes = []
     for name, value in namespace.items():
         if name.startswith("_") or before.get(name) == id(value) or type(value) not in _COLLECTIONS or not value:
             continue
         items = list(value.keys() if isinstance(value, dict) else value)
-        missing = [item is None or item is recordlib.ABSENT for item in items]
-        if not any(missing) or not all(type(item) in _SCALARS for item in items[:1_000]):
+        missing = sum(item is None or item is recordlib.ABSENT for item in items)
+        if not missing or not all(type(item) in _SCALARS for item in items[:1_000]):
             continue
-        if all(missing):
-            notes.append(
-                f"[note: `{name}` holds only None: the lines your filter kept do not have that field. Filter on "
-                "the values and message shapes the data really has.]"
-            )
-        else:
-            kept = len(items) - sum(missing)
-            notes.append(
-                f"[note: `{name}` contains None, from lines without that field: without None it has {kept} "
-                f"value{'s' if kept != 1 else ''}, not {len(items)}. Leave None out when you count or list values.]"
-            )
+        kind = "only_none" if missing == len(items) else "has_none"
+        notes.append({"kind": kind, "name": name, "kept": len(items) - missing, "total": len(items)})
     return notes
 
 
-_NONE_COUNT = re.compile(r"^\[note: `\w+` contains None, .*: without None it has (\d+) values?, not (\d+)\.", re.M)
+class ReadOnlyError(Exception):
+    """A cell that would rebind the input: it does not run, so it cannot compute on text the model typed."""
 
 
-_ONLY_NONE = re.compile(r"^\[note: `\w+` holds only None: ", re.M)
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.ListComp, ast.SetComp,
+           ast.DictComp, ast.GeneratorExp)
 
 
-def only_none(output: str) -> bool:
-    """Whether an output's note says a collection the cell made holds only None: its filter kept the wrong lines."""
-    return bool(_ONLY_NONE.search(output))
-
-
-def none_counts(output: str) -> list[tuple[int, int]]:
-    """(size without None, size) for each collection that none_notes() flagged in an output."""
-    return [(int(kept), int(total)) for kept, total in _NONE_COUNT.findall(output)]
+def check_bindings(tree: ast.Module, names: set[str]) -> None:
+    """Raise ReadOnlyError if the cell's own scope assigns, deletes or imports over one of `names`."""
+    pending: list[ast.AST] = list(tree.body)
+    while pending:
+        node = pending.pop()
+        bound: list[str] = []
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
+            bound.append(node.id)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            bound += [(alias.asname or alias.name).split(".")[0] for alias in node.names]
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            bound.append(node.name)
+        for name in bound:
+            if name in names:
+                raise ReadOnlyError(
+                    f"`{name}` is the input and cannot be reassigned, so this block did not run. It is already "
+                    "loaded: use it as it is, and store your own values under other names."
+                )
+        if not isinstance(node, _SCOPES):
+            pending.extend(ast.iter_child_nodes(node))
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            pending.extend(node.decorator_list)
 
 
 def line_span(text: str, start: int, end: int) -> tuple[int, int]:
@@ -127,21 +136,32 @@ def helpers(
     which shows the helper model the run's question so that labels it defines keep their meaning.
     """
 
-    def grep(pattern: str, ignore_case: bool = True, limit: int = 200) -> list[str]:
-        """Lines matching a regex (or plain text), as 'path:line: text', across all documents."""
+    def grep(pattern: str, ignore_case: bool = True, limit: int = 200, around: int = GREP_AROUND) -> list[str]:
+        """Matches of a regex (or plain text) as 'path:line: text' across all documents.
+
+        A line of up to 2 * `around` characters is shown whole, once; in a longer line (minified JSON, a PDF's
+        text) each match is shown with `around` characters on each side, so no match is hidden by a cut.
+        """
         rx = _compile(pattern, ignore_case)
         found: list[str] = []
         for doc in documents:
             text = doc.text
-            line_no, pos, last = 1, 0, -1
+            line_no, pos, last_line, shown_to = 1, 0, -1, -1
             for match in rx.finditer(text):
                 start, end = line_span(text, match.start(), match.end())
-                if start == last:
-                    continue  # a second match on the same line
-                last = start
-                line_no += text.count("\n", pos, start)
-                pos = start
-                found.append(f"{doc.path}:{line_no}: {text[start:end][:500]}")
+                if start != last_line:
+                    line_no += text.count("\n", pos, start)
+                    pos, last_line = start, start
+                elif end - start <= 2 * around or match.start() < shown_to:
+                    continue  # a short line is already shown whole, or this match is inside the last window
+                if end - start <= 2 * around:
+                    found.append(f"{doc.path}:{line_no}: {text[start:end]}")
+                else:
+                    left, right = max(start, match.start() - around), min(end, match.end() + around)
+                    shown_to = right
+                    head = "..." if left > start else ""
+                    tail = "..." if right < end else ""
+                    found.append(f"{doc.path}:{line_no}: {head}{text[left:right]}{tail}")
                 if len(found) >= limit:
                     return found
         return found

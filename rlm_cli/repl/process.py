@@ -63,6 +63,7 @@ class CellResult:
     final: str | None = None
     state_lost: bool = False
     elapsed_s: float = 0.0
+    notes: list[dict[str, Any]] = field(default_factory=list)  # engine/guide.Note fields, checked by _notes()
 
 
 @dataclass
@@ -260,6 +261,7 @@ class ReplProcess:
             status=status if status in _CELL_STATUSES else "error",
             final=final if isinstance(final, str) else None,
             elapsed_s=time.monotonic() - started,
+            notes=_notes(message.get("notes")),
         )
 
     def _serve_llm(self, message: dict[str, Any]) -> list[str]:
@@ -326,3 +328,24 @@ def _signal_name(number: int) -> str:
         return signal.Signals(number).name
     except ValueError:
         return f"signal {number}"
+
+
+_NOTE_KINDS = {"has_none", "only_none"}
+
+
+def _notes(raw: Any, most: int = 20) -> list[dict[str, Any]]:
+    """The child's notes on a cell, keeping only well-formed ones: the child is not trusted."""
+    if not isinstance(raw, list):
+        return []
+    kept = []
+    for note in raw[:most]:
+        if (
+            isinstance(note, dict)
+            and note.get("kind") in _NOTE_KINDS
+            and isinstance(note.get("name"), str)
+            and note["name"].isidentifier()
+            and len(note["name"]) <= 100
+            and all(type(note.get(k)) is int and 0 <= note[k] <= 2**62 for k in ("kept", "total"))
+        ):
+            kept.append({k: note[k] for k in ("kind", "name", "kept", "total")})
+    return kept

@@ -1,0 +1,209 @@
+"""What the input holds, described from the data itself for the first message: real lines with the
+question's words, the fields records() finds and where each comes from, the values of category fields and
+the shapes of messages. Models filter on what they see here instead of on words they guess.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rlm_cli.guidance import questions
+from rlm_cli.inputs import records
+from rlm_cli.repl.helpers import line_span
+
+
+def sample_lines(docs_text: Sequence[tuple[str, str]], question: str, limit: int = 6, per_term: int = 30) -> list[str]:
+    """Real lines containing the question's words: they show the data's format better than a prefix.
+
+    Lines with the question's rarest words come first, so a key named in the question ("crimson-pylon")
+    beats the many lines sharing only its common words ("magic number").
+    """
+    terms = questions.question_terms(question)
+    lines: dict[tuple[int, int], tuple[str, str, set[str]]] = {}
+    shapes: dict[str, tuple[int, int]] = {}  # lines of one shape are shown once, so more kinds of line fit
+    blocks = [records.is_blocks(text) for _, text in docs_text]
+    for term in terms:
+        rx = re.compile(re.escape(term), re.IGNORECASE)
+        hits = 0
+        for doc_index, (path, text) in enumerate(docs_text):
+            span = _block_span if blocks[doc_index] else line_span
+            for match in rx.finditer(text):
+                start, end = span(text, match.start(), match.end())
+                line = text[start:end].strip()
+                record = records.parse_unit(line)
+                key = shapes.setdefault(records.shape(record["message"], record["user"]), (doc_index, start))
+                lines.setdefault(key, (path, line, set()))[2].add(term)
+                hits += 1
+                if hits >= per_term:
+                    break
+            if hits >= per_term:
+                break
+    frequency = Counter(term for _, _, found in lines.values() for term in found)
+    ranked = sorted(lines.items(), key=lambda item: -sum(1 / frequency[t] for t in item[1][2]))
+    return [
+        f"{path}:\n{line[:400]}\n" if "\n" in line else f"{path}: {line[:200]}"
+        for _, (path, line, _) in ranked[:limit]
+        if line
+    ]
+
+
+def _block_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """The bounds of the blank-line-separated block holding text[start:end]: a record of an export."""
+    stop = text.find("\n\n", end)
+    before = text.rfind("\n\n", 0, start)
+    return 0 if before < 0 else before + 2, len(text) if stop < 0 else stop
+
+
+def record_fields(docs_text: Sequence[tuple[str, str]], max_docs: int = 200) -> list[str]:
+    """What records() gives for these documents, grouped by field set, each with one real record.
+
+    Empty when they are not line records. The record shows the values' types (`'status': 503`, not "5XX").
+    """
+    groups: dict[tuple[str, ...], list[tuple[str, str]]] = {}
+    for path, text in docs_text[:max_docs]:
+        fields = records.common_fields(text)
+        if len(fields) >= 2:
+            groups.setdefault(fields, []).append((path, text))
+    ranked = sorted(groups.items(), key=lambda item: -len(item[1]))
+    out = []
+    for fields, docs in ranked[:6]:
+        path, text = docs[0]
+        first = records.units(text[:4000], records.is_blocks(text))[:1]
+        example = records.Record(records.parse_unit(first[0][1]), doc=path, raw=first[0][1]) if first else None
+        shown = f"\n  e.g. {str(example)[:300]}" if example else ""
+        out.append(f"{', '.join(fields)}, message: {len(docs)} document(s){shown}")
+    return out
+
+
+LABEL_NOTE = ' (r["label"], in lower case, however a record writes it: [label: x], Category: X, type=x, (x))'
+
+
+def question_profile(docs_text: Sequence[tuple[str, str]], question: str) -> records.Profile:
+    """The records' values and message shapes, from a sample plus every line that holds the question's words."""
+    words = questions.stems(question)
+    return records.profile(docs_text, lambda: _lines_with(docs_text, words))
+
+
+def data_profile(found: records.Profile, question: str, max_values: int = 15, max_shapes: int = 10) -> list[str]:
+    """The values of the records' category fields and the shapes of their messages, the question's words first.
+
+    Models filter on what they see here ("event": "login_failed", status 503) instead of on a guessed word.
+    """
+    words = questions.stems(question)
+    if not found.lines:
+        return []
+    out = [f"Values of the category fields (from {found.lines:,} records):"]
+    for key, values in found.values.items():
+        if key not in records.FIELDS and not any(w in f"{key} {values}".lower() for w in words):
+            continue  # a key of the data's own (`hit=true`) draws filters to it unless the question is about it
+        shown = sorted(values, key=str) if all(isinstance(v, int) for v in values) else values
+        more = f", ... ({len(values)} in all)" if len(shown) > max_values else ""
+        note = LABEL_NOTE if key == "label" else ""
+        out.append(f"- {key}: {', '.join(repr(v) for v in shown[:max_values])}{more}{note}")
+    if named := _named_values(found.values, question):
+        out.append("The question's words among these values: " + "; ".join(named) + ".")
+    if shapes := message_shapes(found):
+        ranked = sorted(shapes, key=lambda text: -sum(w in text.lower() for w in words))
+        out += [
+            "",
+            'Shapes of the messages (r["message"]; <n> is a number, <ip> an address, <user> a user), '
+            "those with the question's words first:",
+        ]
+        out += [f"- {text}" for text in ranked[:max_shapes]]
+        if len(shapes) > max_shapes:
+            out.append(f"- ... and {len(shapes) - max_shapes} more shapes")
+    return out
+
+
+def message_shapes(found: records.Profile) -> list[str]:
+    """The message shapes, most common first; none for labelled records, which are counted by label, not text."""
+    return [] if "label" in found.values else [text for text, _ in found.shapes]
+
+
+def _named_values(values: dict[str, list[Any]], question: str) -> list[str]:
+    """Which field holds each value the question writes as the data does: 'personal' is r["account"], not a label.
+
+    Only exact matches (case included), so "errors" is not taken for the level ERROR.
+    """
+    words = {w.strip(".,;:?!'\"()") for w in question.split()}
+    named = []
+    for key, options in values.items():
+        for value in options:
+            if (str(value) in words) and not (isinstance(value, str) and len(value) < 2):
+                named.append(f'{str(value)!r} is r["{key}"] == {value!r}')
+    return named
+
+
+def _lines_with(docs_text: Sequence[tuple[str, str]], words: Sequence[str], limit: int = 300) -> list[str]:
+    """Up to `limit` lines holding any of the words: rare lines that a sample of a large input would miss."""
+    if not words:
+        return []
+    rx = re.compile("|".join(re.escape(w) for w in words), re.IGNORECASE)
+    found: list[str] = []
+    for _, text in docs_text:
+        for match in rx.finditer(text):
+            start, end = line_span(text, match.start(), match.end())
+            found.append(text[start:end])
+            if len(found) >= limit:
+                return found
+    return found
+
+
+@dataclass
+class Description:
+    """What the first message says about the data, and the message shapes later checks compare code with."""
+
+    sections: list[str]
+    shapes: list[str]
+
+
+PROSE = (
+    "These documents are text, not log records: records() would only cut them into lines. Use grep() to find "
+    "the passages that matter, and llm_query() on them (or on chunks()) to read what they say."
+)
+
+
+def describe(question: str, docs: Sequence[Any]) -> Description:
+    """The data described from a sample of it, plus every line that holds the question's words."""
+    docs_text = [(d.path, d.text) for d in docs]
+    sections = []
+    if samples := sample_lines(docs_text, question):
+        sections.append(
+            "\n".join(["Lines that contain words of the question, best matches first:", "```text", *samples, "```"])
+        )
+    fields = record_fields(docs_text)
+    if not fields:
+        return Description([*sections, PROSE], [])
+    found = question_profile(docs_text, question)
+    sections.append(
+        "\n".join(
+            [
+                "records() parses these documents' records (lines, or blocks) into dicts with these fields:",
+                *(f"- {f}" for f in fields),
+            ]
+        )
+    )
+    if profile := data_profile(found, question):
+        sections.append("\n".join(profile))
+    if same := constant_fields(found):
+        sections.append(
+            "One value only, wherever these fields occur, so they do not tell records apart: "
+            + ", ".join(f'r["{key}"] == {value!r}' for key, value in same)
+            + "."
+        )
+    sections.append("To find one fact, grep for it; to count or compare records, start with `recs = records()`.")
+    return Description(sections, message_shapes(found))
+
+
+def constant_fields(found: records.Profile) -> list[tuple[str, Any]]:
+    """Canonical fields with one value over every sampled record (`service` = `systemd`): they name the writer
+    of the lines, not what each line is about."""
+    return [
+        (key, values[0])
+        for key, values in found.values.items()
+        if key in records.FIELDS and key not in ("level", "label") and len(values) == 1 and found.lines > 1
+    ]

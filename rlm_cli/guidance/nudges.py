@@ -1,0 +1,98 @@
+"""The texts the small-model guide adds: each says what was found in the code, the output or the data, and
+what to do next. They never restate the question's meaning; that is the model's to read.
+"""
+
+from __future__ import annotations
+
+EXAMPLES = """\
+More examples:
+
+Question: What is the backup server's address?
+```repl
+for line in grep("backup server")[:10]:
+    print(line)
+```
+(output: "notes.txt:88: the backup server address is 10.2.7.19:8443")
+FINAL(10.2.7.19:8443)
+
+Question: Why did the nightly job fail?
+```repl
+hits = grep(r"error|fail|exception|traceback|killed|denied")
+print(len(hits))
+for line in hits[-15:]:
+    print(line)
+```
+(output: 42 lines, the last ones about "No space left on device" while writing /var/lib/db)
+```repl
+last = "\\n".join(hits[-40:])
+print(llm_query("In two sentences: what made this job fail? Quote the decisive error.\\n\\n" + last))
+```
+(output: "The job failed because the disk was full: 'No space left on device' writing /var/lib/db.")
+FINAL(The disk was full: writes to /var/lib/db failed with "No space left on device".)
+"""
+
+ABSENT_WORDS = (
+    "Your code tests for {words}, which the input never contains (in any case): those tests never match. "
+    "Use the words and values the data itself uses (print a few real lines or records first)."
+)
+COUNTED_SET = (
+    "`{call}` counts a set, so every item in it counts once and no count is right. Count the records "
+    "themselves: `{meant}`."
+)
+LEVEL_IN_MESSAGE = (
+    'Your code looks for {text!r} inside r["message"], but records() keeps a line\'s level in r["level"] and '
+    'no message holds {text!r}, so that test never matches. Test the level instead: r["level"] == {level!r}.'
+)
+FLAWED_ANSWER = (
+    "That answer comes from code with the mistake named above, so it is not accepted yet. Fix the code and run "
+    "it again; if the code is right as it is, reply FINAL(answer) again."
+)
+NOTHING_FOUND = (
+    "Your code found nothing. That usually means the data is written differently from what you assumed, "
+    "not that the answer is none. Print a few real lines (grep a word of the question) and match what you see."
+)
+EMPTY_ANSWER = (
+    "That answer rests on code that found nothing, which usually means the filter does not match how the data "
+    "is written. Check your filter against real lines and values, and run it again. If you are sure the answer "
+    "is none, reply FINAL(answer) again."
+)
+UNDEFINED = (
+    "`{name}` does not exist: a variable exists only once a block that assigns it has run without error. "
+    "Assign it in your next block (e.g. `recs = records()`) before using it."
+)
+REPEATED_RESULT = (
+    "You already ran exactly this code, and it printed the same: {result}\nIf that answers the question, "
+    "reply FINAL(answer) now, with no code. If not, change the code."
+)
+REPEATED_CODE = (
+    "You already ran exactly this code, so its output cannot change. Do something different: print a few "
+    "real records or lines and check the values you filter on."
+)
+NO_CODE_KEY = (
+    "To see the lines that mention {key!r}, reply with only this block:\n```repl\n"
+    "for line in grep({key!r})[:10]:\n    print(line)\n```"
+)
+UNSUPPORTED = (
+    "Your answer contains {values}, which no REPL output showed as a result. Do not guess: compute it "
+    "from `context` in a ```repl block and print it first. If you are sure, reply FINAL(answer) again."
+)
+REPEATED_ITEMS = (
+    "Your answer names {values} more than once, so it is not a list of different items. For a ranking, count "
+    "each item with Counter(...) and print .most_common(k); for a list, print sorted(set(...))."
+)
+TRUNCATED = (
+    "The data shows {values}, which is longer than the value in your answer. Did you cut it short? Print "
+    "the whole line with grep and answer with the complete value."
+)
+PATH_TAILS = (
+    "Your answer shortens values that the output shows in full: {values}. Answer with each value exactly as "
+    "printed, in the same order: FINAL({values})"
+)
+NONE_COUNTED = (
+    "Your answer {total} counts None as one of the values (see the note under the output); without None the "
+    "count is {kept}. Reply FINAL({kept}) unless None is really one of the things the question counts."
+)
+OFF_KEY = (
+    "Your answer {answer} is in the input only on lines that do not mention {term!r}, so it is likely another "
+    "item's value. Print the lines of grep({term!r}) and answer with the value on them."
+)

@@ -1,0 +1,123 @@
+"""The small-model guide: the data described up front, checks on each block, and doubts about answers.
+
+Everything here looks at the data, the code and the REPL output, never at the question's phrasing (only at
+which of its words the data holds). See engine/guide.py for the interface and when the loop calls it.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from rlm_cli.engine.guide import Advice, Block
+from rlm_cli.guidance import checks, nudges
+from rlm_cli.guidance.describe import describe
+from rlm_cli.inputs.bundle import SEPARATOR_TEMPLATE
+
+# Longer output lines are data dumps, not evidence for an answer (grep shows at most this much of a line).
+EVIDENCE_LINE = 500
+_NOTHING_FOUND = re.compile(r"\A\s*(\[\]|\{\}|set\(\)|\(\)|0|None|''|\"\"|Counter\(\)|)\s*\Z")
+_UNDEFINED = re.compile(r"^NameError: name '(\w+)' is not defined", re.MULTILINE)
+
+
+def found_nothing(output: str) -> bool:
+    """An output that is only an empty result: `[]`, `0`, `set()`, `None`..."""
+    return bool(output.strip()) and bool(_NOTHING_FOUND.match(output))
+
+
+class SmallModelGuide:
+    """One per RLM: it remembers what the model was shown and which doubts it has already raised."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []  # the input as `context` holds it, to check strings and answers against
+        self.shapes: list[str] = []  # the input's message shapes
+        self.seen: list[str] = []  # every output the model was shown, and the first message
+        self.ran: set[str] = set()  # code already run
+        self.last: Block | None = None  # the block an answer comes from
+        self.flaws: list[checks.Flaw] = []  # its mistakes that its output does not show
+        self.raised: set[str] = set()  # doubts raised once already
+
+    def system(self) -> str:
+        return nudges.EXAMPLES
+
+    def opening(self, question: str, documents: Sequence[Any]) -> list[str]:
+        self.texts = [SEPARATOR_TEMPLATE.format(path=d.path) for d in documents] + [d.text for d in documents]
+        description = describe(question, documents)
+        self.shapes = description.shapes
+        self.seen.append("\n".join(description.sections))
+        return description.sections
+
+    def after_block(self, question: str, block: Block) -> list[Advice]:
+        self.seen.append(block.output)
+        self.last = block
+        advice = [Advice(note.text(), f"note on `{note.name}`: it holds None") for note in block.notes]
+        if block.ok and found_nothing(block.output):
+            advice.append(Advice(nudges.NOTHING_FOUND, "the block found nothing: told to check its filter"))
+        if undefined := _UNDEFINED.search(block.output):
+            advice.append(Advice(nudges.UNDEFINED.format(name=undefined[1]), f"`{undefined[1]}` is not defined"))
+        if block.ok:
+            advice += [
+                Advice(note, "a filter keeps few message shapes")
+                for note in checks.shape_notes(block.code, self.shapes)
+            ]
+        self.flaws = checks.code_flaws(block.code, self.texts, self.shapes)
+        advice += [Advice(flaw.nudge, flaw.notice) for flaw in self.flaws]
+        key = _code_key(block.code)
+        if key in self.ran and block.final is None:
+            result = block.output.strip()
+            useful = block.ok and result and len(result) <= 300 and not found_nothing(result)
+            text = nudges.REPEATED_RESULT.format(result=result) if useful else nudges.REPEATED_CODE
+            advice.append(Advice(text, "the same code ran again: nudged the model", resample=True, drop_reply=True))
+        self.ran.add(key)
+        return advice
+
+    def doubt(self, question: str, answer: str) -> Advice | None:
+        """Question an answer once per kind of doubt: the model may know better, and then says so again."""
+        for kind, advice in self._doubts(question, answer):
+            if kind not in self.raised:
+                self.raised.add(kind)
+                return advice
+        return None
+
+    def _doubts(self, question: str, answer: str) -> Any:
+        if self.flaws:
+            yield "flaw", Advice(nudges.FLAWED_ANSWER, f"final answer from flawed code ({self.flaws[0].notice})")
+        last = self.last.output if self.last else ""
+        nothing = self.last is not None and self.last.ok and found_nothing(last)
+        if nothing or any(note.kind == "only_none" for note in (self.last.notes if self.last else ())):
+            yield "empty", Advice(nudges.EMPTY_ANSWER, "final answer right after code that found nothing")
+        if repeated := checks.repeated_items(answer):
+            values = ", ".join(repeated[:3])
+            yield "repeated", Advice(nudges.REPEATED_ITEMS.format(values=values), f"answer repeats {repeated[:3]}")
+        results = "\n".join(line for text in self.seen for line in text.splitlines() if len(line) <= EVIDENCE_LINE)
+        if unsupported := checks.unsupported_values(answer, results):
+            values = ", ".join(unsupported[:5])
+            yield "unsupported", Advice(nudges.UNSUPPORTED.format(values=values), f"values never shown: {values}")
+        if term := checks.off_key(question, answer, self.texts):
+            text = nudges.OFF_KEY.format(answer=answer.strip(), term=term)
+            yield "off_key", Advice(text, f"final answer is nowhere near {term!r} in the input")
+        seen = "\n".join(self.seen)
+        if longer := checks.truncated_values(answer, seen):
+            values = ", ".join(longer[:3])
+            yield "truncated", Advice(nudges.TRUNCATED.format(values=values), f"answer may cut {values} short")
+        if paths := checks.path_tails(answer, last) or checks.path_tails(answer, seen):
+            values = ", ".join(paths)
+            yield "paths", Advice(nudges.PATH_TAILS.format(values=values), f"answer shortens paths: {paths[:3]}")
+        for note in self.last.notes if self.last else ():
+            if note.kind == "has_none" and answer.strip() == str(note.total):
+                text = nudges.NONE_COUNTED.format(kept=note.kept, total=note.total)
+                yield "none", Advice(text, f"final answer {note.total} counts None as a value")
+
+    def idle(self, question: str) -> Advice | None:
+        keys = checks.key_terms(question, self.texts)
+        return Advice(nudges.NO_CODE_KEY.format(key=keys[0]), f"offered a grep of {keys[0]!r}") if keys else None
+
+
+def _code_key(code: str) -> str:
+    """The same code however it is spaced or commented."""
+    try:
+        return ast.dump(ast.parse(code))
+    except SyntaxError:
+        return " ".join(code.split())

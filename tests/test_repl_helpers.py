@@ -1,0 +1,68 @@
+"""What model code can call in the REPL, as the real child process runs it."""
+
+from __future__ import annotations
+
+import ast
+import tempfile
+
+import pytest
+
+from rlm_cli.engine.loop import corpus_from_text
+from rlm_cli.inputs.bundle import load_bundle, write_bundle
+from rlm_cli.repl.helpers import ReadOnlyError, check_bindings, helpers
+from rlm_cli.repl.process import ReplConfig, ReplProcess
+
+
+def _grep(text: str):
+    folder = tempfile.mkdtemp()
+    context, documents = load_bundle(write_bundle(corpus_from_text(text), folder))
+    return helpers(context, documents)["grep"]
+
+
+def test_grep_gives_each_short_matching_line_once_with_its_number():
+    grep = _grep("ok\nERROR a ERROR b\nok\nerror c\n")
+    assert grep("error") == ["<prompt>:2: ERROR a ERROR b", "<prompt>:4: error c"]
+    assert grep("error", ignore_case=False) == ["<prompt>:4: error c"]
+
+
+def test_grep_shows_every_match_of_a_long_line_in_its_context():
+    filler = "x" * 5_000
+    line = f'{filler}"note":"magic number for amber-falcon is 7302914"{filler}"note":"amber-falcon again"{filler}'
+    found = _grep(f"header\n{line}\n")("amber-falcon")
+    assert len(found) == 2 and all(hit.startswith("<prompt>:2: ...") and hit.endswith("...") for hit in found)
+    assert "magic number for amber-falcon is 7302914" in found[0] and len(found[0]) < 600
+    assert "amber-falcon again" in found[1]
+    near = _grep(f"{filler}amber-falcon one, amber-falcon two{filler}\n")("amber-falcon")
+    assert len(near) == 1 and "one, amber-falcon two" in near[0]  # a match inside the window is not shown twice
+
+
+@pytest.mark.parametrize(
+    "code",
+    ["context = 'pasted'", "documents, n = [], 1", "del context", "import os as context", "for context in []: pass"],
+)
+def test_cells_that_rebind_the_input_are_refused(code):
+    with pytest.raises(ReadOnlyError, match="cannot be reassigned"):
+        check_bindings(ast.parse(code), {"context", "documents"})
+
+
+@pytest.mark.parametrize("code", ["text = context[:10]", "def f(context):\n    return context", "[c for c in 'ab']"])
+def test_cells_that_only_read_the_input_run(code):
+    check_bindings(ast.parse(code), {"context", "documents"})
+
+
+def test_the_child_refuses_a_rebinding_cell_and_reports_notes_as_data():
+    repl = ReplProcess(
+        lambda folder: write_bundle(corpus_from_text("a\nb\n"), folder),
+        ReplConfig(),
+        lambda prompts, model, batched: ["x"] * len(prompts),
+    )
+    repl.start()
+    try:
+        refused = repl.run('context = "a"\nprint("ran")', 10)
+        assert refused.status == "error" and "ReadOnlyError" in refused.output and "ran" not in refused.output
+        assert repl.run('print(context.endswith("a\\nb\\n"))', 10).output.strip() == "True"
+        noted = repl.run("users = {None, 'ann'}\nprint(len(users))", 10)
+        assert noted.output.strip() == "2"  # the note travels as data, not as text in the output
+        assert noted.notes == [{"kind": "has_none", "name": "users", "kept": 1, "total": 2}]
+    finally:
+        repl.close()
