@@ -7,6 +7,7 @@ them, so `rlm --help`, `rlm trace` and `rlm config` start fast.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import traceback
@@ -92,10 +93,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
-trace_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
-config_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
-app.add_typer(trace_app, name="trace", help="List and replay saved run traces.")
-app.add_typer(config_app, name="config", help="Show where settings come from.")
+trace_app = typer.Typer(rich_markup_mode=None)
+config_app = typer.Typer(rich_markup_mode=None)
+app.add_typer(trace_app, name="trace", help="List (the default) and replay saved run traces.")
+app.add_typer(config_app, name="config", help="Show the settings in effect and where each came from.")
 
 
 def _show_version(value: bool) -> None:
@@ -108,12 +109,20 @@ def _show_version(value: bool) -> None:
 def _root(
     _version: Annotated[
         bool,
-        typer.Option("--version", callback=_show_version, is_eager=True, expose_value=False, help="Show the version."),
+        typer.Option(
+            "-V", "--version", callback=_show_version, is_eager=True, expose_value=False, help="Show the version."
+        ),
     ] = False,
 ) -> None:
     """Answer questions about inputs far larger than a model's context window (Recursive Language Models).
 
     rlm loads your input into an isolated Python REPL and lets a model explore it with code.
+
+    \b
+    Examples:
+      rlm ask ./logs/ "which services failed exactly twice?"
+      rlm help ask
+      rlm config
     """
 
 
@@ -121,8 +130,24 @@ Opt = typer.Option
 _Guidance = Enum("_Guidance", {level: level for level in SETTINGS["guidance"].choices}, type=str)
 
 
+def _checked(name: str, metavar: str, help: str, panel: str, *flags: str) -> Any:
+    """An option read by its setting's own parser, so a flag, RLM_* and a config file accept the same
+    values (sizes like 50M, durations like 2m) and reject the same ones with the same message."""
+    value = SETTINGS[name].value
+    assert value is not None, name
+
+    def parse(text: str) -> int | float:
+        try:
+            return value.parse(text)
+        except ValueError as exc:
+            raise click_errors.BadParameter(str(exc)) from None  # typer adds "Invalid value for '--flag'"
+
+    return Opt(*flags, parser=parse, metavar=metavar, help=help.format(range=value.describe()), rich_help_panel=panel)
+
+
 @app.command(cls=_SectionedCommand)
 def ask(
+    ctx: typer.Context,
     args: Annotated[list[str] | None, typer.Argument(metavar="[PATH]... QUESTION", show_default=False)] = None,
     model: Annotated[
         str | None,
@@ -145,36 +170,37 @@ def ask(
         ),
     ] = None,
     temperature: Annotated[
-        float | None, Opt(min=0, metavar="T", help="Root model temperature [default: 0].", rich_help_panel=MODELS)
+        float | None, _checked("temperature", "T", "Root model temperature, {range} [default: 0].", MODELS)
     ] = None,
     max_iterations: Annotated[
-        int | None, Opt(min=1, metavar="N", help="Root turns per RLM [default: 20].", rich_help_panel=BUDGETS)
+        int | None, _checked("max_iterations", "N", "Root turns per RLM, {range} [default: 20].", BUDGETS)
     ] = None,
     max_subcalls: Annotated[
-        int | None, Opt(min=0, metavar="N", help="llm_query calls in the whole run.", rich_help_panel=BUDGETS)
+        int | None,
+        _checked(
+            "max_subcalls", "N", "llm_query calls in all; 0: the first ends the run [default: no limit].", BUDGETS
+        ),
     ] = None,
     max_tokens: Annotated[
-        int | None, Opt(min=0, metavar="N", help="Input + output tokens over all calls.", rich_help_panel=BUDGETS)
+        int | None, _checked("max_tokens", "N", "Tokens in and out in all, e.g. 2M [default: no limit].", BUDGETS)
     ] = None,
     max_cost: Annotated[
-        float | None, Opt(min=0, metavar="USD", help="Dollars over all calls.", rich_help_panel=BUDGETS)
+        float | None, _checked("max_cost", "USD", "Dollars over all calls, {range} [default: no limit].", BUDGETS)
     ] = None,
     timeout: Annotated[
-        float | None, Opt(min=0, metavar="S", help="Wall seconds for the whole run.", rich_help_panel=BUDGETS)
+        float | None, _checked("timeout", "TIME", "Wall time for the run, e.g. 90 or 5m [default: no limit].", BUDGETS)
     ] = None,
     exec_timeout: Annotated[
-        float | None, Opt(min=0, metavar="S", help="Seconds per code block [default: 60].", rich_help_panel=BUDGETS)
+        float | None, _checked("exec_timeout", "TIME", "Time per code block, e.g. 90s [default: 60s].", BUDGETS)
     ] = None,
     concurrency: Annotated[
-        int | None, Opt(min=1, metavar="N", help="Sub-calls in flight at once [default: 8].", rich_help_panel=BUDGETS)
+        int | None, _checked("concurrency", "N", "Sub-calls in flight at once, {range} [default: 8].", BUDGETS)
     ] = None,
     max_depth: Annotated[
-        int | None,
-        Opt(min=1, metavar="N", help="2+ makes llm_query a child RLM [default: 1].", rich_help_panel=BUDGETS),
+        int | None, _checked("max_depth", "N", "2+ makes llm_query a child RLM [default: 1].", BUDGETS)
     ] = None,
     output_limit: Annotated[
-        int | None,
-        Opt(min=0, metavar="N", help="REPL output chars the model sees [default: 20000].", rich_help_panel=BUDGETS),
+        int | None, _checked("output_limit", "SIZE", "REPL output chars the model sees [default: 20K].", BUDGETS)
     ] = None,
     include: Annotated[
         list[str] | None,
@@ -192,11 +218,10 @@ def ask(
         Opt("--gitignore/--no-gitignore", help="Respect .gitignore files [default: yes].", rich_help_panel=INPUT),
     ] = None,
     max_file_size: Annotated[
-        int | None,
-        Opt(min=0, metavar="N", help="Characters per file before truncation [default: 50M].", rich_help_panel=INPUT),
+        int | None, _checked("max_file_size", "SIZE", "Characters per file before truncation [default: 50M].", INPUT)
     ] = None,
     max_total_size: Annotated[
-        int | None, Opt(min=0, metavar="N", help="Characters in all [default: 1G].", rich_help_panel=INPUT)
+        int | None, _checked("max_total_size", "SIZE", "Characters in all [default: 1G].", INPUT)
     ] = None,
     dry_run: Annotated[
         bool, Opt("--dry-run", help="Show what would be loaded, and exit.", show_default=False, rich_help_panel=INPUT)
@@ -242,7 +267,8 @@ def ask(
         Opt("--sandbox/--no-sandbox", help="Isolate the REPL with Landlock [default: yes].", rich_help_panel=SANDBOX),
     ] = None,
     memory_limit_mb: Annotated[
-        int | None, Opt("--memory-limit", min=1, metavar="MIB", help="REPL memory limit.", rich_help_panel=SANDBOX)
+        int | None,
+        _checked("memory_limit_mb", "SIZE", "REPL memory in MiB, or a size like 4G.", SANDBOX, "--memory-limit"),
     ] = None,
     guidance: Annotated[
         _Guidance | None,
@@ -259,12 +285,12 @@ def ask(
     Examples:
       rlm ask ./logs/ "which services failed exactly twice?"
       kubectl logs deploy/api | rlm ask - "why did it crash?"
-      rlm ask -m local --json build.log "which test failed first?"
+      rlm ask -m openai/gpt-4o-mini --json build.log "which test failed first?"
     """
     from rlm_cli import runner
     from rlm_cli.config import load_settings
 
-    paths, question = _split_args(args or [])
+    paths, question = _split_args(args or [], f"usage: {_usage_line(ctx)}")
     flags = {
         "model": model,
         "sub_model": sub_model,
@@ -295,14 +321,33 @@ def ask(
     return runner.ask(paths, question, load_settings(flags), options, dry_run=dry_run)
 
 
-def _split_args(args: list[str]) -> tuple[list[str], str]:
-    """The last argument is the question; with no path, stdin is the input unless it is a terminal."""
+def _usage_line(ctx: typer.Context) -> str:
+    """`rlm ask [OPTIONS] [PATH]... QUESTION`, from the command itself."""
+    return " ".join([ctx.command_path, *ctx.command.collect_usage_pieces(ctx)])
+
+
+def _is_input(arg: str) -> bool:
+    return arg == "-" or os.path.lexists(arg)
+
+
+def _split_args(args: list[str], usage: str) -> tuple[list[str], str]:
+    """The last argument is the question; with no path, stdin is the input unless it is a terminal.
+
+    A question written first still works when the last argument is an input and the first is not.
+    """
     if not args:
-        raise UsageError("missing QUESTION: rlm ask [PATH]... QUESTION (see 'rlm ask --help')")
+        raise UsageError(f"missing QUESTION; {usage}")
+    if len(args) == 1 and args[0] != "-" and _is_input(args[0]):
+        raise UsageError(f"missing QUESTION after {args[0]}; {usage}")
+    if len(args) > 1 and _is_input(args[-1]) and not _is_input(args[0]):
+        typer.echo(f"rlm: note: took {args[0]!r} as the question (it goes last; {usage})", err=True)
+        args = [*args[1:], args[0]]
     question = args[-1].strip()
     if not question:
         raise UsageError("the question is empty")
     paths = args[:-1]
+    if paths and not _is_input(paths[0]):
+        raise InputError(f"no such file or directory: {paths[0]} (if that is the question, it goes last; {usage})")
     if not paths:
         if sys.stdin is None or sys.stdin.isatty():
             raise InputError("no input: give files or directories before the question, or pipe data on stdin")
@@ -317,6 +362,13 @@ def _complete_trace(incomplete: str) -> list[str]:
     directory = traces_dir()
     ids = sorted((p.stem for p in directory.glob("*.jsonl")), reverse=True) if directory.is_dir() else []
     return [name for name in ["last", *ids] if name.startswith(incomplete)]
+
+
+@trace_app.callback(invoke_without_command=True)
+def _trace_root(ctx: typer.Context) -> None:
+    """`rlm trace` alone lists recent traces."""
+    if ctx.invoked_subcommand is None:
+        trace_list()
 
 
 @trace_app.command("list", cls=_SectionedCommand)
@@ -359,6 +411,13 @@ def trace_path(
     typer.echo(str(resolve_trace(ref) if ref else traces_dir()))
 
 
+@config_app.callback(invoke_without_command=True)
+def _config_root(ctx: typer.Context) -> None:
+    """`rlm config` alone shows the settings, as `rlm config show` does."""
+    if ctx.invoked_subcommand is None:
+        config_show()
+
+
 @config_app.command("path", cls=_SectionedCommand)
 def config_path() -> None:
     """Print the user config file's path, then the project file in use, if any."""
@@ -384,6 +443,28 @@ def config_show() -> None:
         typer.echo(f"alias {alias.name}: {alias.describe()}")
 
 
+@app.command("help", cls=_SectionedCommand)
+def help_(
+    ctx: typer.Context,
+    command: Annotated[list[str] | None, typer.Argument(metavar="[COMMAND]...", show_default=False)] = None,
+) -> None:
+    """Show the help of rlm or of a command.
+
+    \b
+    Examples:
+      rlm help ask
+      rlm help trace show
+    """
+    assert ctx.parent is not None  # help is always a subcommand of rlm
+    target = ctx.parent
+    for name in command or []:
+        sub = getattr(target.command, "commands", {}).get(name)
+        if sub is None:
+            raise UsageError(f"no command {' '.join([target.command_path, name])!r} (see 'rlm help')")
+        target = typer.Context(sub, info_name=name, parent=target)
+    typer.echo(target.get_help())
+
+
 def _report(exc: RlmError) -> int:
     """One line on stderr, and the JSON object on stdout when --json was asked for."""
     from rlm_cli.runner import error_result
@@ -399,8 +480,22 @@ def _usage(exc: click_errors.UsageError) -> int:
     if isinstance(exc, click_errors.NoArgsIsHelpError):
         exc.show()  # a bare group (`rlm`, `rlm trace`): its help is the answer
         return exc.exit_code
-    where = f"{exc.ctx.command_path} --help" if exc.ctx is not None else "rlm --help"
+    where = f"{exc.ctx.command_path if exc.ctx is not None else _command_path(sys.argv[1:])} --help"
     return _report(UsageError(f"{exc.format_message().rstrip('.')} (see '{where}')"))
+
+
+def _command_path(argv: list[str]) -> str:
+    """`rlm ask` for `rlm ask -m`: the command a usage error belongs to when click does not say."""
+    command: Any = typer.main.get_command(app)
+    path = ["rlm"]
+    for word in argv:
+        commands = getattr(command, "commands", None)
+        if commands is None:
+            break
+        if word in commands:
+            command = commands[word]
+            path.append(word)
+    return " ".join(path)
 
 
 def main() -> None:

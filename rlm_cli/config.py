@@ -13,8 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from rlm_cli.errors import ConfigError
+from rlm_cli.values import Value
 
 PROJECT_FILE = ".rlm.toml"
+_MB = 1000**2
+_MiB = 1024**2
 
 
 @dataclass(frozen=True)
@@ -22,6 +25,7 @@ class Setting:
     type: type
     default: Any
     help: str
+    value: Value | None = None  # how a number is read and its range, the same for flags, env and files
     secret: bool = False
     choices: tuple[str, ...] = ()
 
@@ -32,33 +36,35 @@ SETTINGS: dict[str, Setting] = {
     "api_base": Setting(str, None, "OpenAI-compatible base URL for both models"),
     "sub_api_base": Setting(str, None, "base URL for the sub-model (default: api_base)"),
     "api_key": Setting(str, None, "API key (default: the provider's usual variable)", secret=True),
-    "temperature": Setting(float, 0.0, "root model temperature"),
-    "sub_temperature": Setting(float, 0.0, "sub-model temperature"),
-    "max_depth": Setting(int, 1, "recursion depth: 2+ makes llm_query run a child RLM"),
-    "max_iterations": Setting(int, 20, "root turns per RLM"),
-    "max_subcalls": Setting(int, None, "sub-calls over the whole run"),
-    "max_tokens": Setting(int, None, "input+output tokens over all calls"),
-    "max_cost": Setting(float, None, "USD over all calls"),
-    "timeout": Setting(float, None, "wall seconds for the whole run"),
-    "exec_timeout": Setting(float, 60.0, "seconds per code block"),
-    "concurrency": Setting(int, 8, "parallel sub-calls"),
-    "output_limit": Setting(int, 20_000, "characters of REPL output shown to the model per block"),
-    "sub_chars": Setting(int, 60_000, "characters the prompt tells the model a sub-call can take"),
-    "retries": Setting(int, 4, "retries of a failed model call (rate limits, 5xx, timeouts)"),
-    "retry_delay": Setting(float, 1.0, "seconds before the first retry; doubles each time"),
-    "request_timeout": Setting(float, 300.0, "seconds per model request"),
+    "temperature": Setting(float, 0.0, "root model temperature", Value("float")),
+    "sub_temperature": Setting(float, 0.0, "sub-model temperature", Value("float")),
+    "max_depth": Setting(int, 1, "recursion depth: 2+ makes llm_query run a child RLM", Value("int", 1)),
+    "max_iterations": Setting(int, 20, "root turns per RLM", Value("int", 1)),
+    "max_subcalls": Setting(int, None, "sub-calls over the whole run (0: the first one ends the run)", Value("int")),
+    "max_tokens": Setting(int, None, "input+output tokens over all calls", Value("size", 1)),
+    "max_cost": Setting(float, None, "USD over all calls", Value("float", above=True)),
+    "timeout": Setting(float, None, "wall time for the whole run", Value("duration", above=True)),
+    "exec_timeout": Setting(float, 60.0, "time per code block", Value("duration", above=True)),
+    "concurrency": Setting(int, 8, "parallel sub-calls", Value("int", 1)),
+    "output_limit": Setting(int, 20_000, "characters of REPL output shown to the model per block", Value("size", 1)),
+    "sub_chars": Setting(int, 60_000, "characters the prompt tells the model a sub-call can take", Value("size", 1)),
+    "retries": Setting(int, 4, "retries of a failed model call (rate limits, 5xx, timeouts)", Value("int")),
+    "retry_delay": Setting(float, 1.0, "wait before the first retry; doubles each time", Value("duration")),
+    "request_timeout": Setting(float, 300.0, "time per model request", Value("duration", above=True)),
     "sandbox": Setting(bool, True, "isolate the REPL (Landlock, no network, resource limits)"),
     "guidance": Setting(str, "small", "weak-model help: small, or off (the plain method)", choices=("off", "small")),
-    "memory_limit_mb": Setting(int, None, "REPL address-space limit in MiB (default: scaled to the input)"),
-    "cpu_limit_s": Setting(int, None, "REPL CPU seconds (default: scaled to the input)"),
-    "max_file_size": Setting(int, 50_000_000, "characters loaded per file before truncation"),
-    "max_total_size": Setting(int, 1_000_000_000, "characters loaded in all"),
+    "memory_limit_mb": Setting(
+        int, None, "REPL address-space limit in MiB (default: scaled to the input)", Value("size", 1, unit=_MiB)
+    ),
+    "cpu_limit_s": Setting(int, None, "REPL CPU time (default: scaled to the input)", Value("duration", 1)),
+    "max_file_size": Setting(int, 50_000_000, "characters loaded per file before truncation", Value("size", 1)),
+    "max_total_size": Setting(int, 1_000_000_000, "characters loaded in all", Value("size", 1)),
     "hidden": Setting(bool, False, "load dotfiles and dot-directories"),
     "gitignore": Setting(bool, True, "respect .gitignore files"),
     "include": Setting(list, [], "only files matching these globs"),
     "exclude": Setting(list, [], "skip files matching these globs"),
-    "trace_keep": Setting(int, 100, "saved traces to keep"),
-    "trace_max_mb": Setting(int, 200, "total size of saved traces in MB"),
+    "trace_keep": Setting(int, 100, "saved traces to keep", Value("int")),
+    "trace_max_mb": Setting(int, 200, "total size of saved traces in MB", Value("size", unit=_MB)),
 }
 _ALIAS_KEYS = {"model", "api_base", "api_key", "api_key_env", "temperature"}
 
@@ -124,35 +130,37 @@ def find_project_file(start: Path) -> Path | None:
 
 
 def _coerce(name: str, value: Any, source: str) -> Any:
+    """A value from any layer, checked once; `source` names where it was written, for the message."""
     setting = SETTINGS[name]
-    try:
-        if value is None:
-            return None
-        if setting.type is bool:
-            if isinstance(value, bool):
-                return value
-            text = str(value).strip().lower()
-            if text in {"1", "true", "yes", "on"}:
-                return True
-            if text in {"0", "false", "no", "off"}:
-                return False
-            raise ValueError(value)
-        if setting.type is list:
-            if isinstance(value, str):
-                return [v.strip() for v in value.split(",") if v.strip()]
-            if isinstance(value, list) and all(isinstance(v, str) for v in value):
-                return value
-            raise ValueError(value)
-        if setting.type is int and isinstance(value, float) and not value.is_integer():
-            raise ValueError(value)
-        result = setting.type(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{source}: {name} must be {setting.type.__name__}, got {value!r}") from None
-    if setting.choices and result not in setting.choices:
-        raise ConfigError(f"{source}: {name} must be one of {', '.join(setting.choices)}, got {value!r}")
-    if setting.type in (int, float) and result < 0:
-        raise ConfigError(f"{source}: {name} must not be negative, got {value!r}")
-    return result
+    if value is None:
+        return None
+    if setting.value is not None:
+        try:
+            return setting.type(setting.value.parse(value))
+        except ValueError as exc:
+            raise ConfigError(f"invalid value for {source}: {exc}") from None
+    if setting.choices:
+        if value in setting.choices:
+            return value
+        raise ConfigError(
+            f"invalid value for {source}: {name} must be one of {', '.join(setting.choices)}, got {value!r}"
+        )
+    if setting.type is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in {"1", "true", "yes", "on"}:
+            return True
+        if text in {"0", "false", "no", "off"}:
+            return False
+    elif setting.type is list:
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return value
+    elif isinstance(value, setting.type):
+        return value
+    raise ConfigError(f"invalid value for {source}: {name} must be {setting.type.__name__}, got {value!r}")
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -176,7 +184,7 @@ def _file_layer(path: Path, aliases: dict[str, Alias]) -> dict[str, Any]:
             for alias, table in value.items():
                 aliases[alias] = _alias(path, alias, table)
         elif name in SETTINGS:
-            layer[name] = _coerce(name, value, str(path))
+            layer[name] = _coerce(name, value, f"{key} in {path}")
         else:
             raise ConfigError(f"{path}: unknown setting {key!r}")
     return layer

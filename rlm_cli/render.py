@@ -6,6 +6,7 @@ import contextlib
 import os
 import re
 import threading
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -38,6 +39,9 @@ _OUTPUT_TAIL = 5  # tracebacks end at the bottom, so the tail of the output is k
 _CALLS_LISTED = 5
 _LINE_CHARS = 200
 _PREVIEW_CHARS = 60
+# Without a terminal (CI logs) a long model call looks like a hang: the plain view says it is still waiting
+# when it has printed nothing for this long; the rich view shows a live timer instead.
+WAITING_INTERVAL_S = 10.0
 
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n.*?(?:```|\Z)", re.S)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # REPL output may carry escapes; never pass them through
@@ -158,27 +162,59 @@ class PlainRenderer(Renderer):
         self._max_iterations: dict[int, int] = {}
         self._batches: dict[tuple[int, int], _Batch] = {}
         self._finished: RunFinished | None = None
+        self._status: tuple[str, float] | None = None  # what the run waits for, and since when
+        self._last_write = time.monotonic()
+        self._stopped = threading.Event()
+        self._ticker: threading.Thread | None = None
 
     # --- output primitives; the rich view overrides these ---
 
     def _line(self, depth: int, text: str, style: str = "") -> None:
         self._stream.write("  " * depth + _clean(text) + "\n")
+        self._last_write = time.monotonic()
 
     def _block(self, depth: int, lines: list[str], prefix: str, style: str = "") -> None:
         pad = "  " * depth + prefix
         self._stream.writelines(pad + _clean(line) + "\n" for line in lines)
+        self._last_write = time.monotonic()
 
     def _code(self, depth: int, code: str) -> None:
         self._block(depth + 1, code.splitlines(), "")
 
     def _progress_start(self, key: tuple[Any, ...], description: str, total: int | None) -> None:
-        """Plain logs have no live parts; the rich view shows a spinner or bar here."""
+        """Plain logs have no live parts (the rich view shows a spinner or bar here), only a waiting line."""
+        if key == ("status",) and not self._replay:
+            self._status = (description, time.monotonic())
+            if self._ticker is None:
+                self._ticker = threading.Thread(target=self._tick, name="rlm-waiting", daemon=True)
+                self._ticker.start()
 
     def _progress_update(self, key: tuple[Any, ...], description: str, completed: int) -> None:
         """Plain logs have no live parts; the rich view advances its bar here."""
 
     def _progress_end(self, key: tuple[Any, ...]) -> None:
         """Plain logs have no live parts; the rich view removes its bar here."""
+        if key == ("status",):
+            self._status = None
+
+    def _tick(self) -> None:
+        """`rlm: waiting for MODEL... 20 s` whenever the run waits and nothing was printed for a while."""
+        wait = WAITING_INTERVAL_S
+        while not self._stopped.wait(wait):
+            with self._lock:
+                if self._closed:
+                    return
+                now = time.monotonic()
+                wait = WAITING_INTERVAL_S
+                if self._status is None:
+                    continue
+                text, since = self._status
+                quiet = now - max(self._last_write, since)
+                if quiet < WAITING_INTERVAL_S:
+                    wait = WAITING_INTERVAL_S - quiet
+                    continue
+                self._line(0, f"rlm: {text}... {now - since:.0f} s")
+                self._flush()
 
     def _flush(self) -> None:
         with contextlib.suppress(OSError, ValueError):
@@ -221,7 +257,7 @@ class PlainRenderer(Renderer):
         self._code_shown.pop(e.depth, None)
         if e.depth == 0:
             what = self._config.get("model") or "the model"
-            self._progress_start(("status",), f"turn {e.iteration}/{e.max_iterations}: waiting for {what}", None)
+            self._progress_start(("status",), f"waiting for {what} (turn {e.iteration}/{e.max_iterations})", None)
 
     def _on_model_reply(self, e: ModelReply) -> None:
         if e.depth == 0:
@@ -395,6 +431,7 @@ class PlainRenderer(Renderer):
             if self._closed:
                 return
             self._closed = True
+            self._stopped.set()
             self._summary()
             self._flush()
 

@@ -156,10 +156,6 @@ def _engine_config(settings: Settings) -> Any:
         overrides["memory_bytes"] = settings["memory_limit_mb"] * 1024 * 1024
     if settings["cpu_limit_s"]:
         overrides["cpu_seconds"] = settings["cpu_limit_s"]
-    if settings["max_depth"] < 1:
-        raise ConfigError("max_depth must be at least 1")
-    if settings["max_iterations"] < 1:
-        raise ConfigError("max_iterations must be at least 1")
     return EngineConfig(
         root=ModelSpec(root.model, root.api_base, root.api_key, root.temperature),
         sub=ModelSpec(sub.model, sub.api_base, sub.api_key, sub.temperature),
@@ -171,8 +167,8 @@ def _engine_config(settings: Settings) -> Any:
             timeout=settings["timeout"],
         ),
         max_depth=settings["max_depth"],
-        exec_timeout=settings["exec_timeout"] or 60.0,
-        concurrency=max(settings["concurrency"], 1),
+        exec_timeout=settings["exec_timeout"],
+        concurrency=settings["concurrency"],
         output_limit=settings["output_limit"],
         sub_chars=settings["sub_chars"],
         sandbox=settings["sandbox"],

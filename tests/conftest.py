@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import os
 import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -93,5 +95,41 @@ def run_rlm(tmp_path: Path, rlm_env: dict[str, str]) -> Callable[..., subprocess
             timeout=timeout,
             check=False,
         )
+
+    return run
+
+
+@dataclass
+class Ran:
+    code: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def rlm_main(
+    tmp_path: Path, rlm_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., Ran]:
+    """Runs `rlm` through cli.main() in this process, with run_rlm's environment and folder: the real
+    parsing and error mapping, without a process start. stdin is a pipe holding `input` (empty by default)."""
+    from rlm_cli import cli
+
+    for name in set(os.environ) - set(rlm_env):
+        monkeypatch.delenv(name)
+    for name, value in rlm_env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(cli.signal, "signal", lambda *_args: None)  # SIGPIPE's default would later kill pytest
+
+    def run(*args: str, input: str = "") -> Ran:
+        monkeypatch.setattr(sys, "argv", ["rlm", *args])
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(input.encode())))
+        capsys.readouterr()
+        try:
+            cli.main()
+        except SystemExit as exc:
+            code = exc.code
+        out = capsys.readouterr()
+        return Ran(code if isinstance(code, int) else 1, out.out, out.err)
 
     return run

@@ -50,7 +50,7 @@ def ask_about_log(fake_llm, run_rlm, tmp_path, text, *replies, question="q?"):
     [
         ("json", {"level": "ERROR", "host": "app-01", "service": "cart", "message": "boom"}),
         ("logfmt", {"level": "WARN", "host": "app-02", "service": "billing", "user": "ann.lee"}),
-        ("syslog", {"level": "FATAL", "host": "app-03", "service": "auth-api", "pid": 812, "user": "bob.ray"}),
+        ("syslog", {"level": "FATAL", "host": "app-03", "service": "auth-api", "pid": 812, "user": "bob.ray", "ip": "10.0.0.7"}),
         ("nginx", {"ip": "10.1.2.3", "method": "GET", "path": "/api/v1/cart", "query": "page=2", "status": 503}),
         ("json_access", {"ip": "10.9.9.9", "method": "POST", "path": "/login", "status": 200}),
         ("python", {"level": "ERROR"}),
@@ -146,7 +146,7 @@ def test_the_user_is_read_from_the_message_when_no_field_names_it(message, user)
 
 
 def test_common_fields_describe_a_log_but_not_prose():
-    assert common_fields("\n".join([LINES["syslog"]] * 5)) == ("time", "level", "host", "service", "user")
+    assert common_fields("\n".join([LINES["syslog"]] * 5)) == ("time", "level", "host", "service", "ip", "user")
     assert common_fields("It was a dark night.\nThe rain fell.\n") == ()
 
 

@@ -208,7 +208,7 @@ class RLM:
     def _solve(self, question: str, corpus: Corpus) -> Outcome:
         repl = self._start_repl(corpus, question)
         messages = prompts.opening(
-            question, corpus.documents, SEPARATOR_TEMPLATE, self.config.sub_chars, self.guide
+            question, corpus.documents, SEPARATOR_TEMPLATE, self.config.sub_chars, self.guide, self._ask
         ).messages
         limits = self.config.limits
         last_reply = None
@@ -243,7 +243,9 @@ class RLM:
                 self._notice("nudge", "no code and no final answer: reminded the model")
                 self._advise(turn, [self.guide.idle(question)])
             failed = bool(turn.blocks) and not turn.blocks[-1].ok
-            turn.feedback.append((prompts.CONTINUE_FAILED if failed else prompts.CONTINUE).format(question=question))
+            template = prompts.CONTINUE_FAILED if failed else prompts.CONTINUE
+            reminder = self.guide.reminder(question)
+            turn.feedback.append(template.format(question=question, reminder=f"{reminder}\n" if reminder else ""))
             self._shrink_old_outputs(messages)
             messages.append({"role": "user", "content": "\n\n".join(turn.feedback)})
         return self._last_call(messages)
@@ -382,6 +384,10 @@ class RLM:
     def _notice(self, kind: str, message: str) -> None:
         self.run.emit(ev.Notice(depth=self.depth, kind=kind, message=message))
 
+    def _ask(self, prompt: str) -> str:
+        """One plain sub-model call for the guide, inside the run's budgets; traced like any sub-call."""
+        return self._one_subcall(self.run.next_batch_id(), 0, prompt, None, plain=True)
+
     # --- model calls from the REPL -----------------------------------------------------------
     def _on_llm(self, prompts_: list[str], model: str | None, batched: bool) -> list[str]:
         """Serve llm_query / llm_query_batched for the REPL: concurrently, in order, errors per item."""
@@ -427,10 +433,11 @@ class RLM:
         )
         return self.config.sub
 
-    def _one_subcall(self, batch_id: int, index: int, prompt: str, model: str | None) -> str:
+    def _one_subcall(self, batch_id: int, index: int, prompt: str, model: str | None, plain: bool = False) -> str:
+        """One sub-call; at depth 2 or more it is a child RLM, unless `plain` (the guide's short questions)."""
         self.run.budget.reserve_subcall()
         spec = self._sub_spec(model)
-        recursive = self.depth + 1 < self.config.max_depth
+        recursive = not plain and self.depth + 1 < self.config.max_depth
         started = time.monotonic()
         error: str | None = None
         tokens = (0, 0)

@@ -96,3 +96,17 @@ OFF_KEY = (
     "Your answer {answer} is in the input only on lines that do not mention {term!r}, so it is likely another "
     "item's value. Print the lines of grep({term!r}) and answer with the value on them."
 )
+
+READ_QUESTION = (
+    "Restate this question about a large text input in exactly three lines, and write nothing else:\n"
+    "FIND: what the answer gives (a number, one value, a list of names, an explanation)\n"
+    "CONDITION: the exact test that decides what counts, with every number in it written as a Python comparison "
+    "(count == 2, count >= 3, status >= 500, top 3), or none\n"
+    "FORM: how the answer is written\n\n"
+    "Question: {question}"
+)
+QUESTION_READ = "The question, read as a task:\n{reading}"
+UNTESTED_CONDITION = (
+    "The question was read as {condition!r}, but no code you ran tests {test}, so the output is not that answer "
+    "yet. Compute it: count per item if needed, keep what passes {test}, print it, then answer."
+)

@@ -11,9 +11,10 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from rlm_cli.engine.guide import Advice, Block
+from rlm_cli.engine.guide import Advice, Ask, Block
 from rlm_cli.guidance import checks, nudges
 from rlm_cli.guidance.describe import describe
+from rlm_cli.guidance.reading import Reading, read_question
 from rlm_cli.inputs.bundle import SEPARATOR_TEMPLATE
 
 # Longer output lines are data dumps, not evidence for an answer (grep shows at most this much of a line).
@@ -38,19 +39,28 @@ class SmallModelGuide:
         self.last: Block | None = None  # the block an answer comes from
         self.flaws: list[checks.Flaw] = []  # its mistakes that its output does not show
         self.raised: set[str] = set()  # doubts raised once already
+        self.codes: list[str] = []  # every block run, to see which tests the code ever made
+        self.reading: Reading | None = None  # the model's own structured reading of the question
 
     def system(self) -> str:
         return nudges.EXAMPLES
 
-    def opening(self, question: str, documents: Sequence[Any]) -> list[str]:
+    def opening(self, question: str, documents: Sequence[Any], ask: Ask | None) -> list[str]:
         self.texts = [SEPARATOR_TEMPLATE.format(path=d.path) for d in documents] + [d.text for d in documents]
         description = describe(question, documents)
         self.shapes = description.shapes
         self.seen.append("\n".join(description.sections))
-        return description.sections
+        self.reading = read_question(question, ask) if ask is not None else None
+        if self.reading is None:
+            return description.sections
+        return [nudges.QUESTION_READ.format(reading=self.reading.text()), *description.sections]
+
+    def reminder(self, question: str) -> str:
+        return f"(read as: {self.reading.text('; ')})" if self.reading else ""
 
     def after_block(self, question: str, block: Block) -> list[Advice]:
         self.seen.append(block.output)
+        self.codes.append(block.code)
         self.last = block
         advice = [Advice(note.text(), f"note on `{note.name}`: it holds None") for note in block.notes]
         if block.ok and found_nothing(block.output):
@@ -82,6 +92,9 @@ class SmallModelGuide:
         return None
 
     def _doubts(self, question: str, answer: str) -> Any:
+        if self.reading and (test := self.reading.untested(self.codes)):
+            text = nudges.UNTESTED_CONDITION.format(condition=self.reading.condition, test=test)
+            yield "condition", Advice(text, f"the code never tested {test}, the question's condition")
         if self.flaws:
             yield "flaw", Advice(nudges.FLAWED_ANSWER, f"final answer from flawed code ({self.flaws[0].notice})")
         last = self.last.output if self.last else ""
