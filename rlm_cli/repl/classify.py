@@ -68,6 +68,15 @@ class LabelSet:
         named = [k for k in keys if re.search(rf"(?<![a-z0-9]){re.escape(k)}(?![a-z0-9])", said)]
         return keys[named[0]] if len(named) == 1 else None
 
+    def explained_by(self, text: str) -> LabelSet:
+        """The labels with the meanings a text gives them as "label (meaning)", as questions often define them."""
+        found = {}
+        for name in self.names:
+            match = re.search(rf"(?<![\w-]){re.escape(name)}\s*\(([^()]{{3,200}})\)", text, re.IGNORECASE)
+            if match and name not in self.meanings:
+                found[name] = match[1].strip()
+        return LabelSet(self.names, {**found, **self.meanings})
+
     def listing(self) -> str:
         return "\n".join(f"- {n}: {self.meanings[n]}" if n in self.meanings else f"- {n}" for n in self.names)
 
@@ -149,7 +158,7 @@ def run(
     tally = Tally(items=len(texts))
     if not texts:
         return [], tally
-    label_set = LabelSet.of(labels) if labels else discover(ask, texts, instruction, tally)
+    label_set = (LabelSet.of(labels) if labels else discover(ask, texts, instruction, tally)).explained_by(instruction)
     batch = min(max(int(batch), 1), MAX_BATCH)
     votes = min(max(int(votes), 1), MAX_VOTES)
     ballots: list[list[str | None]] = [[None] * len(texts) for _ in range(votes)]
