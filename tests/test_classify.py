@@ -23,7 +23,7 @@ ISSUES = [
     "Add a setting for the default language",
 ]
 GOLD = ["bug", "feature", "bug", "feature", "bug", "feature", "bug", "feature"]
-QUESTION = "How many of these issues are bugs rather than feature requests?"
+QUESTION = "Label each issue bug (something broken) or feature (a request for something new). How many are bugs?"
 BUG_WORDS = re.compile(r"crash|error|fail", re.IGNORECASE)
 
 
@@ -73,8 +73,10 @@ def test_well_formed_replies_give_one_label_per_item_in_batches(fake_llm):
     assert answer_labels(outcome) == GOLD
     subs = fake_llm.requests_for("sub")
     assert sorted(len(items_of(r.last_user)) for r in subs) == [2, 3, 3]
-    # The helper model is told what the run asks, so labels the question defines keep their meaning.
-    assert all(QUESTION in r.last_user for r in subs)
+    # The helper model gets the meanings the question gives the labels, not the question: its other
+    # words would sway the labels.
+    assert all("- bug: something broken\n- feature: a request for something new" in r.last_user for r in subs)
+    assert not any("How many are bugs" in r.last_user for r in subs)
 
 
 def test_malformed_and_missing_lines_are_asked_again_and_the_rest_kept(fake_llm):

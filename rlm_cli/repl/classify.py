@@ -150,15 +150,20 @@ def run(
     batch: int = DEFAULT_BATCH,
     votes: int = 1,
     retries: int = 2,
+    question: str = "",
 ) -> tuple[list[str], Tally]:
-    """The labels for items, and what it cost; see classify() for the arguments."""
+    """The labels for items, and what it cost; see classify() for the arguments.
+
+    Label meanings are read from the instruction and the run's question.
+    """
     if isinstance(items, str | bytes | Mapping):
         raise TypeError("classify expects a list of items (strings or records), not one string")
     texts = [item_text(item) for item in items]
     tally = Tally(items=len(texts))
     if not texts:
         return [], tally
-    label_set = (LabelSet.of(labels) if labels else discover(ask, texts, instruction, tally)).explained_by(instruction)
+    label_set = LabelSet.of(labels) if labels else discover(ask, texts, instruction, tally)
+    label_set = label_set.explained_by(f"{instruction}\n{question}")
     batch = min(max(int(batch), 1), MAX_BATCH)
     votes = min(max(int(votes), 1), MAX_VOTES)
     ballots: list[list[str | None]] = [[None] * len(texts) for _ in range(votes)]
@@ -225,9 +230,10 @@ def discover(ask: Ask, texts: Sequence[str], instruction: str, tally: Tally) -> 
 def bind(ask: Ask, question: str = "") -> Callable[..., list[str]]:
     """classify() for one REPL, sending its batches through that REPL's llm_query_batched.
 
-    Without an instruction the helper model is shown the run's question: it often defines the labels.
+    The run's question often defines its labels ("bug (something broken)"): those meanings go to the helper
+    model with the labels. The question itself does not: its other words (the label it asks a count of)
+    pull a small model's labels towards them.
     """
-    context = f"The items are classified to answer this request: {question.strip()}" if question.strip() else ""
 
     def classify(
         items: Sequence[Any],
@@ -240,13 +246,12 @@ def bind(ask: Ask, question: str = "") -> Callable[..., list[str]]:
         """One label per item (strings or records), in order, judged by the helper model `batch` items per call.
 
         labels: the label names, or {label: meaning}; None finds a few from a sample of the items.
-        instruction: what the labels are about ("by the kind of answer each question asks for");
-        by default the run's question.
+        instruction: what the labels are about ("by the kind of answer each question asks for").
         votes: how many times each item is judged (in other batches); the majority label wins.
         Items whose reply line is missing or not a label are asked again up to `retries` times,
         then get "unknown". Every batch is one sub-call and counts against the run's budgets.
         """
-        result, tally = run(ask, items, labels, instruction or context, batch, votes, retries)
+        result, tally = run(ask, items, labels, instruction, batch, votes, retries, question)
         print(tally.line())
         return result
 

@@ -133,7 +133,7 @@ def helpers(
     context: str, documents: Sequence[Any], ask: classifylib.Ask | None = None, question: str = ""
 ) -> dict[str, Callable[..., Any]]:
     """The helper functions bound to this REPL's input; `ask` (llm_query_batched) adds classify(),
-    which shows the helper model the run's question so that labels it defines keep their meaning.
+    which gives the helper model the meanings the run's question gives its labels.
     """
 
     def grep(pattern: str, ignore_case: bool = True, limit: int = 200, around: int = GREP_AROUND) -> list[str]:

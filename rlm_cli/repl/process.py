@@ -70,7 +70,7 @@ class CellResult:
 class ReplConfig:
     output_limit: int = 20_000
     sandbox: SandboxPolicy | None = None
-    question: str = ""  # what classify() in the REPL tells the helper model the items are judged for
+    question: str = ""  # where classify() in the REPL finds the meanings of the labels it is given
     python: str = sys.executable
     extra_env: dict[str, str] = field(default_factory=dict)
 
