@@ -157,6 +157,7 @@ def test_labels_can_be_written_as_a_phrase_or_with_meanings():
     with_meanings = LabelSet.of({"auth failure": "a failed login or token check", "other": ""})
     assert with_meanings.listing() == "- auth failure: a failed login or token check\n- other"
     assert with_meanings.match("Auth-Failure") == "auth failure"
+    assert with_meanings.match("**auth_failure**") == "auth failure"
     # Meanings a question gives as "label (meaning)" are shown to the helper model with the labels.
     explained = LabelSet.of(["bug", "feature"]).explained_by("Label each issue bug (something broken) or feature.")
     assert explained.listing() == "- bug: something broken\n- feature"

@@ -27,7 +27,7 @@ MAX_LABELS = 8
 Ask = Callable[[list[str]], list[str]]
 
 _NUMBERED = re.compile(r"^\W*?(\d{1,4})\s*[.):\]=-]*\s*(.*)$")
-_NOISE = re.compile(r"[*_`\"'\[\]{}<>]")
+_NOISE = re.compile(r"[*`\"'\[\]{}<>]")
 _LEADING_WORD = re.compile(r"^(?:label|class|category|answer)\s*[:=-]\s*", re.IGNORECASE)
 
 
