@@ -10,7 +10,7 @@ from fakellm import FakeLLM
 from rlm_cli.engine.budget import Limits
 from rlm_cli.engine.loop import RLM, EngineConfig, Outcome, Run, corpus_from_text
 from rlm_cli.engine.model import ModelClient, ModelSpec, RetryPolicy
-from rlm_cli.repl.classify import UNKNOWN, LabelSet, parse_reply
+from rlm_cli.repl.classify import UNKNOWN, LabelSet, item_text, parse_reply
 
 ISSUES = [
     "App crashes when I press save",
@@ -163,3 +163,10 @@ def test_labels_can_be_written_as_a_phrase_or_with_meanings():
     assert explained.listing() == "- bug: something broken\n- feature"
     with pytest.raises(ValueError, match="at least two labels"):
         LabelSet.of(["only"])
+
+
+def test_items_are_read_by_their_text_not_their_dates_and_ids():
+    line = "Date: 2024-01-02 || User: 48213 || Instance: What does NASA stand for?"
+    assert item_text(line) == "What does NASA stand for?"
+    assert item_text({"message": line, "user": "48213"}) == "What does NASA stand for?"
+    assert item_text("a || b: not fields") == "a || b: not fields"

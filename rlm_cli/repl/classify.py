@@ -28,6 +28,8 @@ Ask = Callable[[list[str]], list[str]]
 
 _NUMBERED = re.compile(r"^\W*?(\d{1,4})\s*[.):\]=-]*\s*(.*)$")
 _NOISE = re.compile(r"[*`\"'\[\]{}<>]")
+_FIELD_SEPARATOR = re.compile(r"\s+\|\|?\s+")
+_FIELD = re.compile(r"^[A-Za-z][\w -]{0,30}:\s")
 _LEADING_WORD = re.compile(r"^(?:label|class|category|answer)\s*[:=-]\s*", re.IGNORECASE)
 
 
@@ -86,11 +88,17 @@ def _key(text: str) -> str:
 
 
 def item_text(item: Any) -> str:
-    """What the sub-model reads for one item: a string as is, a record by its message, on one short line."""
+    """What the sub-model reads for one item: a string as is, a record by its message, on one short line;
+    of a line of `Key: value` fields, the longest value."""
     if isinstance(item, Mapping):
         message = item.get("message")
         item = message if isinstance(message, str) and message else item.get("raw", item)
     text = " ".join(str(item).split())
+    fields = _FIELD_SEPARATOR.split(text)
+    if len(fields) > 1 and all(_FIELD.match(field) for field in fields):
+        # "Date: ... || User: ... || Text: ...": the free text is the longest value; the dates and ids
+        # around it only distract the judge (small models copy them into their answer lines).
+        text = max((field.split(":", 1)[1].strip() for field in fields), key=len)
     return text if len(text) <= ITEM_CHARS else text[:ITEM_CHARS] + " ..."
 
 
