@@ -110,7 +110,8 @@ def batch_prompt(texts: Sequence[str], labels: LabelSet, instruction: str) -> st
         f"{head}Give each numbered item below exactly one of these labels:\n{labels.listing()}\n\n"
         f"Items:\n{items}\n\n"
         f'Reply with {len(texts)} lines, one per item in the same order, each written as "number. label", '
-        f"using only the labels listed above. Write nothing else."
+        "using only the labels listed above. Judge each item on its own: do not answer it, and do not go "
+        "through the labels in turn. Write nothing else."
     )
 
 
