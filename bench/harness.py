@@ -5,7 +5,7 @@ Usage: python bench/harness.py --model openai/MODEL --api-base URL [--families n
            [--timeout-per-task 900] [--out results.json] [--rlm-arg=--max-iterations=12 ...]
        python bench/harness.py --list --families needle,logs,oolong --sizes 8k --n 2
 Each task runs through the real CLI in a subprocess; the baseline sends the whole input in one prompt,
-cut in the middle to fit --window tokens (chars/4). See README "Benchmark" for the families and scoring.
+cut in the middle to fit --window tokens (chars/4). See docs/benchmarks.md for the families and scoring.
 """
 
 from __future__ import annotations

@@ -44,14 +44,12 @@ def spawn_ms(code: str, policy_json: str, env: dict[str, str], cwd: str) -> floa
 def repl_ms(sandbox: bool) -> tuple[float, float]:
     """One ReplProcess start (to ready) and close (kill, reap, remove the temp dir), in ms."""
     corpus = corpus_from_text(REPL_INPUT)
-    workdirs: list[str] = []
 
     def write_input(workdir: str) -> str:
-        workdirs.append(workdir)
         return write_bundle(corpus, workdir)
 
     repl = ReplProcess(write_input, ReplConfig(), lambda prompts, _model, _batched: ["" for _ in prompts])
-    repl.config.sandbox = SandboxPolicy.for_input(corpus.total_chars, workdirs[0], enabled=sandbox)
+    repl.config.sandbox = SandboxPolicy.for_input(corpus.total_chars, repl.workdir, enabled=sandbox)
     start = time.perf_counter()
     repl.start()
     started = time.perf_counter()

@@ -1,3 +1,3 @@
-from rlm_cli.cli import main
+from rlm_cli.entry import main
 
 main()

@@ -21,8 +21,10 @@ from typer._click import exceptions as click_errors  # typer vendors click and r
 from typer.core import TyperCommand, TyperGroup
 
 from rlm_cli import __version__
+from rlm_cli.cliparse import LightParams
 from rlm_cli.config import SETTINGS
 from rlm_cli.errors import EXIT_INTERRUPTED, EXIT_OK, InputError, RlmError, UsageError
+from rlm_cli.local.commands import app as local_app  # typer only: each command imports its own needs
 
 
 @dataclass
@@ -52,7 +54,7 @@ class RlmInterrupted(RlmError):
         super().__init__("interrupted")
 
 
-class _Group(TyperGroup):
+class _Group(LightParams, TyperGroup):
     """Turns Ctrl-C in any command into an RlmError, which typer would otherwise swallow as a silent exit 130."""
 
     def invoke(self, ctx: typer.Context) -> Any:
@@ -62,7 +64,7 @@ class _Group(TyperGroup):
             raise RlmInterrupted() from None
 
 
-class _SectionedCommand(TyperCommand):
+class _SectionedCommand(LightParams, TyperCommand):
     """Plain help (no rich to load) with options grouped under their `rich_help_panel` headings."""
 
     def collect_usage_pieces(self, ctx: typer.Context) -> list[str]:
@@ -93,10 +95,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
-trace_app = typer.Typer(rich_markup_mode=None)
-config_app = typer.Typer(rich_markup_mode=None)
+trace_app = typer.Typer(cls=_Group, rich_markup_mode=None)
+config_app = typer.Typer(cls=_Group, rich_markup_mode=None)
 app.add_typer(trace_app, name="trace", help="List (the default) and replay saved run traces.")
 app.add_typer(config_app, name="config", help="Show the settings in effect and where each came from.")
+app.add_typer(local_app, name="local", help="A local model on this machine: setup, start, stop, status.")
 
 
 def _show_version(value: bool) -> None:
@@ -223,6 +226,14 @@ def ask(
     max_total_size: Annotated[
         int | None, _checked("max_total_size", "SIZE", "Characters in all [default: 1G].", INPUT)
     ] = None,
+    follow_symlinks: Annotated[
+        bool | None,
+        Opt(
+            "--follow-symlinks",
+            help="Load symlinks that lead outside the given paths [default: skip them].",
+            rich_help_panel=INPUT,
+        ),
+    ] = None,
     dry_run: Annotated[
         bool, Opt("--dry-run", help="Show what would be loaded, and exit.", show_default=False, rich_help_panel=INPUT)
     ] = False,
@@ -278,6 +289,18 @@ def ask(
             rich_help_panel=MODELS,
         ),
     ] = None,
+    trust_project_config: Annotated[
+        bool,
+        Opt(
+            "--trust-project-config",
+            help=(
+                "Let a project .rlm.toml set sandbox, api_base, key variables and trace retention "
+                "[env: RLM_TRUST_PROJECT_CONFIG]."
+            ),
+            show_default=False,
+            rich_help_panel=SANDBOX,
+        ),
+    ] = False,
 ) -> int:
     """Answer QUESTION about the given files, directories or stdin.
 
@@ -313,12 +336,15 @@ def ask(
         "gitignore": gitignore,
         "max_file_size": max_file_size,
         "max_total_size": max_total_size,
+        "follow_symlinks": follow_symlinks,
         "sandbox": sandbox,
         "memory_limit_mb": memory_limit_mb,
         "guidance": guidance.value if guidance else None,
     }
     options = runner.OutputOptions(as_json=as_json, quiet=quiet, verbose=verbose, trace_file=trace_file)
-    return runner.ask(paths, question, load_settings(flags), options, dry_run=dry_run)
+    settings = load_settings(flags, trust_project=trust_project_config)
+    _warn(settings.warnings)
+    return runner.ask(paths, question, settings, options, dry_run=dry_run)
 
 
 def _usage_line(ctx: typer.Context) -> str:
@@ -435,6 +461,7 @@ def config_show() -> None:
     from rlm_cli.config import load_settings
 
     settings = load_settings({})
+    _warn(settings.warnings)
     rows = settings.shown()
     width = max(len(name) for name, _, _ in rows)
     for name, value, source in rows:
@@ -465,13 +492,21 @@ def help_(
     typer.echo(target.get_help())
 
 
+def _warn(warnings: list[str]) -> None:
+    from rlm_cli.sanitize import for_terminal
+
+    for warning in warnings:
+        typer.echo(f"rlm: warning: {for_terminal(warning)}", err=True)
+
+
 def _report(exc: RlmError) -> int:
     """One line on stderr, and the JSON object on stdout when --json was asked for."""
     from rlm_cli.runner import error_result
+    from rlm_cli.sanitize import for_terminal
 
     if _mode.json:
         typer.echo(json.dumps(error_result(exc)))
-    typer.echo(f"rlm: error: {exc.message}", err=True)
+    typer.echo(f"rlm: error: {for_terminal(exc.message)}", err=True)
     return exc.exit_code
 
 

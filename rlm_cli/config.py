@@ -1,6 +1,7 @@
 """Settings from flags, RLM_* variables, `.rlm.toml` and the user's config file, with each value's source.
 
-Precedence: flags > environment > project file > user file > defaults.
+Precedence: flags > environment > project file > user file > defaults. A project file comes with the
+directory being analyzed, maybe someone else's, so it may not set what USER_ONLY names.
 """
 
 from __future__ import annotations
@@ -13,11 +14,17 @@ from pathlib import Path
 from typing import Any
 
 from rlm_cli.errors import ConfigError
+from rlm_cli.local import DEFAULT_MODEL
 from rlm_cli.values import Value
 
 PROJECT_FILE = ".rlm.toml"
 _MB = 1000**2
 _MiB = 1024**2
+TRUST_ENV = "RLM_TRUST_PROJECT_CONFIG"
+# Settings that weaken isolation, choose where keys and prompts go, or delete the user's files: only the
+# user's own config file, the environment and flags set them, unless --trust-project-config is given.
+USER_ONLY = ("sandbox", "follow_symlinks", "api_base", "sub_api_base", "trace_keep", "trace_max_mb")
+USER_ONLY_ALIAS_KEYS = ("api_base", "api_key_env")
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,11 @@ SETTINGS: dict[str, Setting] = {
     "exclude": Setting(list, [], "skip files matching these globs"),
     "trace_keep": Setting(int, 100, "saved traces to keep", Value("int")),
     "trace_max_mb": Setting(int, 200, "total size of saved traces in MB", Value("size", unit=_MB)),
+    "follow_symlinks": Setting(bool, False, "load symlinks that lead outside the given paths"),
+    "max_child_repls": Setting(
+        int, 8, "child RLMs (each a REPL process) at once; more become plain sub-calls", Value("int", 1)
+    ),
+    "max_recursive_calls": Setting(int, 64, "child RLMs over the whole run; more become plain sub-calls", Value("int")),
 }
 _ALIAS_KEYS = {"model", "api_base", "api_key", "api_key_env", "temperature"}
 
@@ -77,15 +89,23 @@ class Alias:
     api_key: str | None = None
     api_key_env: str | None = None
     temperature: float | None = None
+    local_server: bool = False  # served by `rlm local start`, whose port is known only when it runs
 
     def describe(self) -> str:
         """One line for `rlm config show`: where the alias points, and where its key comes from (never the key)."""
         text = self.model + (f" @ {self.api_base}" if self.api_base else "")
+        if self.local_server:
+            text += " @ the rlm local server (built in; started when used)"
         if self.api_key_env:
             text += f", key from ${self.api_key_env}"
         elif self.api_key:
             text += ", key (set)"
         return text
+
+
+# `local` is what `rlm ask` uses when no model is configured and no provider key is set; a user's
+# alias of the same name replaces it.
+BUILTIN_ALIASES = (Alias("local", f"openai/{DEFAULT_MODEL.alias}", local_server=True),)
 
 
 @dataclass
@@ -94,6 +114,7 @@ class Settings:
     sources: dict[str, str]
     aliases: dict[str, Alias] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # one line per project file whose settings were ignored
 
     def __getitem__(self, key: str) -> Any:
         return self.values[key]
@@ -173,7 +194,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
 
 
-def _file_layer(path: Path, aliases: dict[str, Alias]) -> dict[str, Any]:
+def _file_layer(path: Path, aliases: dict[str, Alias], ignored: list[str] | None = None) -> dict[str, Any]:
+    """One file's settings; given `ignored`, the file is untrusted and the USER_ONLY keys it sets land there."""
     data = _read_toml(path)
     layer: dict[str, Any] = {}
     for key, value in data.items():
@@ -183,11 +205,25 @@ def _file_layer(path: Path, aliases: dict[str, Alias]) -> dict[str, Any]:
                 raise ConfigError(f"{path}: [aliases] must be a table")
             for alias, table in value.items():
                 aliases[alias] = _alias(path, alias, table)
+                if ignored is not None:
+                    _untrusted_alias(aliases[alias], ignored)
         elif name in SETTINGS:
-            layer[name] = _coerce(name, value, f"{key} in {path}")
+            coerced = _coerce(name, value, f"{key} in {path}")
+            if ignored is not None and name in USER_ONLY:
+                ignored.append(key)
+            else:
+                layer[name] = coerced
         else:
             raise ConfigError(f"{path}: unknown setting {key!r}")
     return layer
+
+
+def _untrusted_alias(alias: Alias, ignored: list[str]) -> None:
+    """An alias from a project file keeps its model but may not pick a URL or read a variable for its key."""
+    for key in USER_ONLY_ALIAS_KEYS:
+        if getattr(alias, key) is not None:
+            setattr(alias, key, None)
+            ignored.append(f"aliases.{alias.name}.{key}")
 
 
 def _alias(path: Path, name: str, table: Any) -> Alias:
@@ -199,12 +235,28 @@ def _alias(path: Path, name: str, table: Any) -> Alias:
     return Alias(name=name, **table)
 
 
-def load_settings(flags: Mapping[str, Any], env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Settings:
+def _env_trusts(env: Mapping[str, str]) -> bool:
+    raw = env.get(TRUST_ENV, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{TRUST_ENV} must be true or false, got {raw!r}")
+
+
+def load_settings(
+    flags: Mapping[str, Any],
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    trust_project: bool = False,
+) -> Settings:
     """Merge every layer; flags whose value is None were not given."""
     env = os.environ if env is None else env
-    aliases: dict[str, Alias] = {}
+    trust_project = trust_project or _env_trusts(env)
+    aliases = {alias.name: alias for alias in BUILTIN_ALIASES}
     layers: list[tuple[str, dict[str, Any]]] = []
     files: list[Path] = []
+    warnings: list[str] = []
     user_file = user_config_path()
     if user_file.is_file():
         files.append(user_file)
@@ -212,7 +264,13 @@ def load_settings(flags: Mapping[str, Any], env: Mapping[str, str] | None = None
     project = find_project_file(cwd or Path.cwd())
     if project is not None and project.resolve() != user_file.resolve():
         files.append(project)
-        layers.append((str(project), _file_layer(project, aliases)))
+        ignored: list[str] | None = None if trust_project else []
+        layers.append((str(project), _file_layer(project, aliases, ignored)))
+        if ignored:
+            warnings.append(
+                f"{project}: ignored {', '.join(ignored)}: a project file may not set "
+                f"{'this' if len(ignored) == 1 else 'these'} (--trust-project-config allows it)"
+            )
     env_layer = {}
     for name in SETTINGS:
         raw = env.get(f"RLM_{name.upper()}")
@@ -232,7 +290,7 @@ def load_settings(flags: Mapping[str, Any], env: Mapping[str, str] | None = None
         for name, value in layer.items():
             values[name] = value
             sources[name] = source
-    return Settings(values, sources, aliases, files)
+    return Settings(values, sources, aliases, files, warnings)
 
 
 @dataclass
@@ -241,6 +299,7 @@ class ResolvedModel:
     api_base: str | None
     api_key: str | None
     temperature: float | None
+    local_server: bool = False
 
 
 def resolve_model(settings: Settings, name: str, api_base: str | None, temperature: float | None) -> ResolvedModel:
@@ -260,4 +319,5 @@ def resolve_model(settings: Settings, name: str, api_base: str | None, temperatu
         api_base or alias.api_base,
         api_key,
         alias.temperature if alias.temperature is not None else temperature,
+        alias.local_server,
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rlm_cli.redaction import redact_text
+
 # Exit codes are part of the product; the README documents them.
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -21,6 +23,7 @@ class RlmError(Exception):
     kind = "internal"
 
     def __init__(self, message: str) -> None:
+        message = redact_text(message)  # every error may quote a server, and every error is printed
         super().__init__(message)
         self.message = message
 

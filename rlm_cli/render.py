@@ -24,6 +24,8 @@ from rlm_cli.engine.events import (
     TurnStarted,
 )
 from rlm_cli.engine.parsing import CODE_LANGUAGES
+from rlm_cli.redaction import redact_text
+from rlm_cli.sanitize import for_terminal
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -44,7 +46,6 @@ _PREVIEW_CHARS = 60
 WAITING_INTERVAL_S = 10.0
 
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n.*?(?:```|\Z)", re.S)
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # REPL output may carry escapes; never pass them through
 _STYLES = {"header": "bold cyan", "dim": "dim", "ok": "green", "warn": "yellow", "error": "bold red", "strong": "bold"}
 
 
@@ -131,7 +132,8 @@ def _clip(lines: list[str], head: int, tail: int = 0) -> list[str]:
 
 
 def _clean(text: str) -> str:
-    return _CONTROL.sub("?", text)
+    """Replies, outputs and errors are untrusted: no escapes reach the terminal, and no key reaches the log."""
+    return for_terminal(redact_text(text))
 
 
 @dataclass

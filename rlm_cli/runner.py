@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rlm_cli import redaction
 from rlm_cli.config import ResolvedModel, Settings, resolve_model
 from rlm_cli.engine import events as ev
 from rlm_cli.errors import (
@@ -22,6 +23,7 @@ from rlm_cli.errors import (
     InputError,
     RlmError,
 )
+from rlm_cli.sanitize import encodable, for_terminal
 
 SCHEMA = "rlm.result/1"
 
@@ -33,19 +35,29 @@ _KEY_EXAMPLES = (
 )
 
 
-def setup_help() -> str:
-    """What to do when no model is configured: a cloud key or a local server, then how to make it stick."""
+def setup_help(local_missing: bool = False) -> str:
+    """What to do when no model is configured: the local model, a cloud key or another local server."""
     from rlm_cli.config import user_config_path
+    from rlm_cli.local import DEFAULT_MODEL, SETUP_COMMAND
 
     found = [(var, model) for var, model in _KEY_EXAMPLES if os.environ.get(var)]
-    lines = ["no model configured. Choose one:"]
+    if local_missing:
+        lines = [
+            f"no model configured and the local model is not set up: run '{SETUP_COMMAND}' "
+            f"(downloads {DEFAULT_MODEL.size_text} once), or choose a model:"
+        ]
+    else:
+        lines = [
+            "no model configured. Choose one:",
+            f'  the local model: {SETUP_COMMAND}, then  rlm ask -m local FILE "question"   (no key needed)',
+        ]
     if found:
         var, model = found[0]
-        lines.append(f'  {var} is set, so you can run:  rlm ask -m {model} FILE "question"')
+        lines.insert(1, f'  {var} is set, so you can run:  rlm ask -m {model} FILE "question"')
     lines += [
         "  a cloud model:   export OPENAI_API_KEY=sk-...   (or ANTHROPIC_API_KEY, GEMINI_API_KEY, ...)",
         '                   rlm ask -m openai/gpt-4o-mini FILE "question"',
-        "  a local server:  start llama.cpp, Ollama or vLLM (any OpenAI-compatible server), then",
+        "  a local server:  llama.cpp, Ollama, vLLM... (rlm local status lists those it finds), then",
         '                   rlm ask -m openai/MODEL --api-base http://127.0.0.1:8080/v1 FILE "question"',
         "  to skip -m next time: export RLM_MODEL=openai/gpt-4o-mini, or add the line",
         f'                   model = "openai/gpt-4o-mini"   to {user_config_path()}',
@@ -53,10 +65,35 @@ def setup_help() -> str:
     return "\n".join(lines)
 
 
+def _default_model() -> str:
+    """No model configured: the local model, unless a provider key says the user means a cloud model."""
+    if any(os.environ.get(var) for var, _ in _KEY_EXAMPLES):
+        raise ConfigError(setup_help())
+    return "local"
+
+
+# A CPU can take many minutes to read one long prompt, and a retry after a timeout only starts it over.
+_LOCAL_REQUEST_TIMEOUT = 3600.0
+
+
+def _local_api_base(settings: Settings, by_default: bool) -> str:
+    """The running local server's address, started first (saying so) when the model is set up."""
+    from rlm_cli.local import local_paths
+    from rlm_cli.local.server import ensure_running
+    from rlm_cli.local.setup import is_ready
+
+    paths = local_paths()
+    if by_default and not is_ready(paths):
+        raise ConfigError(setup_help(local_missing=True))
+    if settings.sources["request_timeout"] == "default":
+        settings.values["request_timeout"] = _LOCAL_REQUEST_TIMEOUT
+    return ensure_running(paths, say=lambda text: print(f"rlm: {text}", file=sys.stderr, flush=True)).url
+
+
 def _check_key(model: ResolvedModel) -> None:
     """An openai/ model for the cloud needs OPENAI_API_KEY: say so now, not after five retries.
 
-    With an api_base it is a local server, which needs no key (llm.py sends a placeholder).
+    With an api_base it is a local server, which needs no key (then none is sent).
     """
     if model.api_key or not model.model.startswith("openai/") or os.environ.get("OPENAI_API_KEY"):
         return
@@ -79,6 +116,7 @@ class OutputOptions:
 def result_object(
     status: str,
     *,
+    model: str | None = None,
     answer: str | None = None,
     final: bool = False,
     iterations: int = 0,
@@ -95,6 +133,7 @@ def result_object(
     return {
         "schema": SCHEMA,
         "status": status,
+        "model": model,
         "answer": answer,
         "final": final,
         "iterations": iterations,
@@ -128,6 +167,7 @@ def _corpus_options(settings: Settings) -> Any:
         gitignore=settings["gitignore"],
         max_file_size=settings["max_file_size"],
         max_total_size=settings["max_total_size"],
+        follow_symlinks=settings["follow_symlinks"],
     )
 
 
@@ -137,16 +177,18 @@ def _engine_config(settings: Settings) -> Any:
     from rlm_cli.engine.loop import EngineConfig
     from rlm_cli.engine.model import ModelSpec
 
-    name = settings["model"]
-    if not name:
-        raise ConfigError(setup_help())
+    name = settings["model"] or _default_model()
     explicit_base = settings["api_base"] if settings.sources["api_base"] in ("flag", "env") else None
     root = resolve_model(settings, name, explicit_base or None, settings["temperature"])
+    if root.local_server and root.api_base is None:
+        root.api_base = _local_api_base(settings, by_default=not settings["model"])
     if root.api_base is None:
         root.api_base = settings["api_base"]
     sub_name = settings["sub_model"] or name
     sub_base = settings["sub_api_base"] or (explicit_base if settings["sub_model"] else None)
     sub = resolve_model(settings, sub_name, sub_base, settings["sub_temperature"])
+    if sub.local_server and sub.api_base is None:
+        sub.api_base = _local_api_base(settings, by_default=False)
     if sub.api_base is None:  # sub_api_base, when set, was already applied above
         sub.api_base = settings["api_base"] or (root.api_base if sub_name == name else None)
     _check_key(root)
@@ -175,6 +217,8 @@ def _engine_config(settings: Settings) -> Any:
         sandbox_overrides=overrides,
         guide=guidance.factory(settings["guidance"]),
         guidance=settings["guidance"],
+        max_child_repls=settings["max_child_repls"],
+        max_recursive_calls=settings["max_recursive_calls"],
     )
 
 
@@ -230,14 +274,14 @@ def _dry_run(corpus: Any, question: str, out: OutputOptions, settings: Settings)
         cut = " (truncated)" if doc["truncated"] else ""
         print(f"  {doc['path']}  [{doc['type']}, {doc['chars']:,} chars, {plural(doc['lines'], 'line')}{extra}]{cut}")
     for skip in report["skipped"]:
-        print(f"  skipped {skip['path']}: {skip['reason']}")
+        print(_for_stdout(f"  skipped {skip['path']}: {skip['reason']}"))  # a reason may quote a file
     print(
         f"{plural(len(report['documents']), 'document')}, {report['total_chars']:,} characters "
         f"(~{report['estimated_tokens']:,} tokens); root prompt {report['root_prompt_chars']:,} characters "
         f"(~{report['root_prompt_tokens']:,} tokens)"
     )
     for message in messages if out.verbose else []:
-        print(f"\n--- {message['role']} message ---\n{message['content']}")
+        print(_for_stdout(f"\n--- {message['role']} message ---\n{message['content']}"))
     return EXIT_OK
 
 
@@ -252,7 +296,8 @@ class _Interrupts:
         self.armed = False
 
     def __enter__(self) -> _Interrupts:
-        self.previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+        # SIGHUP too (the terminal closed): each ends the run with its REPLs killed and their dirs removed.
+        self.previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
         for sig in self.previous:
             signal.signal(sig, self._handle)
         return self
@@ -277,6 +322,7 @@ class _Interrupts:
 def ask(paths: list[str], question: str, settings: Settings, out: OutputOptions, dry_run: bool = False) -> int:
     from rlm_cli.inputs.corpus import load_corpus
 
+    _register_secrets(settings)
     _check_inputs(paths)
     config = None if dry_run else _engine_config(settings)  # a config error should not wait for a big load
     corpus = load_corpus(paths, _corpus_options(settings), _read_stdin_if_needed(paths))
@@ -309,16 +355,23 @@ def ask(paths: list[str], question: str, settings: Settings, out: OutputOptions,
     run = Run(config, client, emit)
     warnings = list(corpus.warnings) + [f"skipped {s.path}: {s.reason}" for s in corpus.skipped]
     emit(ev.RunStarted(run_id=run_id, question=question, config=config.public(), corpus=corpus.summary()))
+    if not settings["model"]:
+        where = f"{config.root.model} at {config.root.api_base}"
+        emit(ev.Notice(kind="model", message=f"no model configured and no provider key set: the local model, {where}"))
     for warning in warnings:
         emit(ev.Notice(kind="warning", message=warning))
     with _Interrupts() as interrupts:
         interrupts.armed = True
-        try:
-            outcome = RLM(run).solve(question, corpus)
-        except KeyboardInterrupt:  # landed outside the engine's own handling
-            from rlm_cli.engine.loop import Outcome
+        from rlm_cli.engine.loop import Outcome
 
+        rlm = RLM(run)
+        try:
+            outcome = rlm.solve(question, corpus)
+        except KeyboardInterrupt:  # landed outside the engine's own handling
             outcome = Outcome(None, False, "interrupted", 0)
+        except Exception as exc:  # a bug, or a fault nothing else caught: still a result, a trace and an envelope
+            error = RlmError(f"internal error: {type(exc).__name__}: {exc}")
+            outcome = Outcome(rlm.partial, False, "error", rlm.iterations, error)
         interrupts.armed = False
         finished = _finish(run, run_id, outcome, warnings)
         emit(finished)
@@ -326,7 +379,7 @@ def ask(paths: list[str], question: str, settings: Settings, out: OutputOptions,
         if writer.write_error:  # shown in the summary and in --json
             finished.warnings.append(writer.write_error)
         renderer.close()
-        _print_result(finished, writer.path, out)
+        _print_result(finished, writer.path, out, config.root.model)
         if interrupts.count:
             from rlm_cli.repl.process import kill_all
 
@@ -335,6 +388,14 @@ def ask(paths: list[str], question: str, settings: Settings, out: OutputOptions,
             sys.stderr.flush()
             os._exit(EXIT_INTERRUPTED)  # sub-call threads may still be waiting on the network
     return _exit_code(outcome)
+
+
+def _register_secrets(settings: Settings) -> None:
+    """Every key this run knows is redacted from all it writes, even a key a server echoes back."""
+    redaction.register_env(os.environ)
+    aliases = settings.aliases.values()
+    redaction.register([settings["api_key"], *(alias.api_key for alias in aliases)])
+    redaction.register(os.environ.get(alias.api_key_env or "") for alias in aliases)
 
 
 def _finish(run: Any, run_id: str, outcome: Any, warnings: list[str]) -> ev.RunFinished:
@@ -361,10 +422,13 @@ def _finish(run: Any, run_id: str, outcome: Any, warnings: list[str]) -> ev.RunF
     )
 
 
-def _print_result(finished: ev.RunFinished, trace_path: Path, out: OutputOptions) -> None:
+def _print_result(finished: ev.RunFinished, trace_path: Path, out: OutputOptions, model: str) -> None:
+    from rlm_cli.trace import redact
+
     if out.as_json:
         result = result_object(
             finished.status,
+            model=model,
             answer=finished.answer,
             final=finished.final,
             iterations=finished.iterations,
@@ -376,13 +440,23 @@ def _print_result(finished: ev.RunFinished, trace_path: Path, out: OutputOptions
             warnings=finished.warnings,
             error=finished.error,
         )
-        print(json.dumps(result))
+        print(json.dumps(redact(result)))
     elif finished.answer is not None:
-        print(finished.answer)
+        print(_for_stdout(redaction.redact_text(finished.answer)))
     if finished.status == "interrupted":
         print("rlm: interrupted", file=sys.stderr)
     elif finished.error is not None:  # even with -q: a failed run must say why
-        print(f"rlm: {finished.status.replace('_', ' ')}: {finished.error['message']}", file=sys.stderr)
+        message = for_terminal(redaction.redact_text(str(finished.error["message"])))
+        print(f"rlm: {finished.status.replace('_', ' ')}: {message}", file=sys.stderr)
+
+
+def _for_stdout(text: str) -> str:
+    """A terminal gets the text without escapes; a pipe gets it exact (only lone surrogates replaced)."""
+    try:
+        terminal = sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        terminal = False
+    return for_terminal(text) if terminal else encodable(text)
 
 
 def _exit_code(outcome: Any) -> int:

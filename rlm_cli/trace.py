@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import threading
 import time
 from dataclasses import dataclass
@@ -15,22 +14,11 @@ from typing import IO, Any
 
 from rlm_cli.engine.events import Event, event_from_dict
 from rlm_cli.errors import ConfigError, InputError, UsageError
-
-REDACTED = "[redacted]"
+from rlm_cli.redaction import REDACTED, redact_text
 
 # Keys whose values are credentials; "max_tokens" or "input_tokens" must not match.
 _SECRET_KEY_SUFFIXES = ("api_key", "apikey", "_key", "secret", "password", "passwd", "_token")
 _SECRET_KEY_NAMES = {"key", "token", "authorization"}
-# Credential shapes of the common providers, found anywhere inside a string (a prompt may quote a .env file).
-_SECRET_VALUE = re.compile(
-    r"sk-[A-Za-z0-9_\-]{20,}"
-    r"|AIza[0-9A-Za-z_\-]{35}"
-    r"|gh[pousr]_[A-Za-z0-9]{30,}"
-    r"|hf_[A-Za-z0-9]{30,}"
-    r"|gsk_[A-Za-z0-9]{40,}"
-    r"|xox[abpr]-[A-Za-z0-9\-]{10,}"
-    r"|AKIA[0-9A-Z]{16}"
-)
 _SHORT = 80
 _TAIL_CHUNK = 64 * 1024
 
@@ -56,13 +44,13 @@ def _is_secret_key(name: str) -> bool:
 
 
 def redact(value: Any) -> Any:
-    """Drop credentials from anything headed for disk: secret-named keys and key-shaped strings."""
+    """Drop credentials from anything headed for disk: secret-named keys, known keys and key-shaped strings."""
     if isinstance(value, dict):
         return {k: (REDACTED if value[k] and _is_secret_key(str(k)) else redact(value[k])) for k in value}
     if isinstance(value, list | tuple):
         return [redact(v) for v in value]
     if isinstance(value, str):
-        return _SECRET_VALUE.sub(REDACTED, value)
+        return redact_text(value)
     return value
 
 
@@ -82,7 +70,8 @@ class TraceWriter:
         self._closed = False
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._files: list[IO[str]] = [self.path.open("w", encoding="utf-8")]
+            # errors="replace": a lone surrogate in a model reply must not stop the trace.
+            self._files: list[IO[str]] = [self.path.open("w", encoding="utf-8", errors="replace")]
         except OSError as e:
             raise ConfigError(
                 f"cannot write traces to {self.path.parent}: {e.strerror or e}; "
@@ -90,7 +79,7 @@ class TraceWriter:
             ) from e
         if extra_path is not None:
             try:
-                self._files.append(Path(extra_path).expanduser().open("w", encoding="utf-8"))
+                self._files.append(Path(extra_path).expanduser().open("w", encoding="utf-8", errors="replace"))
             except OSError as e:
                 self._files[0].close()
                 self.path.unlink()  # an empty trace would only clutter `rlm trace list`

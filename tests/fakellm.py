@@ -8,6 +8,7 @@ import json
 import math
 import re
 import socket
+import sys
 import threading
 import time
 from collections import deque
@@ -34,6 +35,7 @@ class RecordedRequest:
     ended: float | None = None
     status: int | None = None
     reply: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)  # lower-cased names
 
     @property
     def last_user(self) -> str:
@@ -66,6 +68,7 @@ class _Failure:
     body: str | None
     delay: float
     retry_after: float | None
+    raw: bool = False  # send the body as is (text/html), not as an OpenAI error object
 
     def headers(self) -> dict[str, str]:
         """Retry-After for clients that honour it; retry-after-ms because the openai SDK ignores a 0."""
@@ -84,6 +87,7 @@ class _Outcome:
     error: str = ""
     delay: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
+    raw: bool = False
 
 
 def message_text(message: dict[str, Any]) -> str:
@@ -131,6 +135,11 @@ class _Server(ThreadingHTTPServer):
         with self.sockets_lock:
             self.open_sockets.discard(request)
         super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that gave up (a timeout) closes before the reply is written: that is not the server's error."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
     def cut_connections(self) -> None:
         with self.sockets_lock:
@@ -182,6 +191,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _send_raw(self, status: int, text: str) -> None:
+        data = text.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
 
@@ -256,6 +273,11 @@ class FakeLLM:
         with self._lock:
             self._failures.append(_Failure(model, status, times, body, delay, retry_after))
 
+    def reply_raw(self, model: str | None, body: str, status: int = 200, times: int = 1) -> None:
+        """Makes the next `times` calls get `body` as an HTML page, as a proxy or a wrong URL would answer."""
+        with self._lock:
+            self._failures.append(_Failure(model, status, times, body, 0.0, None, raw=True))
+
     @property
     def requests(self) -> list[RecordedRequest]:
         """Snapshot of every chat-completions call so far, in arrival order."""
@@ -304,6 +326,7 @@ class FakeLLM:
             messages=messages if isinstance(messages, list) else [],
             params=params,
             started=time.monotonic(),
+            headers={name.lower(): value for name, value in handler.headers.items()},
         )
         self._begin(request)
         try:
@@ -315,7 +338,9 @@ class FakeLLM:
         if outcome.status == 200:
             outcome.reply = cut_at_stop(outcome.reply, params.get("stop"))
         self._end(request, outcome)
-        if outcome.status != 200:
+        if outcome.raw:
+            handler._send_raw(outcome.status, outcome.error)
+        elif outcome.status != 200:
             kind = "rate_limit_error" if outcome.status == 429 else "invalid_request_error"
             if outcome.status >= 500:
                 kind = "server_error"
@@ -355,7 +380,9 @@ class FakeLLM:
             rules = list(self._rules.get(request.model, ()))
         if failure is not None:
             message = failure.body or f"fakellm: injected HTTP {failure.status} for model {request.model!r}"
-            return _Outcome(failure.status, error=message, delay=failure.delay, headers=failure.headers())
+            return _Outcome(
+                failure.status, error=message, delay=failure.delay, headers=failure.headers(), raw=failure.raw
+            )
         if scripted is not None:
             return _Outcome(200, reply=scripted(request) if callable(scripted) else scripted)
         text = request.last_user

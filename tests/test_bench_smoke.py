@@ -6,7 +6,6 @@ import json
 import os
 import re
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -179,10 +178,8 @@ def test_question_types_cycle_with_the_index():
     assert {generate("oolong", "8k", 0, i).meta["question_type"] for i in range(4)} == set(tasks.OOLONG_QUESTIONS)
 
 
-def test_a_million_tokens_generate_quickly():
-    started = time.perf_counter()
-    task = generate("logs", "1m", 0, 0)
-    assert time.perf_counter() - started < 5
+def test_a_million_token_task_has_its_size_and_files():
+    task = generate("logs", "1m", 0, 0)  # how fast it generates is a benchmark's business, not a test's
     assert task.chars > 3_900_000 and len(task.files) == 30
 
 
@@ -277,6 +274,7 @@ def root_reply(text: str) -> str:
     return "```repl\nprint(len(context))\n```"
 
 
+@pytest.mark.slow
 def test_harness_runs_rlm_and_a_truncated_baseline_end_to_end(fake_llm, hermetic_env, tmp_path, capsys):
     # One task (a directory of logs): every rlm run is a subprocess that pays for importing litellm.
     fake_llm.rule("root", BASELINE_MARK, "no idea")

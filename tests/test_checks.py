@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rlm_cli.guidance.checks import (
     absent_literals,
+    all_counted,
     counted_sets,
     key_terms,
     levels_in_messages,
@@ -98,6 +99,7 @@ def test_shape_notes_show_the_few_message_shapes_a_substring_test_keeps():
     assert shape_notes('print(sum("zzz" in r["message"] for r in recs))', shapes) == []  # absent
     assert shape_notes('print(sum("o" in m or "in" in m for m in ms))', shapes) == []  # too short
 
+
 def test_off_key_finds_a_lookup_answer_far_from_the_key_the_question_names():
     filler = "filler text about nothing in particular\n" * 20
     texts = [f"velvet-lantern = d78e-1\n{filler}other-key = aab0-2\n" + "config line\n" * 50]
@@ -123,3 +125,15 @@ def test_levels_in_messages_are_level_names_no_message_shape_holds():
     assert levels_in_messages('print("timeout" in r["message"])', shapes) == []
 
 
+def test_all_counted_is_an_answer_naming_every_item_of_differing_counts():
+    printed = "Services that failed:\ncache: 3\nsearch: 1\nbilling: 2\nauth-api: 2"
+    assert all_counted("cache, search, billing, auth-api", printed) == {
+        "cache": 3,
+        "search": 1,
+        "billing": 2,
+        "auth-api": 2,
+    }
+    assert all_counted("billing, auth-api", printed) == {}  # a condition was applied
+    assert all_counted("a, b, c", "[('a', 2), ('b', 2), ('c', 2)]") == {}  # equal counts: nothing to choose by
+    assert all_counted("a, b", "[('a', 2), ('b', 1)]") == {}  # too few items to tell
+    assert all_counted("a, b, c", "{'a': 5, 'b': 1, 'c': 9}") == {"a": 5, "b": 1, "c": 9}

@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from conftest import fence
 
 from rlm_cli.errors import EXIT_CONFIG, EXIT_INPUT, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE
 
@@ -25,10 +26,6 @@ CODE = "\n".join(
         "print(answer)",
     ]
 )
-
-
-def fence(code: str) -> str:
-    return f"```repl\n{code}\n```"
 
 
 def script_run(fake, root: str = "root") -> None:
@@ -140,8 +137,10 @@ def test_no_input_errors_at_once_whatever_stdin_is(run_rlm, rlm_env, tmp_path: P
 # --- a real run: aliases, secrets, traces, replay --------------------------------------------------------
 
 
-def test_alias_run_keeps_the_key_out_and_saves_a_replayable_trace(fake_llm, run_rlm, tmp_path: Path, notes):
-    (tmp_path / ".rlm.toml").write_text(
+def test_alias_run_keeps_the_key_out_and_saves_a_replayable_trace(fake_llm, rlm_main, tmp_path: Path, notes):
+    user_file = tmp_path / "home" / ".config" / "rlm" / "config.toml"  # a project file may not set an api_base
+    user_file.parent.mkdir(parents=True, exist_ok=True)
+    user_file.write_text(
         f'[aliases.local]\nmodel = "openai/aliased"\napi_base = "{fake_llm.url}"\n'
         f'[aliases.small]\nmodel = "openai/sub"\napi_base = "{fake_llm.url}"\n'
     )
@@ -149,8 +148,8 @@ def test_alias_run_keeps_the_key_out_and_saves_a_replayable_trace(fake_llm, run_
     extra = tmp_path / "copy.jsonl"
     args = ("ask", "-m", "local", "--sub-model", "small", "--api-key", SECRET, "-v", "--trace-file", str(extra))
     (tmp_path / "blob.bin").write_bytes(bytes(range(256)) * 8)  # skipped, with a warning in the trace
-    result = run_rlm(*args, str(notes), "blob.bin", "Shout every word.")
-    assert result.returncode == EXIT_OK, result.stderr
+    result = rlm_main(*args, str(notes), "blob.bin", "Shout every word.")
+    assert result.code == EXIT_OK, result.stderr
     assert result.stdout == "ALPHA, BETA, GAMMA\n"
     # The aliases alone pointed both models at the scripted server.
     assert len(fake_llm.requests_for("aliased")) == 2 and len(fake_llm.requests_for("sub")) == 3
@@ -178,23 +177,25 @@ def test_alias_run_keeps_the_key_out_and_saves_a_replayable_trace(fake_llm, run_
     assert subcall["input_tokens"] > 0 and subcall["latency_s"] > 0
     assert events[-1]["type"] == "run_finished" and events[-1]["answer"] == "ALPHA, BETA, GAMMA"
 
-    shown = run_rlm("trace", "show", "last")
-    assert shown.returncode == EXIT_OK, shown.stderr
+    shown = rlm_main("trace", "show", "last")
+    assert shown.code == EXIT_OK, shown.stderr
     assert 'llm_query_batched([f"Upper: {p}" for p in parts])' in shown.stdout
     assert shown.stdout.rstrip().endswith("answer:\n  ALPHA, BETA, GAMMA")
-    listed = run_rlm("trace", "list")
+    listed = rlm_main("trace", "list")
     assert listed.stdout.startswith(traces[0].stem) and "Shout every word." in listed.stdout
-    assert run_rlm("trace", "path", "last").stdout.strip() == str(traces[0])
+    assert rlm_main("trace", "path", "last").stdout.strip() == str(traces[0])
 
 
-def test_quiet_local_server_run_prints_only_the_answer_and_needs_no_key(fake_llm, run_rlm, notes):
+def test_quiet_local_server_run_prints_only_the_answer_and_needs_no_key(fake_llm, rlm_main, notes, monkeypatch):
     script_run(fake_llm)
-    result = run_rlm("ask", "-q", "-m", "openai/root", "--sub-model", "openai/sub", "--api-base", fake_llm.url,
-                     str(notes), "Shout every word.", env_extra={"OPENAI_API_KEY": None})  # fmt: skip
-    assert result.returncode == EXIT_OK, result.stderr
+    monkeypatch.delenv("OPENAI_API_KEY")
+    result = rlm_main("ask", "-q", "-m", "openai/root", "--sub-model", "openai/sub", "--api-base", fake_llm.url,
+                      str(notes), "Shout every word.")  # fmt: skip
+    assert result.code == EXIT_OK, result.stderr
     assert (result.stdout, result.stderr) == ("ALPHA, BETA, GAMMA\n", "")
 
 
+@pytest.mark.slow
 def test_a_terminal_gets_the_rich_view_and_stdout_stays_clean(fake_llm, rlm_env, tmp_path: Path, notes):
     script_run(fake_llm)
     env = {k: v for k, v in rlm_env.items() if k != "NO_COLOR"} | {"TERM": "xterm-256color"}
@@ -245,7 +246,7 @@ def test_light_commands_never_import_litellm(tmp_path: Path, rlm_env, notes):
         """
         import sys
         from rlm_cli import cli
-        heavy = ("litellm", "openai", "rich", "pypdf")  # typer itself loads pydantic to coerce values
+        heavy = ("litellm", "openai", "httpx", "pydantic", "rich", "pypdf")
         for args in sys.argv[1:]:
             sys.argv = ["rlm", *args.split("|")]
             try:
@@ -265,8 +266,10 @@ def test_light_commands_never_import_litellm(tmp_path: Path, rlm_env, notes):
         "trace|show|last",
         "config|path",
         "config|show",
+        "local|status",
         f"ask|--dry-run|{notes}|q",
-        f"ask|{notes}|q",  # no model configured: a config error, fast
+        f"ask|--dry-run|--max-iterations|3|--timeout|2m|--guidance|off|-m|openai/x|{notes}|q",
+        f"ask|{notes}|q",  # no model configured, and a key set: a config error, fast
     ]
     done = subprocess.run(
         [sys.executable, "-c", probe, *commands],

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import typer
+from conftest import fence
 
 from rlm_cli import __version__, cli, render
 from rlm_cli.errors import EXIT_BUDGET, EXIT_CONFIG, EXIT_INPUT, EXIT_OK, EXIT_USAGE
@@ -25,10 +26,6 @@ def logs(tmp_path: Path) -> Path:
     folder.mkdir()
     (folder / "app.log").write_text("x" * 5000 + "\n")
     return folder
-
-
-def fence(code: str) -> str:
-    return f"```repl\n{code}\n```"
 
 
 def dry_run(rlm_main, *args: str) -> dict:

@@ -65,3 +65,17 @@ def test_trace_show_completes_run_ids(rlm_env, tmp_path: Path):
         "20261121-090000-bbbbbb",
     ]
     assert _complete(env, "bash", "rlm trace show 20261122", 3).stdout.split() == ["20261122-010000-aaaaaa"]
+
+
+def test_completing_loads_no_heavy_library(rlm_env):
+    probe = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: print([m for m in ('pydantic', 'httpx', 'litellm', 'rich') if m in sys.modules]))\n"
+        "sys.argv = ['rlm']\n"
+        "from rlm_cli import cli\n"
+        "cli.main()\n"
+    )
+    env = dict(rlm_env, _RLM_COMPLETE="complete_bash", _TYPER_COMPLETE_ARGS="rlm ask --js")
+    env.update(COMP_WORDS="rlm ask --js", COMP_CWORD="2")
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=30)
+    assert done.stdout.split() == ["--json", "[]"], done.stderr

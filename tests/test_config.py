@@ -42,6 +42,13 @@ def test_alias_expands_to_model_and_api_base(layers: Path):
     resolved = resolve_model(settings, "local", None, 0.0)
     assert (resolved.model, resolved.api_base) == ("openai/qwen", "http://127.0.0.1:8089/v1")
     assert resolve_model(settings, "local", "http://other/v1", 0.0).api_base == "http://other/v1"
+    assert not resolved.local_server  # the user's alias replaced the built-in one
+
+
+def test_the_built_in_local_alias_points_at_the_rlm_local_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("RLM_CONFIG", str(tmp_path / "none.toml"))
+    resolved = resolve_model(load_settings({}, env={}, cwd=tmp_path), "local", None, 0.0)
+    assert (resolved.model, resolved.api_base, resolved.local_server) == ("openai/qwen2.5-coder-1.5b", None, True)
 
 
 def test_bad_values_and_unknown_keys_are_config_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -94,13 +101,16 @@ def test_no_model_configured_explains_setup(run_rlm, tmp_path: Path):
     result = run_rlm("ask", "f.txt", "q?", env_extra={"OPENAI_API_KEY": None})
     assert result.returncode == EXIT_CONFIG
     help_text = result.stderr
-    assert help_text.startswith("rlm: error: no model configured")
+    # no model and no key: the default is the local model, which is not set up here
+    assert help_text.startswith("rlm: error: no model configured and the local model is not set up")
+    assert "run 'rlm local setup'" in help_text.splitlines()[0]
     assert "export OPENAI_API_KEY=sk-..." in help_text and "rlm ask -m openai/gpt-4o-mini" in help_text
     assert "--api-base http://127.0.0.1:8080/v1" in help_text and "Ollama" in help_text
     assert "RLM_MODEL" in help_text and str(tmp_path / "home" / ".config" / "rlm" / "config.toml") in help_text
     assert "is set" not in help_text
     with_key = run_rlm("ask", "f.txt", "q?")
     assert "OPENAI_API_KEY is set, so you can run:  rlm ask -m openai/gpt-4o-mini" in with_key.stderr
+    assert 'rlm local setup, then  rlm ask -m local FILE "question"' in with_key.stderr  # a key means no default
 
 
 def test_cloud_model_without_its_key_says_how_to_set_one(run_rlm, tmp_path: Path):
@@ -116,7 +126,7 @@ def test_alias_lines_never_show_keys(run_rlm, tmp_path: Path):
         '[aliases.work]\nmodel = "anthropic/claude-sonnet-4-5"\napi_key = "sk-inline-secret-value"\n'
         '[aliases.env]\nmodel = "openai/gpt-4o"\napi_key_env = "WORK_KEY"\napi_base = "http://10.0.0.5/v1"\n'
     )
-    out = run_rlm("config", "show").stdout
+    out = run_rlm("config", "show", env_extra={"RLM_TRUST_PROJECT_CONFIG": "1"}).stdout  # tests/security: untrusted
     assert "alias work: anthropic/claude-sonnet-4-5, key (set)" in out
     assert "alias env: openai/gpt-4o @ http://10.0.0.5/v1, key from $WORK_KEY" in out
     assert "sk-inline-secret-value" not in out

@@ -7,6 +7,7 @@ import gzip
 import io
 import json
 import os
+import re
 import threading
 import time
 from pathlib import Path
@@ -16,7 +17,7 @@ from pypdf import PdfWriter
 
 from rlm_cli.errors import InputError
 from rlm_cli.inputs import corpus as corpus_module
-from rlm_cli.inputs.bundle import SEPARATOR_PATTERN, load_bundle, write_bundle
+from rlm_cli.inputs.bundle import load_bundle, write_bundle
 from rlm_cli.inputs.corpus import Corpus, CorpusOptions, Document, load_corpus
 
 
@@ -552,7 +553,7 @@ def test_bundle_round_trip(tmp_path: Path) -> None:
         (d.path, d.text, d.type, d.pages) for d in corpus.documents
     ]
     assert [d.lines for d in documents] == [d.lines for d in corpus.documents]
-    assert SEPARATOR_PATTERN.findall(context) == paths_of(corpus)
+    assert re.findall(r"^=== FILE: (.*) ===$", context, re.MULTILINE) == paths_of(corpus)  # the header the prompt names
     assert context.startswith("=== FILE: b/a.log ===\nfirst\n")
     pdf = documents[1]
     assert repr(pdf) == f"<Document 'b/r.pdf' pdf, {pdf.chars} chars, {pdf.lines} lines, 2 pages>"

@@ -9,12 +9,12 @@ import threading
 from pathlib import Path
 
 import pytest
+from conftest import fence
 from fakellm import FakeLLM
-from test_ask import fence
 from test_corpus import encrypted_pdf, make_text_pdf, write
 
 from rlm_cli.errors import EXIT_INPUT, EXIT_OK
-from rlm_cli.inputs.corpus import FIFO_WAIT_S
+from rlm_cli.inputs import corpus
 
 PROC_MEM = "/proc/self/mem"  # exists and opens, but reading offset 0 fails with EIO, even for root
 needs_proc_mem = pytest.mark.skipif(not os.path.exists(PROC_MEM), reason="needs Linux /proc")
@@ -69,7 +69,7 @@ PROJECT_DOCUMENTS = [
 # --- what reaches the REPL ------------------------------------------------------------------------------------
 
 
-def test_stdin_and_a_directory_give_the_repl_exactly_the_readable_documents(fake_llm, run_rlm, project):
+def test_stdin_and_a_directory_give_the_repl_exactly_the_readable_documents(fake_llm, rlm_main, project):
     fake_llm.script(
         "root",
         report_code(
@@ -86,9 +86,9 @@ def test_stdin_and_a_directory_give_the_repl_exactly_the_readable_documents(fake
         "FINAL(looked)",
     )
 
-    result = run_rlm("ask", "-", "project", "what is in here?", *root_args(fake_llm), input="panic: boom\n")
+    result = rlm_main("ask", "-", "project", "what is in here?", *root_args(fake_llm), input="panic: boom\n")
 
-    assert result.returncode == EXIT_OK, result.stderr
+    assert result.code == EXIT_OK, result.stderr
     assert result.stdout == "looked\n"
     assert repl_report(fake_llm) == {
         "paths": ["<stdin>", *PROJECT_DOCUMENTS],
@@ -106,7 +106,7 @@ def test_stdin_and_a_directory_give_the_repl_exactly_the_readable_documents(fake
 
 
 @needs_proc_mem
-def test_skipped_and_truncated_files_reach_stderr_json_and_trace(fake_llm, run_rlm, tmp_path):
+def test_skipped_and_truncated_files_reach_stderr_json_and_trace(fake_llm, rlm_main, tmp_path):
     write(tmp_path / "in/app.log", "INFO fine\n")
     write(tmp_path / "in/big.log", "0123456789 ERROR something\n" * 2_000)
     write(tmp_path / "in/blob.bin", BINARY)
@@ -115,9 +115,9 @@ def test_skipped_and_truncated_files_reach_stderr_json_and_trace(fake_llm, run_r
     write(tmp_path / "in/cut.pdf", pdf[: len(pdf) // 2])
     fake_llm.script("root", report_code('"chars": [(d.path, d.chars, d.truncated) for d in documents]'), "FINAL(ok)")
 
-    result = run_rlm("ask", "in", PROC_MEM, "q?", "--json", "--max-file-size", "10000", *root_args(fake_llm))
+    result = rlm_main("ask", "in", PROC_MEM, "q?", "--json", "--max-file-size", "10000", *root_args(fake_llm))
 
-    assert result.returncode == EXIT_OK, result.stderr
+    assert result.code == EXIT_OK, result.stderr
     assert repl_report(fake_llm) == {"chars": [["in/app.log", 10, False], ["in/big.log", 10_000, True]]}
     expected = {
         "skipped in/blob.bin: binary (application/octet-stream)",
@@ -177,18 +177,18 @@ def test_dry_run_json_is_one_object(run_rlm, project):
     assert report["root_prompt_chars"] > 1000
 
 
-def test_dry_run_verbose_shows_the_messages_the_model_would_get(fake_llm, run_rlm, tmp_path):
+def test_dry_run_verbose_shows_the_messages_the_model_would_get(fake_llm, rlm_main, tmp_path):
     line = '2024-05-02T10:{:02d}:00Z level=error svc=cart-api msg="payment declined for order {}"'
     lines = [line.format(i, i) for i in range(40)]
     write(tmp_path / "logs/app.log", "\n".join(lines) + "\n")
     question = "How many payment errors did cart-api log?"
 
-    shown = run_rlm("ask", "--dry-run", "-v", "logs", question)
-    report = json.loads(run_rlm("ask", "--dry-run", "--json", "-v", "logs", question).stdout)
+    shown = rlm_main("ask", "--dry-run", "-v", "logs", question)
+    report = json.loads(rlm_main("ask", "--dry-run", "--json", "-v", "logs", question).stdout)
     fake_llm.script("root", fence("print(len(records()))"), "FINAL(40)")
-    asked = run_rlm("ask", "logs", question, *root_args(fake_llm))
+    asked = rlm_main("ask", "logs", question, *root_args(fake_llm))
 
-    assert shown.returncode == asked.returncode == EXIT_OK, asked.stderr
+    assert shown.code == asked.code == EXIT_OK, asked.stderr
     sent = fake_llm.requests_for("root")[0].messages[:2]
     assert report["messages"] == sent
     assert "--- user message ---\n" + sent[1]["content"] in shown.stdout
@@ -237,7 +237,12 @@ def sparse_2gib(path: Path) -> None:
 @pytest.mark.parametrize(
     ("paths", "stdin", "message"),
     [
-        (["nope.log"], None, "no such file or directory: nope.log"),
+        (
+            ["nope.log"],
+            None,
+            "no such file or directory: nope.log "
+            "(if that is the question, it goes last; usage: rlm ask [OPTIONS] [PATH]... QUESTION)",
+        ),
         (["dangling.log"], None, "no readable input: dangling.log: broken symlink"),
         pytest.param(
             [PROC_MEM], None, f"no readable input: {PROC_MEM}: unreadable (Input/output error)", marks=needs_proc_mem
@@ -283,18 +288,19 @@ def test_devices_and_huge_files_beside_real_input_are_skipped(run_rlm, tmp_path)
     ]
 
 
-def test_fifo_is_read_from_its_writer_and_given_up_on_without_one(run_rlm, tmp_path):
+def test_fifo_is_read_from_its_writer_and_given_up_on_without_one(rlm_main, tmp_path, monkeypatch):
+    monkeypatch.setattr(corpus, "FIFO_WAIT_S", 1.0)  # 10 s in real use
     fed, idle = tmp_path / "fed", tmp_path / "idle"
     os.mkfifo(fed)
     os.mkfifo(idle)
     writer = threading.Thread(target=lambda: fed.write_text("written then closed\n"), daemon=True)
     writer.start()
 
-    read = run_rlm("ask", "--dry-run", "--json", "fed", "q?", timeout=30)
-    waited = run_rlm("ask", "--dry-run", "idle", "q?", timeout=FIFO_WAIT_S + 20)
+    read = rlm_main("ask", "--dry-run", "--json", "fed", "q?")
+    waited = rlm_main("ask", "--dry-run", "idle", "q?")
 
     writer.join(timeout=5)
-    assert read.returncode == EXIT_OK, read.stderr
+    assert read.code == EXIT_OK, read.stderr
     assert [(d["path"], d["chars"]) for d in json.loads(read.stdout)["documents"]] == [("fed", 20)]
-    message = f"no readable input: idle: named pipe: nothing was written to it within {FIFO_WAIT_S:g} s"
-    assert (waited.returncode, waited.stderr) == (EXIT_INPUT, f"rlm: error: {message}\n")
+    message = "no readable input: idle: named pipe: nothing was written to it within 1 s"
+    assert (waited.code, waited.stderr) == (EXIT_INPUT, f"rlm: error: {message}\n")

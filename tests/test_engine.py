@@ -1,158 +1,468 @@
-"""The loop and the guidance layer, in process: a scripted model client, and the REPL a real child process."""
+"""The loop and the guidance layer in process: scripted model replies, a real REPL child, and assertions on the
+answer, the events and the requests the model received (fixtures `model` and `solve` in conftest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-
 import pytest
+from conftest import fence
 
-from rlm_cli import guidance
 from rlm_cli.engine import events as ev
-from rlm_cli.engine.budget import Limits
-from rlm_cli.engine.loop import RLM, EngineConfig, Outcome, Run, corpus_from_text
-from rlm_cli.engine.model import Completion, ModelSpec
-
-Reply = str | Callable[[list[dict[str, str]]], str]
-
-
-@dataclass
-class ScriptedClient:
-    """Answers each root call with the next scripted reply, and each sub-call with `sub`; records every call."""
-
-    replies: list[Reply]
-    sub: Callable[[str], str] = lambda prompt: "sub-answer"
-    calls: list[tuple[ModelSpec, list[dict[str, str]]]] = field(default_factory=list)
-
-    def complete(self, spec: ModelSpec, messages: list[dict[str, str]], **_: object) -> Completion:
-        self.calls.append((spec, [dict(m) for m in messages]))
-        if spec.model == "sub":
-            text = self.sub(messages[-1]["content"])
-        else:
-            reply = self.replies.pop(0) if self.replies else "FINAL(out of script)"
-            text = reply(messages) if callable(reply) else reply
-        return Completion(text, spec.model, 10, 5, None, 0.0)
-
-    @property
-    def root_calls(self) -> list[list[dict[str, str]]]:
-        return [messages for spec, messages in self.calls if spec.model == "root"]
-
-
-def solve(
-    text: str, question: str, replies: list[Reply], level: str = "off", iterations: int = 6, **config: object
-) -> tuple[Outcome, ScriptedClient, list[ev.Event]]:
-    client = ScriptedClient(list(replies))
-    events: list[ev.Event] = []
-    engine = EngineConfig(
-        root=ModelSpec("root"),
-        sub=ModelSpec("sub"),
-        limits=Limits(max_iterations=iterations),
-        guide=guidance.factory(level),
-        guidance=level,
-        **config,
-    )
-    outcome = RLM(Run(engine, client, events.append)).solve(question, corpus_from_text(text, "app.log"))
-    return outcome, client, events
-
-
-def fence(code: str) -> str:
-    return f"```repl\n{code.strip()}\n```"
-
+from rlm_cli.engine.model import ModelSpec
 
 LOG = "".join(
-    f"2026-03-03T10:00:{i:02d}Z web-{i % 3} {'ERROR' if i % 4 == 0 else 'INFO'} request {i}\n" for i in range(40)
+    f'ts=2026-03-03T10:00:{i:02d}Z host=web-{i % 3} level={"error" if i % 4 == 0 else "info"} msg="request {i}"\n'
+    for i in range(40)
 )
 STRONG = [fence('print(sum(1 for r in records() if r["level"] == "ERROR"))'), "FINAL(10)"]
 
 
+def count_errors_after_first_line(prompt: str) -> str:
+    body = prompt.split("\n", 1)[1]
+    return str(sum("ERROR" in line for line in body.splitlines()))
+
+
+# --- guidance levels -------------------------------------------------------------------------------
+
+
 @pytest.mark.parametrize("level", ["off", "small"])
-def test_a_strong_model_trajectory_gets_no_extra_turns_at_any_guidance_level(level):
-    outcome, client, events = solve(LOG, "How many ERROR lines are there?", STRONG, level)
-    assert (outcome.answer, outcome.final, outcome.iterations) == ("10", True, 2)
-    assert len(client.root_calls) == 2
-    assert not [e for e in events if isinstance(e, ev.Notice) and e.kind == "nudge"]
+def test_a_strong_model_trajectory_gets_no_extra_turns_at_any_guidance_level(model, solve, level):
+    model.script("root", *STRONG)
+    run = solve("How many ERROR lines are there?", LOG, guidance=level)
+    assert (run.answer, run.outcome.final, run.outcome.iterations) == ("10", True, 2)
+    assert len(run.roots) == 2
+    assert run.notices("nudge") == []
 
 
-def test_guidance_off_sends_the_plain_method_and_no_advice():
-    replies = [fence("print([])"), "FINAL(none)"]
-    outcome, client, _ = solve(LOG, "Which hosts crashed?", replies, "off")
-    assert outcome.answer == "none"  # the plain method takes the answer; only a guide doubts it
-    first, second = client.root_calls
+def test_guidance_off_sends_the_plain_method_and_no_advice(model, solve):
+    model.script("root", fence("print([])"), "FINAL(none)")
+    run = solve("Which hosts crashed?", LOG, guidance="off")
+    assert run.answer == "none"  # the plain method takes the answer; only a guide doubts it
+    first, second = (r.messages for r in run.roots)
     assert "More examples" not in first[0]["content"] and "records() parses" not in first[1]["content"]
     assert "found nothing" not in second[-1]["content"]
 
 
-def test_small_guidance_questions_an_answer_after_a_block_that_found_nothing_once():
-    replies = [fence("print([])"), "FINAL(none)", "FINAL(none)"]
-    outcome, client, _ = solve(LOG, "Which hosts crashed?", replies, "small")
-    assert (outcome.answer, outcome.iterations) == ("none", 3)
-    assert "Your code found nothing" in client.root_calls[1][-1]["content"]
-    assert "rests on code that found nothing" in client.root_calls[2][-1]["content"]
+def test_small_guidance_questions_an_answer_after_a_block_that_found_nothing_once(model, solve):
+    model.script("root", fence("print([])"), "FINAL(none)", "FINAL(none)")
+    run = solve("Which hosts crashed?", LOG)
+    assert (run.answer, run.outcome.iterations) == ("none", 3)
+    assert "Your code found nothing" in run.roots[1].last_user
+    assert "rests on code that found nothing" in run.roots[2].last_user
 
 
-def test_a_placeholder_is_never_an_answer_even_right_after_a_printed_result():
-    replies = [fence("print(41)"), "FINAL(answer)", "Final(answer)", "FINAL(result)"]
-    outcome, client, _ = solve(LOG, "How many lines?", replies, "off", iterations=3)
-    assert outcome.final is False and outcome.status == "budget_exhausted"
-    assert "there is no variable named 'answer'" in client.root_calls[2][-1]["content"]
-    assert outcome.answer == "41"  # the best partial answer: the last output, marked not final
-
-
-def test_a_variable_named_like_a_placeholder_is_its_value():
-    outcome, _, _ = solve(
-        LOG, "How many lines?", [fence("answer = len(context.splitlines())\nprint(answer)"), "FINAL(answer)"]
-    )
-    assert outcome.answer == "41" and outcome.final
-
-
-def test_a_reply_that_is_only_a_bare_call_runs_as_code():
-    replies = ['grep("request 7")', "FINAL(web-1)"]
-    outcome, client, events = solve(LOG, "Which host served request 7?", replies, "off")
-    assert outcome.answer == "web-1"
-    assert any(isinstance(e, ev.CodeExecuted) and "request 7" in e.output for e in events)
-    assert "app.log:" in client.root_calls[1][-1]["content"]
-
-
-def test_pasting_the_input_as_context_is_refused_and_the_input_stays():
-    replies = [
-        fence('context = """INFO a"""\nprint(context.count("ERROR"))'),
-        fence('print(context.count("ERROR"))'),
-        "FINAL(10)",
-    ]
-    outcome, client, _ = solve(LOG, "How many ERROR lines?", replies, "off")
-    assert outcome.answer == "10"
-    assert "cannot be reassigned" in client.root_calls[1][-1]["content"]
-
-
-def test_a_stopped_run_answers_with_the_end_of_the_last_output_never_with_code():
-    replies = [fence("print('start')"), fence("print('counting')\nprint('web-0: 4')"), fence("print(1)")]
-    outcome, _, _ = solve(LOG, "Which host?", replies, "off", iterations=2)
-    assert outcome.status == "budget_exhausted" and outcome.final is False
-    assert outcome.answer == "counting\nweb-0: 4"
-
-
-def test_small_guidance_drops_a_rerun_reply_and_samples_the_next_one_hotter():
+def test_small_guidance_drops_a_rerun_reply_and_samples_the_next_one_hotter(model, solve):
     code = fence("print(Counter(r['host'] for r in records()).most_common(1))")
-    outcome, client, _ = solve(LOG, "Busiest host?", [code, code, "FINAL(web-0)"], "small")
-    assert outcome.answer == "web-0"
-    spec, last = client.calls[-1]
-    assert spec.temperature == 0.7
-    assert [m["role"] for m in last[2:]] == ["assistant", "user"]  # the rerun reply is not kept
-    assert "You already ran exactly this code" in last[-1]["content"]
+    model.script("root", code, code, "FINAL(web-0)")
+    run = solve("Busiest host?", LOG)
+    assert run.answer == "web-0"
+    last = run.roots[-1]
+    assert [r.temperature for r in run.roots] == [0.0, 0.0, 0.7]
+    assert [m["role"] for m in last.messages[2:]] == ["assistant", "user"]  # the rerun reply is not kept
+    assert "You already ran exactly this code" in last.last_user
 
 
-def test_small_guidance_describes_a_constant_field_and_the_unit_of_journal_lines():
+def test_small_guidance_describes_a_constant_field_and_the_unit_of_journal_lines(model, solve):
     journal = "".join(
         f"Mar 03 10:00:{i:02d} node-{i % 2} systemd[1]: {svc}.service: Failed with result 'exit-code'.\n"
         for i, svc in enumerate(["auth-api", "billing", "auth-api", "cache", "billing"])
     )
-    _, client, _ = solve(journal, "which services failed twice?", ["FINAL(x)", fence("print(1)"), "FINAL(x)"], "small")
-    intro = client.root_calls[0][1]["content"]
-    assert "- service: 'auth-api', 'billing', 'cache'" in intro
+    model.script("root", "FINAL(x)", fence("print(1)"), "FINAL(x)")
+    run = solve("which services failed twice?", journal)
+    assert "- service: 'auth-api', 'billing', 'cache'" in run.roots[0].messages[1]["content"]
 
 
-def test_notes_from_the_child_reach_the_model_only_with_guidance():
-    code = fence("users = {r['user'] for r in records()}\nprint(len(users))")
-    for level, expected in (("off", False), ("small", True)):
-        _, client, _ = solve(LOG, "How many users?", [code, "FINAL(1)", "FINAL(1)"], level)
-        assert ("holds only None" in client.root_calls[1][-1]["content"]) is expected
+@pytest.mark.parametrize(("level", "noted"), [("off", False), ("small", True)])
+def test_notes_from_the_child_reach_the_model_only_with_guidance(model, solve, level, noted):
+    model.script("root", fence("users = {r['user'] for r in records()}\nprint(len(users))"), "FINAL(1)", "FINAL(1)")
+    run = solve("How many users?", LOG, guidance=level)
+    assert ("holds only None" in run.roots[1].last_user) is noted
+
+
+def test_small_guidance_questions_a_list_answer_that_names_every_counted_item_once(model, solve):
+    code = fence("c = Counter(r['host'] for r in records() if r['level'] == 'ERROR')\nprint(c.most_common())")
+    model.script("root", code, "FINAL(web-0, web-1, web-2)", "FINAL(web-0, web-1, web-2)")
+    run = solve("Which hosts logged 4 errors?", LOG)
+    assert run.answer == "web-0, web-1, web-2" and run.outcome.iterations == 3  # told once, then taken
+    assert "names every item the output counted" in run.roots[2].last_user
+
+
+# --- final answers ---------------------------------------------------------------------------------
+
+
+def test_chunked_count_with_batched_subcalls_ends_with_final_var(model, solve, app_log):
+    path, expected = app_log
+    model.script(
+        "root",
+        fence("lines = context.splitlines()\nprint(len(lines), lines[1][:60])"),
+        fence("""
+parts = chunks(size=2000)
+answers = llm_query_batched([f"Count the lines that contain ERROR. Reply with a number only.\\n{p}" for p in parts])
+total = sum(int(a) for a in answers)
+print(len(parts), total)
+"""),
+        "FINAL_VAR(total)",
+    )
+    model.rule("sub", "Count the lines", count_errors_after_first_line, delay=0.5)  # long enough to overlap
+    run = solve("How many lines contain ERROR?", path)
+    assert (run.answer, run.outcome.final, run.outcome.status) == (str(expected), True, "ok")
+    assert len(run.requests_to("sub")) >= 8
+    assert model.peak_concurrency_for("sub") >= 4  # the batch really ran concurrently
+    # The root model never saw the input itself: only metadata and a prefix.
+    first_prompt = "\n".join(m["content"] for m in run.roots[0].messages)
+    assert "request 399 done" not in first_prompt
+    assert "400" in first_prompt
+
+
+def test_final_called_in_code(model, solve, app_log):
+    path, expected = app_log
+    model.script("root", fence('n = sum("ERROR" in l for l in context.splitlines())\nFINAL(f"{n} errors")'))
+    run = solve("How many errors?", path, guidance="off")  # with guidance, a count never printed is questioned
+    assert (run.answer, run.outcome.final) == (f"{expected} errors", True)
+
+
+def test_final_as_text_after_seeing_output(model, solve, app_log):
+    path, _ = app_log
+    model.script("root", fence("print(len(context.splitlines()))"), "The output shows it.\nFINAL(401 lines)")
+    assert solve("How many lines?", path).answer == "401 lines"
+
+
+def test_final_inside_a_fence_is_not_an_answer(model, solve, app_log):
+    path, _ = app_log
+    model.script(
+        "root",
+        fence("print(len(context))"),
+        "Here is how I would finish:\n```text\nFINAL(wrong answer)\n```",
+        "FINAL(right answer)",
+    )
+    run = solve("q?", path)
+    assert run.answer == "right answer"
+    assert "no ```repl code block and no FINAL" in run.roots[2].last_user
+
+
+def test_final_var_of_missing_name_is_refused_then_accepted(model, solve, app_log):
+    path, _ = app_log
+    model.script("root", fence("answer = 'svc-1'\nprint(answer)"), "FINAL_VAR(nope)", "FINAL_VAR(answer)")
+    run = solve("Which service?", path)
+    assert run.answer == "svc-1"
+    assert "no variable named 'nope'" in run.roots[2].last_user
+
+
+def test_python_fence_runs(model, solve, app_log):
+    path, _ = app_log
+    model.script("root", fence("x = 6 * 7\nprint(x)\nSHOW_VARS()", lang="python"), "FINAL(42)")
+    run = solve("q?", path)
+    assert run.answer == "42"
+    assert "42" in run.roots[1].last_user and "x: int" in run.roots[1].last_user
+
+
+def test_a_reply_that_is_only_a_bare_call_runs_as_code(model, solve):
+    model.script("root", 'grep("request 7")', "FINAL(web-1)")
+    run = solve("Which host served request 7?", LOG, guidance="off")
+    assert run.answer == "web-1"
+    assert any("request 7" in e.output for e in run.of_type(ev.CodeExecuted))
+    assert "app.log:" in run.roots[1].last_user
+
+
+def test_code_whose_final_line_is_bare_text_runs_without_it(model, solve, app_log):
+    path, _ = app_log
+    model.script("root", fence("n = 57\nprint(n)\nFINAL(there are 57 errors)"), "FINAL(57)")
+    run = solve("q?", path)
+    assert run.answer == "57"
+    feedback = run.roots[1].last_user
+    assert "REPL output of block 1:\n```text\n57\n```" in feedback and "SyntaxError" not in feedback
+    assert "before seeing the code's output" in feedback
+
+
+def test_plan_and_premature_final_are_refused(model, solve, app_log):
+    path, _ = app_log
+    model.script(
+        "root",
+        "FINAL(42)",  # before any code ran
+        fence("print(57)") + "\nFINAL(guess)",  # written before seeing the output
+        "FINAL(I will now count the errors)",  # a plan
+        "FINAL(57)",
+    )
+    run = solve("q?", path)
+    assert run.answer == "57"
+    assert "not looked at the data yet" in run.roots[1].last_user
+    assert "before seeing the code's output" in run.roots[2].last_user
+    # What followed the code block (a guess) is not kept in the conversation.
+    assert "FINAL(guess)" not in run.roots[2].messages[-2]["content"]
+    assert "a plan, not an answer" in run.roots[3].last_user
+
+
+def test_answer_after_an_output_the_model_wrote_itself_is_refused(model, solve, app_log):
+    path, _ = app_log
+    invented = "```\napp.log:3: ERROR disk full\n```\nThe output above shows it.\nFINAL(disk full)"
+    model.script("root", fence("print(1)"), invented, "FINAL(disk full)")
+    run = solve("q?", path)
+    assert "an output that you wrote yourself" in run.roots[2].last_user
+    assert run.answer == "disk full"
+
+
+def test_final_of_a_bare_name_uses_the_variable_or_is_refused_as_a_placeholder(model, solve, app_log):
+    path, _ = app_log
+    model.script("root", fence("top_three = ['auth', 'cart', 'db']"), "FINAL(answer)", "FINAL(top_three)")
+    run = solve("q?", path)
+    assert "FINAL(answer): there is no variable named 'answer'" in run.roots[2].last_user
+    assert run.answer == "['auth', 'cart', 'db']"
+
+
+def test_a_placeholder_is_never_an_answer_even_right_after_a_printed_result(model, solve):
+    model.script("root", fence("print(41)"), "FINAL(answer)", "Final(answer)", "FINAL(result)")
+    run = solve("How many lines?", LOG, guidance="off", max_iterations=3)
+    assert run.outcome.final is False and run.outcome.status == "budget_exhausted"
+    assert "there is no variable named 'answer'" in run.roots[2].last_user
+    assert run.answer == "41"  # the best partial answer: the last output, marked not final
+
+
+def test_a_variable_named_like_a_placeholder_is_its_value(model, solve):
+    model.script("root", fence("answer = len(context.splitlines())\nprint(answer)"), "FINAL(answer)")
+    run = solve("How many lines?", LOG, guidance="off")
+    assert run.answer == "41" and run.outcome.final
+
+
+def test_pasting_the_input_as_context_is_refused_and_the_input_stays(model, solve):
+    model.script(
+        "root",
+        fence('context = """INFO a"""\nprint(context.count("ERROR"))'),
+        fence('print(context.count("ERROR"))'),
+        "FINAL(10)",
+    )
+    run = solve("How many ERROR lines?", LOG, guidance="off")
+    assert run.answer == "10"
+    assert "cannot be reassigned" in run.roots[1].last_user
+
+
+# --- nudges and doubts -----------------------------------------------------------------------------
+
+
+def test_reply_without_code_gets_a_nudge(model, solve, app_log):
+    path, _ = app_log
+    model.script("root", "I think the logs look fine.", fence("print(1)"), "FINAL(fine)")
+    run = solve("q?", path)
+    assert run.answer == "fine"
+    assert "no ```repl code block" in run.roots[1].last_user
+    assert "grep(" not in run.roots[1].last_user  # "q?" names no key of the logs
+    assert "no code and no final answer: reminded the model" in run.notices("nudge")
+
+
+def test_a_reply_without_code_is_shown_a_block_to_copy_for_the_question_s_key(model, solve, tmp_path):
+    notes = tmp_path / "notes.txt"
+    filler = "".join(f"One of the special magic numbers for key-{i} is: {1000 + i}.\n" for i in range(30))
+    notes.write_text(f"{filler}One of the special magic numbers for wandering-summit is: 5209478.\n{filler}")
+    model.script("root", "The first characters of `context`: ...", "FINAL(5209478)")
+    run = solve("What is the special magic number for wandering-summit?", notes)
+    block = "```repl\nfor line in grep('wandering-summit')[:10]:\n    print(line)\n```"
+    assert f"reply with only this block:\n{block}" in run.roots[1].last_user
+
+
+def test_a_lookup_answer_read_off_another_key_s_line_is_questioned_once(model, solve, tmp_path):
+    filler = "".join(f"setting number {i} is left at its default for now\n" for i in range(40))
+    config = tmp_path / "settings.txt"
+    config.write_text(f"amber-fox = 7XQ-1\n{filler}velvet-lantern = 9KD-2\n{filler}")
+    model.script("root", fence("print(grep('=')[0])"), "FINAL(7XQ-1)", "FINAL(9KD-2)")
+    run = solve("Which value is velvet-lantern set to?", config)
+    assert run.answer == "9KD-2"
+    assert "7XQ-1 is in the input only on lines that do not mention 'velvet-lantern'" in run.roots[2].last_user
+
+
+def test_answer_with_values_never_shown_is_pushed_back_once(model, solve, app_log):
+    path, _ = app_log
+    model.script("root", fence("print('looked at it')"), "FINAL(23)", "FINAL(23)")
+    run = solve("q?", path)
+    assert run.answer == "23"
+    assert "23, which no REPL output showed as a result" in run.roots[2].last_user
+
+
+def test_a_value_seen_only_inside_a_long_dump_is_pushed_back(model, solve, app_log):
+    path, _ = app_log
+    model.script("root", fence("print(4242, 'x' * 600)"), "FINAL(4242)", fence("print(4242)"), "FINAL(4242)")
+    run = solve("q?", path)
+    assert "4242, which no REPL output showed as a result" in run.roots[2].last_user
+    assert len(run.roots) == 4 and run.answer == "4242"
+
+
+def test_the_same_reply_twice_is_sampled_hotter_without_guidance_too(model, solve):
+    model.script("root", fence("print(1)"), fence("print(1)"), "FINAL(1)")
+    run = solve("q?", LOG, guidance="off")
+    assert run.answer == "1"
+    assert [r.temperature for r in run.roots] == [0.0, 0.0, 0.7]
+
+
+# --- the REPL's faults -----------------------------------------------------------------------------
+
+
+def test_runaway_block_is_cut_and_the_run_continues(model, solve, app_log):
+    path, _ = app_log
+    model.script("root", fence("kept = 'still here'\nwhile True:\n    pass"), fence("print(kept)"), "FINAL(done)")
+    run = solve("q?", path, exec_timeout=1)
+    assert run.answer == "done"
+    assert "TimeoutError" in run.roots[1].last_user
+    assert "still here" in run.roots[2].last_user  # a soft timeout keeps the REPL's state
+
+
+def test_block_that_ignores_its_timer_is_killed_and_state_is_reported_lost(model, solve, app_log):
+    path, _ = app_log
+    stubborn = (
+        "x = 1\nwhile True:\n    try:\n        while True:\n            pass\n    except BaseException:\n        pass"
+    )
+    model.script("root", fence(stubborn), fence("print('x' in globals())"), "FINAL(done)")
+    run = solve("q?", path, exec_timeout=1)
+    assert run.answer == "done"
+    assert "was killed" in run.roots[1].last_user and "every variable you made is gone" in run.roots[1].last_user
+    assert "False" in run.roots[2].last_user
+    assert [e.state_lost for e in run.of_type(ev.CodeExecuted)] == [True, False]
+
+
+# --- sub-calls and recursion -----------------------------------------------------------------------
+
+
+def test_failed_subcall_inside_batch_is_marked_and_batch_survives(model, solve, app_log):
+    path, _ = app_log
+    model.script("root", fence('res = llm_query_batched(["a", "b", "c"])\nprint(res)'), "FINAL(ok)")
+    model.fail("sub", times=1)
+    model.rule("sub", "", lambda p: f"answer-{p.strip()[-1]}")
+    run = solve("q?", path, concurrency=1)
+    shown = run.roots[1].last_user
+    assert shown.count("[llm_query error") == 1
+    assert shown.count("answer-") == 2
+    assert [e.failed for e in run.of_type(ev.BatchFinished)] == [1]
+
+
+def test_depth_two_runs_a_child_rlm(model, solve, app_log):
+    path, _ = app_log
+    model.script("root", fence('r = llm_query("Count the words in: alpha beta gamma")\nprint(r)'), "FINAL_VAR(r)")
+    # The sub-model drives the child RLM, with its own REPL whose context is the prompt.
+    model.script("sub", fence("words = context.split('words in:', 1)[1].split()\nprint(len(words))"), "FINAL(3 words)")
+    run = solve("q?", path, max_depth=2)
+    assert run.answer == "3 words"
+    child = run.requests_to("sub")
+    assert "Count the words" in child[0].messages[-1]["content"]
+    assert "3" in child[1].last_user
+    assert [e.recursive for e in run.of_type(ev.SubcallFinished)] == [True]
+    assert {e.depth for e in run.of_type(ev.TurnStarted)} == {0, 1}
+
+
+def test_code_cannot_pick_an_unconfigured_model(model, solve, app_log):
+    path, _ = app_log
+    model.script("root", fence('print(llm_query("hi", model="openai/attacker-model"))'), "FINAL(done)")
+    model.rule("sub", "", "from the configured sub-model")
+    run = solve("q?", path)
+    assert [r.model for r in run.requests if r.model != "root"] == ["sub"]
+    assert "from the configured sub-model" in run.roots[1].last_user
+    assert any("attacker-model" in w and "ignored" in w for w in run.notices("warning"))
+
+
+def test_events_come_in_the_order_things_happen(model, solve, app_log):
+    path, _ = app_log
+    model.script("root", fence('print(llm_query_batched(["a", "b"]))'), "FINAL(done)")
+    model.rule("sub", "", "x")
+    run = solve("q?", path, concurrency=1, guidance="off")
+    kinds = [e.type for e in run.events if not isinstance(e, ev.Notice)]
+    assert kinds == [
+        "turn_started",
+        "model_reply",
+        "code_started",
+        "batch_started",
+        "subcall_finished",
+        "subcall_finished",
+        "batch_finished",
+        "code_executed",
+        "turn_started",
+        "model_reply",
+    ]
+    usage = run.of_type(ev.ModelReply)[-1].usage
+    assert usage["subcalls"] == 2 and usage["by_model"]["sub"]["calls"] == 2
+
+
+# --- budgets and partial answers -------------------------------------------------------------------
+
+
+def loop_forever(model) -> None:
+    model.rule("root", "", lambda _: fence("print('still looking')"))
+
+
+def test_max_iterations_asks_for_a_best_answer_marked_not_final(model, solve, app_log):
+    path, _ = app_log
+    model.script("root", *[fence(f"print({i})") for i in range(3)], "FINAL(best guess 7)")
+    run = solve("q?", path, max_iterations=3)
+    assert (run.answer, run.outcome.final, run.outcome.status) == ("best guess 7", False, "budget_exhausted")
+    assert run.outcome.error.budget == "iterations"
+    assert "no iterations left" in run.roots[3].last_user
+
+
+def test_a_placeholder_as_the_last_word_gives_the_last_result(model, solve, app_log):
+    path, _ = app_log
+    model.script("root", fence("print('counting')"), fence("print(41 + 1)"), "FINAL(answer)")
+    run = solve("q?", path, max_iterations=2)
+    assert (run.answer, run.outcome.status) == ("42", "budget_exhausted")
+
+
+def test_a_stopped_run_answers_with_the_end_of_the_last_output_never_with_code(model, solve):
+    model.script("root", fence("print('start')"), fence("print('counting')\nprint('web-0: 4')"), fence("print(1)"))
+    run = solve("Which host?", LOG, guidance="off", max_iterations=2)
+    assert run.outcome.status == "budget_exhausted" and run.outcome.final is False
+    assert run.answer == "counting\nweb-0: 4"
+
+
+def test_a_refused_answer_is_the_partial_answer_when_the_run_stops(model, solve, app_log):
+    path, _ = app_log
+    # Refused (written before its code's output was seen); then the last call fails, since no script is left.
+    model.script("root", fence("print(57)") + "\nFINAL(57 errors)")
+    run = solve("q?", path, max_iterations=1)
+    assert (run.answer, run.outcome.final, run.outcome.status) == ("57 errors", False, "budget_exhausted")
+
+
+def test_max_subcalls_stops_the_run(model, solve, app_log):
+    path, _ = app_log
+    model.script("root", fence('r = llm_query_batched(["x"] * 10)\nprint(r)'))
+    model.rule("sub", "", "y")
+    run = solve("q?", path, max_subcalls=4, concurrency=2)
+    assert run.outcome.status == "budget_exhausted" and run.outcome.error.budget == "subcalls"
+    assert len(run.requests_to("sub")) <= 4
+
+
+def test_max_tokens_stops_the_run(model, solve, app_log):
+    path, _ = app_log
+    loop_forever(model)
+    run = solve("q?", path, max_tokens=3000)
+    assert run.outcome.error.budget == "tokens"
+    usage = run.of_type(ev.ModelReply)[-1].usage
+    assert usage["input_tokens"] + usage["output_tokens"] >= 3000 and len(run.roots) < 10
+
+
+def test_max_cost_stops_the_run_for_a_priced_model(model, solve, app_log):
+    path, _ = app_log
+    loop_forever(model)
+    model.price("root", 0.0002)
+    run = solve("q?", path, max_cost=0.0005)
+    assert run.outcome.error.budget == "cost"
+    assert len(run.roots) == 3  # 0.0006 spent after three calls: no fourth call is made
+
+
+def test_unknown_price_is_reported_once_and_does_not_crash(model, solve, app_log):
+    path, _ = app_log
+    model.script("root", fence("print(1)"), "FINAL(one)")
+    run = solve("q?", path, max_cost=1)
+    assert run.answer == "one"
+    warnings = run.notices("warning")
+    assert sum("cost unknown for root" in w for w in warnings) == 1
+    assert sum("--max-cost cannot be enforced" in w for w in warnings) == 1
+
+
+def test_timeout_stops_the_run(model, solve, app_log):
+    path, _ = app_log
+    model.script("root", fence("import time\nfor _ in range(600):\n    time.sleep(0.1)"))
+    run = solve("q?", path, timeout=2)
+    assert run.outcome.status == "budget_exhausted" and run.outcome.error.budget == "timeout"
+    assert run.of_type(ev.CodeExecuted) == []  # the 60 s cell was cut by the run's deadline, not finished
+
+
+def test_a_model_behind_its_own_api_base_has_no_price_warning(model, solve, app_log):
+    path, _ = app_log
+    model.script("root", fence("print(1)"), "FINAL(one)")
+    run = solve("q?", path, root=ModelSpec("root", "http://127.0.0.1:1/v1"), max_cost=1)
+    warnings = run.notices("warning")
+    assert not any("cost unknown" in w for w in warnings)
+    assert sum("--max-cost cannot be enforced" in w for w in warnings) == 1

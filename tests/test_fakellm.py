@@ -177,6 +177,18 @@ def test_429_carries_retry_after_and_an_openai_error_body(fake_llm: FakeLLM) -> 
     assert recorded.ended is not None and recorded.ended - recorded.started >= 0.05
 
 
+def test_reply_raw_sends_a_page_as_is_then_serves_the_script(fake_llm: FakeLLM) -> None:
+    fake_llm.reply_raw("root", "<html>sign in</html>", status=502)
+    fake_llm.script("root", "after")
+    request = urllib.request.Request(f"{fake_llm.url}/chat/completions", data=b'{"model": "root", "messages": []}')
+    with pytest.raises(urllib.error.HTTPError) as error:
+        urllib.request.urlopen(request, timeout=10)
+    with error.value:
+        assert (error.value.code, error.value.headers["Content-Type"]) == (502, "text/html")
+        assert error.value.read() == b"<html>sign in</html>"
+    assert post(fake_llm, "root", "again")[2]["choices"][0]["message"]["content"] == "after"
+
+
 def test_litellm_retries_injected_failures_without_backoff(fake_llm: FakeLLM) -> None:
     fake_llm.script("root", "warm", "recovered")
     messages = [{"role": "user", "content": "q"}]

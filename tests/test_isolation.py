@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -22,15 +23,14 @@ from string import Template
 from typing import Any
 
 import pytest
-from conftest import hermetic_env
+from conftest import FORGE, fence, hermetic_env, model_args
 from fakellm import FakeLLM, RecordedRequest
 
-from rlm_cli.engine.loop import corpus_from_text
-from rlm_cli.errors import EXIT_BUDGET, EXIT_INTERRUPTED, EXIT_MODEL, EXIT_OK
-from rlm_cli.inputs.bundle import write_bundle
+from rlm_cli.engine.events import CodeExecuted
+from rlm_cli.errors import EXIT_INTERRUPTED, EXIT_MODEL, EXIT_OK
 from rlm_cli.repl import protocol
-from rlm_cli.repl.process import ReplConfig, ReplProcess
-from rlm_cli.repl.sandbox import SandboxPolicy, landlock_abi
+from rlm_cli.repl.process import ReplProcess
+from rlm_cli.repl.sandbox import landlock_abi
 
 RLM = Path(sys.executable).parent / "rlm"
 IS_ROOT = os.geteuid() == 0
@@ -41,29 +41,6 @@ pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the sandbox con
 ENV_SECRET = "sk-test-secret-4242"
 TOKEN_SECRET = "tok-service-9876"
 FLAG_SECRET = "sk-flag-secret-1357"
-# Finds the REPL's socket to the parent the way hostile code would: the one socket among its fds.
-FIND_CHANNEL = """
-import os, stat, struct, json, sys
-def channel():
-    for name in os.listdir('/proc/self/fd'):
-        try:
-            if stat.S_ISSOCK(os.fstat(int(name)).st_mode):
-                return int(name)
-        except OSError:
-            pass
-fd = channel()
-def frame(message):
-    data = json.dumps(message).encode()
-    os.write(fd, struct.pack('>I', len(data)) + data)
-"""
-
-
-def fence(code: str) -> str:
-    return f"```repl\n{code.strip()}\n```"
-
-
-def model_args(fake: FakeLLM, *extra: str) -> list[str]:
-    return ["--model", "openai/root", "--sub-model", "openai/sub", "--api-base", fake.url, *extra]
 
 
 def shown(fake: FakeLLM) -> list[str]:
@@ -219,10 +196,10 @@ except OSError as exc:
     "flood": "for i in range(100_000):\n    print('y' * 999)\nprint('the end')",
     "self_kill": "x = 1\nimport os\nos.kill(os.getpid(), 9)",
     "after_kill": "print('x' in globals(), 'kept' in globals(), len(context) > 0)",
-    "garbage": FIND_CHANNEL + "os.write(fd, b'\\xff' * 64)\nprint('wrote garbage')",
-    "closed_channel": FIND_CHANNEL + "os.close(fd)\nprint('closed')",
-    "wrong_op": FIND_CHANNEL + "frame({'op': 'llm_result', 'results': []})\nprint('forged')",
-    "forged_result": FIND_CHANNEL
+    "garbage": FORGE + "os.write(fd, b'\\xff' * 64)\nprint('wrote garbage')",
+    "closed_channel": FORGE + "os.close(fd)\nprint('closed')",
+    "wrong_op": FORGE + "frame({'op': 'llm_result', 'results': []})\nprint('forged')",
+    "forged_result": FORGE
     + """
 f = sys._getframe()
 while 'message' not in f.f_locals:
@@ -330,6 +307,7 @@ def attacks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AttackRun]:
         listener.close()
 
 
+@pytest.mark.slow
 def test_attack_run_reaches_its_final_answer_and_leaves_nothing(attacks: AttackRun) -> None:
     assert attacks.returncode == EXIT_OK, attacks.stderr
     assert attacks.result["status"] == "ok" and attacks.result["final"] is True
@@ -339,6 +317,7 @@ def test_attack_run_reaches_its_final_answer_and_leaves_nothing(attacks: AttackR
 
 
 @needs_landlock
+@pytest.mark.slow
 def test_secrets_never_reach_the_model(attacks: AttackRun) -> None:
     seen = attacks.shown[TURN["secrets"]]
     assert "'PATH': '/usr/bin:/bin'" in seen  # the attack ran and printed the child's own environment
@@ -350,12 +329,14 @@ def test_secrets_never_reach_the_model(attacks: AttackRun) -> None:
         assert all(secret not in json.dumps(event) for event in attacks.trace)
 
 
+@pytest.mark.slow
 def test_a_12_gib_allocation_fails_and_the_repl_keeps_its_state(attacks: AttackRun) -> None:
     assert "MemoryError" in attacks.shown[TURN["memory"]]
     assert "kept is survivor" in attacks.shown[TURN["writes"]]
 
 
 @pytest.mark.skipif(ABI == 0 and not IS_ROOT, reason="neither Landlock nor a private uid confines writes")
+@pytest.mark.slow
 def test_writes_outside_the_workdir_fail(attacks: AttackRun) -> None:
     seen = attacks.shown[TURN["writes"]]
     assert seen.count("write denied: PermissionError") == 8 and "WROTE" not in seen
@@ -367,6 +348,7 @@ def test_writes_outside_the_workdir_fail(attacks: AttackRun) -> None:
     assert {p.name: p.read_bytes() for p in inputs.iterdir()} == attacks.input_before
 
 
+@pytest.mark.slow
 def test_no_tcp_connection_reaches_a_local_listener_or_the_model_server(attacks: AttackRun) -> None:
     seen = attacks.shown[TURN["network"]]
     assert "tcp denied" in seen and "http denied" in seen
@@ -374,6 +356,7 @@ def test_no_tcp_connection_reaches_a_local_listener_or_the_model_server(attacks:
     assert not attacks.listener_accepted
 
 
+@pytest.mark.slow
 def test_100_mb_of_output_is_capped_with_a_note_and_costs_the_parent_nothing(attacks: AttackRun) -> None:
     seen = attacks.shown[TURN["flood"]]
     output = seen.split("\nThe question:")[0]  # the reminder of the question follows the output
@@ -384,6 +367,7 @@ def test_100_mb_of_output_is_capped_with_a_note_and_costs_the_parent_nothing(att
     assert attacks.peak_rss_mb < 600  # rlm itself; 100 MB would have been copied several times over
 
 
+@pytest.mark.slow
 def test_a_repl_that_kills_itself_is_restarted_and_the_model_is_told(attacks: AttackRun) -> None:
     seen = attacks.shown[TURN["self_kill"]]
     assert "killed by signal SIGKILL" in seen and "every variable you made is gone" in seen
@@ -392,6 +376,7 @@ def test_a_repl_that_kills_itself_is_restarted_and_the_model_is_told(attacks: At
     assert len(lost) == 4  # the self-kill, the garbage, the closed channel and the forged message
 
 
+@pytest.mark.slow
 def test_garbage_closed_channel_and_forged_messages_cost_a_restart_not_the_run(attacks: AttackRun) -> None:
     assert "sent a malformed message (oversized message" in attacks.shown[TURN["garbage"]]
     closed = attacks.shown[TURN["closed_channel"]]
@@ -401,12 +386,14 @@ def test_garbage_closed_channel_and_forged_messages_cost_a_restart_not_the_run(a
     assert "characters were cut" in forged and len(forged) < 25_000
 
 
+@pytest.mark.slow
 def test_a_fork_bomb_stays_bounded(attacks: AttackRun) -> None:
     seen = attacks.shown[TURN["fork_bomb"]]
     forks = int(seen.split("forks ", 1)[1].split()[0])
     assert 0 < forks < 100  # the process cap (64) stopped it; the leftovers are checked by the first test
 
 
+@pytest.mark.slow
 def test_corpus_text_cannot_change_the_configuration(attacks: AttackRun) -> None:
     assert "RLM_MAX_ITERATIONS=1" in attacks.first_prompt or "max_iterations = 1" in attacks.first_prompt
     started = attacks.trace[0]
@@ -426,12 +413,14 @@ def test_corpus_text_cannot_change_the_configuration(attacks: AttackRun) -> None
         "concurrency": 8,
         "output_limit": 20_000,
         "sandbox": True,
+        "guidance": "small",
     }
 
 
 # --- endings: interrupts, errors, timeouts ---------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_repl_killed_from_outside_is_restarted_then_ctrl_c_keeps_the_partial_answer_and_trace(
     fake_llm: FakeLLM, rlm_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -461,6 +450,7 @@ def test_a_repl_killed_from_outside_is_restarted_then_ctrl_c_keeps_the_partial_a
     assert_clean(tmpdir)
 
 
+@pytest.mark.slow
 def test_sigterm_without_sandbox_exits_130_with_the_partial_answer(
     fake_llm: FakeLLM, rlm_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -491,6 +481,7 @@ def test_sigterm_without_sandbox_exits_130_with_the_partial_answer(
     assert_clean(tmpdir)
 
 
+@pytest.mark.slow
 def test_server_faults_are_retried_then_end_the_run_cleanly(fake_llm: FakeLLM, run_rlm, tmp_path: Path) -> None:
     """429 and 5xx are retried; a server that then stops answering in time ends the run with exit 4."""
     tmpdir = tmp_path / "tmp"
@@ -518,66 +509,45 @@ def test_server_faults_are_retried_then_end_the_run_cleanly(fake_llm: FakeLLM, r
     assert_clean(tmpdir)
 
 
-def test_the_run_timeout_cleans_up(fake_llm: FakeLLM, run_rlm, tmp_path: Path) -> None:
+def test_the_run_timeout_cleans_up(model, solve, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     tmpdir = tmp_path / "tmp"
     tmpdir.mkdir()
-    (tmp_path / "app.log").write_text("line\n" * 100)
-    fake_llm.script("root", fence("import time\ntime.sleep(60)"))
-    args = ["ask", "app.log", "q?", "--json", "--timeout", "8", *model_args(fake_llm)]
-    started = time.monotonic()
-    result = run_rlm(*args, env_extra={"TMPDIR": str(tmpdir)}, timeout=60)
-    assert result.returncode == EXIT_BUDGET, result.stderr
-    assert json.loads(result.stdout)["error"]["budget"] == "timeout"
-    assert time.monotonic() - started < 20
+    monkeypatch.setattr(tempfile, "tempdir", str(tmpdir))  # the REPL's workdir and stderr file go here
+    model.script("root", fence("import os\nprint(os.getcwd())") + "\n" + fence("import time\ntime.sleep(60)"))
+    run = solve("q?", "line\n" * 100, timeout=2)
+    assert run.outcome.status == "budget_exhausted" and run.outcome.error.budget == "timeout"
+    ran = run.of_type(CodeExecuted)
+    assert len(ran) == 1 and ran[0].output.startswith(str(tmpdir))  # the REPL worked there; the sleep was cut
     assert_clean(tmpdir)
 
 
 # --- the parent against a hostile child, without the CLI ---------------------------------------------
 
 
-@pytest.fixture
-def repl(tmp_path: Path) -> Iterator[ReplProcess]:
-    """A sandboxed REPL over a tiny input, whose sub-calls echo their prompt."""
-    workdirs: list[str] = []
-
-    def write_input(workdir: str) -> str:
-        workdirs.append(workdir)
-        return write_bundle(corpus_from_text("alpha\nbeta\n"), workdir)
-
-    proc = ReplProcess(
-        write_input, ReplConfig(output_limit=2_000), lambda prompts, _m, _b: [f"re:{p}" for p in prompts]
-    )
-    proc.config.sandbox = SandboxPolicy.for_input(100, workdirs[0])
-    proc.start()
-    try:
-        yield proc
-    finally:
-        proc.close()
-
-
-def test_a_child_that_stalls_mid_message_or_stops_reading_is_killed_in_time(repl: ReplProcess) -> None:
-    stall = FIND_CHANNEL + "os.write(fd, struct.pack('>I', 1000) + b'{\"op\"')\nimport time\ntime.sleep(60)"
+@pytest.mark.slow
+def test_a_child_that_stalls_mid_message_or_stops_reading_is_killed_in_time(hostile_repl: ReplProcess) -> None:
+    stall = FORGE + "os.write(fd, struct.pack('>I', 1000) + b'{\"op\"')\nimport time\ntime.sleep(60)"
     started = time.monotonic()
-    result = repl.run(stall, timeout=1)
+    result = hostile_repl.run(stall, timeout=1)
     assert result.state_lost and "stopped in the middle of a message" in result.output
-    deaf = FIND_CHANNEL + (
+    deaf = FORGE + (
         "import signal, time\nsignal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGALRM])  # deaf to its own timer\n"
         "frame({'op': 'llm', 'prompts': ['x' * 4_000_000]})\ntime.sleep(60)"
     )
-    result = repl.run(deaf, timeout=1)
+    result = hostile_repl.run(deaf, timeout=1)
     assert result.state_lost and "stopped reading" in result.output
     assert time.monotonic() - started < 15
-    assert repl.run("print('beta' in context)", timeout=5).output.strip() == "True"  # restarted, input back
+    assert hostile_repl.run("print('beta' in context)", timeout=5).output.strip() == "True"  # restarted, input back
 
 
-def test_threads_share_the_channel_and_forked_copies_stay_silent(repl: ReplProcess) -> None:
+def test_threads_share_the_channel_and_forked_copies_stay_silent(hostile_repl: ReplProcess) -> None:
     threads = """
 from concurrent.futures import ThreadPoolExecutor
 with ThreadPoolExecutor(8) as pool:
     answers = list(pool.map(llm_query, [f'p{i}' for i in range(40)]))
 print(answers == [f're:p{i}' for i in range(40)])
 """
-    assert repl.run(threads, timeout=10).output.strip() == "True"
+    assert hostile_repl.run(threads, timeout=10).output.strip() == "True"
     fork = """
 import os
 pid = os.fork()
@@ -589,24 +559,24 @@ if pid == 0:
 os.waitpid(pid, 0)
 print(llm_query('from the REPL'))
 """
-    result = repl.run(fork, timeout=10)
+    result = hostile_repl.run(fork, timeout=10)
     assert result.output.strip() == "re:from the REPL" and not result.state_lost
-    assert repl.run("print('next cell')", timeout=5).output.strip() == "next cell"
+    assert hostile_repl.run("print('next cell')", timeout=5).output.strip() == "next cell"
 
 
-def test_a_stale_forged_result_is_skipped(repl: ReplProcess) -> None:
-    forged = FIND_CHANNEL + "frame({'op': 'result', 'id': 0, 'output': 'forged'})\nprint('real')"
-    result = repl.run(forged, timeout=5)
+def test_a_stale_forged_result_is_skipped(hostile_repl: ReplProcess) -> None:
+    forged = FORGE + "frame({'op': 'result', 'id': 0, 'output': 'forged'})\nprint('real')"
+    result = hostile_repl.run(forged, timeout=5)
     assert result.output.strip() == "real" and not result.state_lost
 
 
-def test_final_var_of_a_hostile_value_loses_the_state_and_says_so(repl: ReplProcess) -> None:
+def test_final_var_of_a_hostile_value_loses_the_state_and_says_so(hostile_repl: ReplProcess) -> None:
     hostile = (
-        FIND_CHANNEL + "class Bad:\n    def __repr__(self):\n        os.close(fd)\n        return 'x'\nbad = Bad()"
+        FORGE + "class Bad:\n    def __repr__(self):\n        os.close(fd)\n        return 'x'\nbad = Bad()"
     )
-    assert not repl.run(hostile, timeout=5).state_lost
-    assert repl.get_var("bad") is None
-    result = repl.run("print('after')", timeout=5)
+    assert not hostile_repl.run(hostile, timeout=5).state_lost
+    assert hostile_repl.get_var("bad") is None
+    result = hostile_repl.run("print('after')", timeout=5)
     assert result.state_lost and "every variable you made is gone" in result.output
     assert result.output.rstrip().endswith("after")
 

@@ -149,11 +149,16 @@ def test_a_repl_line_without_backticks_opens_a_block(reply, blocks, final):
 
 @pytest.mark.parametrize(
     "reply",
-    ['grep("crash")', 'print(len(context))\nfor l in grep("ENOSPC")[:5]:\n    print(l)', "  records()[:3]\n"],
+    [
+        'grep("crash")',
+        'print(len(context))\nfor l in grep("ENOSPC")[:5]:\n    print(l)',
+        "  records()[:3]\n",
+        'grep("x")\n```\n',
+    ],
 )
 def test_a_reply_that_is_only_code_without_a_fence_is_code(reply):
     parsed = parse_reply(reply)
-    assert parsed.code_blocks == [reply.strip() + "\n"] and parsed.final_kind is None
+    assert parsed.code_blocks == [reply.strip().removesuffix("```").strip() + "\n"] and parsed.final_kind is None
 
 
 @pytest.mark.parametrize("reply", ["auth-api", "42", "The service crashed.", "x = 1 is the answer", "FINAL(grep('x'))"])

@@ -66,3 +66,11 @@ def test_the_child_refuses_a_rebinding_cell_and_reports_notes_as_data():
         assert noted.notes == [{"kind": "has_none", "name": "users", "kept": 1, "total": 2}]
     finally:
         repl.close()
+
+
+def test_a_list_of_records_named_after_the_function_can_still_be_called():
+    folder = tempfile.mkdtemp()
+    context, documents = load_bundle(write_bundle(corpus_from_text("level=error a=1\nlevel=info a=2\n"), folder))
+    records = helpers(context, documents)["records"]
+    records = records()
+    assert len(records) == 2 and [r["level"] for r in records()] == ["ERROR", "INFO"]

@@ -126,3 +126,40 @@ class Budget:
             "subcalls": self.subcalls,
             "elapsed_s": round(self.elapsed(), 3),
         }
+
+
+# Each live REPL process holds a sandbox uid slot (repl.sandbox: 32 a run, one for the root's REPL).
+MAX_CHILD_REPLS = 31
+
+
+class ChildCaps:
+    """How many child RLMs (each with its own REPL process) may run at once, and in all.
+
+    Past a cap a recursive sub-call becomes a plain model call instead of waiting: a child waiting for
+    a slot its own parent holds would never get one.
+    """
+
+    def __init__(self, at_once: int, total: int) -> None:
+        self.at_once = min(max(at_once, 1), MAX_CHILD_REPLS)
+        self.total = total
+        self.running = 0
+        self.started = 0
+        self._lock = threading.Lock()
+
+    def reserve(self) -> str | None:
+        """None when a child may start (the caller must release() it), else why not, as a warning."""
+        with self._lock:
+            if self.started >= self.total:
+                return f"{self.total} recursive sub-calls made (max_recursive_calls): later ones are plain model calls"
+            if self.running >= self.at_once:
+                return (
+                    f"{self.at_once} child RLMs already running (max_child_repls): "
+                    "more sub-calls at once run as plain model calls"
+                )
+            self.running += 1
+            self.started += 1
+            return None
+
+    def release(self) -> None:
+        with self._lock:
+            self.running -= 1

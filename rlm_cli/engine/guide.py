@@ -2,9 +2,7 @@
 
 The loop runs the plain RLM method by itself: system prompt, REPL, sub-calls, FINAL handling, budgets.
 A guide may only add to it, at four points the loop calls:
-- `system()` and `opening()`: text added to the system prompt and to the first message; `opening()` may
-  ask the sub-model one short question through `ask` (counted in the run's budgets; None in a dry run);
-- `reminder()`: text added to the question the loop repeats after each output;
+- `system()` and `opening()`: text added to the system prompt and to the first message;
 - `after_block()`: advice after a block's output (the model reads it with the output);
 - `doubt()`: a reason to question a final answer; the loop then refuses that answer once;
 - `idle()`: advice after a reply with neither code nor an answer.
@@ -63,15 +61,10 @@ class Advice:
     drop_reply: bool = False  # the reply is not kept in the conversation; this text joins the output before it
 
 
-Ask = Callable[[str], str]
-
-
 class Guide(Protocol):
     def system(self) -> str: ...
 
-    def opening(self, question: str, documents: Sequence[Any], ask: Ask | None) -> list[str]: ...
-
-    def reminder(self, question: str) -> str: ...
+    def opening(self, question: str, documents: Sequence[Any]) -> list[str]: ...
 
     def after_block(self, question: str, block: Block) -> list[Advice]: ...
 
@@ -86,11 +79,8 @@ class Plain:
     def system(self) -> str:
         return ""
 
-    def opening(self, question: str, documents: Sequence[Any], ask: Ask | None) -> list[str]:
+    def opening(self, question: str, documents: Sequence[Any]) -> list[str]:
         return []
-
-    def reminder(self, question: str) -> str:
-        return ""
 
     def after_block(self, question: str, block: Block) -> list[Advice]:
         return []

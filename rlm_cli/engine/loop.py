@@ -15,7 +15,7 @@ from typing import Any
 
 from rlm_cli.engine import events as ev
 from rlm_cli.engine import parsing, prompts
-from rlm_cli.engine.budget import Budget, Limits
+from rlm_cli.engine.budget import Budget, ChildCaps, Limits
 from rlm_cli.engine.guide import Advice, Block, GuideFactory, Note, Plain
 from rlm_cli.engine.model import Completion, ModelClient, ModelSpec
 from rlm_cli.errors import BudgetExhausted, ModelError, RlmError
@@ -45,6 +45,8 @@ class EngineConfig:
     sandbox_overrides: dict[str, Any] = field(default_factory=dict)
     guide: GuideFactory = Plain  # one guide per RLM, since a guide keeps what it has shown and questioned
     guidance: str = "off"  # the guide's name, for the trace
+    max_child_repls: int = 8  # child RLMs running at once, each with its own REPL process
+    max_recursive_calls: int = 64  # child RLMs over the whole run
 
     def public(self) -> dict[str, Any]:
         """The configuration as it may be shown and saved: no secrets."""
@@ -89,6 +91,7 @@ class Run:
         self.http_slots = threading.BoundedSemaphore(max(config.concurrency, 1))
         self._batch_ids = itertools.count(1)
         self._warned: dict[str, str] = {}
+        self._children = ChildCaps(config.max_child_repls, config.max_recursive_calls)
 
     def emit(self, event: ev.Event) -> None:
         with self._emit_lock:
@@ -105,6 +108,16 @@ class Run:
 
     def next_batch_id(self) -> int:
         return next(self._batch_ids)
+
+    def reserve_child(self, depth: int) -> bool:
+        """Room for one more child RLM under the caps; False makes the sub-call a plain model call."""
+        refused = self._children.reserve()
+        if refused is not None:
+            self.warn_once(f"child-cap:{refused}", refused, depth)
+        return refused is None
+
+    def release_child(self) -> None:
+        self._children.release()
 
     def call(
         self, spec: ModelSpec, messages: list[dict[str, str]], depth: int, stop: list[str] | None = None
@@ -125,7 +138,8 @@ class Run:
                 self.budget.check()  # a call cut by the run's deadline is the time budget, not the model
                 raise
         self.budget.record(completion)
-        if completion.cost_usd is None:
+        if completion.cost_usd is None and spec.api_base is None:
+            # A model behind its own --api-base (a local server, a gateway) has no list price: not worth a warning.
             self.warn_once(f"cost:{spec.model}", f"cost unknown for {spec.model}: litellm has no price for it", depth)
         if self.config.limits.max_cost is not None and completion.cost_usd is None:
             self.warn_once("cost-limit", "--max-cost cannot be enforced: a model's price is unknown", depth)
@@ -200,15 +214,17 @@ class RLM:
         repl.config.sandbox = SandboxPolicy.for_input(
             corpus.total_chars, repl.workdir, enabled=self.config.sandbox, **self.config.sandbox_overrides
         )
-        repl.start()
-        for warning in repl.warnings:
-            self.run.warn_once(f"sandbox:{warning}", warning, self.depth)
+        repl.start_soon(self._sandbox_warnings)  # boots while the first model call is in flight
         return repl
+
+    def _sandbox_warnings(self, warnings: list[str]) -> None:
+        for warning in warnings:
+            self.run.warn_once(f"sandbox:{warning}", warning, self.depth)
 
     def _solve(self, question: str, corpus: Corpus) -> Outcome:
         repl = self._start_repl(corpus, question)
         messages = prompts.opening(
-            question, corpus.documents, SEPARATOR_TEMPLATE, self.config.sub_chars, self.guide, self._ask
+            question, corpus.documents, SEPARATOR_TEMPLATE, self.config.sub_chars, self.guide
         ).messages
         limits = self.config.limits
         last_reply = None
@@ -243,9 +259,7 @@ class RLM:
                 self._notice("nudge", "no code and no final answer: reminded the model")
                 self._advise(turn, [self.guide.idle(question)])
             failed = bool(turn.blocks) and not turn.blocks[-1].ok
-            template = prompts.CONTINUE_FAILED if failed else prompts.CONTINUE
-            reminder = self.guide.reminder(question)
-            turn.feedback.append(template.format(question=question, reminder=f"{reminder}\n" if reminder else ""))
+            turn.feedback.append((prompts.CONTINUE_FAILED if failed else prompts.CONTINUE).format(question=question))
             self._shrink_old_outputs(messages)
             messages.append({"role": "user", "content": "\n\n".join(turn.feedback)})
         return self._last_call(messages)
@@ -384,13 +398,11 @@ class RLM:
     def _notice(self, kind: str, message: str) -> None:
         self.run.emit(ev.Notice(depth=self.depth, kind=kind, message=message))
 
-    def _ask(self, prompt: str) -> str:
-        """One plain sub-model call for the guide, inside the run's budgets; traced like any sub-call."""
-        return self._one_subcall(self.run.next_batch_id(), 0, prompt, None, plain=True)
-
     # --- model calls from the REPL -----------------------------------------------------------
     def _on_llm(self, prompts_: list[str], model: str | None, batched: bool) -> list[str]:
         """Serve llm_query / llm_query_batched for the REPL: concurrently, in order, errors per item."""
+        if not prompts_:
+            return []  # only a forged request is empty (the REPL answers [] itself): nothing to run
         batch_id = self.run.next_batch_id()
         started = time.monotonic()
         self.run.emit(ev.BatchStarted(depth=self.depth, batch_id=batch_id, size=len(prompts_)))
@@ -433,11 +445,11 @@ class RLM:
         )
         return self.config.sub
 
-    def _one_subcall(self, batch_id: int, index: int, prompt: str, model: str | None, plain: bool = False) -> str:
-        """One sub-call; at depth 2 or more it is a child RLM, unless `plain` (the guide's short questions)."""
+    def _one_subcall(self, batch_id: int, index: int, prompt: str, model: str | None) -> str:
+        """One sub-call; at depth 2 or more it is a child RLM over the prompt."""
         self.run.budget.reserve_subcall()
         spec = self._sub_spec(model)
-        recursive = not plain and self.depth + 1 < self.config.max_depth
+        recursive = self.depth + 1 < self.config.max_depth and self.run.reserve_child(self.depth)
         started = time.monotonic()
         error: str | None = None
         tokens = (0, 0)
@@ -479,7 +491,10 @@ class RLM:
     def _child_rlm(self, prompt: str, spec: ModelSpec) -> str:
         """Depth recursion: the sub-call is a full RLM, driven by the sub-model, whose context is the prompt."""
         child = RLM(self.run, self.depth + 1, spec)
-        outcome = child.solve(prompts.CHILD_QUESTION.format(head=prompt[:1_000]), corpus_from_text(prompt))
+        try:
+            outcome = child.solve(prompts.CHILD_QUESTION.format(head=prompt[:1_000]), corpus_from_text(prompt))
+        finally:
+            self.run.release_child()  # the child's REPL is closed by now
         if (
             outcome.error is not None
             and isinstance(outcome.error, BudgetExhausted)

@@ -1,7 +1,9 @@
-"""The model client: litellm behind retries, timeouts and usage accounting.
+"""The model client: one interface over two transports, behind retries, timeouts and usage accounting.
 
-litellm is imported on the first call only, because its import costs seconds and most
-commands (`--help`, `trace`, `config`, `--dry-run`) never reach a model.
+Servers that speak the OpenAI chat API (OpenAI, vLLM, llama.cpp, Ollama, gateways) are reached over plain
+HTTP (openai_http.py); litellm, whose import costs seconds, is loaded only for providers that need its
+translation (Anthropic, Gemini, Bedrock, Vertex...). Neither is imported before the first call, because
+most commands (`--help`, `trace`, `config`, `--dry-run`) never reach a model.
 """
 
 from __future__ import annotations
@@ -11,10 +13,13 @@ import random
 import re
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from rlm_cli.errors import ModelError
+from rlm_cli.redaction import redact_text
+from rlm_cli.sanitize import encodable
 
 _litellm: Any = None
 _import_lock = threading.Lock()
@@ -56,6 +61,20 @@ class Completion:
     latency_s: float
 
 
+class CallFailed(Exception):
+    """One failed attempt, classified once by its transport: retry only when `transient`."""
+
+    def __init__(self, message: str, transient: bool = False, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.transient = transient
+        self.retry_after = retry_after  # seconds the server asked us to wait, if it said
+
+
+# One attempt at a completion over one transport: (spec, messages, stop, timeout) -> Completion, or CallFailed.
+Attempt = Callable[[ModelSpec, list[dict[str, str]], "list[str] | None", float], Completion]
+
+
 @dataclass
 class RetryPolicy:
     retries: int = 4
@@ -69,6 +88,8 @@ class ModelClient:
 
     def __init__(self, retry: RetryPolicy | None = None) -> None:
         self.retry = retry or RetryPolicy()
+        self._http: Any = None
+        self._http_lock = threading.Lock()
 
     def complete(
         self,
@@ -79,21 +100,11 @@ class ModelClient:
         deadline: float | None = None,
         on_retry: Any = None,
     ) -> Completion:
-        """One chat completion; transient faults are retried with exponential backoff and jitter."""
-        litellm = _lib()
-        kwargs: dict[str, Any] = {"model": spec.model, "messages": messages}
-        if spec.api_base:
-            kwargs["api_base"] = spec.api_base
-        if spec.api_key:
-            kwargs["api_key"] = spec.api_key
-        elif spec.api_base and spec.model.startswith("openai/") and not os.environ.get("OPENAI_API_KEY"):
-            kwargs["api_key"] = "no-key"  # local OpenAI-compatible servers need none; the SDK insists on one
-        if spec.temperature is not None:
-            kwargs["temperature"] = spec.temperature
-        if spec.max_output_tokens:
-            kwargs["max_tokens"] = spec.max_output_tokens
-        if stop:
-            kwargs["stop"] = stop
+        """One chat completion; transient faults are retried with exponential backoff and jitter.
+
+        A fault no retry can fix (refused connection, unknown host, bad key, unknown model) ends at once.
+        """
+        attempt_once = self._transport(spec)
         attempt = 0
         while True:
             timeout = self.retry.request_timeout
@@ -101,25 +112,87 @@ class ModelClient:
                 timeout = min(timeout, deadline - time.monotonic())
                 if timeout <= 0:
                     raise ModelError(f"{spec.model}: no time left for a model call")
-            started = time.monotonic()
             try:
-                response = litellm.completion(timeout=timeout, num_retries=0, max_retries=0, **kwargs)
-            except Exception as exc:  # litellm raises many types; classify them once here
-                transient, message = _classify(exc, spec)
+                completion = attempt_once(spec, messages, stop, timeout)
+            except CallFailed as exc:
+                message = redact_text(exc.message)  # servers echo keys back in their error text
                 attempt += 1
-                if not transient or attempt > self.retry.retries:
-                    if transient:
+                if not exc.transient or attempt > self.retry.retries:
+                    if exc.transient:
                         message += f" (gave up after {attempt} attempt{'s' if attempt > 1 else ''})"
                     raise ModelError(message) from exc
                 delay = min(self.retry.max_delay, self.retry.base_delay * 2 ** (attempt - 1))
                 delay *= 0.5 + random.random() / 2
+                if exc.retry_after is not None:  # the server knows better than our schedule
+                    delay = min(self.retry.max_delay, exc.retry_after)
                 if deadline is not None and time.monotonic() + delay >= deadline:
                     raise ModelError(message + " (no time left to retry)") from exc
                 if on_retry is not None:
                     on_retry(f"{message}; retry {attempt}/{self.retry.retries} in {delay:.1f}s")
                 time.sleep(delay)
                 continue
-            return _to_completion(response, spec, time.monotonic() - started)
+            # A "\\ud800" escape in a server's JSON is a lone surrogate, which no UTF-8 write accepts.
+            completion.text = encodable(completion.text)
+            return completion
+
+    def _transport(self, spec: ModelSpec) -> Attempt:
+        """The function making one attempt for `spec`: plain HTTP when the server speaks OpenAI, else litellm."""
+        from rlm_cli.engine import openai_http
+
+        endpoint = openai_http.route(spec)
+        if endpoint is None:
+            return _litellm_attempt
+        with self._http_lock:
+            if self._http is None:
+                self._http = openai_http.OpenAIHTTP()
+            http = self._http
+        return lambda spec, messages, stop, timeout: http.complete(endpoint, spec, messages, stop, timeout)
+
+
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds a 429 or 503 asks us to wait: retry-after-ms, or Retry-After in seconds or as an HTTP date."""
+    try:
+        millis = headers.get("retry-after-ms")
+        if millis is not None:
+            return max(float(millis) / 1000, 0.0)
+        value = headers.get("retry-after")
+        if value is None:
+            return None
+        if value.strip().replace(".", "", 1).isdigit():
+            return float(value)
+        import email.utils  # rare: most servers send seconds
+
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(when.timestamp() - time.time(), 0.0)
+
+
+def _litellm_attempt(
+    spec: ModelSpec, messages: list[dict[str, str]], stop: list[str] | None, timeout: float
+) -> Completion:
+    """One attempt through litellm, for providers whose APIs need its translation."""
+    litellm = _lib()
+    kwargs: dict[str, Any] = {"model": spec.model, "messages": messages}
+    if spec.api_base:
+        kwargs["api_base"] = spec.api_base
+    if spec.api_key:
+        kwargs["api_key"] = spec.api_key
+    if spec.temperature is not None:
+        kwargs["temperature"] = spec.temperature
+    if spec.max_output_tokens:
+        kwargs["max_tokens"] = spec.max_output_tokens
+    if stop:
+        kwargs["stop"] = stop
+    started = time.monotonic()
+    try:
+        response = litellm.completion(timeout=timeout, num_retries=0, max_retries=0, **kwargs)
+    except Exception as exc:  # litellm raises many types; classify them once here
+        transient, message = _classify(exc, spec)
+        headers = getattr(getattr(exc, "response", None), "headers", None)
+        wait = retry_after(headers) if isinstance(headers, Mapping) else None
+        raise CallFailed(message, transient, wait) from exc
+    return _to_completion(response, spec, time.monotonic() - started)
 
 
 def _to_completion(response: Any, spec: ModelSpec, latency: float) -> Completion:
@@ -152,7 +225,7 @@ def _classify(exc: Exception, spec: ModelSpec) -> tuple[bool, str]:
     detail = _clean_detail(str(getattr(exc, "message", None) or exc))
     status = getattr(exc, "status_code", None)
     if _is_connect_failure(exc):
-        return True, f"cannot connect to {spec.model}{where}: is the server running and the URL right?"
+        return False, f"cannot connect to {spec.model}{where}: is the server running and the URL right?"
     if name == "AuthenticationError" or "missing credentials" in detail.lower():
         return False, f"authentication failed for {spec.model}{where}: check the API key ({detail})"
     if name == "RateLimitError":
@@ -184,12 +257,15 @@ def _clean_detail(text: str) -> str:
 
 
 def _is_connect_failure(exc: BaseException) -> bool:
-    """True when no connection could be made at all (refused, unknown host), whatever litellm calls it."""
+    """True when no connection could be made at all (refused, unknown host), whatever litellm calls it.
+
+    A connect timeout is not one: the host may only be slow, so it is retried like any timeout.
+    """
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, ConnectionRefusedError) or type(current).__name__ in {"ConnectError", "ConnectTimeout"}:
+        if isinstance(current, ConnectionRefusedError) or type(current).__name__ == "ConnectError":
             return True
         current = current.__cause__ or current.__context__
     return False

@@ -124,6 +124,8 @@ def fence_bare_code(text: str) -> str:
     almost never parses, and a lone name or literal is an answer, not code.
     """
     stripped = text.strip()
+    if stripped.endswith("```") and stripped.count("```") == 1:
+        stripped = stripped[:-3].strip()  # a closing fence with no opening one: the code before it is still code
     if not stripped or "```" in stripped or _FINAL_LINE.search(stripped):
         return text
     try:

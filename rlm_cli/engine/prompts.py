@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rlm_cli.engine.guide import Ask, Guide
+from rlm_cli.engine.guide import Guide
 
 SYSTEM_PROMPT = """\
 You answer a question about an input too large to read at once. The input is loaded in a Python \
@@ -107,12 +107,10 @@ class Opening:
     messages: list[dict[str, str]]
 
 
-def opening(
-    question: str, docs: Sequence[Any], separator_template: str, sub_chars: int, guide: Guide, ask: Ask | None = None
-) -> Opening:
-    """What the root model first sees; `--dry-run --verbose` prints these same messages (with no `ask`)."""
+def opening(question: str, docs: Sequence[Any], separator_template: str, sub_chars: int, guide: Guide) -> Opening:
+    """What the root model first sees; `--dry-run --verbose` prints these same messages."""
     system = system_prompt(separator_template, sub_chars, guide.system())
-    intro = metadata(question, docs, guide.opening(question, docs, ask))
+    intro = metadata(question, docs, guide.opening(question, docs))
     return Opening([{"role": "system", "content": system}, {"role": "user", "content": intro}])
 
 
@@ -124,12 +122,10 @@ def cell_feedback(index: int, output: str, cut: int) -> str:
 
 
 CONTINUE = (
-    "The question: {question}\n{reminder}If the output above answers exactly this question, reply FINAL(answer) "
-    "with the answer itself. Otherwise write the next ```repl block."
+    "The question: {question}\nIf the output above answers exactly this question, reply FINAL(answer) with the "
+    "answer itself. Otherwise write the next ```repl block."
 )
-CONTINUE_FAILED = (
-    "The question: {question}\n{reminder}Your code stopped with an error (see above). Fix it and run it again."
-)
+CONTINUE_FAILED = "The question: {question}\nYour code stopped with an error (see above). Fix it and run it again."
 NO_CODE = (
     "Your reply had no ```repl code block and no FINAL(...). Write a ```repl block that looks at `context`, "
     "or, if a REPL output already showed the answer, reply FINAL(answer)."

@@ -271,6 +271,19 @@ def _items(answer: str) -> list[str]:
     return [item.strip().strip("'\"()[]` .") for item in re.split(r"[,;\n]+", answer)]
 
 
+_COUNTED = re.compile(r"""['"]?([\w./:@-]+)['"]?\s*(?:,|:|=)\s*(\d+)\b""")
+
+
+def all_counted(answer: str, output: str, least: int = 3) -> dict[str, int]:
+    """The counts an output printed per item (`('a', 3)`, `a: 3`, `{'a': 3}`), when the answer names every one
+    of at least `least` items although their counts differ: a list answer that applied no condition to them."""
+    counts = {name: int(n) for name, n in _COUNTED.findall(output) if not name.isdigit()}
+    items = {item for item in _items(answer) if item}
+    if len(counts) < least or len(set(counts.values())) < 2 or items != set(counts):
+        return {}
+    return counts
+
+
 def repeated_items(answer: str) -> list[str]:
     """Names a list answer gives more than once: a top 3 of `sorted(paths)[:3]` instead of counted paths."""
     seen: set[str] = set()

@@ -72,6 +72,11 @@ NO_CODE_KEY = (
     "To see the lines that mention {key!r}, reply with only this block:\n```repl\n"
     "for line in grep({key!r})[:10]:\n    print(line)\n```"
 )
+ALL_COUNTED = (
+    "Your answer names every item the output counted ({counts}), although their counts differ. If the question "
+    "asks only for some of them, keep those whose count fits it (in code) and answer with those; if it asks for "
+    "all of them, reply FINAL(answer) again."
+)
 UNSUPPORTED = (
     "Your answer contains {values}, which no REPL output showed as a result. Do not guess: compute it "
     "from `context` in a ```repl block and print it first. If you are sure, reply FINAL(answer) again."
@@ -95,18 +100,4 @@ NONE_COUNTED = (
 OFF_KEY = (
     "Your answer {answer} is in the input only on lines that do not mention {term!r}, so it is likely another "
     "item's value. Print the lines of grep({term!r}) and answer with the value on them."
-)
-
-READ_QUESTION = (
-    "Restate this question about a large text input in exactly three lines, and write nothing else:\n"
-    "FIND: what the answer gives (a number, one value, a list of names, an explanation)\n"
-    "CONDITION: the exact test that decides what counts, with every number in it written as a Python comparison "
-    "(count == 2, count >= 3, status >= 500, top 3), or none\n"
-    "FORM: how the answer is written\n\n"
-    "Question: {question}"
-)
-QUESTION_READ = "The question, read as a task:\n{reading}"
-UNTESTED_CONDITION = (
-    "The question was read as {condition!r}, but no code you ran tests {test}, so the output is not that answer "
-    "yet. Compute it: count per item if needed, keep what passes {test}, print it, then answer."
 )

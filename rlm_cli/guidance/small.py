@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from rlm_cli.engine.guide import Advice, Ask, Block
+from rlm_cli.engine.guide import Advice, Block
 from rlm_cli.guidance import checks, nudges
 from rlm_cli.guidance.describe import describe
-from rlm_cli.guidance.reading import Reading, read_question
 from rlm_cli.inputs.bundle import SEPARATOR_TEMPLATE
 
 # Longer output lines are data dumps, not evidence for an answer (grep shows at most this much of a line).
 EVIDENCE_LINE = 500
+LONG_ANSWER = 5_000
 _NOTHING_FOUND = re.compile(r"\A\s*(\[\]|\{\}|set\(\)|\(\)|0|None|''|\"\"|Counter\(\)|)\s*\Z")
 _UNDEFINED = re.compile(r"^NameError: name '(\w+)' is not defined", re.MULTILINE)
 
@@ -39,28 +39,19 @@ class SmallModelGuide:
         self.last: Block | None = None  # the block an answer comes from
         self.flaws: list[checks.Flaw] = []  # its mistakes that its output does not show
         self.raised: set[str] = set()  # doubts raised once already
-        self.codes: list[str] = []  # every block run, to see which tests the code ever made
-        self.reading: Reading | None = None  # the model's own structured reading of the question
 
     def system(self) -> str:
         return nudges.EXAMPLES
 
-    def opening(self, question: str, documents: Sequence[Any], ask: Ask | None) -> list[str]:
+    def opening(self, question: str, documents: Sequence[Any]) -> list[str]:
         self.texts = [SEPARATOR_TEMPLATE.format(path=d.path) for d in documents] + [d.text for d in documents]
         description = describe(question, documents)
         self.shapes = description.shapes
         self.seen.append("\n".join(description.sections))
-        self.reading = read_question(question, ask) if ask is not None else None
-        if self.reading is None:
-            return description.sections
-        return [nudges.QUESTION_READ.format(reading=self.reading.text()), *description.sections]
-
-    def reminder(self, question: str) -> str:
-        return f"(read as: {self.reading.text('; ')})" if self.reading else ""
+        return description.sections
 
     def after_block(self, question: str, block: Block) -> list[Advice]:
         self.seen.append(block.output)
-        self.codes.append(block.code)
         self.last = block
         advice = [Advice(note.text(), f"note on `{note.name}`: it holds None") for note in block.notes]
         if block.ok and found_nothing(block.output):
@@ -91,16 +82,21 @@ class SmallModelGuide:
                 return advice
         return None
 
-    def _doubts(self, question: str, answer: str) -> Any:
-        if self.reading and (test := self.reading.untested(self.codes)):
-            text = nudges.UNTESTED_CONDITION.format(condition=self.reading.condition, test=test)
-            yield "condition", Advice(text, f"the code never tested {test}, the question's condition")
+    def _doubts(self, question: str, answer: str) -> Iterator[tuple[str, Advice]]:
+        if len(answer) > LONG_ANSWER:
+            return  # a long answer is a report, not a value: nothing below applies, and scanning it is slow
         if self.flaws:
             yield "flaw", Advice(nudges.FLAWED_ANSWER, f"final answer from flawed code ({self.flaws[0].notice})")
         last = self.last.output if self.last else ""
         nothing = self.last is not None and self.last.ok and found_nothing(last)
-        if nothing or any(note.kind == "only_none" for note in (self.last.notes if self.last else ())):
+        # The size of a collection of only None (`len({None})` is 1) counts nothing; a Counter({None: 17})
+        # printed beside it may still hold the answer.
+        notes = self.last.notes if self.last else ()
+        if nothing or any(n.kind == "only_none" and answer.strip() == str(n.total) for n in notes):
             yield "empty", Advice(nudges.EMPTY_ANSWER, "final answer right after code that found nothing")
+        if counts := checks.all_counted(answer, last):
+            shown = ", ".join(f"{name}: {n}" for name, n in counts.items())
+            yield "all_counted", Advice(nudges.ALL_COUNTED.format(counts=shown), "answer names every counted item")
         if repeated := checks.repeated_items(answer):
             values = ", ".join(repeated[:3])
             yield "repeated", Advice(nudges.REPEATED_ITEMS.format(values=values), f"answer repeats {repeated[:3]}")

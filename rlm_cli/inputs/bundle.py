@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import mmap
 import os
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -16,14 +15,7 @@ if TYPE_CHECKING:
     from rlm_cli.inputs.corpus import Corpus
 
 SEPARATOR_TEMPLATE = "=== FILE: {path} ===\n"
-SEPARATOR_PATTERN = re.compile(r"^=== FILE: (.*) ===$", re.MULTILINE)
 PAGE_MARKER_TEMPLATE = "--- page {page} ---"
-SEPARATOR_DESCRIPTION = (
-    "`context` is every input document concatenated in order; each one starts with its own header line "
-    "`=== FILE: <path> ===` (regex `^=== FILE: (.*) ===$`, multiline), followed by the document's text; "
-    "PDF text has a line `--- page N ---` before each page. `documents[i].text` is the exact text of one "
-    "document without its header."
-)
 
 CONTEXT_FILE = "context.txt"
 INDEX_FILE = "index.json"
@@ -98,8 +90,9 @@ def write_bundle(corpus: Corpus, directory: str) -> str:
                 }
             )
     index_path = os.path.join(directory, INDEX_FILE)
+    index = {"version": _FORMAT_VERSION, "context": CONTEXT_FILE, "chars": offset, "documents": entries}
     with open(index_path, "w", encoding="utf-8") as out:
-        json.dump({"version": _FORMAT_VERSION, "context": CONTEXT_FILE, "chars": offset, "documents": entries}, out)
+        out.write(json.dumps(index))  # one call to the C encoder; json.dump streams through the Python one
     return index_path
 
 

@@ -13,6 +13,7 @@ import mimetypes
 import os
 import stat
 import time
+import warnings
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -66,6 +67,12 @@ _BOMS = (
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
 _NO_MAGIC_WARNING = "libmagic is not available; file types were guessed from NUL bytes and file extensions"
+OUTSIDE_REASON = "symlink to outside the given paths (--follow-symlinks loads it)"
+# .gitignore files are untrusted input: re2 matches in linear time whatever the pattern (Python's re can
+# take minutes on `*a*a*b`), a line longer than any path is no pattern, and only this much is read.
+_PATTERN_BACKEND = "re2"
+_MAX_PATTERN_CHARS = 4096
+_MAX_IGNORE_BYTES = 1 << 20
 _READ_ERRORS = (OSError, EOFError, zlib.error)
 
 
@@ -79,6 +86,7 @@ class CorpusOptions:
     gitignore: bool = True
     max_file_size: int = 50_000_000
     max_total_size: int = 1_000_000_000
+    follow_symlinks: bool = False
 
 
 class _LineCount:
@@ -230,15 +238,49 @@ class _IgnoreFile:
     dirs: PathSpec
 
     @classmethod
-    def read(cls, path: str, base: str) -> _IgnoreFile | None:
-        with open(path, "rb") as f:
-            lines = f.read().decode("utf-8", "replace").splitlines()
-        files = GitIgnoreSpec.from_lines(lines)
-        return cls(base, files, PathSpec(files.patterns)) if files.patterns else None
+    def read(cls, path: str, base: str, notes: list[str]) -> _IgnoreFile | None:
+        """Compile one ignore file; lines that are no valid or sane pattern are skipped, each with a note."""
+        # Non-blocking: a .gitignore that is a named pipe must not hang the walk.
+        with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise OSError(errno.EINVAL, "not a regular file")
+            data = f.read(_MAX_IGNORE_BYTES + 1)
+        if len(data) > _MAX_IGNORE_BYTES:
+            notes.append(f"{path}: only its first {_MAX_IGNORE_BYTES:,} bytes were applied")
+        files = compile_patterns(data[:_MAX_IGNORE_BYTES].decode("utf-8", "replace").splitlines(), path, notes)
+        return cls(base, files, PathSpec(files.patterns, backend=_PATTERN_BACKEND)) if files.patterns else None
 
     def verdict(self, rel: str, is_dir: bool) -> bool | None:
         sub = rel[len(self.base) :]
         return (self.dirs.check_file(sub + "/") if is_dir else self.files.check_file(sub)).include
+
+
+def compile_patterns(lines: list[str], source: str, notes: list[str]) -> GitIgnoreSpec:
+    """gitignore-style patterns, compiled once for linear-time matching; a bad line is noted and skipped."""
+    kept: list[tuple[int, str]] = []
+    for number, line in enumerate(lines, 1):
+        if len(line) > _MAX_PATTERN_CHARS:
+            notes.append(f"{source}:{number}: pattern skipped (longer than {_MAX_PATTERN_CHARS} characters)")
+        else:
+            kept.append((number, line))
+    try:
+        return _compile([line for _, line in kept])
+    except Exception:  # pathspec and re2 raise several types for a pattern they refuse: find which, line by line
+        good = []
+        for number, line in kept:
+            try:
+                _compile([line])
+            except Exception as e:
+                notes.append(f"{source}:{number}: pattern skipped ({_printable(str(e))[:100]})")
+            else:
+                good.append(line)
+        return _compile(good)
+
+
+def _compile(lines: list[str]) -> GitIgnoreSpec:
+    with warnings.catch_warnings():  # Python's re warns about odd sets on stderr; such a line still compiles
+        warnings.simplefilter("ignore")
+        return GitIgnoreSpec.from_lines(lines, backend=_PATTERN_BACKEND)
 
 
 def _ignored(stack: tuple[_IgnoreFile, ...], rel: str, is_dir: bool) -> bool:
@@ -255,20 +297,22 @@ class _Planner:
 
     def __init__(self, options: CorpusOptions) -> None:
         self.options = options
-        self.include = GitIgnoreSpec.from_lines(options.include) if options.include else None
-        self.exclude = GitIgnoreSpec.from_lines(options.exclude) if options.exclude else None
-        self.exclude_dirs = PathSpec(self.exclude.patterns) if self.exclude else None
+        self.warnings: list[str] = []
+        self.include = compile_patterns(options.include, "--include", self.warnings) if options.include else None
+        self.exclude = compile_patterns(options.exclude, "--exclude", self.warnings) if options.exclude else None
+        self.exclude_dirs = PathSpec(self.exclude.patterns, backend=_PATTERN_BACKEND) if self.exclude else None
         self.entries: list[_Candidate | Skipped] = []
         self.seen_files: dict[tuple[int, int], str] = {}
         self.seen_dirs: dict[tuple[int, int], str] = {}
         self.ignored = 0
-        self.warnings: list[str] = []
+        self.roots: list[str] = []  # the given paths, resolved: symlinks may not lead out of them
 
     def plan(self, paths: list[str], stdin: BinaryIO | None) -> list[_Candidate | Skipped]:
         if paths.count("-") > 1:
             raise InputError("'-' (stdin) can be given only once")
         if "-" in paths and stdin is None:
             raise InputError("'-' means stdin, but there is no stdin to read")
+        self.roots = [os.path.realpath(path) for path in paths if path != "-"]
         stats: list[os.stat_result | OSError | None] = []
         for path in paths:
             if path == "-":
@@ -355,7 +399,7 @@ class _Planner:
 
     def _read_ignore(self, path: str, base: str) -> _IgnoreFile | None:
         try:
-            return _IgnoreFile.read(path, base)
+            return _IgnoreFile.read(path, base, self.warnings)
         except FileNotFoundError:
             return None
         except OSError as e:
@@ -381,6 +425,9 @@ class _Planner:
                 continue
             rel = inner + entry.name
             shown = _join_display(display, entry.name)
+            if entry.is_symlink() and not self.options.follow_symlinks and not self._inside(entry.path):
+                self.entries.append(Skipped(shown, OUTSIDE_REASON))
+                continue
             try:
                 st = entry.stat()
             except OSError as e:
@@ -397,6 +444,11 @@ class _Planner:
             else:
                 self.seen_dirs[st.st_dev, st.st_ino] = shown
                 yield entry.path, shown, rel + "/", prefix, ignores
+
+    def _inside(self, path: str) -> bool:
+        """Whether `path`, every symlink resolved, is one of the given paths or lies below one."""
+        real = os.path.realpath(path)
+        return any(real == root or real.startswith(root.rstrip(os.sep) + os.sep) for root in self.roots)
 
     def _left_out(
         self, entry: os.DirEntry[str], rel: str, repo_rel: str, ignores: tuple[_IgnoreFile, ...], is_dir: bool

@@ -15,7 +15,9 @@ from rlm_cli.inputs import records as recordlib
 from rlm_cli.repl import classify as classifylib
 
 REPR_LIMIT = 2_000
-GREP_AROUND = 250  # characters shown on each side of a match in a long line
+# Characters shown on each side of a match in a long line: a window stays under 500 characters, the length past
+# which an output line reads as a dump of data rather than a result (guidance/small.py: EVIDENCE_LINE).
+GREP_AROUND = 200
 
 
 def to_text(value: Any) -> str:
@@ -129,6 +131,21 @@ def preloaded() -> dict[str, Any]:
     }
 
 
+class RecordList(list):  # type: ignore[type-arg]
+    """What records() returns: a list that, called, gives the records again.
+
+    Code often names its list after the function (`records = records()`) and calls `records()` again further
+    down the same cell; that keeps working, and the REPL puts the function back after the cell.
+    """
+
+    def __init__(self, again: Callable[..., Any]) -> None:
+        super().__init__()
+        self._again = again
+
+    def __call__(self, doc: Any = None) -> RecordList:
+        return self._again(doc)
+
+
 def helpers(
     context: str, documents: Sequence[Any], ask: classifylib.Ask | None = None, question: str = ""
 ) -> dict[str, Callable[..., Any]]:
@@ -190,7 +207,7 @@ def helpers(
             years.append(recordlib.guess_year(d.text for d in documents))
         return years[0]
 
-    def records(doc: Any = None) -> list[recordlib.Record]:
+    def records(doc: Any = None) -> RecordList:
         """One dict per non-blank line of every document (or of `doc`, a document or its path)."""
         wanted = [
             i
@@ -199,7 +216,7 @@ def helpers(
         ]
         if doc is not None and not wanted:
             raise ValueError(f"no document {doc!r}; see [d.path for d in documents]")
-        out: list[recordlib.Record] = []
+        out = RecordList(records)
         for i in wanted:
             if i not in parsed:
                 parsed[i] = recordlib.parse_lines(documents[i].path, documents[i].text, logs_year())

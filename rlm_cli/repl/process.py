@@ -12,7 +12,6 @@ import dataclasses
 import itertools
 import os
 import select
-import shutil
 import signal
 import socket
 import subprocess
@@ -25,9 +24,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rlm_cli.errors import BudgetExhausted, SandboxError
-from rlm_cli.repl import protocol
+from rlm_cli.repl import protocol, workdir
 from rlm_cli.repl.child import CappedOutput
-from rlm_cli.repl.sandbox import SandboxPolicy, child_env, prepare_workdir, reap, shield_parent
+from rlm_cli.repl.sandbox import SandboxPolicy, child_env, prepare_workdir, reap, release_ids, shield_parent
 
 # Extra seconds past --exec-timeout before the parent kills a cell that ignored its own timer.
 KILL_GRACE_S = 3.0
@@ -90,9 +89,9 @@ class ReplProcess:
     def __init__(self, write_input: Callable[[str], str], config: ReplConfig, on_llm: OnLLM) -> None:
         self.config = config
         self.on_llm = on_llm
-        self.workdir = tempfile.mkdtemp(prefix="rlm-repl-")
-        self.bundle = write_input(self.workdir)
-        prepare_workdir(self.workdir)
+        self.workdir, self._workdir_lock = workdir.create()
+        self._write_input = write_input
+        self.bundle: str | None = None  # written by the first start, which may run in a thread (start_soon)
         # The child's stderr, kept outside its workdir: a file there could be swapped for a symlink
         # that a restart would open, as root, for the next child to write into.
         self.stderr = tempfile.TemporaryFile(prefix="rlm-repl-stderr-")  # noqa: SIM115 - closed by close()
@@ -101,9 +100,45 @@ class ReplProcess:
         self.warnings: list[str] = []
         self._ids = itertools.count(1)
         self._lost_why: str | None = None  # set when a child was killed outside a cell; told with the next one
+        self._starting: threading.Thread | None = None
+        self._start_error: BaseException | None = None
 
     # --- life cycle -------------------------------------------------------------------------
+    def start_soon(self, on_started: Callable[[list[str]], None] | None = None) -> None:
+        """Spawn the child now and finish its start in a thread, so writing the input and the child's boot
+        overlap the first model call. The first cell (or variable read) waits for it and raises what the start
+        raised; `on_started` gets the sandbox's warnings once the child is up.
+
+        The spawn stays in the calling thread: the child dies with the thread that forked it (PR_SET_PDEATHSIG).
+        """
+        self._spawn()
+
+        def finish() -> None:
+            try:
+                self._handshake()
+            except BaseException as exc:  # handed to the thread that needs the child
+                self._start_error = exc
+                return
+            if on_started is not None:
+                on_started(self.warnings)
+
+        self._starting = threading.Thread(target=finish, name="rlm-repl-start", daemon=True)
+        self._starting.start()
+
+    def _started(self) -> None:
+        """Wait for a start begun by start_soon, and raise its error here."""
+        if self._starting is not None:
+            self._starting.join()
+            self._starting = None
+        error, self._start_error = self._start_error, None
+        if error is not None:
+            raise error
+
     def start(self) -> None:
+        self._spawn()
+        self._handshake()
+
+    def _spawn(self) -> None:
         policy = self.config.sandbox
         if policy is not None and policy.enabled:
             shield_parent()
@@ -127,6 +162,14 @@ class ReplProcess:
         self.sock = parent_sock
         with _live_lock:
             _live.add(self)
+
+    def _handshake(self) -> None:
+        """Write the input once (the child boots meanwhile), then hand it the input and the policy."""
+        if self.bundle is None:
+            self.bundle = self._write_input(self.workdir)
+            prepare_workdir(self.workdir)
+        policy = self.config.sandbox
+        assert self.sock is not None
         init = {
             "op": "init",
             "bundle": self.bundle,
@@ -136,7 +179,7 @@ class ReplProcess:
         }
         limit = time.monotonic() + START_TIMEOUT_S
         try:
-            protocol.send(parent_sock, init, limit)
+            protocol.send(self.sock, init, limit)
             ready = self._recv(limit)
             warnings = ready.get("warnings")
             if ready["op"] != "ready" or not isinstance(warnings, list):
@@ -145,7 +188,7 @@ class ReplProcess:
             detail = self._stderr_tail() or str(exc)
             self.close(graceful=False)
             raise SandboxError(f"the REPL process failed to start: {detail}") from exc
-        self.warnings = [str(w) for w in warnings]
+        self.warnings = [w for w in warnings if isinstance(w, str)]
 
     def _stderr_tail(self) -> str:
         """The child's last stderr line; pread, since the child shares the file offset."""
@@ -174,6 +217,12 @@ class ReplProcess:
 
     def close(self, graceful: bool = True) -> None:
         """Stop the child and its whole process group, and remove the temp dir."""
+        starting = self._starting
+        if starting is not None and starting is not threading.current_thread():
+            if starting.is_alive():  # still booting: nothing in it to keep, and waiting would only delay the end
+                graceful = False
+                self._kill()
+            starting.join()  # at once: the kill made its handshake fail
         if graceful and self.sock is not None and self.proc is not None:
             with contextlib.suppress(protocol.ChannelClosed):
                 protocol.send(self.sock, {"op": "exit"}, time.monotonic() + 1)
@@ -182,7 +231,10 @@ class ReplProcess:
         self._kill()
         with _live_lock:
             _live.discard(self)
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        release_ids(self.workdir)  # its processes are dead: the sandbox uid may serve another REPL
+        lock, self._workdir_lock = self._workdir_lock, -1
+        if lock >= 0:  # close() runs again from kill_all() at exit
+            workdir.remove(self.workdir, lock)
         self.stderr.close()
 
     def _recv(self, limit: float) -> dict[str, Any]:
@@ -198,6 +250,7 @@ class ReplProcess:
         started = time.monotonic()
         lost, self._lost_why = self._lost_why, None
         try:
+            self._started()
             if self.sock is None:
                 self.start()
             result = self._run(code, timeout, deadline, started)
@@ -303,6 +356,7 @@ class ReplProcess:
 
     def get_var(self, name: str) -> str | None:
         """The value of a REPL variable as text, or None when it does not exist or the child failed."""
+        self._started()
         if self.sock is None:
             return None
         ident = next(self._ids)

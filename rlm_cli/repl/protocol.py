@@ -10,11 +10,18 @@ from __future__ import annotations
 import json
 import socket
 import struct
+import sys
 import time
 from typing import Any
 
+from rlm_cli.sanitize import encodable
+
 _HEADER = struct.Struct(">I")
 MAX_FRAME = 64 * 1024 * 1024
+# A peer that closed its end must give EPIPE, never SIGPIPE: the CLI restores SIGPIPE's default for
+# its stdout, and the signal would kill the parent over a dead child. macOS has SO_NOSIGPIPE instead.
+_NO_SIGPIPE = getattr(socket, "MSG_NOSIGNAL", 0)
+_SO_NOSIGPIPE = 0x1022
 
 
 class ChannelClosed(Exception):
@@ -37,10 +44,15 @@ def _bound(sock: socket.socket, deadline: float | None) -> None:
 
 def send(sock: socket.socket, message: dict[str, Any], deadline: float | None = None) -> None:
     """Send one frame; a peer that stops reading makes this fail at `deadline` instead of blocking."""
-    data = json.dumps(message, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    # "replace": a lone surrogate (model code may print one) is not UTF-8 and becomes "?".
+    data = json.dumps(message, ensure_ascii=False).encode("utf-8", "replace")
+    frame = memoryview(_HEADER.pack(len(data)) + data)
+    if not _NO_SIGPIPE and sys.platform == "darwin":
+        sock.setsockopt(socket.SOL_SOCKET, _SO_NOSIGPIPE, 1)
     try:
-        _bound(sock, deadline)
-        sock.sendall(_HEADER.pack(len(data)) + data)
+        while frame:
+            _bound(sock, deadline)
+            frame = frame[sock.send(frame, _NO_SIGPIPE) :]
     except TimeoutError as exc:
         raise ChannelTimeout("it stopped reading") from exc
     except OSError as exc:
@@ -64,14 +76,32 @@ def _read_exact(sock: socket.socket, size: int, deadline: float | None) -> bytes
 
 
 def recv(sock: socket.socket, max_frame: int = MAX_FRAME, deadline: float | None = None) -> dict[str, Any]:
-    """Read one frame; the size is checked before anything is allocated for the body."""
+    """Read one frame; the size is checked before anything is allocated for the body.
+
+    Whatever the bytes, this returns a message or raises ChannelClosed: invalid UTF-8 is replaced,
+    JSON nested past the decoder's recursion limit is a ProtocolError, and the strings of a message
+    (top level, or in a top-level list) come back free of lone surrogates.
+    """
     (size,) = _HEADER.unpack(_read_exact(sock, _HEADER.size, deadline))
     if size > max_frame:
         raise ProtocolError(f"oversized message ({size} bytes)")
+    body = _read_exact(sock, size, deadline).decode("utf-8", "replace")
     try:
-        message = json.loads(_read_exact(sock, size, deadline).decode("utf-8", "surrogatepass"))
+        message = json.loads(body)
     except ValueError as exc:
-        raise ProtocolError(f"malformed message: {exc}") from exc
+        raise ProtocolError(f"malformed message: {str(exc)[:200]}") from exc
+    except RecursionError as exc:
+        raise ProtocolError("malformed message: nested too deeply") from exc
     if not isinstance(message, dict) or not isinstance(message.get("op"), str):
         raise ProtocolError("malformed message: not an object with an op")
+    return _encodable(message)
+
+
+def _encodable(message: dict[str, Any]) -> dict[str, Any]:
+    """A "\\ud800" escape decodes to a lone surrogate, which would fail every later write of the text."""
+    for key, value in message.items():
+        if isinstance(value, str):
+            message[key] = encodable(value)
+        elif isinstance(value, list):
+            message[key] = [encodable(item) if isinstance(item, str) else item for item in value]
     return message

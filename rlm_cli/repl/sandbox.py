@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import itertools
 import os
 import resource
 import signal
 import stat
 import struct
 import sys
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,10 +37,12 @@ _GiB = 1 << 30
 # A private sandbox uid is _UID_BASE + parent pid * _SLOTS + the workdir's slot: above systemd's
 # container ranges and below 2**31 for any pid_max, unique among live sandboxes, so everything running
 # under one uid belongs to one REPL child (its own process budget, and reap() kills no neighbour).
+# A slot is held from the workdir's first use until release_ids(): never shared by two live REPLs.
+# With every slot taken, a REPL runs as nobody, which reap() never kills by uid.
 _UID_BASE = 2_000_000_000
 _SLOTS = 32
 _slot_of: dict[str, int] = {}
-_next_slot = itertools.count()
+_slots_lock = threading.Lock()
 _NOBODY = 65534
 # All of rlm_cli, not just repl/: the child imports inputs/ too.
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -147,13 +149,28 @@ def _sandbox_ids(workdir: str) -> tuple[int, int] | None:
     if sys.platform != "linux" or os.geteuid() != 0:
         return None
     key = os.path.realpath(workdir)
-    slot = _slot_of.get(key)
-    if slot is None:
-        slot = _slot_of.setdefault(key, next(_next_slot) % _SLOTS)
+    with _slots_lock:
+        slot = _slot_of.get(key)
+        if slot is None:
+            free = sorted(set(range(_SLOTS)) - set(_slot_of.values()))
+            slot = _slot_of[key] = free[0] if free else -1  # -1: nobody, decided once for both callers
+    if slot < 0:
+        return _NOBODY, _NOBODY
     private = _UID_BASE + os.getpid() * _SLOTS + slot
     if _id_mapped("/proc/self/uid_map", private) and _id_mapped("/proc/self/gid_map", private):
         return private, private
     return _NOBODY, _NOBODY
+
+
+def release_ids(workdir: str) -> None:
+    """Free the workdir's slot once its REPL child and everything it started are dead."""
+    with _slots_lock:
+        _slot_of.pop(os.path.realpath(workdir), None)
+
+
+def is_sandbox_uid(uid: int) -> bool:
+    """A uid this parent's sandbox may hand a workdir to (a private one, or the shared fallback)."""
+    return uid >= _UID_BASE or uid == _NOBODY
 
 
 def _id_mapped(map_path: str, ident: int) -> bool:
