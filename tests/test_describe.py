@@ -100,3 +100,18 @@ def test_a_field_with_one_value_everywhere_is_said_not_to_tell_records_apart():
     shown = "\n".join(describe("Which jobs ran?", _docs(("c.log", log))).sections)
     assert "they do not tell records apart" in shown and """r["host"] == 'node-1'""" in shown
     assert """r["service"] == 'cron'""" in shown
+
+
+def test_labels_the_question_lists_and_the_data_never_writes_come_with_a_classify_block():
+    lines = "".join(
+        f"Date: 2024-01-0{i} || User: 1{i} || Instance: {q}\n"
+        for i, q in enumerate(["Who wrote Emma?", "Why is ice slippery?", "Where is Petra?"], 1)
+    )
+    question = "Label each line human (a person), description (a reason) or location (a place). Which is most common?"
+    sections = describe(question, _docs(("q.txt", lines))).sections
+    block = "labels = classify([r[\"message\"] for r in records()], ['human', 'description', 'location'])"
+    assert block in sections[-1] and "records() would only cut them" not in "\n".join(sections)
+    # Labels the records write are counted from the data, not judged again.
+    written = lines.replace("?\n", "? (location)\n")
+    assert not any("classify(" in s for s in describe(question, _docs(("q.txt", written))).sections)
+    assert not any("classify(" in s for s in describe("Is the light red or green?", _docs(("q.txt", lines))).sections)

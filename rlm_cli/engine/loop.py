@@ -204,10 +204,10 @@ class RLM:
             if self.repl is not None:
                 self.repl.close()
 
-    def _start_repl(self, corpus: Corpus) -> ReplProcess:
+    def _start_repl(self, corpus: Corpus, question: str) -> ReplProcess:
         repl = ReplProcess(
             lambda workdir: write_bundle(corpus, workdir),
-            ReplConfig(output_limit=self.config.output_limit),
+            ReplConfig(output_limit=self.config.output_limit, question=question),
             self._on_llm,
         )
         self.repl = repl
@@ -222,7 +222,7 @@ class RLM:
             self.run.warn_once(f"sandbox:{warning}", warning, self.depth)
 
     def _solve(self, question: str, corpus: Corpus) -> Outcome:
-        repl = self._start_repl(corpus)
+        repl = self._start_repl(corpus, question)
         messages = prompts.opening(
             question, corpus.documents, SEPARATOR_TEMPLATE, self.config.sub_chars, self.guide
         ).messages

@@ -28,6 +28,8 @@ record lacks one), plus the record's own keys. `when(text)`: a date or time, to 
 - `llm_query(prompt)`: a helper model answers a prompt you build (it can read about {sub_chars} \
 characters, and sees nothing else). `llm_query_batched(prompts)`: many prompts in parallel, answers \
 in order. Use them to read, classify or summarize text; use code to count and compare.
+- `classify(items, labels)`: sorts items by meaning (never write keyword rules for that): one label \
+per item from the helper model, e.g. `Counter(classify([r["message"] for r in records()], ["bug", "feature"]))`.
 - `FINAL(answer)` ends the run with the answer; `FINAL_VAR(name)` with the value of a variable. \
 `SHOW_VARS()` lists your variables. Variables persist between blocks; `context` cannot be reassigned.
 

@@ -167,6 +167,31 @@ PROSE = (
 )
 
 
+# A list of three or more short names in the question: "bug, feature or question", "a; b; c; d".
+_LIST_SPLIT = re.compile(r"\s*[,;]\s*(?:(?:or|and)\s+)?|\s+(?:or|and)\s+")
+_NAME_LIST = re.compile(rf"[A-Za-z][\w-]*(?:(?:{_LIST_SPLIT.pattern})[A-Za-z][\w-]*)+")
+
+CLASSIFY = (
+    "The question names labels that no line of the input contains ({names}): the records do not say which "
+    "applies, so each must be judged by its meaning, not by its words. classify() asks the helper model:\n"
+    '```repl\nlabels = classify([r["message"] for r in records()], {labels!r})\n'
+    "print(Counter(labels).most_common())\n```"
+)
+
+
+def unwritten_labels(docs_text: Sequence[tuple[str, str]], question: str) -> list[str]:
+    """The longest list of three or more names in the question (explanations in brackets aside) that no
+    document holds: labels the records leave unwritten, to be judged item by item."""
+    plain = re.sub(r"\([^()]*\)", " ", question)
+    lists = [_LIST_SPLIT.split(m.group(0).strip()) for m in _NAME_LIST.finditer(plain)]
+    names = max(lists, key=len, default=[])
+    names = [n for n in names if n]
+    if len(names) < 3:
+        return []
+    held = [n for n in names if any(re.search(rf"\b{re.escape(n)}\b", t, re.IGNORECASE) for _, t in docs_text)]
+    return [] if held else names
+
+
 def describe(question: str, docs: Sequence[Any]) -> Description:
     """The data described from a sample of it, plus every line that holds the question's words."""
     docs_text = [(d.path, d.text) for d in docs]
@@ -175,9 +200,11 @@ def describe(question: str, docs: Sequence[Any]) -> Description:
         sections.append(
             "\n".join(["Lines that contain words of the question, best matches first:", "```text", *samples, "```"])
         )
+    if labels := unwritten_labels(docs_text, question):
+        sections.append(CLASSIFY.format(names=", ".join(labels), labels=labels))
     fields = record_fields(docs_text)
     if not fields:
-        return Description([*sections, PROSE], [])
+        return Description(sections if labels else [*sections, PROSE], [])
     found = question_profile(docs_text, question)
     sections.append(
         "\n".join(
@@ -195,7 +222,8 @@ def describe(question: str, docs: Sequence[Any]) -> Description:
             + ", ".join(f'r["{key}"] == {value!r}' for key, value in same)
             + "."
         )
-    sections.append("To find one fact, grep for it; to count or compare records, start with `recs = records()`.")
+    if not labels:
+        sections.append("To find one fact, grep for it; to count or compare records, start with `recs = records()`.")
     return Description(sections, message_shapes(found))
 
 

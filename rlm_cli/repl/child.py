@@ -295,7 +295,7 @@ def main() -> None:
     repl.namespace.update(replkit.preloaded())
     repl.protected = {
         **repl.builtins,
-        **replkit.helpers(context, documents),
+        **replkit.helpers(context, documents, repl.llm_query_batched, str(init.get("question") or "")),
         "context": context,
         "documents": documents,
     }

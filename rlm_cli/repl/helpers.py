@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from rlm_cli.inputs import records as recordlib
+from rlm_cli.repl import classify as classifylib
 
 REPR_LIMIT = 2_000
 # Characters shown on each side of a match in a long line: a window stays under 500 characters, the length past
@@ -145,8 +146,12 @@ class RecordList(list):  # type: ignore[type-arg]
         return self._again(doc)
 
 
-def helpers(context: str, documents: Sequence[Any]) -> dict[str, Callable[..., Any]]:
-    """The helper functions bound to this REPL's input."""
+def helpers(
+    context: str, documents: Sequence[Any], ask: classifylib.Ask | None = None, question: str = ""
+) -> dict[str, Callable[..., Any]]:
+    """The helper functions bound to this REPL's input; `ask` (llm_query_batched) adds classify(),
+    which gives the helper model the meanings the run's question gives its labels.
+    """
 
     def grep(pattern: str, ignore_case: bool = True, limit: int = 200, around: int = GREP_AROUND) -> list[str]:
         """Matches of a regex (or plain text) as 'path:line: text' across all documents.
@@ -222,7 +227,10 @@ def helpers(context: str, documents: Sequence[Any]) -> dict[str, Callable[..., A
         """A date or time written any common way, as a UTC time to compare with r["time"]."""
         return recordlib.when(text, year or logs_year())
 
-    return {"grep": grep, "chunks": chunks, "records": records, "when": when}
+    bound = {"grep": grep, "chunks": chunks, "records": records, "when": when}
+    if ask is not None:
+        bound["classify"] = classifylib.bind(ask, question)
+    return bound
 
 
 WORD_HELPER = "_rlm_word"

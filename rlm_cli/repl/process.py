@@ -69,6 +69,7 @@ class CellResult:
 class ReplConfig:
     output_limit: int = 20_000
     sandbox: SandboxPolicy | None = None
+    question: str = ""  # where classify() in the REPL finds the meanings of the labels it is given
     python: str = sys.executable
     extra_env: dict[str, str] = field(default_factory=dict)
 
@@ -173,6 +174,7 @@ class ReplProcess:
             "op": "init",
             "bundle": self.bundle,
             "output_limit": self.config.output_limit,
+            "question": self.config.question,
             "sandbox": None if policy is None else dataclasses.asdict(policy),
         }
         limit = time.monotonic() + START_TIMEOUT_S

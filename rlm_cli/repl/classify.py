@@ -1,0 +1,267 @@
+"""`classify()` in the REPL: one label per item, decided by the sub-model for many items per call.
+
+Counting records by meaning ("how many questions ask for a place?", "which log lines are auth failures?")
+needs a judgement per item. One sub-call per item costs hundreds of calls; one call for all of them
+overflows a small model. So items go in numbered batches, the reply must give one `number. label` line per
+item, every line is mapped onto the label set, and only the items whose line was missing or unreadable are
+asked again. Standard library only: the sandboxed REPL child imports this module.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+UNKNOWN = "unknown"
+ITEM_CHARS = 600  # an item longer than this is cut: the label rarely depends on its tail, the prompt size does
+DEFAULT_BATCH = 20
+MAX_BATCH = 100
+MAX_VOTES = 5
+DISCOVER_SAMPLE = 30
+MAX_LABELS = 8
+
+Ask = Callable[[list[str]], list[str]]
+
+_NUMBERED = re.compile(r"^\W*?(\d{1,4})\s*[.):\]=-]*\s*(.*)$")
+_NOISE = re.compile(r"[*`\"'\[\]{}<>]")
+_FIELD_SEPARATOR = re.compile(r"\s+\|\|?\s+")
+_FIELD = re.compile(r"^[A-Za-z][\w -]{0,30}:\s")
+_LEADING_WORD = re.compile(r"^(?:label|class|category|answer)\s*[:=-]\s*", re.IGNORECASE)
+
+
+@dataclass
+class LabelSet:
+    """The labels as the caller wrote them, with optional one-line meanings shown to the sub-model."""
+
+    names: list[str]
+    meanings: dict[str, str]
+
+    @classmethod
+    def of(cls, labels: Sequence[str] | Mapping[str, str]) -> LabelSet:
+        if isinstance(labels, str):
+            labels = [part for part in re.split(r"\s*[,;|/]\s*|\s+or\s+", labels) if part]
+        names = [str(name).strip() for name in labels if str(name).strip()]
+        names = list(dict.fromkeys(names))
+        if len(names) < 2:
+            raise ValueError("classify needs at least two labels, e.g. classify(items, ['bug', 'feature'])")
+        meanings = {}
+        if isinstance(labels, Mapping):
+            meanings = {str(k).strip(): str(v).strip() for k, v in labels.items() if v}
+        return cls(names, meanings)
+
+    def match(self, text: str) -> str | None:
+        """The label a reply line means: exact, then one starting the other ("numeric value", "num"), then a word."""
+        said = _key(_LEADING_WORD.sub("", _NOISE.sub("", text)))
+        if not said:
+            return None
+        keys = {_key(name): name for name in self.names}
+        if said in keys:
+            return keys[said]
+        longer = [k for k in keys if said.startswith(k) and not said[len(k) : len(k) + 1].isalnum()]
+        if longer:
+            return keys[max(longer, key=len)]
+        shorter = [k for k in keys if len(said) >= 3 and k.startswith(said)]
+        if len(shorter) == 1:
+            return keys[shorter[0]]
+        named = [k for k in keys if re.search(rf"(?<![a-z0-9]){re.escape(k)}(?![a-z0-9])", said)]
+        return keys[named[0]] if len(named) == 1 else None
+
+    def explained_by(self, text: str) -> LabelSet:
+        """The labels with the meanings a text gives them as "label (meaning)", as questions often define them."""
+        found = {}
+        for name in self.names:
+            match = re.search(rf"(?<![\w-]){re.escape(name)}\s*\(([^()]{{3,200}})\)", text, re.IGNORECASE)
+            if match and name not in self.meanings:
+                found[name] = match[1].strip()
+        return LabelSet(self.names, {**found, **self.meanings})
+
+    def listing(self) -> str:
+        return "\n".join(f"- {n}: {self.meanings[n]}" if n in self.meanings else f"- {n}" for n in self.names)
+
+
+def _key(text: str) -> str:
+    return " ".join(re.sub(r"[\s_-]+", " ", text.lower()).strip(" .,;:!?()").split())
+
+
+def item_text(item: Any) -> str:
+    """What the sub-model reads for one item: a string as is, a record by its message, on one short line;
+    of a line of `Key: value` fields, the longest value."""
+    if isinstance(item, Mapping):
+        message = item.get("message")
+        item = message if isinstance(message, str) and message else item.get("raw", item)
+    text = " ".join(str(item).split())
+    fields = _FIELD_SEPARATOR.split(text)
+    if len(fields) > 1 and all(_FIELD.match(field) for field in fields):
+        # "Date: ... || User: ... || Text: ...": the free text is the longest value; the dates and ids
+        # around it only distract the judge (small models copy them into their answer lines).
+        text = max((field.split(":", 1)[1].strip() for field in fields), key=len)
+    return text if len(text) <= ITEM_CHARS else text[:ITEM_CHARS] + " ..."
+
+
+def batch_prompt(texts: Sequence[str], labels: LabelSet, instruction: str) -> str:
+    """The request for one batch; the instructions come first so every batch shares the same prefix."""
+    head = f"{instruction.strip()}\n\n" if instruction.strip() else ""
+    items = "\n".join(f"{i}. {text}" for i, text in enumerate(texts, start=1))
+    return (
+        f"{head}Give each numbered item below exactly one of these labels:\n{labels.listing()}\n\n"
+        f"Items:\n{items}\n\n"
+        f'Reply with {len(texts)} lines, one per item in the same order, each written as "number. label", '
+        "using only the labels listed above. Judge each item on its own: do not answer it, and do not go "
+        "through the labels in turn. Write nothing else."
+    )
+
+
+def parse_reply(reply: str, size: int, labels: LabelSet) -> dict[int, str]:
+    """Item number (from 1) -> label for the lines of a reply that name one; unreadable lines are left out.
+
+    A reply with exactly one unnumbered line per item is read in order.
+    """
+    lines = [line.strip() for line in reply.splitlines() if line.strip()]
+    found: dict[int, str] = {}
+    numbered = [m for line in lines if (m := _NUMBERED.match(line))]
+    if numbered:
+        for m in numbered:
+            number, label = int(m[1]), labels.match(m[2])
+            if 1 <= number <= size and label is not None:
+                found.setdefault(number, label)
+        return found
+    if len(lines) == size:
+        for number, line in enumerate(lines, start=1):
+            if (label := labels.match(line)) is not None:
+                found[number] = label
+    return found
+
+
+@dataclass
+class Tally:
+    """What one classify() call did, printed for the model and kept for tests."""
+
+    items: int = 0
+    calls: int = 0
+    asked_again: int = 0
+    unknown: int = 0
+
+    def line(self) -> str:
+        again = f", {self.asked_again} asked again" if self.asked_again else ""
+        unknown = f", {self.unknown} left '{UNKNOWN}'" if self.unknown else ""
+        return f"[classify: {self.items} items in {self.calls} sub-calls{again}{unknown}]"
+
+
+def run(
+    ask: Ask,
+    items: Sequence[Any],
+    labels: Sequence[str] | Mapping[str, str] | None,
+    instruction: str = "",
+    batch: int = DEFAULT_BATCH,
+    votes: int = 1,
+    retries: int = 2,
+    question: str = "",
+) -> tuple[list[str], Tally]:
+    """The labels for items, and what it cost; see classify() for the arguments.
+
+    Label meanings are read from the instruction and the run's question.
+    """
+    if isinstance(items, str | bytes | Mapping):
+        raise TypeError("classify expects a list of items (strings or records), not one string")
+    texts = [item_text(item) for item in items]
+    tally = Tally(items=len(texts))
+    if not texts:
+        return [], tally
+    label_set = LabelSet.of(labels) if labels else discover(ask, texts, instruction, tally)
+    label_set = label_set.explained_by(f"{instruction}\n{question}")
+    batch = min(max(int(batch), 1), MAX_BATCH)
+    votes = min(max(int(votes), 1), MAX_VOTES)
+    ballots: list[list[str | None]] = [[None] * len(texts) for _ in range(votes)]
+    # Each vote sees the items in another order and company, so its errors are not the first vote's again.
+    pending = [(v, i) for v in range(votes) for i in _order(len(texts), v)]
+    for attempt in range(max(int(retries), 0) + 1):
+        if not pending:
+            break
+        if attempt:
+            tally.asked_again += len(pending)
+        groups = [pending[start : start + batch] for start in range(0, len(pending), batch)]
+        replies = ask([batch_prompt([texts[i] for _, i in g], label_set, instruction) for g in groups])
+        tally.calls += len(groups)
+        pending = []
+        for group, reply in zip(groups, replies, strict=True):
+            got = parse_reply(reply, len(group), label_set)
+            for number, (v, i) in enumerate(group, start=1):
+                if number in got:
+                    ballots[v][i] = got[number]
+                else:
+                    pending.append((v, i))
+    result = [_majority([ballot[i] for ballot in ballots]) for i in range(len(texts))]
+    tally.unknown = result.count(UNKNOWN)
+    return result, tally
+
+
+def _order(n: int, vote: int) -> list[int]:
+    order = list(range(n))
+    if vote:
+        random.Random(vote).shuffle(order)
+    return order
+
+
+def _majority(votes: list[str | None]) -> str:
+    """The most common label; a tie goes to the label the earliest vote gave."""
+    cast = [v for v in votes if v is not None]
+    if not cast:
+        return UNKNOWN
+    counts = Counter(cast)
+    top = max(counts.values())
+    return next(v for v in cast if counts[v] == top)
+
+
+def discover(ask: Ask, texts: Sequence[str], instruction: str, tally: Tally) -> LabelSet:
+    """A label set proposed by the sub-model from an even sample of the items, for questions that name none."""
+    step = max(1, len(texts) // DISCOVER_SAMPLE)
+    sample = "\n".join(f"- {t}" for t in texts[::step][:DISCOVER_SAMPLE])
+    head = f"{instruction.strip()}\n\n" if instruction.strip() else ""
+    prompt = (
+        f"{head}Here are sample items:\n{sample}\n\n"
+        f"Propose 2 to {MAX_LABELS} short category names (one or two words each) that together cover all such "
+        "items. Reply with one name per line and nothing else."
+    )
+    (reply,) = ask([prompt])
+    tally.calls += 1
+    names = [re.sub(r"^\W*(?:\d+\s*[.)]\s*)?", "", line).strip(" .:*`\"'").lower() for line in reply.splitlines()]
+    names = [n for n in dict.fromkeys(names) if n and len(n) <= 40][:MAX_LABELS]
+    if len(names) < 2:
+        raise ValueError("classify could not find a label set in a sample; pass labels=[...]")
+    print(f"[classify: labels found in a sample: {names}]")
+    return LabelSet.of(names)
+
+
+def bind(ask: Ask, question: str = "") -> Callable[..., list[str]]:
+    """classify() for one REPL, sending its batches through that REPL's llm_query_batched.
+
+    The run's question often defines its labels ("bug (something broken)"): those meanings go to the helper
+    model with the labels. The question itself does not: its other words (the label it asks a count of)
+    pull a small model's labels towards them.
+    """
+
+    def classify(
+        items: Sequence[Any],
+        labels: Sequence[str] | Mapping[str, str] | None = None,
+        instruction: str = "",
+        batch: int = DEFAULT_BATCH,
+        votes: int = 1,
+        retries: int = 2,
+    ) -> list[str]:
+        """One label per item (strings or records), in order, judged by the helper model `batch` items per call.
+
+        labels: the label names, or {label: meaning}; None finds a few from a sample of the items.
+        instruction: what the labels are about ("by the kind of answer each question asks for").
+        votes: how many times each item is judged (in other batches); the majority label wins.
+        Items whose reply line is missing or not a label are asked again up to `retries` times,
+        then get "unknown". Every batch is one sub-call and counts against the run's budgets.
+        """
+        result, tally = run(ask, items, labels, instruction, batch, votes, retries, question)
+        print(tally.line())
+        return result
+
+    return classify
