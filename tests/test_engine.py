@@ -231,7 +231,7 @@ def test_pasting_the_input_as_context_is_refused_and_the_input_stays(model, solv
     )
     run = solve("How many ERROR lines?", LOG, guidance="off")
     assert run.answer == "10"
-    assert "cannot be reassigned" in run.roots[1].last_user
+    assert "cannot be replaced by text you write" in run.roots[1].last_user
 
 
 # --- nudges and doubts -----------------------------------------------------------------------------
@@ -404,6 +404,12 @@ def test_a_stopped_run_answers_with_the_end_of_the_last_output_never_with_code(m
     run = solve("Which host?", LOG, guidance="off", max_iterations=2)
     assert run.outcome.status == "budget_exhausted" and run.outcome.final is False
     assert run.answer == "counting\nweb-0: 4"
+
+
+def test_the_output_of_a_failed_block_is_never_the_partial_answer(model, solve):
+    model.script("root", fence("print('web-0: 4')"), fence("raise ValueError('boom')"), fence("print(1)"))
+    run = solve("Which host?", LOG, guidance="off", max_iterations=2)
+    assert run.outcome.status == "budget_exhausted" and run.answer == "web-0: 4"
 
 
 def test_a_refused_answer_is_the_partial_answer_when_the_run_stops(model, solve, app_log):

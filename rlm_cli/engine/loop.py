@@ -318,7 +318,8 @@ class RLM:
             block = Block(index, code, result.output, result.status == "ok", notes, result.final)
             turn.blocks.append(block)
             turn.feedback.append(prompts.cell_feedback(index, result.output, result.cut))
-            self.last_output = result.output
+            if block.ok:  # an error message is no partial answer
+                self.last_output = result.output
             self.code_ran = self.code_ran or block.ok
             self._advise(turn, list(self.guide.after_block(question, block)))
             if block.final is not None:

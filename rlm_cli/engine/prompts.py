@@ -31,7 +31,7 @@ in order. Use them to read, classify or summarize text; use code to count and co
 - `classify(items, labels)`: sorts items by meaning (never write keyword rules for that): one label \
 per item from the helper model, e.g. `Counter(classify([r["message"] for r in records()], ["bug", "feature"]))`.
 - `FINAL(answer)` ends the run with the answer; `FINAL_VAR(name)` with the value of a variable. \
-`SHOW_VARS()` lists your variables. Variables persist between blocks; `context` cannot be reassigned.
+`SHOW_VARS()` lists your variables. Variables persist between blocks; `context` is read-only.
 
 How to work:
 1. Look at the real data before relying on it: print a few lines or grep a word of the question.

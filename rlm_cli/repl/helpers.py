@@ -71,35 +71,30 @@ def none_notes(namespace: dict[str, Any], before: dict[str, int]) -> list[dict[s
 
 
 class ReadOnlyError(Exception):
-    """A cell that would rebind the input: it does not run, so it cannot compute on text the model typed."""
-
-
-_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.ListComp, ast.SetComp,
-           ast.DictComp, ast.GeneratorExp)
+    """A cell that would replace the input with text of its own: it does not run, so it cannot compute on it."""
 
 
 def check_bindings(tree: ast.Module, names: set[str]) -> None:
-    """Raise ReadOnlyError if the cell's own scope assigns, deletes or imports over one of `names`."""
-    pending: list[ast.AST] = list(tree.body)
-    while pending:
-        node = pending.pop()
-        bound: list[str] = []
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
-            bound.append(node.id)
-        elif isinstance(node, ast.Import | ast.ImportFrom):
-            bound += [(alias.asname or alias.name).split(".")[0] for alias in node.names]
-        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            bound.append(node.name)
-        for name in bound:
-            if name in names:
-                raise ReadOnlyError(
-                    f"`{name}` is the input and cannot be reassigned, so this block did not run. It is already "
-                    "loaded: use it as it is, and store your own values under other names."
-                )
-        if not isinstance(node, _SCOPES):
-            pending.extend(ast.iter_child_nodes(node))
-        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            pending.extend(node.decorator_list)
+    """Raise ReadOnlyError if the cell assigns one of `names` a value made of literals only (pasted text).
+
+    A value computed from the data (`documents = context.split("\n")`) runs: the cell works on what it
+    derived, and the REPL puts the input back after the cell.
+    """
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        else:
+            continue
+        pasted = not any(isinstance(part, ast.Name | ast.Call | ast.Attribute) for part in ast.walk(value))
+        for target in targets:
+            for name in (n.id for n in ast.walk(target) if isinstance(n, ast.Name)):
+                if name in names and pasted:
+                    raise ReadOnlyError(
+                        f"`{name}` is the input and cannot be replaced by text you write, so this block did not "
+                        "run. It is already loaded: use it as it is, and store your own values under other names."
+                    )
 
 
 def line_span(text: str, start: int, end: int) -> tuple[int, int]:
