@@ -82,7 +82,7 @@ def test_local_server_needs_no_key_and_context_cannot_be_reassigned(fake_llm, rl
     path, _ = app_log
     fake_llm.script(
         "root",
-        fence('context = "I made this up"\nprint(len(context))'),
+        fence('context = "I made this up"\nprint(len(context) > 100)'),
         fence("print(context.count('ERROR') > 0, len(documents))"),
         "FINAL(done)",
     )
@@ -90,5 +90,5 @@ def test_local_server_needs_no_key_and_context_cannot_be_reassigned(fake_llm, rl
     result = rlm_main("ask", str(path), "q?", *model_args(fake_llm))
     assert result.code == EXIT_OK, result.stderr
     roots = fake_llm.requests_for("root")
-    assert "`context` is the input and cannot be replaced by text you write" in roots[1].last_user
+    assert "text to `context` was skipped" in roots[1].last_user and "True" in roots[1].last_user
     assert "True 1" in roots[2].last_user

@@ -222,16 +222,12 @@ def test_a_variable_named_like_a_placeholder_is_its_value(model, solve):
     assert run.answer == "41" and run.outcome.final
 
 
-def test_pasting_the_input_as_context_is_refused_and_the_input_stays(model, solve):
-    model.script(
-        "root",
-        fence('context = """INFO a"""\nprint(context.count("ERROR"))'),
-        fence('print(context.count("ERROR"))'),
-        "FINAL(10)",
-    )
-    run = solve("How many ERROR lines?", LOG, guidance="off")
-    assert run.answer == "10"
-    assert "cannot be replaced by text you write" in run.roots[1].last_user
+def test_pasting_the_input_as_context_is_skipped_and_the_block_runs_on_the_input(model, solve):
+    model.script("root", fence('context = """level=info a"""\nprint(context.count("level=error"))'), "FINAL(10)")
+    run = solve("How many error lines?", LOG, guidance="off")
+    assert run.answer == "10" and run.outcome.final
+    assert "the line assigning your own text to `context` was skipped" in run.roots[1].last_user
+    assert "\n10\n" in run.roots[1].last_user
 
 
 # --- nudges and doubts -----------------------------------------------------------------------------

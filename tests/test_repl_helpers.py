@@ -9,7 +9,7 @@ import pytest
 
 from rlm_cli.engine.loop import corpus_from_text
 from rlm_cli.inputs.bundle import load_bundle, write_bundle
-from rlm_cli.repl.helpers import ReadOnlyError, check_bindings, helpers
+from rlm_cli.repl.helpers import ReadOnlyError, helpers, skip_pasted_bindings
 from rlm_cli.repl.process import ReplConfig, ReplProcess
 
 
@@ -37,12 +37,22 @@ def test_grep_shows_every_match_of_a_long_line_in_its_context():
 
 
 @pytest.mark.parametrize(
-    "code",
-    ["context = 'pasted'", "documents, n = [], 1", 'context: str = """INFO a\nERROR b"""', "x = context = 'a' + 'b'"],
+    ("code", "skipped", "left"),
+    [
+        ("context = 'pasted'\nn = len(context)", ["context"], "pass\nn = len(context)"),
+        ('context: str = """INFO a\nERROR b"""', ["context"], "pass"),
+        ("x = context = 'a' + 'b'", ["context"], "x = 'a' + 'b'"),
+        ("if True:\n    documents = ['a']", ["documents"], "if True:\n    pass"),
+    ],
 )
-def test_cells_that_paste_text_over_the_input_are_refused(code):
+def test_pasted_text_assigned_to_the_input_is_skipped_and_the_rest_kept(code, skipped, left):
+    tree, names = skip_pasted_bindings(ast.parse(code), {"context", "documents"})
+    assert names == skipped and ast.unparse(tree) == left
+
+
+def test_an_unpacking_that_pastes_over_the_input_is_refused():
     with pytest.raises(ReadOnlyError, match="cannot be replaced by text you write"):
-        check_bindings(ast.parse(code), {"context", "documents"})
+        skip_pasted_bindings(ast.parse("documents, n = [], 1"), {"context", "documents"})
 
 
 @pytest.mark.parametrize(
@@ -50,10 +60,11 @@ def test_cells_that_paste_text_over_the_input_are_refused(code):
     ["text = context[:10]", "def f(context):\n    return context", "documents = context.split('\\n')", "del context"],
 )
 def test_cells_that_read_or_derive_from_the_input_run(code):
-    check_bindings(ast.parse(code), {"context", "documents"})
+    tree, names = skip_pasted_bindings(ast.parse(code), {"context", "documents"})
+    assert names == [] and ast.unparse(tree) == ast.unparse(ast.parse(code))
 
 
-def test_the_child_refuses_a_rebinding_cell_and_reports_notes_as_data():
+def test_the_child_skips_pasted_input_and_reports_notes_as_data():
     repl = ReplProcess(
         lambda folder: write_bundle(corpus_from_text("a\nb\n"), folder),
         ReplConfig(),
@@ -61,9 +72,11 @@ def test_the_child_refuses_a_rebinding_cell_and_reports_notes_as_data():
     )
     repl.start()
     try:
-        refused = repl.run('context = "a"\nprint("ran")', 10)
+        skipped = repl.run('context = """a"""\nprint("ran", context.endswith("a\\nb\\n"))', 10)
+        assert skipped.status == "ok" and "ran True" in skipped.output
+        assert "the line assigning your own text to `context` was skipped" in skipped.output
+        refused = repl.run('documents, n = ["a"], 1\nprint("ran")', 10)
         assert refused.status == "error" and "ReadOnlyError" in refused.output and "ran" not in refused.output
-        assert repl.run('print(context.endswith("a\\nb\\n"))', 10).output.strip() == "True"
         noted = repl.run("users = {None, 'ann'}\nprint(len(users))", 10)
         assert noted.output.strip() == "2"  # the note travels as data, not as text in the output
         assert noted.notes == [{"kind": "has_none", "name": "users", "kept": 1, "total": 2}]

@@ -214,7 +214,14 @@ class Repl:
     def _execute(self, code: str, filename: str) -> None:
         """Run a cell like a notebook does: the value of a trailing expression is printed."""
         tree = ast.parse(code, filename, "exec")
-        replkit.check_bindings(tree, INPUT_NAMES)
+        tree, skipped = replkit.skip_pasted_bindings(tree, INPUT_NAMES)
+        for name in dict.fromkeys(skipped):
+            size = len(self.protected[name])
+            print(
+                f"[note: the line assigning your own text to `{name}` was skipped: `{name}` already holds the "
+                f"whole input ({size:,} {'characters' if name == 'context' else 'documents'}). The rest of the "
+                "block ran on it.]"
+            )
         tree = replkit.quote_bare_final(tree)
         last = tree.body[-1] if tree.body and isinstance(tree.body[-1], ast.Expr) else None
         if last is not None:

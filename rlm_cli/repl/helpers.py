@@ -71,30 +71,65 @@ def none_notes(namespace: dict[str, Any], before: dict[str, int]) -> list[dict[s
 
 
 class ReadOnlyError(Exception):
-    """A cell that would replace the input with text of its own: it does not run, so it cannot compute on it."""
+    """A cell that would replace the input with text of its own in a way that cannot be skipped: it does not run."""
 
 
-def check_bindings(tree: ast.Module, names: set[str]) -> None:
-    """Raise ReadOnlyError if the cell assigns one of `names` a value made of literals only (pasted text).
+def _pasted(value: ast.expr) -> bool:
+    """A value made of literals only: text the model typed, never something computed from the data."""
+    return not any(isinstance(part, ast.Name | ast.Call | ast.Attribute) for part in ast.walk(value))
+
+
+class _SkipPasted(ast.NodeTransformer):
+    """Drops `context = \"\"\"...\"\"\"` (the model re-typing the preview it was shown), keeping the rest of the cell.
+
+    The input is already loaded, so such a line can only replace it with a truncated copy; without it the
+    cell computes on the real input, which is what its author meant. An unpacking that mixes the input with
+    other names has no safe part to drop, so it stops the cell instead.
+    """
+
+    def __init__(self, names: set[str]) -> None:
+        self.names = names
+        self.skipped: list[str] = []
+
+    def _inputs(self, target: ast.expr) -> list[str]:
+        return [n.id for n in ast.walk(target) if isinstance(n, ast.Name) and n.id in self.names]
+
+    def _keep(self, targets: list[ast.expr]) -> list[ast.expr]:
+        kept = []
+        for target in targets:
+            hit = self._inputs(target)
+            if not hit:
+                kept.append(target)
+            elif isinstance(target, ast.Name):
+                self.skipped.append(target.id)
+            else:
+                raise ReadOnlyError(
+                    f"`{hit[0]}` is the input and cannot be replaced by text you write, so this block did not "
+                    "run. It is already loaded: use it as it is, and store your own values under other names."
+                )
+        return kept
+
+    def visit_Assign(self, node: ast.Assign) -> ast.stmt:
+        if not _pasted(node.value):
+            return node
+        node.targets = self._keep(node.targets)
+        return node if node.targets else ast.copy_location(ast.Pass(), node)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> ast.stmt:
+        if node.value is None or not _pasted(node.value) or self._keep([node.target]):
+            return node
+        return ast.copy_location(ast.Pass(), node)
+
+
+def skip_pasted_bindings(tree: ast.Module, names: set[str]) -> tuple[ast.Module, list[str]]:
+    """The cell without its assignments of literals-only values (pasted text) to `names`, and the names skipped.
 
     A value computed from the data (`documents = context.split("\n")`) runs: the cell works on what it
     derived, and the REPL puts the input back after the cell.
     """
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Assign):
-            targets, value = node.targets, node.value
-        elif isinstance(node, ast.AnnAssign) and node.value is not None:
-            targets, value = [node.target], node.value
-        else:
-            continue
-        pasted = not any(isinstance(part, ast.Name | ast.Call | ast.Attribute) for part in ast.walk(value))
-        for target in targets:
-            for name in (n.id for n in ast.walk(target) if isinstance(n, ast.Name)):
-                if name in names and pasted:
-                    raise ReadOnlyError(
-                        f"`{name}` is the input and cannot be replaced by text you write, so this block did not "
-                        "run. It is already loaded: use it as it is, and store your own values under other names."
-                    )
+    skipper = _SkipPasted(names)
+    tree = ast.fix_missing_locations(skipper.visit(tree))
+    return tree, skipper.skipped
 
 
 def line_span(text: str, start: int, end: int) -> tuple[int, int]:
