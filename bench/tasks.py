@@ -48,8 +48,9 @@ DEFAULT_FAMILIES = ("needle", "logs", "oolong")
 class Task:
     """One generated question: its input files, the gold answer, and what the scorer needs to judge replies.
 
-    kind is how the answer is scored: "value" (needle), "count", "set", "ranked", "choice" or "facts"
-    (an open question: gold is a list of facts, each a list of acceptable spellings).
+    kind is how the answer is scored: "value" (needle), "count", "graded" (a count with OOLONG's partial
+    credit, see points()), "set", "ranked", "choice" or "facts" (an open question: gold is a list of facts,
+    each a list of acceptable spellings).
     names are the words the scorer recognizes in a reply: the options for set/ranked/choice,
     the distractor values for a needle (naming one of them makes the reply wrong).
     slots are the values the question type's wordings fill in (any wording of the type renders with them).
@@ -174,8 +175,8 @@ def score(task: Task, answer: str | None) -> bool:
         return False
     if task.kind == "value":
         return _has_value(answer, str(task.gold)) and not any(_has_value(answer, other) for other in task.names)
-    if task.kind == "count":
-        return _count_matches(answer, int(task.gold), task.question)
+    if task.kind in ("count", "graded"):
+        return _count_read(answer, int(task.gold), task.question) == int(task.gold)
     if task.kind == "facts":
         return facts_found(task, answer) == 1.0
     found = mentioned(answer, task.names)
@@ -188,6 +189,15 @@ def score(task: Task, answer: str | None) -> bool:
             found = mentioned(_SAME.sub(" same ", answer), task.names)
         return bool(found) and found[0] == task.gold
     raise ValueError(f"unknown answer kind {task.kind!r}")
+
+
+def points(task: Task, answer: str | None) -> float:
+    """The credit a reply earns, in [0, 1]: OOLONG's 0.75 ** |error| for a graded count, else 1.0 or 0.0 as
+    score() judges (labels and every other kind stay exact)."""
+    if task.kind != "graded":
+        return float(score(task, answer))
+    read = _count_read(answer or "", int(task.gold), task.question)
+    return 0.0 if read is None else 0.75 ** abs(read - int(task.gold))
 
 
 def facts_found(task: Task, answer: str | None) -> float | None:
@@ -215,12 +225,15 @@ def integers(text: str) -> list[int]:
     return [int(m.replace(",", "")) for m in _INTEGER.findall(_DATE_TIME.sub(" ", text))]
 
 
-def _count_matches(answer: str, gold: int, question: str) -> bool:
-    """The first number the reply states, skipping numbers it merely repeats from the question."""
+def _count_read(answer: str, gold: int, question: str) -> int | None:
+    """The number a reply gives as its count: the first it states, skipping numbers it merely repeats from
+    the question; when it states only those, the gold if it is among them, else the first. None: no number."""
     numbers = integers(answer)
     asked = set(integers(question))
     fresh = [n for n in numbers if n not in asked]
-    return fresh[0] == gold if fresh else gold in numbers
+    if fresh:
+        return fresh[0]
+    return gold if gold in numbers else next(iter(numbers), None)
 
 
 def _has_value(answer: str, value: str) -> bool:
