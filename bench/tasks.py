@@ -1,7 +1,8 @@
 """Seeded benchmark tasks with gold answers known by construction, and their scorers.
 
 Families: needle, logs and oolong here; oneline (needles in a file that is one line) here too, since it
-reuses the needles; journal, syslog and jsonl in bench/shapes.py; pytest and crash in bench/reports.py.
+reuses the needles; journal, syslog and jsonl in bench/shapes.py; pytest and crash in bench/reports.py;
+semantic (records whose class is not written in them, scored as OOLONG scores) in bench/semantic.py.
 Every generator builds its input as lists of lines joined once, so a 1M-token task takes about a second.
 A generator returns a question type and the values its wordings need; generate() words the question
 (bench/wordings.py) with its own random generator, so the files and the gold never depend on the wording.
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import reports, shapes, wordings
+from bench import reports, semantic, shapes, wordings
 from bench.common import (
     CHARS_PER_TOKEN,
     FIRST_NAMES,
@@ -39,7 +40,7 @@ from bench.common import (
     person,
 )
 
-FAMILIES = ("needle", "logs", "oolong", "oneline", "journal", "syslog", "jsonl", "pytest", "crash")
+FAMILIES = ("needle", "logs", "oolong", "oneline", "journal", "syslog", "jsonl", "pytest", "crash", "semantic")
 # The families a run takes when none are named: the original three, so figures stay comparable.
 DEFAULT_FAMILIES = ("needle", "logs", "oolong")
 
@@ -1008,4 +1009,5 @@ _GENERATORS: dict[str, Callable[[random.Random, int, int], Built]] = {
     "jsonl": shapes.jsonl,
     "pytest": reports.pytest_log,
     "crash": reports.crash_log,
+    "semantic": semantic.build,
 }
