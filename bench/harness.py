@@ -7,7 +7,8 @@ Usage: python bench/harness.py --model openai/MODEL --api-base URL [--families n
        python bench/harness.py --list --families needle,logs,oolong --sizes 8k --n 2
 Each task runs through the real CLI in a subprocess (a stdin task gets its one file on `rlm ask -`); the
 baseline sends the whole input in one prompt, cut in the middle to fit --window tokens (chars/4).
-Accuracy is reported by family and size, by wording group (tune, heldout) and by question type.
+Accuracy and the mean score (partial credit: OOLONG's 0.75 ** |error| on semantic counts, else 1 or 0) are
+reported by family and size, by wording group (tune, heldout) and by question type.
 See docs/benchmarks.md for running it, docs/bench-tasks.md for the tasks, wordings and scoring.
 """
 
@@ -40,6 +41,7 @@ from bench.tasks import (  # noqa: E402
     facts_found,
     generate_all,
     parse_size,
+    points,
     score,
 )
 from bench.wordings import SELECTIONS  # noqa: E402
@@ -62,6 +64,8 @@ class RlmRun:
     """One `rlm ask --json` run as the benchmark saw it; status "timeout" means the harness stopped it.
 
     facts is the fraction of an open question's facts the answer carries (None for other questions).
+    score is the credit in [0, 1] (tasks.points): OOLONG's 0.75 ** |error| for a graded count (the semantic
+    family), else 1.0 when correct; 0.0 for a run with no answer or one the harness stopped.
     """
 
     answer: str | None
@@ -77,11 +81,12 @@ class RlmRun:
     trace: str | None
     error: str | None
     facts: float | None = None
+    score: float = 0.0
 
 
 @dataclass
 class BaselineRun:
-    """One direct call with the (middle-truncated) input in the prompt."""
+    """One direct call with the (middle-truncated) input in the prompt; facts and score as for RlmRun."""
 
     answer: str | None
     correct: bool
@@ -93,6 +98,7 @@ class BaselineRun:
     status: str
     error: str | None
     facts: float | None = None
+    score: float = 0.0
 
 
 @dataclass
@@ -169,6 +175,7 @@ def run_rlm(task: Task, workdir: Path, args: argparse.Namespace) -> RlmRun:
         trace=result.get("trace"),
         error=error_info.get("message"),
         facts=None if timed_out else facts_found(task, answer),
+        score=0.0 if timed_out else points(task, answer),
     )
 
 
@@ -241,8 +248,8 @@ def run_baseline(task: Task, args: argparse.Namespace, client: ModelClient) -> B
         answer = reply.text.strip()
         correct = score(task, answer)
         tokens = (reply.input_tokens, reply.output_tokens)
-        facts = facts_found(task, answer)
-        return BaselineRun(answer, correct, wall, *tokens, len(prompt), omitted, "ok", None, facts)
+        credit = facts_found(task, answer), points(task, answer)
+        return BaselineRun(answer, correct, wall, *tokens, len(prompt), omitted, "ok", None, *credit)
     wall = time.monotonic() - started
     return BaselineRun(None, False, wall, None, None, len(prompt), omitted, "error", "prompt too long after cutting")
 
@@ -294,6 +301,7 @@ def _side(runs: Sequence[RlmRun | BaselineRun]) -> dict[str, Any] | None:
         "correct": sum(run.correct for run in runs),
         "n": len(runs),
         "accuracy": sum(run.correct for run in runs) / len(runs),
+        "score": sum(run.score for run in runs) / len(runs),
         "wall_s": mean("wall_s"),
         "iterations": mean("iterations"),
         "subcalls": mean("subcalls"),
@@ -305,37 +313,41 @@ def _side(runs: Sequence[RlmRun | BaselineRun]) -> dict[str, Any] | None:
 
 
 def format_table(rows: Sequence[dict[str, Any]]) -> str:
-    """Accuracy, mean wall time, root and sub calls, and tokens, for rlm and the baseline side by side."""
+    """Accuracy, mean score, wall time, root and sub calls, and tokens, for rlm and the baseline side by side."""
     head = (
-        f"{'family':<8} {'size':<6} {'n':>3} | {'rlm acc':>11} {'wall s':>7} {'root':>5} {'sub':>6} "
-        f"{'tok in':>9} {'tok out':>8} {'fail':>4} | {'base acc':>11} {'wall s':>7} {'tok in':>9} {'tok out':>8}"
+        f"{'family':<8} {'size':<6} {'n':>3} | {'rlm acc':>11} {'score':>5} {'wall s':>7} {'root':>5} {'sub':>6} "
+        f"{'tok in':>9} {'tok out':>8} {'fail':>4} | {'base acc':>11} {'score':>5} {'wall s':>7} {'tok in':>9} "
+        f"{'tok out':>8}"
     )
     lines = [head, "-" * len(head)]
     for row in rows:
         rlm, base = row["rlm"], row["baseline"]
         left = (
-            f"{_acc(rlm):>11} {_num(rlm, 'wall_s', 1):>7} {_num(rlm, 'iterations', 1):>5} "
+            f"{_acc(rlm):>11} {_num(rlm, 'score', 2):>5} {_num(rlm, 'wall_s', 1):>7} {_num(rlm, 'iterations', 1):>5} "
             f"{_num(rlm, 'subcalls', 1):>6} {_num(rlm, 'input_tokens'):>9} {_num(rlm, 'output_tokens'):>8} "
             f"{(rlm or {}).get('failed', '-'):>4}"
         )
         right = (
-            f"{_acc(base):>11} {_num(base, 'wall_s', 1):>7} {_num(base, 'input_tokens'):>9} "
-            f"{_num(base, 'output_tokens'):>8}"
+            f"{_acc(base):>11} {_num(base, 'score', 2):>5} {_num(base, 'wall_s', 1):>7} "
+            f"{_num(base, 'input_tokens'):>9} {_num(base, 'output_tokens'):>8}"
         )
         lines.append(f"{row['family']:<8} {row['size']:<6} {row['n']:>3} | {left} | {right}")
     return "\n".join(lines)
 
 
 def format_breakdown(rows: Sequence[dict[str, Any]], key: str, title: str) -> str:
-    """Accuracy and the mean fraction of facts found, rlm and baseline, per value of one task field."""
+    """Accuracy, mean score and the mean fraction of facts found, rlm and baseline, per value of one task field."""
     width = max([len(title), *(len(row[key]) for row in rows)])
-    head = f"{title:<{width}} {'n':>3} | {'rlm acc':>11} {'facts':>5} | {'base acc':>11} {'facts':>5}"
+    head = (
+        f"{title:<{width}} {'n':>3} | {'rlm acc':>11} {'score':>5} {'facts':>5} | "
+        f"{'base acc':>11} {'score':>5} {'facts':>5}"
+    )
     lines = [head, "-" * len(head)]
     for row in rows:
         rlm, base = row["rlm"], row["baseline"]
         lines.append(
-            f"{row[key]:<{width}} {row['n']:>3} | {_acc(rlm):>11} {_num(rlm, 'facts', 2):>5} | "
-            f"{_acc(base):>11} {_num(base, 'facts', 2):>5}"
+            f"{row[key]:<{width}} {row['n']:>3} | {_acc(rlm):>11} {_num(rlm, 'score', 2):>5} "
+            f"{_num(rlm, 'facts', 2):>5} | {_acc(base):>11} {_num(base, 'score', 2):>5} {_num(base, 'facts', 2):>5}"
         )
     return "\n".join(lines)
 
@@ -380,10 +392,11 @@ def _progress(i: int, total: int, task: Task, result: TaskResult) -> str:
     if result.rlm is not None:
         r = result.rlm
         verdict = "correct" if r.correct else "WRONG"
-        parts.append(f"rlm: {verdict} {r.wall_s:.1f}s {r.status} (root {r.iterations}, sub {r.subcalls})")
+        calls = f"(root {r.iterations}, sub {r.subcalls})"
+        parts.append(f"rlm: {verdict} score {r.score:.2f} {r.wall_s:.1f}s {r.status} {calls}")
     if result.baseline is not None:
         b = result.baseline
-        parts.append(f"baseline: {'correct' if b.correct else 'WRONG'} {b.wall_s:.1f}s {b.status}")
+        parts.append(f"baseline: {'correct' if b.correct else 'WRONG'} score {b.score:.2f} {b.wall_s:.1f}s {b.status}")
     return "  ".join(parts)
 
 

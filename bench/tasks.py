@@ -1,7 +1,8 @@
 """Seeded benchmark tasks with gold answers known by construction, and their scorers.
 
 Families: needle, logs and oolong here; oneline (needles in a file that is one line) here too, since it
-reuses the needles; journal, syslog and jsonl in bench/shapes.py; pytest and crash in bench/reports.py.
+reuses the needles; journal, syslog and jsonl in bench/shapes.py; pytest and crash in bench/reports.py;
+semantic (records whose class is not written in them, scored as OOLONG scores) in bench/semantic.py.
 Every generator builds its input as lists of lines joined once, so a 1M-token task takes about a second.
 A generator returns a question type and the values its wordings need; generate() words the question
 (bench/wordings.py) with its own random generator, so the files and the gold never depend on the wording.
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import reports, shapes, wordings
+from bench import reports, semantic, shapes, wordings
 from bench.common import (
     CHARS_PER_TOKEN,
     FIRST_NAMES,
@@ -39,7 +40,7 @@ from bench.common import (
     person,
 )
 
-FAMILIES = ("needle", "logs", "oolong", "oneline", "journal", "syslog", "jsonl", "pytest", "crash")
+FAMILIES = ("needle", "logs", "oolong", "oneline", "journal", "syslog", "jsonl", "pytest", "crash", "semantic")
 # The families a run takes when none are named: the original three, so figures stay comparable.
 DEFAULT_FAMILIES = ("needle", "logs", "oolong")
 
@@ -48,8 +49,9 @@ DEFAULT_FAMILIES = ("needle", "logs", "oolong")
 class Task:
     """One generated question: its input files, the gold answer, and what the scorer needs to judge replies.
 
-    kind is how the answer is scored: "value" (needle), "count", "set", "ranked", "choice" or "facts"
-    (an open question: gold is a list of facts, each a list of acceptable spellings).
+    kind is how the answer is scored: "value" (needle), "count", "graded" (a count with OOLONG's partial
+    credit, see points()), "set", "ranked", "choice" or "facts" (an open question: gold is a list of facts,
+    each a list of acceptable spellings).
     names are the words the scorer recognizes in a reply: the options for set/ranked/choice,
     the distractor values for a needle (naming one of them makes the reply wrong).
     slots are the values the question type's wordings fill in (any wording of the type renders with them).
@@ -174,8 +176,8 @@ def score(task: Task, answer: str | None) -> bool:
         return False
     if task.kind == "value":
         return _has_value(answer, str(task.gold)) and not any(_has_value(answer, other) for other in task.names)
-    if task.kind == "count":
-        return _count_matches(answer, int(task.gold), task.question)
+    if task.kind in ("count", "graded"):
+        return _count_read(answer, int(task.gold), task.question) == int(task.gold)
     if task.kind == "facts":
         return facts_found(task, answer) == 1.0
     found = mentioned(answer, task.names)
@@ -188,6 +190,15 @@ def score(task: Task, answer: str | None) -> bool:
             found = mentioned(_SAME.sub(" same ", answer), task.names)
         return bool(found) and found[0] == task.gold
     raise ValueError(f"unknown answer kind {task.kind!r}")
+
+
+def points(task: Task, answer: str | None) -> float:
+    """The credit a reply earns, in [0, 1]: OOLONG's 0.75 ** |error| for a graded count, else 1.0 or 0.0 as
+    score() judges (labels and every other kind stay exact)."""
+    if task.kind != "graded":
+        return float(score(task, answer))
+    read = _count_read(answer or "", int(task.gold), task.question)
+    return 0.0 if read is None else 0.75 ** abs(read - int(task.gold))
 
 
 def facts_found(task: Task, answer: str | None) -> float | None:
@@ -215,12 +226,15 @@ def integers(text: str) -> list[int]:
     return [int(m.replace(",", "")) for m in _INTEGER.findall(_DATE_TIME.sub(" ", text))]
 
 
-def _count_matches(answer: str, gold: int, question: str) -> bool:
-    """The first number the reply states, skipping numbers it merely repeats from the question."""
+def _count_read(answer: str, gold: int, question: str) -> int | None:
+    """The number a reply gives as its count: the first it states, skipping numbers it merely repeats from
+    the question; when it states only those, the gold if it is among them, else the first. None: no number."""
     numbers = integers(answer)
     asked = set(integers(question))
     fresh = [n for n in numbers if n not in asked]
-    return fresh[0] == gold if fresh else gold in numbers
+    if fresh:
+        return fresh[0]
+    return gold if gold in numbers else next(iter(numbers), None)
 
 
 def _has_value(answer: str, value: str) -> bool:
@@ -995,4 +1009,5 @@ _GENERATORS: dict[str, Callable[[random.Random, int, int], Built]] = {
     "jsonl": shapes.jsonl,
     "pytest": reports.pytest_log,
     "crash": reports.crash_log,
+    "semantic": semantic.build,
 }

@@ -22,6 +22,25 @@ SPLIT_SEED = 20261206
 GROUPS = ("tune", "heldout")
 SELECTIONS = ("all", *GROUPS)
 
+# How wordings of the semantic types name the label set ({labels}: each label with its meaning). Openings:
+_PREAMBLE = (  # the preamble the family asked before the split
+    "Each line of the input is a question that a user asked, with its date and user id. Classify every question "
+    "by the kind of answer it seeks, with one of these labels: {labels}. "
+)
+_LINES = (
+    "Each line below is a question someone asked. Judged by the kind of answer it seeks, every question is "
+    "one of: {labels}. "
+)
+_CASUAL = "so every line here is somebody's question, and it wants one kind of answer: {labels}. "
+_TERSE = "Labels: {labels}. "
+_SORT = "Sort every query in the file by the sort of answer it is after, one of {labels}. "
+_CATEGORIES = "Categories, by what each question asks for: {labels}. "
+# Closings, after the question:
+_FORMAL = (
+    ", where each question is assigned exactly one category according to the type of answer it requests: {labels}."
+)
+_CLASSED = ", if each entry (a user's question) is classed by the answer it calls for as one of: {labels}?"
+
 WORDINGS: dict[str, tuple[str, ...]] = {
     # ---------------------------------------------------------------- needles (also the one-line files)
     "needle.magic": (
@@ -252,6 +271,69 @@ WORDINGS: dict[str, tuple[str, ...]] = {
         "What made the service go down?",
         "Explain, in one sentence, why the service terminated.",
     ),
+    # ---------------------------------------------------------------- semantic (classes no record states)
+    # Every wording names the labels with their meanings (see _PREAMBLE and the others above the table).
+    "semantic.count": (
+        _PREAMBLE + "How many of the questions are {x} questions?",
+        _LINES + "Count the {x} questions.",
+        _TERSE + "Number of {x} questions?",
+        "Please determine how many of the user questions in the input belong to the category {x}" + _FORMAL,
+        _CASUAL + "how many are {x}?",
+        _SORT + "How many queries land in {x}?",
+        "What is the tally of {x} entries" + _CLASSED,
+        _CATEGORIES + "In total, how many lines are {x} questions?",
+    ),
+    "semantic.most": (
+        _PREAMBLE + "Which label is the most common? Answer with one label.",
+        _LINES + "Which of these labels occurs most often?",
+        _TERSE + "Most frequent label?",
+        "Please identify the category assigned to the greatest number of questions in the input" + _FORMAL,
+        _CASUAL + "which kind shows up the most?",
+        _SORT + "Which type dominates? Give one type.",
+        "Which class has the most entries" + _CLASSED,
+        _CATEGORIES + "Which category accounts for the largest number of lines? One word.",
+    ),
+    "semantic.least": (
+        _PREAMBLE + "Which label is the least common? Answer with one label.",
+        _LINES + "Which of these labels occurs least often?",
+        _TERSE + "Least frequent label?",
+        "Please identify the category assigned to the smallest number of questions in the input" + _FORMAL,
+        _CASUAL + "which kind is the rarest?",
+        _SORT + "Which type turns up the fewest times? Give one type.",
+        "Which class has the fewest entries" + _CLASSED,
+        _CATEGORIES + "Which category accounts for the smallest number of lines? One word.",
+    ),
+    "semantic.compare": (
+        _PREAMBLE + "Are there more {a} questions or more {b} questions? Answer {a} or {b}.",
+        _LINES + "Which is more common, {a} or {b}?",
+        _TERSE + "{a} vs {b}: which has more questions?",
+        "Please state whether the category {a} or the category {b} is assigned to more of the questions" + _FORMAL,
+        _CASUAL + "more {a} ones or more {b} ones?",
+        _SORT + "Do {a} queries outnumber {b} queries? Reply {a} or {b}.",
+        "Which class has more entries, {a} or {b}" + _CLASSED,
+        _CATEGORIES + "Compare the number of {a} lines with the number of {b} lines and name the larger category.",
+    ),
+    "semantic.user_count": (
+        _PREAMBLE + "How many questions from user {user} are {x} questions?",
+        _LINES + "Count the {x} questions asked by user {user}.",
+        _TERSE + "User {user}: number of {x} questions?",
+        "Please determine how many of the questions submitted by user {user} belong to the category {x}" + _FORMAL,
+        _CASUAL + "how many of user {user}'s are {x}?",
+        _SORT + "Of the queries from user {user}, how many land in {x}?",
+        "What is the tally of {x} entries by user {user}" + _CLASSED,
+        _CATEGORIES + "Looking only at lines from user {user}, how many are {x} questions?",
+    ),
+    "semantic.date_count": (
+        _PREAMBLE + "How many questions dated from {first} to {last} (inclusive) are {x} questions?",
+        _LINES + "Count the {x} questions dated between {first} and {last}, both days included.",
+        _TERSE + "{x} questions from {first} through {last}: how many?",
+        "Please determine how many of the questions dated {first} to {last} inclusive belong to the category {x}"
+        + _FORMAL,
+        _CASUAL + "between {first} and {last} (counting both days), how many were {x}?",
+        _SORT + "Of the queries dated {first} to {last}, inclusive, how many land in {x}?",
+        "What is the tally of {x} entries dated on or after {first} and on or before {last}" + _CLASSED,
+        _CATEGORIES + "Looking only at lines dated {first} through {last}, how many are {x} questions?",
+    ),
 }
 
 
@@ -265,6 +347,10 @@ SEEN = {
     "logs.top_5xx": 3,
     "logs.logins": 4,
     **dict.fromkeys(("oolong.count", "oolong.top_in_group", "oolong.compare", "oolong.users_at_least"), 2),
+    # The semantic family asked one wording per type (after its preamble) on its branch before the port.
+    **dict.fromkeys(
+        (f"semantic.{kind}" for kind in ("count", "most", "least", "compare", "user_count", "date_count")), 1
+    ),
 }
 
 

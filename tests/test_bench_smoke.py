@@ -479,10 +479,11 @@ def test_harness_runs_rlm_and_a_truncated_baseline_end_to_end(fake_llm, hermetic
     assert harness.main(argv) == 0
 
     captured = capsys.readouterr()
-    assert re.search(r"^logs\s+1k\s+1 \|\s+0/1 0%\s+[\d.]+\s+2\.0\s+0\.0 .*\| +0/1 0%", captured.out, re.MULTILINE)
+    row = r"^logs\s+1k\s+1 \|\s+0/1 0%\s+0\.00\s+[\d.]+\s+2\.0\s+0\.0 .*\| +0/1 0%\s+0\.00 "
+    assert re.search(row, captured.out, re.MULTILINE)
     progress = r"^\[1/1\] logs 1k #0 \(logs\.errors_after/\d+, (tune|heldout)\) +rlm: WRONG .* baseline: WRONG"
     assert re.search(progress, captured.err, re.MULTILINE)
-    assert re.search(r"^(tune|heldout)\s+1 \|\s+0/1 0%\s+- \|\s+0/1 0%\s+-$", captured.out, re.MULTILINE)
+    assert re.search(r"^(tune|heldout)\s+1 \|\s+0/1 0%\s+0\.00\s+- \|\s+0/1 0%\s+0\.00\s+-$", captured.out, re.M)
 
     report = json.loads(out.read_text())
     assert report["schema"] == "rlm.bench/1" and report["config"]["rlm_args"] == ["--max-iterations=3"]
@@ -491,6 +492,7 @@ def test_harness_runs_rlm_and_a_truncated_baseline_end_to_end(fake_llm, hermetic
     assert result["task"]["question"] == task.question and result["task"]["gold"] == task.gold
     rlm = result["rlm"]
     assert (rlm["status"], rlm["exit_code"], rlm["correct"], rlm["answer"]) == ("ok", 0, False, "no idea")
+    assert rlm["score"] == 0.0
     assert rlm["iterations"] == 2 and rlm["input_tokens"] > 0 and Path(rlm["trace"]).is_file()
     base = result["baseline"]
     assert (base["status"], base["answer"], base["correct"]) == ("ok", "no idea", False)
@@ -530,18 +532,19 @@ def test_a_stdin_task_is_piped_to_rlm_ask_dash_and_scored_by_facts(fake_llm, her
     report = json.loads(out.read_text())
     (result,) = report["results"]
     assert result["task"]["stdin"] and result["task"]["question_type"] == "crash.cause"
-    assert (result["rlm"]["status"], result["rlm"]["correct"], result["rlm"]["facts"]) == ("ok", True, 1.0)
+    rlm = result["rlm"]
+    assert (rlm["status"], rlm["correct"], rlm["facts"], rlm["score"]) == ("ok", True, 1.0, 1.0)
     (group,) = report["by_wording_group"]
     assert group["wording_group"] == task.wording_group and group["rlm"]["facts"] == 1.0
     assert report["by_question_type"][0]["question_type"] == "crash.cause"
     table = capsys.readouterr().out
-    assert re.search(rf"^{task.wording_group}\s+1 \|\s+1/1 100%\s+1\.00 \|\s+-\s+-$", table, re.MULTILINE), table
-    assert re.search(r"^crash\.cause\s+1 \|\s+1/1 100%\s+1\.00 \|", table, re.MULTILINE)
+    assert re.search(rf"^{task.wording_group}\s+1 \|\s+1/1 100%\s+1\.00\s+1\.00 \|\s+-\s+-\s+-$", table, re.M), table
+    assert re.search(r"^crash\.cause\s+1 \|\s+1/1 100%\s+1\.00\s+1\.00 \|", table, re.MULTILINE)
 
 
 def test_accuracy_is_broken_down_by_wording_group_and_question_type():
     def result(group: str, qtype: str, correct: bool, facts: float | None) -> harness.TaskResult:
-        rlm = harness.RlmRun("x", correct, 1.0, 1, 0, 10, 5, None, "ok", 0, None, None, facts)
+        rlm = harness.RlmRun("x", correct, 1.0, 1, 0, 10, 5, None, "ok", 0, None, None, facts, float(correct))
         task = {"family": "logs", "size": "8k", "wording_group": group, "question_type": qtype}
         return harness.TaskResult(task, rlm, None)
 
@@ -555,20 +558,21 @@ def test_accuracy_is_broken_down_by_wording_group_and_question_type():
     assert (groups["tune"]["correct"], groups["tune"]["n"], groups["tune"]["facts"]) == (1, 1, None)
     assert (groups["heldout"]["correct"], groups["heldout"]["n"], groups["heldout"]["facts"]) == (1, 3, 0.75)
     table = harness.report_tables(results)
-    assert re.search(r"^heldout\s+3 \|\s+1/3 33%\s+0\.75 \|\s+-\s+-$", table, re.MULTILINE)
-    assert re.search(r"^pytest\.summary\s+2 \|\s+1/2 50%\s+0\.75 \|", table, re.MULTILINE)
+    assert re.search(r"^heldout\s+3 \|\s+1/3 33%\s+0\.33\s+0\.75 \|\s+-\s+-\s+-$", table, re.MULTILINE)
+    assert re.search(r"^pytest\.summary\s+2 \|\s+1/2 50%\s+0\.50\s+0\.75 \|", table, re.MULTILINE)
 
 
 def test_the_table_has_a_row_per_family_and_size_and_a_total():
     def result(family: str, size: str, correct: bool) -> harness.TaskResult:
-        rlm = harness.RlmRun("x", correct, 10.0, 3, 4, 1000, 50, None, "ok", 0, None, None)
+        rlm = harness.RlmRun("x", correct, 10.0, 3, 4, 1000, 50, None, "ok", 0, None, None, None, float(correct))
         return harness.TaskResult({"family": family, "size": size}, rlm, None)
 
     results = [result("needle", "8k", True), result("needle", "8k", False), result("logs", "32k", True)]
     rows = harness.summarize(results)
     assert [(r["family"], r["size"], r["n"]) for r in rows] == [("needle", "8k", 2), ("logs", "32k", 1), ("all", "", 3)]
     table = harness.format_table(rows)
-    assert re.search(r"^needle\s+8k\s+2 \|\s+1/2 50%\s+10\.0\s+3\.0\s+4\.0\s+1,000\s+50\s+0 \|\s+-", table, re.M)
+    row = r"^needle\s+8k\s+2 \|\s+1/2 50%\s+0\.50\s+10\.0\s+3\.0\s+4\.0\s+1,000\s+50\s+0 \|\s+-"
+    assert re.search(row, table, re.MULTILINE)
     assert re.search(r"^all\s+3 \|\s+2/3 67%", table, re.MULTILINE)
 
 
