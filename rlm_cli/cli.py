@@ -203,7 +203,10 @@ def ask(
         int | None, _checked("max_depth", "N", "2+ makes llm_query a child RLM [default: 1].", BUDGETS)
     ] = None,
     output_limit: Annotated[
-        int | None, _checked("output_limit", "SIZE", "REPL output chars the model sees [default: 20K].", BUDGETS)
+        int | None,
+        _checked(
+            "output_limit", "SIZE", "REPL output chars the model sees [default: 5K; 20K with --guidance off].", BUDGETS
+        ),
     ] = None,
     include: Annotated[
         list[str] | None,

@@ -211,7 +211,9 @@ def _engine_config(settings: Settings) -> Any:
         max_depth=settings["max_depth"],
         exec_timeout=settings["exec_timeout"],
         concurrency=settings["concurrency"],
-        output_limit=settings["output_limit"],
+        output_limit=guidance.output_limit(
+            settings["guidance"], settings["output_limit"], settings.sources["output_limit"]
+        ),
         sub_chars=settings["sub_chars"],
         sandbox=settings["sandbox"],
         sandbox_overrides=overrides,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from rlm_cli.guidance.checks import (
     absent_literals,
     all_counted,
+    case_misses,
+    code_flaws,
     counted_sets,
     key_terms,
     levels_in_messages,
@@ -137,3 +139,18 @@ def test_all_counted_is_an_answer_naming_every_item_of_differing_counts():
     assert all_counted("a, b, c", "[('a', 2), ('b', 2), ('c', 2)]") == {}  # equal counts: nothing to choose by
     assert all_counted("a, b", "[('a', 2), ('b', 1)]") == {}  # too few items to tell
     assert all_counted("a, b, c", "{'a': 5, 'b': 1, 'c': 9}") == {"a": 5, "b": 1, "c": 9}
+
+
+def test_a_case_sensitive_substring_test_is_told_which_shapes_it_skips():
+    shapes = ["Failed with result 'exit-code'.", "request failed: upstream timeout", "Started <unit>", "ok"]
+    code = 'print([r["service"] for r in recs if "failed" in r["message"]])'
+    flaws = code_flaws(code, ["Failed with result 'exit-code'. request failed"], shapes)
+    assert [f.notice for f in flaws] == ["'failed' is tested case-sensitively: 1 message shapes differ in case"]
+    assert "\"Failed with result 'exit-code'.\"" in flaws[0].nudge and "r[\"message\"].lower()" in flaws[0].nudge
+    # the note on kept shapes counts what the test really matches, in its own case
+    assert '"request failed: upstream timeout"' in shape_notes(code, shapes)[0]
+    assert "Failed with" not in shape_notes(code, shapes)[0]
+    folded = 'print([r["service"] for r in recs if "failed" in r["message"].lower()])'
+    assert case_misses(folded, shapes) == []
+    assert case_misses('print([r for r in recs if "failed" not in r["message"]])', shapes) == []  # leaves lines out
+    assert case_misses('print([r for r in recs if "Failed" in r["message"]])', ["Failed x", "ok"]) == []

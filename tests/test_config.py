@@ -130,3 +130,23 @@ def test_alias_lines_never_show_keys(run_rlm, tmp_path: Path):
     assert "alias work: anthropic/claude-sonnet-4-5, key (set)" in out
     assert "alias env: openai/gpt-4o @ http://10.0.0.5/v1, key from $WORK_KEY" in out
     assert "sk-inline-secret-value" not in out
+
+
+@pytest.mark.parametrize(
+    ("flags", "env", "shown"),
+    [
+        ({}, {}, 5_000),  # the small guide's own cap
+        ({"guidance": "off"}, {}, 20_000),  # the plain method keeps the documented default
+        ({"output_limit": 30_000}, {}, 30_000),  # a cap the user set wins at any level
+        ({}, {"RLM_OUTPUT_LIMIT": "8K"}, 8_000),
+    ],
+)
+def test_the_output_the_model_sees_is_capped_by_guidance_level_unless_set(
+    tmp_path: Path, monkeypatch, flags, env, shown
+):
+    from rlm_cli.runner import _engine_config
+
+    monkeypatch.setenv("RLM_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    settings = load_settings({"model": "openai/gpt-4o-mini", **flags}, env=env, cwd=tmp_path)
+    assert _engine_config(settings).output_limit == shown

@@ -8,6 +8,15 @@ from __future__ import annotations
 
 from rlm_cli.engine.guide import GuideFactory, Plain
 
+# A small model reads a prompt slowly and loses the question in long outputs; samples and counts serve it
+# better than a 20K-character dump, which it re-reads on every later turn.
+_OUTPUT_LIMITS = {"small": 5_000}
+
+
+def output_limit(level: str, configured: int, source: str) -> int:
+    """Characters of a block's output the model sees: the level's own cap unless the user set one."""
+    return _OUTPUT_LIMITS.get(level, configured) if source == "default" else configured
+
 
 def factory(level: str) -> GuideFactory:
     """The guide for a --guidance level; the loop makes one per RLM from it."""

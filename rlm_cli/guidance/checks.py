@@ -34,6 +34,7 @@ class Flaw:
 
 
 _SEARCH_METHODS = {"count", "startswith", "endswith", "find", "index", "rfind"}
+_FOLDS = {"lower", "upper", "casefold"}
 _DATE_LIKE = re.compile(r"\d{1,4}[-/:.]\d")
 _KNOWN_WORDS = {w.lower() for w in records.LEVELS} | {k for keys in records.ALIASES.values() for k in keys}
 
@@ -142,11 +143,33 @@ def _calls(node: ast.AST | None, name: str) -> bool:
     return (isinstance(func, ast.Name) and func.id == name) or (isinstance(func, ast.Attribute) and func.attr == name)
 
 
+def _folded(node: ast.AST) -> bool:
+    """An expression that changes case (`r["message"].lower()`), so a substring test on it ignores case."""
+    return any(
+        isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in _FOLDS for n in ast.walk(node)
+    )
+
+
+def case_sensitive_tests(code: str) -> list[str]:
+    """Strings of `"text" in <expr>` tests whose <expr> keeps its case: they match only that exact spelling."""
+    tree = _tree(code)
+    if tree is None:
+        return []
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], ast.In):
+            left = node.left
+            if isinstance(left, ast.Constant) and isinstance(left.value, str) and not _folded(node.comparators[0]):
+                found.append(left.value.strip())
+    return found
+
+
 def kept_shapes(code: str, shapes: Sequence[str], most: int = 3) -> list[tuple[str, list[str]]]:
     """For each string the code looks for inside messages, the few message shapes it occurs in."""
+    exact = set(case_sensitive_tests(code))
     kept = []
     for text in searched_strings(code, substrings=True)[:4]:
-        hits = [s for s in shapes if text.lower() in s.lower()]
+        hits = [s for s in shapes if (text in s if text in exact else text.lower() in s.lower())]
         if 0 < len(hits) <= most < len(shapes):
             kept.append((text, hits))
     return kept
@@ -160,6 +183,18 @@ def shape_notes(code: str, shapes: Sequence[str]) -> list[str]:
         + ". Check that these are the lines the question asks about.]"
         for text, hits in kept_shapes(code, shapes)
     ]
+
+
+def case_misses(code: str, shapes: Sequence[str]) -> list[tuple[str, list[str]]]:
+    """Case-sensitive substring tests, with the message shapes that hold their text in another case only
+    (`"failed" in m` and "Failed with result 'exit-code'."): lines the test silently drops."""
+    wanted = set(searched_strings(code, substrings=True))
+    misses = []
+    for text in dict.fromkeys(case_sensitive_tests(code)):
+        other = [s for s in shapes if text not in s and text.lower() in s.lower()]
+        if text in wanted and other:
+            misses.append((text, other))
+    return misses
 
 
 def levels_in_messages(code: str, shapes: Sequence[str]) -> list[str]:
@@ -199,6 +234,10 @@ def code_flaws(code: str, texts: Sequence[str], shapes: Sequence[str]) -> list[F
         flaws.append(
             Flaw(nudges.COUNTED_SET.format(call=call, meant=meant), f"{call} counts a set: told to count {meant}")
         )
+    for text, other in case_misses(code, shapes)[:2]:
+        examples = "; ".join(f'"{shape}"' for shape in other[:3])
+        nudge = nudges.CASE_MISS.format(text=text, n=len(other), examples=examples, lower=text.lower())
+        flaws.append(Flaw(nudge, f"{text!r} is tested case-sensitively: {len(other)} message shapes differ in case"))
     for text in levels_in_messages(code, shapes):
         nudge = nudges.LEVEL_IN_MESSAGE.format(text=text, level=records.LEVELS[text.upper()])
         flaws.append(Flaw(nudge, f"{text!r} is looked for in messages, which never hold it: it is r['level']"))

@@ -39,6 +39,10 @@ COUNTED_SET = (
     "`{call}` counts a set, so every item in it counts once and no count is right. Count the records "
     "themselves: `{meant}`."
 )
+CASE_MISS = (
+    "`{text!r} in ...` is case-sensitive, so it skips the {n} message shape(s) that hold it in another case: "
+    "{examples}. If those lines count, test `{lower!r} in r[\"message\"].lower()`."
+)
 LEVEL_IN_MESSAGE = (
     'Your code looks for {text!r} inside r["message"], but records() keeps a line\'s level in r["level"] and '
     'no message holds {text!r}, so that test never matches. Test the level instead: r["level"] == {level!r}.'
