@@ -8,6 +8,7 @@ from rlm_cli.guidance.checks import (
     case_misses,
     code_flaws,
     counted_sets,
+    every_value,
     key_terms,
     levels_in_messages,
     off_key,
@@ -146,7 +147,7 @@ def test_a_case_sensitive_substring_test_is_told_which_shapes_it_skips():
     code = 'print([r["service"] for r in recs if "failed" in r["message"]])'
     flaws = code_flaws(code, ["Failed with result 'exit-code'. request failed"], shapes)
     assert [f.notice for f in flaws] == ["'failed' is tested case-sensitively: 1 message shapes differ in case"]
-    assert "\"Failed with result 'exit-code'.\"" in flaws[0].nudge and "r[\"message\"].lower()" in flaws[0].nudge
+    assert "\"Failed with result 'exit-code'.\"" in flaws[0].nudge and 'r["message"].lower()' in flaws[0].nudge
     # the note on kept shapes counts what the test really matches, in its own case
     assert '"request failed: upstream timeout"' in shape_notes(code, shapes)[0]
     assert "Failed with" not in shape_notes(code, shapes)[0]
@@ -154,3 +155,12 @@ def test_a_case_sensitive_substring_test_is_told_which_shapes_it_skips():
     assert case_misses(folded, shapes) == []
     assert case_misses('print([r for r in recs if "failed" not in r["message"]])', shapes) == []  # leaves lines out
     assert case_misses('print([r for r in recs if "Failed" in r["message"]])', ["Failed x", "ok"]) == []
+
+
+def test_every_value_is_a_list_answer_naming_nearly_all_values_of_a_field():
+    values = {"service": ["auth", "cart", "mail", "feed", "geo"], "level": ["INFO", "ERROR"]}
+    assert every_value("auth, cart, mail, feed", values) == ("service", 4, 5)
+    assert every_value("['auth', 'cart', 'mail', 'feed', 'geo']", values) == ("service", 5, 5)
+    assert every_value("auth, cart, mail", values) is None  # a condition kept some
+    assert every_value("INFO, ERROR", values) is None  # too few values to tell
+    assert every_value("7", {"status": [200, 404, 500, 503]}) is None

@@ -86,6 +86,21 @@ def test_small_guidance_questions_a_list_answer_that_names_every_counted_item_on
     assert "names every item the output counted" in run.roots[2].last_user
 
 
+SERVICES = "".join(
+    f'2026-03-03T10:{i:02d}:00Z host=db level={"error" if i % 7 == 0 else "info"} service={name} msg="tick {i}"\n'
+    for i, name in enumerate(["auth", "cart", "mail", "feed", "geo"] * 6)
+)
+
+
+@pytest.mark.parametrize(("level", "asked"), [("small", True), ("off", False)])
+def test_a_list_answer_naming_nearly_every_value_of_a_field_is_questioned_once(model, solve, level, asked):
+    listed = fence("print(sorted({r['service'] for r in records()}))")
+    model.script("root", listed, "FINAL(auth, cart, feed, geo, mail)", "FINAL(auth, cart, feed, geo, mail)")
+    run = solve("Which services failed twice?", SERVICES, guidance=level)
+    assert run.answer == "auth, cart, feed, geo, mail" and run.outcome.iterations == (3 if asked else 2)
+    assert ("names 5 of the 5 values of r['service']" in run.roots[-1].last_user) is asked
+
+
 # --- final answers ---------------------------------------------------------------------------------
 
 

@@ -11,6 +11,7 @@ import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from rlm_cli.guidance import nudges, questions
 from rlm_cli.inputs import records
@@ -321,6 +322,20 @@ def all_counted(answer: str, output: str, least: int = 3) -> dict[str, int]:
     if len(counts) < least or len(set(counts.values())) < 2 or items != set(counts):
         return {}
     return counts
+
+
+def every_value(
+    answer: str, values: dict[str, list[Any]], least: int = 4, share: float = 0.8
+) -> tuple[str, int, int] | None:
+    """(field, named, total) when a list answer names nearly every value a category field has in the data (at
+    least `least` of them): the 14 services of a log for "which failed twice", a list with no condition applied."""
+    items = {item for item in _items(answer) if item}
+    for key, options in values.items():
+        names = {str(v) for v in options}
+        named = len(items & names)
+        if len(names) >= least and named >= max(least, share * len(names)):
+            return key, named, len(names)
+    return None
 
 
 def repeated_items(answer: str) -> list[str]:

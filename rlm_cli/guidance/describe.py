@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from rlm_cli.guidance import questions
@@ -159,6 +159,7 @@ class Description:
 
     sections: list[str]
     shapes: list[str]
+    values: dict[str, list[Any]] = field(default_factory=dict)  # category field -> its values in the sample
 
 
 PROSE = (
@@ -224,7 +225,7 @@ def describe(question: str, docs: Sequence[Any]) -> Description:
         )
     if not labels:
         sections.append("To find one fact, grep for it; to count or compare records, start with `recs = records()`.")
-    return Description(sections, message_shapes(found))
+    return Description(sections, message_shapes(found), found.values)
 
 
 def constant_fields(found: records.Profile) -> list[tuple[str, Any]]:

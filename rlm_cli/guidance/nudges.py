@@ -41,7 +41,7 @@ COUNTED_SET = (
 )
 CASE_MISS = (
     "`{text!r} in ...` is case-sensitive, so it skips the {n} message shape(s) that hold it in another case: "
-    "{examples}. If those lines count, test `{lower!r} in r[\"message\"].lower()`."
+    '{examples}. If those lines count, test `{lower!r} in r["message"].lower()`.'
 )
 LEVEL_IN_MESSAGE = (
     'Your code looks for {text!r} inside r["message"], but records() keeps a line\'s level in r["level"] and '
@@ -80,6 +80,12 @@ ALL_COUNTED = (
     "Your answer names every item the output counted ({counts}), although their counts differ. If the question "
     "asks only for some of them, keep those whose count fits it (in code) and answer with those; if it asks for "
     "all of them, reply FINAL(answer) again."
+)
+EVERY_VALUE = (
+    "Your answer names {named} of the {total} values of r[{key!r}] in the data: nearly all of them, as if no "
+    "condition had been applied. If the question asks only for some, filter the records by its condition in "
+    "code, print each kept value with its count, and answer with those that fit; if it asks for all of them, "
+    "reply FINAL(answer) again."
 )
 UNSUPPORTED = (
     "Your answer contains {values}, which no REPL output showed as a result. Do not guess: compute it "

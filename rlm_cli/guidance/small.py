@@ -34,6 +34,7 @@ class SmallModelGuide:
     def __init__(self) -> None:
         self.texts: list[str] = []  # the input as `context` holds it, to check strings and answers against
         self.shapes: list[str] = []  # the input's message shapes
+        self.values: dict[str, list[Any]] = {}  # the values of its category fields
         self.seen: list[str] = []  # every output the model was shown, and the first message
         self.ran: set[str] = set()  # code already run
         self.last: Block | None = None  # the block an answer comes from
@@ -47,6 +48,7 @@ class SmallModelGuide:
         self.texts = [SEPARATOR_TEMPLATE.format(path=d.path) for d in documents] + [d.text for d in documents]
         description = describe(question, documents)
         self.shapes = description.shapes
+        self.values = description.values
         self.seen.append("\n".join(description.sections))
         return description.sections
 
@@ -97,6 +99,10 @@ class SmallModelGuide:
         if counts := checks.all_counted(answer, last):
             shown = ", ".join(f"{name}: {n}" for name, n in counts.items())
             yield "all_counted", Advice(nudges.ALL_COUNTED.format(counts=shown), "answer names every counted item")
+        elif every := checks.every_value(answer, self.values):
+            key, named, total = every
+            text = nudges.EVERY_VALUE.format(key=key, named=named, total=total)
+            yield "every_value", Advice(text, f"answer names {named} of the {total} values of {key}")
         if repeated := checks.repeated_items(answer):
             values = ", ".join(repeated[:3])
             yield "repeated", Advice(nudges.REPEATED_ITEMS.format(values=values), f"answer repeats {repeated[:3]}")
