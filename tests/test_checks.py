@@ -27,6 +27,12 @@ def test_unsupported_values_are_the_numbers_never_shown():
     assert unsupported_values("There are 17 refunds.", seen) == []
     assert unsupported_values("There are 23 refunds, see ab-12.", seen) == ["23"]
     assert unsupported_values("auth and billing", seen) == []
+    # a number is a value only as a whole token, and grep's line numbers are not values
+    grepped = "auth.log:3: Jul 14 02:01:13 sshd[3369]: message repeated 12 times: [ Failed password ]"
+    assert unsupported_values("3", grepped) == ["3"]
+    assert unsupported_values("12", grepped) == []
+    assert unsupported_values("It was 3.", "total: 3.") == []
+    assert unsupported_values("10.1.0.188", "ip 10.1.0.188 port 22") == []
 
 
 def test_truncated_values_finds_the_longer_code_in_the_data():

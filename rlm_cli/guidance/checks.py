@@ -279,10 +279,15 @@ def off_key(question: str, answer: str, texts: Sequence[str], reach: int = 300) 
 _KEY_VALUE = re.compile(r"[A-Za-z0-9_.:/@-]*\d[A-Za-z0-9_.:/@-]*")
 
 
+_GREP_LINE_NUMBER = re.compile(r"^(\S+?):\d+: ", re.MULTILINE)
+
+
 def unsupported_values(answer: str, seen: str) -> list[str]:
-    """Values in an answer (tokens with digits) that never appeared in anything the model was shown."""
+    """Values in an answer (tokens with digits) that never appeared, as a whole token, in anything the model was
+    shown. The line numbers grep() prints are not values: "3" read off `auth.log:3:` is not a count."""
+    seen = _GREP_LINE_NUMBER.sub(r"\1: ", seen)
     values = {v.strip(".,:;/-") for v in _KEY_VALUE.findall(answer)}
-    return sorted(v for v in values if v and v not in seen)
+    return sorted(v for v in values if v and not re.search(rf"(?<![\w.]){re.escape(v)}(?!\w|\.\d)", seen))
 
 
 _CODE_LIKE = re.compile(r"(?=[A-Za-z0-9_-]*[A-Za-z])(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9_-]{3,}")
