@@ -115,3 +115,23 @@ def test_labels_the_question_lists_and_the_data_never_writes_come_with_a_classif
     written = lines.replace("?\n", "? (location)\n")
     assert not any("classify(" in s for s in describe(question, _docs(("q.txt", written))).sections)
     assert not any("classify(" in s for s in describe("Is the light red or green?", _docs(("q.txt", lines))).sections)
+
+
+def test_folded_syslog_repeats_are_described_as_the_records_they_stand_for():
+    log = (
+        "Jul 14 02:01:04 bastion sshd[3369]: Failed password for root from 10.0.0.9 port 5 ssh2\n"
+        "Jul 14 02:01:13 bastion sshd[3369]: message repeated 12 times: "
+        "[ Failed password for root from 10.0.0.9 port 5 ssh2]\n"
+        "Jul 14 02:04:02 bastion sshd[3370]: Accepted publickey for ann from 10.0.0.7 port 6 ssh2\n"
+    ) * 3
+    description = describe("How many failed passwords from 10.0.0.9?", _docs(("auth.log", log)))
+    shown = "\n".join(description.sections)
+    assert "records() gives <n> records for such a line" in shown
+    assert not any("message repeated" in s for s in description.shapes)  # the repeat is its inner message
+    assert description.shapes[0] == "Failed password for <user> from <ip> port <n> ssh2"
+    plain = "\n".join(
+        describe(
+            "Who logged in?", _docs(("auth.log", log.replace("message repeated 12 times: [ ", "").replace("]\n", "\n")))
+        ).sections
+    )
+    assert "records() gives <n> records" not in plain

@@ -571,9 +571,7 @@ def test_a_stale_forged_result_is_skipped(hostile_repl: ReplProcess) -> None:
 
 
 def test_final_var_of_a_hostile_value_loses_the_state_and_says_so(hostile_repl: ReplProcess) -> None:
-    hostile = (
-        FORGE + "class Bad:\n    def __repr__(self):\n        os.close(fd)\n        return 'x'\nbad = Bad()"
-    )
+    hostile = FORGE + "class Bad:\n    def __repr__(self):\n        os.close(fd)\n        return 'x'\nbad = Bad()"
     assert not hostile_repl.run(hostile, timeout=5).state_lost
     assert hostile_repl.get_var("bad") is None
     result = hostile_repl.run("print('after')", timeout=5)

@@ -286,7 +286,7 @@ def unsupported_values(answer: str, seen: str) -> list[str]:
     """Values in an answer (tokens with digits) that never appeared, as a whole token, in anything the model was
     shown. The line numbers grep() prints are not values: "3" read off `auth.log:3:` is not a count."""
     seen = _GREP_LINE_NUMBER.sub(r"\1: ", seen)
-    values = {v.strip(".,:;/-") for v in _KEY_VALUE.findall(answer)}
+    values = {v.strip(".,:;/-") for v in _KEY_VALUE.findall(answer)} - {"0"}  # none found: nothing to show
     return sorted(v for v in values if v and not re.search(rf"(?<![\w.]){re.escape(v)}(?!\w|\.\d)", seen))
 
 

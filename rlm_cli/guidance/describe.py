@@ -162,6 +162,10 @@ class Description:
     values: dict[str, list[Any]] = field(default_factory=dict)  # category field -> its values in the sample
 
 
+REPEATS = (
+    'Some lines say "message repeated <n> times: [ <message> ]": records() gives <n> records for such a line, '
+    "so counts over records() include every repeat; grep() and the raw lines show it once."
+)
 PROSE = (
     "These documents are text, not log records: records() would only cut them into lines. Use grep() to find "
     "the passages that matter, and llm_query() on them (or on chunks()) to read what they say."
@@ -217,6 +221,8 @@ def describe(question: str, docs: Sequence[Any]) -> Description:
     )
     if profile := data_profile(found, question):
         sections.append("\n".join(profile))
+    if found.repeats:
+        sections.append(REPEATS)
     if same := constant_fields(found):
         sections.append(
             "One value only, wherever these fields occur, so they do not tell records apart: "

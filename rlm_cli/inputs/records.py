@@ -400,6 +400,7 @@ class Profile:
     lines: int
     values: dict[str, list[Any]]  # category field -> its values in the sample, most common first
     shapes: list[tuple[str, int]]  # message shapes (numbers, addresses, users masked), most common first
+    repeats: int = 0  # "message repeated N times" lines among them: records() makes N records of each
 
 
 def shape(message: str, user: Any = None) -> str:
@@ -428,7 +429,7 @@ def profile(
     year = guess_year(text for _, text in docs)
     values: dict[str, Counter[Any]] = {}
     shapes: Counter[str] = Counter()
-    seen = 0
+    seen = repeats = 0
     sample = [unit for path, text in docs for unit in (blocks[path][::step] if path in blocks else _every(text, step))]
     if step > 1:
         sample += also()
@@ -445,14 +446,18 @@ def profile(
             counter = values.setdefault(key, Counter())
             if len(counter) <= max_values:
                 counter[value] += 1
-        if record["message"] and record["message"] != line.strip():
-            shapes[shape(record["message"], record.get("user"))[:160]] += 1
+        message, times = record["message"], 1
+        if message and (folded := _REPEATED.match(message)):
+            message, times = folded["message"], int(folded["n"])
+            repeats += 1
+        if message and message != line.strip():
+            shapes[shape(message, record.get("user"))[:160]] += times
     categories = {
         key: [value for value, _ in counter.most_common()]
         for key, counter in values.items()
         if len(counter) <= max_values and sum(counter.values()) > 1
     }
-    return Profile(seen, categories, shapes.most_common())
+    return Profile(seen, categories, shapes.most_common(), repeats)
 
 
 def _every(text: str, step: int) -> Iterable[str]:
