@@ -98,6 +98,14 @@ def test_times_compare_with_strings_and_naive_datetimes():
     assert sorted([t, when("2026-01-01")])[0] == when("2026-01-01")
 
 
+def test_a_time_read_as_text_reads_its_iso_form():
+    t = parse_line(LINES["logfmt"])["time"]
+    assert t.startswith("2026-03-03T14:22") and t[:10] == "2026-03-03" and "T14:22:05" in t
+    assert t.split("T")[0] == "2026-03-03" and t.year == 2026  # datetime's own attributes stay
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        t.nope  # noqa: B018
+
+
 def test_when_reads_many_notations_and_rejects_nonsense():
     target = datetime(2026, 3, 3, 14, 22, 5, tzinfo=UTC)
     for text in (

@@ -114,6 +114,19 @@ class Time(datetime):
     def __repr__(self) -> str:
         return f"Time('{self.isoformat()}')"
 
+    # Records are shown with their time as ISO text, so code treats it as text too: `r["time"].startswith(
+    # "2026-05-09")`, `"T09:" in r["time"]`, `r["time"][:10]`. Those read the ISO form instead of raising.
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or not hasattr(str, name):
+            raise AttributeError(f"'Time' object has no attribute {name!r}")
+        return getattr(self.isoformat(), name)
+
+    def __contains__(self, text: object) -> bool:
+        return str(text) in self.isoformat()
+
+    def __getitem__(self, index: int | slice) -> str:
+        return self.isoformat()[index]
+
 
 class _Absent:
     """What a record gives for a field its line lacks: equal to None, and False in every comparison.
