@@ -35,7 +35,10 @@ def test_log_questions_see_the_data_s_values_and_message_shapes_their_words_firs
     assert "- event: 'refresh', 'login'" in shown and "- level: 'INFO'" in shown
     assert not any(line.startswith("- hit:") for line in shown)  # the data's own key, unrelated to the question
     shapes = shown[shown.index("") + 2 :]
-    assert shapes == ["- user <user> logged in from <ip>", "- session refreshed for user <user>"]
+    assert shapes[:2] == ["- user <user> logged in from <ip>", "- session refreshed for user <user>"]
+    assert shapes[2:] == [
+        'Tests for the question\'s words in messages, as the data writes them: "logged in from" in r["message"].'
+    ]
     assert data_profile(question_profile([("empty", "")], "q?"), "q?") == []
 
 
@@ -135,3 +138,17 @@ def test_folded_syslog_repeats_are_described_as_the_records_they_stand_for():
         ).sections
     )
     assert "records() gives <n> records" not in plain
+
+
+def test_the_question_s_words_in_messages_come_as_ready_tests_in_the_data_s_case():
+    log = "".join(
+        f"Jul 23 0{i}:00:00 host{i % 2} systemd[1]: {name}.service: Failed with result 'exit-code'.\n"
+        f"Jul 23 0{i}:00:01 host{i % 2} {name}[7]: ERROR upstream error talking to cache\n"
+        for i, name in enumerate(["cart", "mail", "cart", "geo"])
+    )
+    shown = "\n".join(describe("which services failed twice?", _docs(("j.log", log))).sections)
+    assert "Tests for the question's words in messages" in shown
+    assert '"Failed with result" in r["message"]' in shown
+    assert '"upstream' not in shown  # "services" names a field: it groups, it does not select
+    erred = "\n".join(describe("Which hosts logged an ERROR?", _docs(("j.log", log))).sections)
+    assert "Tests for the question's words" not in erred  # ERROR is a level value, tested on r["level"]

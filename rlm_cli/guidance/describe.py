@@ -116,7 +116,38 @@ def data_profile(found: records.Profile, question: str, max_values: int = 15, ma
         out += [f"- {text}" for text in ranked[:max_shapes]]
         if len(shapes) > max_shapes:
             out.append(f"- ... and {len(shapes) - max_shapes} more shapes")
+        if tests := message_tests(ranked, words, found.values):
+            out.append("Tests for the question's words in messages, as the data writes them: " + "; ".join(tests) + ".")
     return out
+
+
+# The variable parts of a shape, and quoted values: what stays is the text a log statement always writes.
+_SHAPE_SLOTS = re.compile(r"<\w+>|'[^']*'|\"[^\"]*\"")
+
+
+def message_tests(
+    shapes: Sequence[str], words: Sequence[str], values: dict[str, list[Any]], most: int = 3
+) -> list[str]:
+    """`"Failed with result" in r["message"]` for message shapes holding a word of the question: the fixed text
+    around the word, in the data's own case. Words naming a field (service, host...) group records rather than
+    select them, and words that are a field's value (ERROR) are tested on that field, so both are left out."""
+    known = {str(v).lower() for options in values.values() for v in options}
+    wanted = [w for w in words if not any(w in f or f in w for f in records.FIELDS) and w not in known]
+    tests: list[str] = []
+    for text in shapes:
+        for piece in _SHAPE_SLOTS.split(text):
+            parts = piece.strip(" .,:;=/[](){}-").split()
+            hits = [i for i, part in enumerate(parts) if any(w in part.lower() for w in wanted)]
+            if not hits or len(" ".join(parts)) < 3:
+                continue
+            end = hits[-1] + 1 if hits[-1] >= 1 else min(3, len(parts))  # the words up to the last one asked about
+            test = f'"{" ".join(parts[:end][:5])}" in r["message"]'
+            if test not in tests:
+                tests.append(test)
+            break
+        if len(tests) >= most:
+            break
+    return tests
 
 
 def message_shapes(found: records.Profile) -> list[str]:
