@@ -28,7 +28,7 @@ from rlm_cli.engine.model import Completion, ModelSpec
 from rlm_cli.errors import ModelError
 from rlm_cli.guidance import factory as guidance_factory
 from rlm_cli.inputs.bundle import write_bundle
-from rlm_cli.inputs.corpus import CorpusOptions, load_corpus
+from rlm_cli.inputs.corpus import Corpus, CorpusOptions, load_corpus
 from rlm_cli.repl.process import ReplConfig, ReplProcess
 from rlm_cli.repl.sandbox import SandboxPolicy
 
@@ -255,11 +255,12 @@ E = TypeVar("E", bound=ev.Event)
 
 @dataclass
 class Solved:
-    """What one in-process run gave: the outcome, every event in order, and the model requests it made."""
+    """What one in-process run gave: the outcome, every event in order, the model requests it made, and its input."""
 
     outcome: Outcome
     events: list[ev.Event]
     requests: list[ModelRequest]
+    corpus: Corpus | None = None  # the input the run was given, as the engine left it
 
     @property
     def answer(self) -> str | None:
@@ -316,7 +317,7 @@ def solve(model: ScriptedModel) -> Callable[..., Solved]:
         events: list[ev.Event] = []
         first = len(model.requests)
         outcome = RLM(Run(config, model, events.append)).solve(question, corpus)
-        return Solved(outcome, events, model.requests[first:])
+        return Solved(outcome, events, model.requests[first:], corpus)
 
     return run
 

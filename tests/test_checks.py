@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from rlm_cli.guidance.checks import (
     absent_literals,
     all_counted,
@@ -20,6 +22,8 @@ from rlm_cli.guidance.checks import (
     truncated_values,
     unsupported_values,
 )
+from rlm_cli.guidance.small import InputTexts
+from rlm_cli.inputs.corpus import Document
 
 
 def test_unsupported_values_are_the_numbers_never_shown():
@@ -72,6 +76,19 @@ print(f"found {len(a)}", "label" in recs[0], "unused literal")
     assert searched_strings("def f(:") == []
     # Tests on a helper model's replies are not tests on the data.
     assert searched_strings('a = llm_query("is it?")\nprint(a == "maybe")') == []
+
+
+def test_the_guides_texts_are_the_separators_then_each_documents_text_taken_when_asked():
+    docs = [Document("a.log", "alpha\n", "text", 6, 6), Document("b.log", "beta\n", "text", 5, 5)]
+    texts = InputTexts(docs)
+    assert list(texts) == ["=== FILE: a.log ===\n", "=== FILE: b.log ===\n", "alpha\n", "beta\n"]
+    assert (len(texts), texts[-1], texts[1:3]) == (4, "beta\n", ["=== FILE: b.log ===\n", "alpha\n"])
+    with pytest.raises(IndexError):
+        texts[4]
+    reads = []
+    docs[1].release(lambda: reads.append(1) or "beta, read back\n")  # as inputs/bundle.release does
+    assert absent_literals('print("read back" in context)', texts) == [] and len(reads) == 1
+    assert absent_literals('print("not there" in context)', texts) == ["not there"] and len(reads) == 2
 
 
 def test_absent_literals_are_those_no_document_contains_in_any_case():

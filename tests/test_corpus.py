@@ -8,6 +8,8 @@ import io
 import json
 import os
 import re
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -16,8 +18,9 @@ import pytest
 from pypdf import PdfWriter
 
 from rlm_cli.errors import InputError
+from rlm_cli.inputs import bundle as bundle_module
 from rlm_cli.inputs import corpus as corpus_module
-from rlm_cli.inputs.bundle import load_bundle, write_bundle
+from rlm_cli.inputs.bundle import load_bundle, release, write_bundle
 from rlm_cli.inputs.corpus import Corpus, CorpusOptions, Document, load_corpus
 
 
@@ -559,6 +562,82 @@ def test_bundle_round_trip(tmp_path: Path) -> None:
     assert repr(pdf) == f"<Document 'b/r.pdf' pdf, {pdf.chars} chars, {pdf.lines} lines, 2 pages>"
 
 
+def test_released_documents_read_their_text_back_from_the_bundle(tmp_path: Path) -> None:
+    write(tmp_path / "b/a.log", "first\nno trailing newline")
+    write(tmp_path / "b/\u00fcnicode dir/b.log", "second \u2713 \U0001f600\n" * 3)
+    write(tmp_path / "b/r.pdf", make_text_pdf(TWO_PAGES))
+    corpus = load("b")
+    odd = Document("odd.pdf", "lone \ud800 surrogate\n", "pdf", 10, 17, pages=1)
+    corpus.documents.append(odd)
+    before = [(d.path, d.text, d.lines) for d in corpus.documents]
+    bundle = write_bundle(corpus, str(tmp_path / "bundle"))
+
+    release(corpus, bundle)
+    (tmp_path / "bundle" / "context.txt").unlink()  # the REPL's workdir is removed when the run ends
+
+    assert not any(isinstance(d.__dict__["_text"], str) for d in corpus.documents)  # the parent holds no text
+    after = [(d.path, d.text, d.lines) for d in corpus.documents]
+    assert after[:-1] == before[:-1]
+    assert after[-1] == ("odd.pdf", "lone ? surrogate\n", 1)  # what the child has: the lone surrogate was replaced
+    assert "text" not in repr(odd) and odd.text is not odd.text  # read each time it is asked for, never kept
+
+
+def test_release_leaves_a_corpus_the_bundle_was_not_written_from_alone(tmp_path: Path) -> None:
+    bundle = write_bundle(Corpus([Document("a.log", "alpha\n", "text", 6, 6)]), str(tmp_path))
+    other = Corpus([Document("b.log", "beta\n", "text", 5, 5)])
+    release(other, bundle)
+    assert other.documents[0].__dict__["_text"] == "beta\n"
+
+
+def test_chunks_split_inside_a_character_decode_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bundle_module, "CHUNK", 5)  # 5 bytes: most multi-byte characters straddle two chunks
+    text = "ascii first, then \u00e9\u00e8 and \u2713\u2713 and \U0001f600\U0001f601 mixed\n" * 7
+    corpus = Corpus([Document("a.log", text, "text", 0, len(text)), Document("b.log", "tail", "text", 4, 4)])
+
+    context, documents = load_bundle(write_bundle(corpus, str(tmp_path)))
+    release(corpus, str(tmp_path / "index.json"))
+
+    assert [d.text for d in documents] == [text, "tail"] == [d.text for d in corpus.documents]
+    assert context == f"=== FILE: a.log ===\n{text}=== FILE: b.log ===\ntail\n"
+
+
+BIG_LINE = "2024-05-01T10:00:00Z INFO [api] request completed status=200\n"
+BIG = 32 * 2**20
+
+
+def peak_growth(setup: str, load: str, path: str) -> tuple[int, int]:
+    """Characters loaded by `load` (an expression on `path`) in a fresh process, and how much its peak RSS grew."""
+    code = (
+        f"import resource, sys\n{setup}\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        f"text = {load}\n"
+        "print(len(text), (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True, check=True)
+    chars, grown = map(int, out.stdout.split())
+    return chars, grown
+
+
+def test_the_child_loads_a_bundle_without_a_second_copy_of_it(tmp_path: Path) -> None:
+    """The REPL child holds `context` and, while it decodes, a chunk more: not the file's bytes as well."""
+    text = BIG_LINE * (BIG // len(BIG_LINE))
+    bundle = write_bundle(Corpus([Document("big.log", text, "text", len(text), len(text))]), str(tmp_path))
+    del text
+    setup = "from rlm_cli.inputs.bundle import load_bundle"
+    chars, grown = peak_growth(setup, "load_bundle(sys.argv[1])[0]", bundle)
+    assert chars > BIG * 0.99
+    assert grown < 1.3 * chars  # bytes and string at once would be 2x
+
+
+def test_a_large_file_loads_without_a_second_copy_of_it(tmp_path: Path) -> None:
+    """A file's text grows as it is read: never the pieces and the whole at once."""
+    write(tmp_path / "big.log", BIG_LINE * (BIG // len(BIG_LINE)))
+    setup = "from rlm_cli.inputs.corpus import CorpusOptions, load_corpus"
+    chars, grown = peak_growth(setup, "load_corpus([sys.argv[1]], CorpusOptions()).documents[0].text", str(tmp_path))
+    assert chars > BIG * 0.99
+    assert grown < 1.3 * chars  # the pieces and their join would be 2x
+
+
 def test_documents_in_the_repl_behave_like_their_text(tmp_path):
     from rlm_cli.engine.loop import corpus_from_text
     from rlm_cli.inputs.bundle import load_bundle, write_bundle
@@ -566,3 +645,9 @@ def test_documents_in_the_repl_behave_like_their_text(tmp_path):
     _, documents = load_bundle(write_bundle(corpus_from_text("alpha FATAL beta\n"), str(tmp_path)))
     assert "FATAL" in documents[0] and "OMEGA" not in documents[0]
     assert str(documents[0]) == "alpha FATAL beta\n"
+    two = Corpus([Document("a.log", "alpha\n", "text", 6, 6), Document("b.log", "beta", "text", 4, 4)])
+    _, (first, second) = load_bundle(write_bundle(two, str(tmp_path / "two")))
+    assert "" in first and "alpha\n" in first and "beta" in second  # as in their text
+    assert "beta" not in first and "alpha\n===" not in first and "beta\n" not in second  # nothing past their ends
+    with pytest.raises(TypeError):
+        assert 1 in first

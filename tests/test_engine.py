@@ -3,10 +3,14 @@ answer, the events and the requests the model received (fixtures `model` and `so
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from conftest import fence
 
 from rlm_cli.engine import events as ev
+from rlm_cli.engine.guide import Plain
+from rlm_cli.engine.loop import RLM, EngineConfig, Run, corpus_from_text
 from rlm_cli.engine.model import ModelSpec
 
 LOG = "".join(
@@ -59,6 +63,37 @@ def test_small_guidance_drops_a_rerun_reply_and_samples_the_next_one_hotter(mode
     assert [r.temperature for r in run.roots] == [0.0, 0.0, 0.7]
     assert [m["role"] for m in last.messages[2:]] == ["assistant", "user"]  # the rerun reply is not kept
     assert "You already ran exactly this code" in last.last_user
+
+
+def test_guidance_checks_read_the_input_back_once_the_parent_has_released_it(model, solve):
+    code = "print(sum('web-2' in d.text and 'request failed' in d.text for d in documents))"
+    model.script("root", fence(code), "FINAL(0)", "FINAL(0)")
+    run = solve("How many requests failed on web-2?", LOG)
+    assert run.corpus is not None
+    assert not any(isinstance(d.__dict__["_text"], str) for d in run.corpus.documents)  # the parent let go of it
+    told = run.roots[1].last_user
+    assert "Your code tests for 'request failed', which the input never contains" in told  # absent: found absent
+    assert "The data does contain 'request' (of 'request failed')" in told  # the part the data holds: found
+    assert "'web-2'" not in told  # present: not flagged
+    assert run.corpus.documents[0].text == LOG
+
+
+def test_the_child_loads_the_input_only_once_the_opening_has_read_it(model):
+    class Watching(Plain):
+        held: list[bool] = []
+
+        def opening(self, question, documents):
+            time.sleep(0.3)  # time for the REPL start to write the bundle, and to release the text if unguarded
+            self.held.append(all(isinstance(d.__dict__["_text"], str) for d in documents))
+            return []
+
+    model.script("root", fence("print(len(context))"), "FINAL(done)")
+    config = EngineConfig(root=ModelSpec("root"), sub=ModelSpec("sub"), guide=Watching)
+    corpus = corpus_from_text(LOG, "app.log")
+    outcome = RLM(Run(config, model, lambda event: None)).solve("q?", corpus)
+    assert outcome.answer == "done" and Watching.held == [True]
+    assert str(len("=== FILE: app.log ===\n" + LOG)) in model.requests[-1].last_user
+    assert not isinstance(corpus.documents[0].__dict__["_text"], str) and corpus.documents[0].text == LOG
 
 
 def test_small_guidance_describes_a_constant_field_and_the_unit_of_journal_lines(model, solve):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -62,3 +63,25 @@ def test_closing_while_the_child_boots_ends_it_at_once():
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)  # killed and reaped
     assert not os.path.exists(repl.workdir)
+
+
+def test_closing_a_start_held_at_its_gate_ends_it():
+    """The engine holds the child's load until it has built its first message; a close (Ctrl-C twice) meanwhile
+    must not wait for that."""
+    gate = threading.Event()
+    written = threading.Event()
+
+    def write_then_wait(workdir: str) -> str:
+        bundle = write_bundle(corpus_from_text("alpha\n"), workdir)
+        written.set()
+        gate.wait()
+        return bundle
+
+    repl = ReplProcess(write_then_wait, ReplConfig(), lambda prompts, _model, _batched: ["" for _ in prompts])
+    repl.config.sandbox = SandboxPolicy.for_input(100, repl.workdir)
+    repl.start_soon(gate=gate)
+    assert written.wait(30)
+    closing = threading.Thread(target=repl.close, daemon=True)
+    closing.start()
+    closing.join(30)
+    assert not closing.is_alive() and not os.path.exists(repl.workdir)

@@ -19,7 +19,7 @@ from rlm_cli.engine.budget import Budget, ChildCaps, Limits
 from rlm_cli.engine.guide import Advice, Block, GuideFactory, Note, Plain
 from rlm_cli.engine.model import Completion, ModelClient, ModelSpec
 from rlm_cli.errors import BudgetExhausted, ModelError, RlmError
-from rlm_cli.inputs.bundle import SEPARATOR_TEMPLATE, write_bundle
+from rlm_cli.inputs.bundle import SEPARATOR_TEMPLATE, release, write_bundle
 from rlm_cli.inputs.corpus import Corpus, Document
 from rlm_cli.repl.process import ReplConfig, ReplProcess
 from rlm_cli.repl.sandbox import SandboxPolicy
@@ -204,17 +204,21 @@ class RLM:
             if self.repl is not None:
                 self.repl.close()
 
-    def _start_repl(self, corpus: Corpus, question: str) -> ReplProcess:
-        repl = ReplProcess(
-            lambda workdir: write_bundle(corpus, workdir),
-            ReplConfig(output_limit=self.config.output_limit, question=question),
-            self._on_llm,
-        )
+    def _start_repl(self, corpus: Corpus, question: str, opened: threading.Event) -> ReplProcess:
+        def hand_off(workdir: str) -> str:
+            bundle = write_bundle(corpus, workdir)
+            # The first message is built meanwhile, from the documents' text (the guide's description reads it all).
+            # Then the parent lets go of the text, before the child loads its copy: one copy at a time, not two.
+            opened.wait()
+            release(corpus, bundle)
+            return bundle
+
+        repl = ReplProcess(hand_off, ReplConfig(output_limit=self.config.output_limit, question=question), self._on_llm)
         self.repl = repl
         repl.config.sandbox = SandboxPolicy.for_input(
             corpus.total_chars, repl.workdir, enabled=self.config.sandbox, **self.config.sandbox_overrides
         )
-        repl.start_soon(self._sandbox_warnings)  # boots while the first model call is in flight
+        repl.start_soon(self._sandbox_warnings, opened)  # boots while the first model call is in flight
         return repl
 
     def _sandbox_warnings(self, warnings: list[str]) -> None:
@@ -222,10 +226,14 @@ class RLM:
             self.run.warn_once(f"sandbox:{warning}", warning, self.depth)
 
     def _solve(self, question: str, corpus: Corpus) -> Outcome:
-        repl = self._start_repl(corpus, question)
-        messages = prompts.opening(
-            question, corpus.documents, SEPARATOR_TEMPLATE, self.config.sub_chars, self.guide
-        ).messages
+        opened = threading.Event()  # the REPL start waits on it before the child loads the input
+        try:
+            repl = self._start_repl(corpus, question, opened)
+            messages = prompts.opening(
+                question, corpus.documents, SEPARATOR_TEMPLATE, self.config.sub_chars, self.guide
+            ).messages
+        finally:
+            opened.set()
         limits = self.config.limits
         last_reply = None
         while self.iterations < limits.max_iterations:

@@ -266,7 +266,9 @@ def off_key(question: str, answer: str, texts: Sequence[str], reach: int = 300) 
     value = answer.strip().strip(".'\"`")
     if len(value) < 3 or "\n" in value or (value.isdigit() and len(value) < 5):
         return None
-    spots = [(doc, m.start()) for doc in texts for m in re.finditer(re.escape(value), doc)]
+    # A spot holds its document's text, which may be a copy read back for this check: more than 20 are not kept.
+    found = ((doc, m.start()) for doc in texts for m in re.finditer(re.escape(value), doc))
+    spots = list(itertools.islice(found, 21))
     if not 0 < len(spots) <= 20:
         return None
     for term in key_terms(question, texts):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, overload
 
 from rlm_cli.engine.guide import Advice, Block
 from rlm_cli.guidance import checks, nudges
@@ -28,11 +28,43 @@ def found_nothing(output: str) -> bool:
     return bool(output.strip()) and bool(_NOTHING_FOUND.match(output))
 
 
+class InputTexts(Sequence[str]):
+    """The input as `context` holds it, for the checks: each file's separator line, then each document's text.
+
+    A document's text is taken from the document when a check reaches it, and not kept here: once the bundle for
+    the REPL child is written, the engine releases the documents, and their text is read back from the bundle one
+    at a time (inputs/bundle.release) instead of being held by the parent as a second copy of the corpus.
+    """
+
+    def __init__(self, documents: Sequence[Any]) -> None:
+        self.documents = list(documents)
+
+    def __len__(self) -> int:
+        return 2 * len(self.documents)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        count = len(self.documents)
+        if not -2 * count <= index < 2 * count:
+            raise IndexError("input text index out of range")
+        index %= 2 * count
+        if index < count:
+            return SEPARATOR_TEMPLATE.format(path=self.documents[index].path)
+        return self.documents[index - count].text
+
+
 class SmallModelGuide:
     """One per RLM: it remembers what the model was shown and which doubts it has already raised."""
 
     def __init__(self) -> None:
-        self.texts: list[str] = []  # the input as `context` holds it, to check strings and answers against
+        self.texts: Sequence[str] = []  # the input as `context` holds it, to check strings and answers against
         self.shapes: list[str] = []  # the input's message shapes
         self.values: dict[str, list[Any]] = {}  # the values of its category fields
         self.seen: list[str] = []  # every output the model was shown, and the first message
@@ -45,7 +77,7 @@ class SmallModelGuide:
         return nudges.EXAMPLES
 
     def opening(self, question: str, documents: Sequence[Any]) -> list[str]:
-        self.texts = [SEPARATOR_TEMPLATE.format(path=d.path) for d in documents] + [d.text for d in documents]
+        self.texts = InputTexts(documents)
         description = describe(question, documents)
         self.shapes = description.shapes
         self.values = description.values

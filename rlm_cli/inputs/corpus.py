@@ -35,7 +35,7 @@ _HEAD_BYTES = 8192
 STDIN_PATH = "<stdin>"
 TOTAL_LIMIT_REASON = "total size limit reached"
 
-_CHUNK = 16 << 20
+_CHUNK = 1 << 20  # past the first read; small, so that a large file's text grows in place (see _read_text)
 _FIRST_READ = 1 << 20
 # A named pipe nobody writes to would block forever; this long is left for a writer to connect.
 FIFO_WAIT_S = 10.0
@@ -104,9 +104,26 @@ class _LineCount:
         doc._lines = value
 
 
+class _Text:
+    """A document's text: a string it holds until `Document.release`, then read back each time it is asked for."""
+
+    def __get__(self, doc: Document | None, owner: type | None = None) -> Any:
+        if doc is None:
+            return self
+        held = doc._text
+        return held if isinstance(held, str) else held()
+
+    def __set__(self, doc: Document, value: str) -> None:
+        doc._text = value
+
+
 @dataclass
 class Document:
-    """One input's text; `size` is bytes on disk (bytes read, for a stream) and `lines` is counted lazily."""
+    """One input's text; `size` is bytes on disk (bytes read, for a stream) and `lines` is counted lazily.
+
+    Once the bundle for the REPL child is written, the engine releases the text (inputs/bundle.release): `text` then
+    reads it back from that bundle, so the parent does not hold the corpus a second time beside the child.
+    """
 
     path: str
     text: str = field(repr=False)
@@ -118,6 +135,15 @@ class Document:
     encoding: str = "utf-8"
     truncated: bool = False
     truncated_reason: str = ""
+
+    def release(self, read: Callable[[], str]) -> None:
+        """Stop holding the text: from now on `text` is `read()`, called each time it is asked for and not kept."""
+        self._text = read
+
+
+# Installed after @dataclass, which would take a descriptor in the class body for the field's default; __init__
+# and the generated methods go through it all the same, and `text` stays out of repr().
+Document.text = _Text()  # type: ignore[assignment]
 
 
 @dataclass
@@ -744,21 +770,21 @@ def _read_text(
     Returns the text, the encoding used, whether input was left unread, and what stopped reading early.
     """
     text, decoder, encoding = _first_decode(first, eof)
-    parts = [text]
-    count = len(text)
     problem = ""
     try:
-        while not eof and count < limit:
-            want = min(limit - count, _CHUNK)
+        # `text += more` grows the string in place, so a large file is not held twice (see inputs/bundle.decode).
+        # `while True`: CPython 3.11 specializes a loop for that only when it jumps back unconditionally.
+        while True:
+            if eof or len(text) >= limit:
+                break
+            want = min(limit - len(text), _CHUNK)
             data = _read_exact(rest, want)
             eof = len(data) < want
-            text, encoding = _decode_more(decoder, data, eof, encoding)
-            parts.append(text)
-            count += len(text)
+            more, encoding = _decode_more(decoder, data, eof, encoding)
+            text += more
         eof = eof or not rest.read(1)
     except _READ_ERRORS as e:
         problem = f"reading stopped part-way ({e})"
-    text = parts[0] if len(parts) == 1 else "".join(parts)
     if len(text) > limit:
         text = text[:limit]
         eof = False

@@ -102,15 +102,21 @@ class ReplProcess:
         self._lost_why: str | None = None  # set when a child was killed outside a cell; told with the next one
         self._starting: threading.Thread | None = None
         self._start_error: BaseException | None = None
+        self._gate: threading.Event | None = None
 
     # --- life cycle -------------------------------------------------------------------------
-    def start_soon(self, on_started: Callable[[list[str]], None] | None = None) -> None:
+    def start_soon(
+        self, on_started: Callable[[list[str]], None] | None = None, gate: threading.Event | None = None
+    ) -> None:
         """Spawn the child now and finish its start in a thread, so writing the input and the child's boot
         overlap the first model call. The first cell (or variable read) waits for it and raises what the start
         raised; `on_started` gets the sandbox's warnings once the child is up.
 
+        `gate` is an event that write_input may wait on before it returns, holding the child's load back (the
+        engine lets go of its own copy of the input first); close() sets it, so such a start always ends.
         The spawn stays in the calling thread: the child dies with the thread that forked it (PR_SET_PDEATHSIG).
         """
+        self._gate = gate
         self._spawn()
 
         def finish() -> None:
@@ -222,6 +228,8 @@ class ReplProcess:
             if starting.is_alive():  # still booting: nothing in it to keep, and waiting would only delay the end
                 graceful = False
                 self._kill()
+            if self._gate is not None:
+                self._gate.set()  # a start held back at the gate goes on, and fails at once on the killed child
             starting.join()  # at once: the kill made its handshake fail
         if graceful and self.sock is not None and self.proc is not None:
             with contextlib.suppress(protocol.ChannelClosed):
