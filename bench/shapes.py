@@ -362,6 +362,7 @@ def jsonl(rng: random.Random, target_chars: int, salt: int) -> Built:
         event["ts"] = f"{iso(ts)}.{rng.randint(0, 999):03d}Z"
     text = "\n".join(json.dumps(e) for e in events) + "\n"
     gold = Counter(t for s, t in errors if s == asked).most_common(1)[0][0]
-    meta = {"params": {"service": asked}, "errors": Counter(f"{s}:{t}" for s, t in errors)}
+    # A plain dict: dataclasses.asdict rebuilds a Counter from its items, counting (key, n) pairs as keys.
+    meta = {"params": {"service": asked}, "errors": dict(Counter(f"{s}:{t}" for s, t in errors))}
     files = {"events.jsonl": text}
     return Built("jsonl.top_error", {"service": asked}, gold, "choice", files, list(ERROR_TYPES), meta)

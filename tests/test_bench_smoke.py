@@ -612,3 +612,14 @@ def test_baseline_tasks_runs_the_baseline_on_the_first_tasks_only(fake_llm, herm
     with pytest.raises(SystemExit):
         harness.main([*argv[:-3], "--baseline-tasks", "-1"])
     assert "--baseline-tasks must be 0 or more" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("family", tasks.FAMILIES)
+def test_every_family_s_result_file_is_written(family, tmp_path):
+    found = [generate(family, "1k", 31, i) for i in range(2)]
+    run = harness.RlmRun("x", False, 1.0, 1, 0, 1, 1, None, "ok", 0, None, None)
+    out = tmp_path / "results.json"
+    harness.write_results(out, {}, [harness.TaskResult(t.describe(), run, None) for t in found])
+    written = json.loads(out.read_text())["results"]
+    assert [r["task"]["id"] for r in written] == [t.id for t in found]
+    assert [r["task"]["meta"] for r in written] == [json.loads(json.dumps(t.describe()["meta"])) for t in found]
