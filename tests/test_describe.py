@@ -152,3 +152,22 @@ def test_the_question_s_words_in_messages_come_as_ready_tests_in_the_data_s_case
     assert '"upstream' not in shown  # "services" names a field: it groups, it does not select
     erred = "\n".join(describe("Which hosts logged an ERROR?", _docs(("j.log", log))).sections)
     assert "Tests for the question's words" not in erred  # ERROR is a level value, tested on r["level"]
+
+
+def test_nested_json_fields_are_described_with_the_code_that_reads_them():
+    log = "".join(
+        f'{{"ts": "2026-10-08T02:03:0{i}Z", "level": "error", "service": {{"name": "{name}"}}, '
+        f'"msg": "request failed", "error": {{"type": "{kind}"}}}}\n'
+        for i, (name, kind) in enumerate([("shipping", "KeyError"), ("payments", "TimeoutError")] * 3)
+    )
+    shown = "\n".join(describe("Which error type is most common for shipping?", _docs(("a.jsonl", log))).sections)
+    assert """- error.type (r["error"]["type"]): 'KeyError', 'TimeoutError'""" in shown
+    assert """'shipping' is r["service"]["name"] == 'shipping'""" in shown
+
+
+def test_a_nested_field_of_a_record_without_it_reads_as_missing():
+    from rlm_cli.inputs.records import parse_line
+
+    record = parse_line('{"ts": "2026-10-08T02:03:01Z", "level": "info", "msg": "ok"}')
+    assert record["error"]["type"] is not None and record["error"]["type"] == None  # noqa: E711
+    assert not record["error"]["type"]

@@ -103,7 +103,8 @@ def data_profile(found: records.Profile, question: str, max_values: int = 15, ma
         shown = sorted(values, key=str) if all(isinstance(v, int) for v in values) else values
         more = f", ... ({len(values)} in all)" if len(shown) > max_values else ""
         note = LABEL_NOTE if key == "label" else ""
-        out.append(f"- {key}: {', '.join(repr(v) for v in shown[:max_values])}{more}{note}")
+        name = f"{key} ({access(key)})" if "." in key else key
+        out.append(f"- {name}: {', '.join(repr(v) for v in shown[:max_values])}{more}{note}")
     if named := _named_values(found.values, question):
         out.append("The question's words among these values: " + "; ".join(named) + ".")
     if shapes := message_shapes(found):
@@ -150,6 +151,11 @@ def message_tests(
     return tests
 
 
+def access(key: str) -> str:
+    """How code reads a profile key: r["level"], or r["error"]["type"] for a nested "error.type"."""
+    return "r" + "".join(f'["{part}"]' for part in key.split("."))
+
+
 def message_shapes(found: records.Profile) -> list[str]:
     """The message shapes, most common first; none for labelled records, which are counted by label, not text."""
     return [] if "label" in found.values else [text for text, _ in found.shapes]
@@ -165,7 +171,7 @@ def _named_values(values: dict[str, list[Any]], question: str) -> list[str]:
     for key, options in values.items():
         for value in options:
             if (str(value) in words) and not (isinstance(value, str) and len(value) < 2):
-                named.append(f'{str(value)!r} is r["{key}"] == {value!r}')
+                named.append(f"{str(value)!r} is {access(key)} == {value!r}")
     return named
 
 
@@ -257,7 +263,7 @@ def describe(question: str, docs: Sequence[Any]) -> Description:
     if same := constant_fields(found):
         sections.append(
             "One value only, wherever these fields occur, so they do not tell records apart: "
-            + ", ".join(f'r["{key}"] == {value!r}' for key, value in same)
+            + ", ".join(f"{access(key)} == {value!r}" for key, value in same)
             + "."
         )
     if not labels:

@@ -82,7 +82,7 @@ ALL_COUNTED = (
     "all of them, reply FINAL(answer) again."
 )
 EVERY_VALUE = (
-    "Your answer names {named} of the {total} values of r[{key!r}] in the data: nearly all of them, as if no "
+    "Your answer names {named} of the {total} values of {field} in the data: nearly all of them, as if no "
     "condition had been applied. If the question asks only for some, filter the records by its condition in "
     "code, print each kept value with its count, and answer with those that fit; if it asks for all of them, "
     "reply FINAL(answer) again."

@@ -13,7 +13,7 @@ from typing import Any, overload
 
 from rlm_cli.engine.guide import Advice, Block
 from rlm_cli.guidance import checks, nudges
-from rlm_cli.guidance.describe import describe
+from rlm_cli.guidance.describe import access, describe
 from rlm_cli.inputs.bundle import SEPARATOR_TEMPLATE
 
 # Longer output lines are data dumps, not evidence for an answer (grep shows at most this much of a line).
@@ -133,7 +133,7 @@ class SmallModelGuide:
             yield "all_counted", Advice(nudges.ALL_COUNTED.format(counts=shown), "answer names every counted item")
         elif every := checks.every_value(answer, self.values):
             key, named, total = every
-            text = nudges.EVERY_VALUE.format(key=key, named=named, total=total)
+            text = nudges.EVERY_VALUE.format(field=access(key), named=named, total=total)
             yield "every_value", Advice(text, f"answer names {named} of the {total} values of {key}")
         if repeated := checks.repeated_items(answer):
             values = ", ".join(repeated[:3])

@@ -154,6 +154,9 @@ class _Absent:
     def __contains__(self, item: object) -> bool:
         return False
 
+    def __getitem__(self, key: object) -> _Absent:
+        return self  # r["error"]["type"] on a record without "error" is missing too, not a TypeError
+
     def __repr__(self) -> str:
         return "None"
 
@@ -451,7 +454,7 @@ def profile(
             continue
         record = parse_unit(line, year)
         seen += 1
-        for key, value in record.items():
+        for key, value in _with_nested(record):
             if key in _NOT_CATEGORIES or _copied(key) or not isinstance(value, str | int):
                 continue
             if isinstance(value, str) and not 0 < len(value) <= 40:
@@ -471,6 +474,15 @@ def profile(
         if len(counter) <= max_values and sum(counter.values()) > 1
     }
     return Profile(seen, categories, shapes.most_common(), repeats)
+
+
+def _with_nested(record: Record) -> Iterable[tuple[str, Any]]:
+    """The record's fields, and those one level down in nested objects as "error.type" (JSON lines nest them)."""
+    for key, value in record.items():
+        if isinstance(value, dict):
+            yield from ((f"{key}.{sub}", inner) for sub, inner in value.items() if isinstance(sub, str))
+        else:
+            yield key, value
 
 
 def _every(text: str, step: int) -> Iterable[str]:
