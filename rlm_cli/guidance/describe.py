@@ -161,18 +161,20 @@ def message_shapes(found: records.Profile) -> list[str]:
     return [] if "label" in found.values else [text for text, _ in found.shapes]
 
 
-def _named_values(values: dict[str, list[Any]], question: str) -> list[str]:
-    """Which field holds each value the question writes as the data does: 'personal' is r["account"], not a label.
-
-    Only exact matches (case included), so "errors" is not taken for the level ERROR.
-    """
+def named_values(values: dict[str, list[Any]], question: str) -> list[tuple[str, Any]]:
+    """(field, value) for each value the question writes as the data does: 'personal' is r["account"], not a
+    label. Only exact matches (case included), so "errors" is not taken for the level ERROR."""
     words = {w.strip(".,;:?!'\"()") for w in question.split()}
-    named = []
-    for key, options in values.items():
-        for value in options:
-            if (str(value) in words) and not (isinstance(value, str) and len(value) < 2):
-                named.append(f"{str(value)!r} is {access(key)} == {value!r}")
-    return named
+    return [
+        (key, value)
+        for key, options in values.items()
+        for value in options
+        if str(value) in words and not (isinstance(value, str) and len(value) < 2)
+    ]
+
+
+def _named_values(values: dict[str, list[Any]], question: str) -> list[str]:
+    return [f"{str(value)!r} is {access(key)} == {value!r}" for key, value in named_values(values, question)]
 
 
 def _lines_with(docs_text: Sequence[tuple[str, str]], words: Sequence[str], limit: int = 300) -> list[str]:
@@ -268,6 +270,10 @@ def describe(question: str, docs: Sequence[Any]) -> Description:
         )
     if not labels:
         sections.append("To find one fact, grep for it; to count or compare records, start with `recs = records()`.")
+        from rlm_cli.guidance.starter import first_block  # starter builds on this module's readings
+
+        if block := first_block(question, found.values, message_shapes(found), [t for _, t in docs_text]):
+            sections.append(block)
     return Description(sections, message_shapes(found), found.values)
 
 

@@ -1,0 +1,78 @@
+"""A first block built from the question's words and the data: which records to keep, and what to count them by.
+
+A small model that starts from code over the real fields and values reads its output instead of guessing
+names. The question is read only for which of its words the data holds: a field's name (services, host,
+IP), a field's value (ERROR, 503, shipping), the fixed text of a message shape ("Failed password") or a
+token the input contains (185.70.240.55). The block is offered, not run: the model judges whether its
+condition is the one asked about, and adds what it lacks (a time, a threshold).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from rlm_cli.guidance import questions
+from rlm_cli.guidance.describe import access, message_tests, named_values
+
+# Canonical fields a question may group by although they are not categories in the profile (too many values).
+_PER_RECORD = {"ip": "<ip>", "user": "<user>"}
+# A token of the question that is a value of the data rather than a word: an address, an id, a version.
+_TOKEN = re.compile(r"(?<![\w.-])(?=[\w.:/-]*\d)(?=[\w.:/-]*[.:/-])[\w.:/-]{5,}(?<![.:/-])")
+
+OFFER = (
+    "A first block built from the question's words and the data: check that it keeps the records the "
+    "question asks about, change what does not fit (add any time or count condition), then run it:\n"
+    "```repl\n{code}\n```"
+)
+
+
+def _names(question: str) -> set[str]:
+    """The question's words in lower case, each also without a plural ending: "IPs" gives ips and ip."""
+    words = {w.lower() for w in re.findall(r"[A-Za-z]+", question)}
+    return words | {re.sub(r"(?<=[^s])s$|(?<=ss)es$", "", w) for w in words}
+
+
+def group_key(names: set[str], values: dict[str, list[Any]], shapes: Sequence[str], used: set[str]) -> str:
+    """The field the question names to count by ("services" -> service, "error type" -> error.type), or ""."""
+    candidates = list(values) + [key for key, mark in _PER_RECORD.items() if any(mark in s for s in shapes)]
+    best, best_parts = "", 0
+    for key in candidates:
+        parts = key.split(".")
+        named = all(part in names for part in parts) or (len(parts) == 2 and parts[0] in names and parts[1] == "name")
+        if named and key not in used and len(parts) > best_parts:
+            best, best_parts = key, len(parts)
+    return best
+
+
+def first_block(
+    question: str, values: dict[str, list[Any]], shapes: Sequence[str], texts: Sequence[str]
+) -> str | None:
+    """The offered block, or None when the question names nothing the data holds."""
+    stems = questions.stems(question)
+    conditions, used = [], set()
+    for key, value in named_values(values, question)[:2]:
+        conditions.append(f"{access(key)} == {value!r}")
+        used.add(key)
+    conditions += message_tests(shapes, stems, values, most=1)
+    named = {str(v) for _, v in named_values(values, question)}
+    for token in dict.fromkeys(_TOKEN.findall(question)):
+        if token not in named and any(token in text for text in texts):
+            conditions.append(f'{token!r} in r["raw"]')
+    group = group_key(_names(question), values, shapes, used)
+    if not conditions and not group:
+        return None
+    lines = ["recs = records()"]
+    lines.append(f"hits = [r for r in recs if {' and '.join(conditions)}]" if conditions else "hits = recs")
+    lines.append('print(len(hits), "of", len(recs), "records kept")')
+    if group:
+        # Values grouped by their count, largest first: "2 each: [...]" is read off directly, where a small
+        # model picking the pairs with a given count out of most_common() often takes the wrong ones.
+        lines += [
+            f"counts = Counter({access(group)} for r in hits)",
+            "for n in sorted(set(counts.values()), reverse=True)[:10]:",
+            '    print(n, "each:", sorted(str(k) for k, c in counts.items() if c == n))',
+        ]
+    lines.append("for r in hits[:3]:\n    print(r[\"raw\"])")
+    return OFFER.format(code="\n".join(lines))
