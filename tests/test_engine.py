@@ -133,7 +133,7 @@ def test_a_list_answer_naming_nearly_every_value_of_a_field_is_questioned_once(m
     model.script("root", listed, "FINAL(auth, cart, feed, geo, mail)", "FINAL(auth, cart, feed, geo, mail)")
     run = solve("Which services failed twice?", SERVICES, guidance=level)
     assert run.answer == "auth, cart, feed, geo, mail" and run.outcome.iterations == (3 if asked else 2)
-    assert ("names 5 of the 5 values of r[\"service\"]" in run.roots[-1].last_user) is asked
+    assert ('names 5 of the 5 values of r["service"]' in run.roots[-1].last_user) is asked
 
 
 # --- final answers ---------------------------------------------------------------------------------

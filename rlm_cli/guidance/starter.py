@@ -46,9 +46,7 @@ def group_key(names: set[str], values: dict[str, list[Any]], shapes: Sequence[st
     return best
 
 
-def first_block(
-    question: str, values: dict[str, list[Any]], shapes: Sequence[str], texts: Sequence[str]
-) -> str | None:
+def first_block(question: str, values: dict[str, list[Any]], shapes: Sequence[str], texts: Sequence[str]) -> str | None:
     """The offered block, or None when the question names nothing the data holds."""
     stems = questions.stems(question)
     conditions, used = [], set()
@@ -74,5 +72,5 @@ def first_block(
             "for n in sorted(set(counts.values()), reverse=True)[:10]:",
             '    print(n, "each:", sorted(str(k) for k, c in counts.items() if c == n))',
         ]
-    lines.append("for r in hits[:3]:\n    print(r[\"raw\"])")
+    lines.append('for r in hits[:3]:\n    print(r["raw"])')
     return OFFER.format(code="\n".join(lines))
