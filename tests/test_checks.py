@@ -10,6 +10,7 @@ from rlm_cli.guidance.checks import (
     case_misses,
     code_flaws,
     counted_sets,
+    cuts_a_ranking,
     every_value,
     key_terms,
     levels_in_messages,
@@ -187,3 +188,10 @@ def test_every_value_is_a_list_answer_naming_nearly_all_values_of_a_field():
     assert every_value("auth, cart, mail", values) is None  # a condition kept some
     assert every_value("INFO, ERROR", values) is None  # too few values to tell
     assert every_value("7", {"status": [200, 404, 500, 503]}) is None
+
+
+def test_a_ranking_cut_to_its_first_items_was_chosen():
+    assert cuts_a_ranking("print(Counter(paths).most_common(3))")
+    assert cuts_a_ranking("print(sorted(c.items(), key=lambda p: -p[1])[:3])")
+    assert not cuts_a_ranking("print(Counter(paths).most_common())")
+    assert not cuts_a_ranking("print(lines[2:])")

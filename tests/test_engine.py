@@ -121,6 +121,13 @@ def test_small_guidance_questions_a_list_answer_that_names_every_counted_item_on
     assert "names every item the output counted" in run.roots[2].last_user
 
 
+def test_a_top_k_the_code_cut_is_not_questioned_as_every_counted_item(model, solve):
+    code = fence("c = Counter(r['host'] for r in records() if r['level'] == 'ERROR')\nprint(c.most_common(3))")
+    model.script("root", code, "FINAL(web-0, web-1, web-2)")
+    run = solve("Which three hosts logged the most errors?", LOG)
+    assert run.answer == "web-0, web-1, web-2" and run.outcome.iterations == 2
+
+
 SERVICES = "".join(
     f'2026-03-03T10:{i:02d}:00Z host=db level={"error" if i % 7 == 0 else "info"} service={name} msg="tick {i}"\n'
     for i, name in enumerate(["auth", "cart", "mail", "feed", "geo"] * 6)

@@ -321,6 +321,18 @@ def _items(answer: str) -> list[str]:
 _COUNTED = re.compile(r"""['"]?([\w./:@-]+)['"]?\s*(?:,|:|=)\s*(\d+)\b""")
 
 
+def cuts_a_ranking(code: str) -> bool:
+    """Code that prints the first k of a ranking (`most_common(3)`, `sorted(...)[:3]`): its items were chosen."""
+    tree = _tree(code)
+    if tree is None:
+        return False
+    return any(
+        (_calls(node, "most_common") and bool(node.args))
+        or (isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice) and node.slice.upper is not None)
+        for node in ast.walk(tree)
+    )
+
+
 def all_counted(answer: str, output: str, least: int = 3) -> dict[str, int]:
     """The counts an output printed per item (`('a', 3)`, `a: 3`, `{'a': 3}`), when the answer names every one
     of at least `least` items although their counts differ: a list answer that applied no condition to them."""

@@ -128,7 +128,8 @@ class SmallModelGuide:
         notes = self.last.notes if self.last else ()
         if nothing or any(n.kind == "only_none" and answer.strip() == str(n.total) for n in notes):
             yield "empty", Advice(nudges.EMPTY_ANSWER, "final answer right after code that found nothing")
-        if counts := checks.all_counted(answer, last):
+        chosen = self.last is not None and checks.cuts_a_ranking(self.last.code)
+        if not chosen and (counts := checks.all_counted(answer, last)):
             shown = ", ".join(f"{name}: {n}" for name, n in counts.items())
             yield "all_counted", Advice(nudges.ALL_COUNTED.format(counts=shown), "answer names every counted item")
         elif every := checks.every_value(answer, self.values):

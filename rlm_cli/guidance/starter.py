@@ -69,6 +69,7 @@ def first_block(question: str, values: dict[str, list[Any]], shapes: Sequence[st
         # model picking the pairs with a given count out of most_common() often takes the wrong ones.
         lines += [
             f"counts = Counter({access(group)} for r in hits)",
+            'print(len(counts), "different values")',
             "for n in sorted(set(counts.values()), reverse=True)[:10]:",
             '    print(n, "each:", sorted(str(k) for k, c in counts.items() if c == n))',
         ]
