@@ -525,3 +525,13 @@ def test_a_model_behind_its_own_api_base_has_no_price_warning(model, solve, app_
     warnings = run.notices("warning")
     assert not any("cost unknown" in w for w in warnings)
     assert sum("--max-cost cannot be enforced" in w for w in warnings) == 1
+
+
+def test_an_empty_answer_after_labelled_empty_results_is_questioned_once(model, solve):
+    code = fence(
+        "hits = [r for r in records() if r['level'] == 'FATAL']\nprint('kept:', len(hits))\nprint('hosts:', [])"
+    )
+    model.script("root", code, "FINAL(None)", "FINAL(None)")
+    run = solve("Which hosts logged FATAL lines?", LOG)
+    assert run.answer == "None" and run.outcome.iterations == 3
+    assert "That answer rests on code that found nothing" in run.roots[2].last_user

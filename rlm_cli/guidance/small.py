@@ -19,13 +19,18 @@ from rlm_cli.inputs.bundle import SEPARATOR_TEMPLATE
 # Longer output lines are data dumps, not evidence for an answer (grep shows at most this much of a line).
 EVIDENCE_LINE = 500
 LONG_ANSWER = 5_000
-_NOTHING_FOUND = re.compile(r"\A\s*(\[\]|\{\}|set\(\)|\(\)|0|None|''|\"\"|Counter\(\)|)\s*\Z")
+_EMPTY = r"(\[\]|\{\}|set\(\)|\(\)|0|None|''|\"\"|Counter\(\))"
+_NOTHING_FOUND = re.compile(rf"\A\s*({_EMPTY}|)\s*\Z")
+_LABELLED_EMPTY = re.compile(rf"\A[^\n]{{0,80}}[:=]\s*{_EMPTY}\s*\Z")  # "records kept: 0", "counts = []"
 _UNDEFINED = re.compile(r"^NameError: name '(\w+)' is not defined", re.MULTILINE)
 
 
 def found_nothing(output: str) -> bool:
-    """An output that is only an empty result: `[]`, `0`, `set()`, `None`..."""
-    return bool(output.strip()) and bool(_NOTHING_FOUND.match(output))
+    """An output that is only empty results: `[]`, `0`, `set()`, `None`..., bare or each after a label."""
+    lines = [line for line in output.strip().splitlines() if line.strip()]
+    if len(lines) == 1 and _NOTHING_FOUND.match(lines[0]):
+        return True
+    return bool(lines) and all(_LABELLED_EMPTY.match(line.strip()) for line in lines)
 
 
 class InputTexts(Sequence[str]):
@@ -126,7 +131,8 @@ class SmallModelGuide:
         # The size of a collection of only None (`len({None})` is 1) counts nothing; a Counter({None: 17})
         # printed beside it may still hold the answer.
         notes = self.last.notes if self.last else ()
-        if nothing or any(n.kind == "only_none" and answer.strip() == str(n.total) for n in notes):
+        empty = bool(_NOTHING_FOUND.match(answer)) and answer.strip() != "0"  # FINAL(None), FINAL([])
+        if nothing or empty or any(n.kind == "only_none" and answer.strip() == str(n.total) for n in notes):
             yield "empty", Advice(nudges.EMPTY_ANSWER, "final answer right after code that found nothing")
         chosen = self.last is not None and checks.cuts_a_ranking(self.last.code)
         if not chosen and (counts := checks.all_counted(answer, last)):
