@@ -479,12 +479,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+def _interrupted(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     tasks = generate_all(args.families, args.sizes, args.n, args.seed, args.wordings)
     if args.list:
         print(list_tasks(tasks))
         return 0
+    # `kill` of the harness stops the rlm run it is waiting for, as Ctrl-C does, instead of orphaning it.
+    signal.signal(signal.SIGTERM, _interrupted)
     out = args.out or Path(f"bench-results-{time.strftime('%Y%m%d-%H%M%S')}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     config = {
