@@ -68,7 +68,7 @@ def first_block(question: str, values: dict[str, list[Any]], shapes: Sequence[st
         # Values grouped by their count, largest first: "2 each: [...]" is read off directly, where a small
         # model picking the pairs with a given count out of most_common() often takes the wrong ones.
         lines += [
-            f"counts = Counter({access(group)} for r in hits)",
+            f"counts = Counter({access(group)} for r in hits if {access(group)} != None)",
             'print(len(counts), "different values")',
             "for n in sorted(set(counts.values()), reverse=True)[:10]:",
             '    print(n, "each:", sorted(str(k) for k, c in counts.items() if c == n))',
