@@ -290,13 +290,15 @@ def test_pasting_the_input_as_context_is_skipped_and_the_block_runs_on_the_input
 # --- nudges and doubts -----------------------------------------------------------------------------
 
 
-def test_reply_without_code_gets_a_nudge(model, solve, app_log):
+@pytest.mark.parametrize("level", ["small", "off"])
+def test_reply_without_code_gets_a_nudge(model, solve, app_log, level):
     path, _ = app_log
     model.script("root", "I think the logs look fine.", fence("print(1)"), "FINAL(fine)")
-    run = solve("q?", path)
+    run = solve("q?", path, guidance=level)
     assert run.answer == "fine"
     assert "no ```repl code block" in run.roots[1].last_user
-    assert "grep(" not in run.roots[1].last_user  # "q?" names no key of the logs
+    # "q?" names no key of the logs: the small guide offers the trouble lines and the end of the input
+    assert ("lines report trouble" in run.roots[1].last_user) is (level == "small")
     assert "no code and no final answer: reminded the model" in run.notices("nudge")
 
 

@@ -76,6 +76,14 @@ NO_CODE_KEY = (
     "To see the lines that mention {key!r}, reply with only this block:\n```repl\n"
     "for line in grep({key!r})[:10]:\n    print(line)\n```"
 )
+NO_CODE_LOOK = (
+    "Answer from the data, not from a guess. To see the lines that report trouble and how the input ends, "
+    "reply with only this block:\n```repl\n"
+    'hits = grep(r"error|fail|fatal|exception|panic|killed|denied|refused|timed? ?out")\n'
+    'print(len(hits), "lines report trouble; the last ones:")\n'
+    "for line in hits[-15:]:\n    print(line)\n"
+    'print("--- the end of the input ---")\nprint(context[-1500:])\n```'
+)
 ALL_COUNTED = (
     "Your answer names every item the output counted ({counts}), although their counts differ. If the question "
     "asks only for some of them, keep those whose count fits it (in code) and answer with those; if it asks for "

@@ -166,7 +166,11 @@ class SmallModelGuide:
 
     def idle(self, question: str) -> Advice | None:
         keys = checks.key_terms(question, self.texts)
-        return Advice(nudges.NO_CODE_KEY.format(key=keys[0]), f"offered a grep of {keys[0]!r}") if keys else None
+        if keys:
+            return Advice(nudges.NO_CODE_KEY.format(key=keys[0]), f"offered a grep of {keys[0]!r}")
+        # No word of the question is in the data ("why did the service terminate?"): the lines that report
+        # trouble, and the end of the input where a run that stopped says why, are where to start.
+        return Advice(nudges.NO_CODE_LOOK, "offered the error-like lines and the end of the input")
 
 
 def _code_key(code: str) -> str:
