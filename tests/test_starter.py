@@ -48,6 +48,7 @@ def test_the_block_keeps_what_the_question_names_and_counts_by_the_field_it_name
     top = first_block("top source IP of failed ssh passwords?", values, shapes, [SSHD])
     assert 'counts = Counter(r["ip"] for r in hits if r["ip"] != None)' in top
     assert first_block("why did it crash?", values, shapes, [SSHD]) is None
+    assert first_block("What was the root cause of the service's failure?", values, shapes, [SSHD]) is None
     nested = {"service.name": ["shipping", "payments"], "error.type": ["KeyError", "TimeoutError"]}
     block = first_block("Which error type is most common for shipping?", nested, [], ["x"])
     assert """if r["service"]["name"] == 'shipping'""" in block and 'Counter(r["error"]["type"]' in block

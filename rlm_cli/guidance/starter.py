@@ -59,10 +59,9 @@ def first_block(question: str, values: dict[str, list[Any]], shapes: Sequence[st
         if token not in named and any(token in text for text in texts):
             conditions.append(f'{token!r} in r["raw"]')
     group = group_key(_names(question), values, shapes, used)
-    if not conditions and not group:
-        return None
-    lines = ["recs = records()"]
-    lines.append(f"hits = [r for r in recs if {' and '.join(conditions)}]" if conditions else "hits = recs")
+    if not conditions:
+        return None  # a field to count by alone ("the service's failure") selects nothing: no block to offer
+    lines = ["recs = records()", f"hits = [r for r in recs if {' and '.join(conditions)}]"]
     lines.append('print(len(hits), "of", len(recs), "records kept")')
     if group:
         # Values grouped by their count, largest first: "2 each: [...]" is read off directly, where a small
