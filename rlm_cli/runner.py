@@ -199,7 +199,9 @@ def _engine_config(settings: Settings) -> Any:
     if settings["cpu_limit_s"]:
         overrides["cpu_seconds"] = settings["cpu_limit_s"]
     return EngineConfig(
-        root=ModelSpec(root.model, root.api_base, root.api_key, root.temperature),
+        root=ModelSpec(
+            root.model, root.api_base, root.api_key, root.temperature, guidance.reply_tokens(settings["guidance"])
+        ),
         sub=ModelSpec(sub.model, sub.api_base, sub.api_key, sub.temperature),
         limits=Limits(
             max_iterations=settings["max_iterations"],

@@ -92,3 +92,13 @@ def test_local_server_needs_no_key_and_context_cannot_be_reassigned(fake_llm, rl
     roots = fake_llm.requests_for("root")
     assert "text to `context` was skipped" in roots[1].last_user and "True" in roots[1].last_user
     assert "True 1" in roots[2].last_user
+
+
+@pytest.mark.parametrize(("level", "cap"), [("small", 1_500), ("off", None)])
+def test_root_replies_are_capped_by_the_guidance_level(fake_llm, rlm_main, app_log, level, cap):
+    path, _ = app_log
+    fake_llm.script("root", fence("print(len(context) > 0)"), "FINAL(yes)")
+    result = rlm_main("ask", str(path), "q?", "--guidance", level, *model_args(fake_llm))
+    assert result.code == EXIT_OK, result.stderr
+    roots = fake_llm.requests_for("root")
+    assert [r.params.get("max_tokens") for r in roots] == [cap, cap]

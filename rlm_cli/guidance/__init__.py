@@ -18,6 +18,16 @@ def output_limit(level: str, configured: int, source: str) -> int:
     return _OUTPUT_LIMITS.get(level, configured) if source == "default" else configured
 
 
+# One ```repl block and a line of prose fit in a few hundred tokens. A small model that runs on (repeating
+# a record, re-typing the input) can go on for thousands, minutes each on a CPU; cut its root replies short.
+_REPLY_TOKENS = {"small": 1_500}
+
+
+def reply_tokens(level: str) -> int | None:
+    """The most tokens a root reply may have at this level (None: the provider's own limit)."""
+    return _REPLY_TOKENS.get(level)
+
+
 def factory(level: str) -> GuideFactory:
     """The guide for a --guidance level; the loop makes one per RLM from it."""
     if level == "off":
