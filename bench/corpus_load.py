@@ -1,6 +1,7 @@
 """Corpus loading against `cat` on the same logs, parent and REPL-child memory, and the PDF text cache.
 
-Usage: .venv/bin/python bench/corpus_load.py [--mb 500] [--files 5000] [--pages 300]
+Usage: .venv/bin/python bench/corpus_load.py [--mb 500] [--files 5000] [--pages 300] [--stdin]
+`--files 1 --stdin` makes the corpus one large document read from stdin, as `big.log | rlm ask -` has it.
 Targets: text loading within 2x of `cat`; peak RSS of parent + REPL child within 2x the corpus; a cached PDF at
 least 20x faster than a cold one.
 """
@@ -60,16 +61,21 @@ def log_block(rng: random.Random, lines: int) -> str:
 
 
 def make_logs(directory: Path, total_bytes: int, files: int, rng: random.Random) -> list[Path]:
-    """Files of varied sizes around total_bytes / files, spread over 50 service directories."""
+    """Files of varied sizes around total_bytes / files, spread over 50 service directories; one file is
+    total_bytes long, made of slices of the block."""
     block = log_block(rng, 50_000)
     mean = total_bytes // files
     paths = []
     for i in range(files):
-        size = min(len(block) // 2, int(mean * rng.uniform(0.5, 1.5)))
-        start = block.index("\n", rng.randrange(len(block) - size - 1)) + 1
+        size = mean if files == 1 else min(len(block) // 2, int(mean * rng.uniform(0.5, 1.5)))
         path = directory / f"svc-{i % 50:02d}" / f"run-{i:05d}.log"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"# run {i} on host-{i % 13}\n" + block[start : start + size], encoding="utf-8")
+        with path.open("w", encoding="utf-8") as out:
+            out.write(f"# run {i} on host-{i % 13}\n")
+            while size > 0:
+                piece = min(size, len(block) // 2)
+                start = block.index("\n", rng.randrange(len(block) - piece - 1)) + 1
+                size -= out.write(block[start : start + piece])
         paths.append(path)
     return sorted(paths)
 
@@ -181,7 +187,10 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=5000, help="number of log files")
     parser.add_argument("--pages", type=int, default=300, help="pages in the generated PDF")
     parser.add_argument("--runs", type=int, default=3, help="timed runs of each measurement; the best counts")
+    parser.add_argument("--stdin", action="store_true", help="feed the one file (--files 1) on stdin")
     args = parser.parse_args()
+    if args.stdin and args.files != 1:
+        parser.error("--stdin reads one file: give --files 1")
 
     work = Path(tempfile.mkdtemp(prefix="rlm-bench-corpus-"))
     try:
@@ -193,10 +202,17 @@ def main() -> None:
         cat = ["cat", *map(str, files)]
         subprocess.run(cat, stdout=subprocess.DEVNULL, check=True)  # warm the page cache
         cat_s = best_of(args.runs, lambda: subprocess.run(cat, stdout=subprocess.DEVNULL, check=True))
-        options = CorpusOptions(max_total_size=10**12)
+        options = CorpusOptions(max_file_size=10**12, max_total_size=10**12)
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        load_s = best_of(args.runs, lambda: load_corpus([str(work / "logs")], options))
-        corpus = load_corpus([str(work / "logs")], options)
+
+        def load() -> Corpus:
+            if not args.stdin:
+                return load_corpus([str(work / "logs")], options)
+            with files[0].open("rb") as stdin:
+                return load_corpus(["-"], options, stdin=stdin)
+
+        load_s = best_of(args.runs, load)
+        corpus = load()
         parent_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         corpus_mib = corpus.total_chars / 2**20
         started = time.perf_counter()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import random
+import re
+from pathlib import Path
+
 import pytest
 
 from rlm_cli.guidance.checks import (
@@ -23,8 +27,11 @@ from rlm_cli.guidance.checks import (
     truncated_values,
     unsupported_values,
 )
+from rlm_cli.guidance.scan import WINDOW, find_all
 from rlm_cli.guidance.small import InputTexts
-from rlm_cli.inputs.corpus import Document
+from rlm_cli.inputs import bundle as bundle_module
+from rlm_cli.inputs.bundle import StoredText, release, write_bundle
+from rlm_cli.inputs.corpus import Corpus, Document
 
 
 def test_unsupported_values_are_the_numbers_never_shown():
@@ -86,10 +93,90 @@ def test_the_guides_texts_are_the_separators_then_each_documents_text_taken_when
     assert (len(texts), texts[-1], texts[1:3]) == (4, "beta\n", ["=== FILE: b.log ===\n", "alpha\n"])
     with pytest.raises(IndexError):
         texts[4]
-    reads = []
-    docs[1].release(lambda: reads.append(1) or "beta, read back\n")  # as inputs/bundle.release does
-    assert absent_literals('print("read back" in context)', texts) == [] and len(reads) == 1
-    assert absent_literals('print("not there" in context)', texts) == ["not there"] and len(reads) == 2
+
+    class Stored:  # as inputs/bundle.StoredText, which release gives each document
+        reads: list[str] = []
+
+        def read(self) -> str:
+            self.reads.append("whole")
+            return "beta, read back\n"
+
+        def pieces(self) -> list[str]:
+            self.reads.append("pieces")
+            return ["beta, re", "ad back\n"]
+
+    docs[1].release(Stored())
+    assert absent_literals('print("read back" in context)', texts) == [] and Stored.reads == ["pieces"]
+    assert absent_literals('print("not there" in context)', texts) == ["not there"] and Stored.reads == ["pieces"] * 2
+    assert texts[3] == "beta, read back\n" and Stored.reads[-1] == "whole"
+    assert docs[1].lines == 1 and Stored.reads[-1] == "pieces"
+
+
+@pytest.mark.parametrize("window", [1, 2, 3, 5, 8, 13, 64, WINDOW])
+def test_find_all_finds_in_windows_what_finditer_finds_in_each_whole_text(window):
+    rng = random.Random(window)
+    texts = ["".join(rng.choice("aAb \n") for _ in range(rng.randrange(300))) for _ in range(6)]
+    patterns = [("a", 1, 0), ("aa", 2, 0), ("ab a", 4, 0), ("a\na", 3, 0), (r"(?<!\w)ab(?!\w)", 2, 1)]
+    for pattern, width, looks in patterns:
+        rx = re.compile(pattern, re.IGNORECASE)
+        for around in (looks, 3):
+            # each match, with `around` characters of its text on either side: where in the text it was found
+            whole = [(t[max(0, m.start() - around) : m.end() + around], m[0]) for t in texts for m in rx.finditer(t)]
+            windowed = list(find_all(rx, texts, width, around, window))
+            assert [(m.string[max(0, m.start() - around) : m.end() + around], m[0]) for m in windowed] == whole
+            assert all(len(m.string) < 2 * (window + around) + width for m in windowed)  # a window at a time
+
+
+def test_a_literal_across_a_window_edge_is_found_and_an_absent_one_is_not():
+    text = "x" * 10 + " payment declined twice " + "y" * 40 + "\n"  # "payment declined" spans 11 to 27
+    for window in (4, 16, 17, 33, WINDOW):
+        assert absent_literals('print("payment declined" in context)', [text], window=window) == []
+        assert absent_literals('print("Payment Refused" in context)', [text], window=window) == ["Payment Refused"]
+        assert present_part("payment refused", [text], window=window) == "payment"
+    # "payment" from 16 on, in the second window of 16, is the end of a longer word: not the word
+    assert present_part("payment refused", ["x" * 15 + "ypayment declined\n"], window=16) is None
+    assert present_part("payment refused", ["x" * 15 + ".payment declined\n"], window=16) == "payment"
+
+
+@pytest.mark.parametrize("window", [3, 7, 64, 300, WINDOW])
+def test_key_terms_and_off_key_count_and_reach_across_windows(window):
+    texts = ["alpha-one bravo\n" * 3 + "bravo charlie-two\n" + "delta\n" * 9]  # delta is on too many lines
+    assert key_terms("alpha-one, bravo, charlie-two or delta?", texts, window=window) == [
+        "charlie-two",
+        "alpha-one",
+        "bravo",
+    ]
+    filler = "filler text about nothing in particular\n" * 20
+    texts = [f"velvet-lantern = d78e-1\n{filler}other-key = aab0-2\n" + "config line\n" * 50]
+    question = "Which value is velvet-lantern set to in the config lines?"
+    assert off_key(question, "aab0-2", texts, window=window) == "velvet-lantern"
+    assert off_key(question, "d78e-1", texts, window=window) is None  # the key is within reach, windows apart
+    assert off_key("Which config value is set for other things?", "d78e-1", texts, window=window) is None
+
+
+def test_checks_read_a_released_document_in_pieces_never_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    text = "caf\u00e9 \u2713 velvet-lantern = d78e-1\n" + "filler \U0001f600 line\n" * 30 + "other-key = aab0-2\n"
+    docs = [Document("a.log", text, "text", len(text.encode()), len(text)), Document("b.log", "bravo\n", "text", 6, 6)]
+    texts = InputTexts(docs)
+    question = "Which value is velvet-lantern set to?"
+    code = 'print("velvet-lantern = d78e" in context, "velvet lamp" in context, "bravo" in context)'
+
+    def checks(window: int = WINDOW) -> tuple[object, ...]:
+        return (
+            absent_literals(code, texts, window=window),
+            present_part("velvet lamp", texts, window=window),
+            key_terms(question, texts, window=window),
+            off_key(question, "aab0-2", texts, window=window),
+            off_key(question, "d78e-1", texts, window=window),
+        )
+
+    held = checks()
+    assert held == (["velvet lamp"], "velvet", ["velvet-lantern"], "velvet-lantern", None)
+    monkeypatch.setattr(bundle_module, "CHUNK", 5)  # read back 5 bytes at a time: characters split between reads
+    corpus = Corpus(docs)
+    release(corpus, write_bundle(corpus, str(tmp_path)))
+    monkeypatch.setattr(StoredText, "read", lambda self: pytest.fail("a check read a document whole"))
+    assert checks() == checks(window=6) == held
 
 
 def test_absent_literals_are_those_no_document_contains_in_any_case():

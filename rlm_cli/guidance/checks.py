@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rlm_cli.guidance import nudges, questions
+from rlm_cli.guidance.scan import WINDOW, find_all
 from rlm_cli.inputs import records
 
 
@@ -80,29 +81,32 @@ def searched_strings(code: str, substrings: bool = False) -> list[str]:
     return found
 
 
-def absent_literals(code: str, texts: Sequence[str], limit: int = 8) -> list[str]:
+def absent_literals(code: str, texts: Sequence[str], limit: int = 8, window: int = WINDOW) -> list[str]:
     """Strings the code tests for that occur nowhere in the input, in any case: those tests can never match.
 
     A test for words of the question rather than of the data (`"Failed password"` in logs that say "invalid
     password") matches nothing, and the block prints an empty result that looks like an answer.
+    The checks on the input read it `window` characters at a time (guidance/scan.py).
     """
     absent = []
     for text in searched_strings(code)[:limit]:
         rx = re.compile(re.escape(text), re.IGNORECASE)
-        if not any(rx.search(doc) for doc in texts):
+        if next(find_all(rx, texts, len(text), window=window), None) is None:
             absent.append(text)
     return absent
 
 
-def present_part(text: str, texts: Sequence[str]) -> str | None:
+def present_part(text: str, texts: Sequence[str], window: int = WINDOW) -> str | None:
     """The longest run of an absent string's words that the input does contain: "logged in" of "logged in
     successfully" in logs that say "user ann logged in from 10.0.0.7": what the nudge points the model to."""
     words = text.split()
     for n in range(len(words) - 1, 0, -1):
         for i in range(len(words) - n + 1):
             part = " ".join(words[i : i + n])
+            if len(part) < 3 or not re.search("[A-Za-z]", part):
+                continue
             rx = re.compile(rf"(?<!\w){re.escape(part)}(?!\w)", re.IGNORECASE)
-            if len(part) >= 3 and re.search("[A-Za-z]", part) and any(rx.search(doc) for doc in texts):
+            if next(find_all(rx, texts, len(part), around=1, window=window), None) is not None:
                 return part
     return None
 
@@ -220,14 +224,14 @@ def levels_in_messages(code: str, shapes: Sequence[str]) -> list[str]:
     return found
 
 
-def code_flaws(code: str, texts: Sequence[str], shapes: Sequence[str]) -> list[Flaw]:
+def code_flaws(code: str, texts: Sequence[str], shapes: Sequence[str], window: int = WINDOW) -> list[Flaw]:
     """Mistakes that leave code running fine and its output wrong, found from the code and the data alone."""
     flaws: list[Flaw] = []
-    absent = absent_literals(code, texts)
+    absent = absent_literals(code, texts, window=window)
     if absent:
         words = ", ".join(map(repr, absent[:5]))
         nudge = nudges.ABSENT_WORDS.format(words=words)
-        parts = [(text, part) for text in absent[:5] if (part := present_part(text, texts))]
+        parts = [(text, part) for text in absent[:5] if (part := present_part(text, texts, window))]
         if parts:
             nudge += " The data does contain " + ", ".join(f"{part!r} (of {text!r})" for text, part in parts) + "."
         flaws.append(Flaw(nudge, f"the code tests for strings the input never contains: {absent[:3]}"))
@@ -245,19 +249,19 @@ def code_flaws(code: str, texts: Sequence[str], shapes: Sequence[str]) -> list[F
     return flaws
 
 
-def key_terms(question: str, texts: Sequence[str], rare: int = 5) -> list[str]:
+def key_terms(question: str, texts: Sequence[str], rare: int = 5, window: int = WINDOW) -> list[str]:
     """The question's words that the input holds on a few lines only (`velvet-lantern`), rarest first: the keys
     it looks up."""
     keys = []
     for term in questions.question_terms(question):
         rx = re.compile(re.escape(term), re.IGNORECASE)
-        hits = sum(1 for doc in texts for _ in itertools.islice(rx.finditer(doc), rare + 1))
+        hits = sum(1 for _ in itertools.islice(find_all(rx, texts, len(term), window=window), rare + 1))
         if 0 < hits <= rare:
             keys.append((hits, term))
     return [term for _, term in sorted(keys, key=lambda pair: pair[0])]
 
 
-def off_key(question: str, answer: str, texts: Sequence[str], reach: int = 300) -> str | None:
+def off_key(question: str, answer: str, texts: Sequence[str], reach: int = 300, window: int = WINDOW) -> str | None:
     """The key a lookup question names when the answer is a value of the input found nowhere near it: read off
     a neighbour's line.
 
@@ -266,14 +270,14 @@ def off_key(question: str, answer: str, texts: Sequence[str], reach: int = 300) 
     value = answer.strip().strip(".'\"`")
     if len(value) < 3 or "\n" in value or (value.isdigit() and len(value) < 5):
         return None
-    # A spot holds its document's text, which may be a copy read back for this check: more than 20 are not kept.
-    found = ((doc, m.start()) for doc in texts for m in re.finditer(re.escape(value), doc))
-    spots = list(itertools.islice(found, 21))
+    # Each spot is the value with `reach` characters of its text on either side; past 20 of them, no check.
+    found = find_all(re.compile(re.escape(value)), texts, len(value), around=reach, window=window)
+    spots = [m.string[max(0, m.start() - reach) : m.end() + reach] for m in itertools.islice(found, 21)]
     if not 0 < len(spots) <= 20:
         return None
-    for term in key_terms(question, texts):
+    for term in key_terms(question, texts, window=window):
         rx = re.compile(re.escape(term), re.IGNORECASE)
-        if not any(rx.search(doc, max(0, i - reach), i + len(value) + reach) for doc, i in spots):
+        if not any(rx.search(spot) for spot in spots):
             return term
     return None
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, overload
 
 from rlm_cli.engine.guide import Advice, Block
@@ -37,8 +37,10 @@ class InputTexts(Sequence[str]):
     """The input as `context` holds it, for the checks: each file's separator line, then each document's text.
 
     A document's text is taken from the document when a check reaches it, and not kept here: once the bundle for
-    the REPL child is written, the engine releases the documents, and their text is read back from the bundle one
-    at a time (inputs/bundle.release) instead of being held by the parent as a second copy of the corpus.
+    the REPL child is written, the engine releases the documents, and their text is read back from the bundle
+    (inputs/bundle.release) instead of being held by the parent as a second copy of the corpus. The checks read it
+    through `pieces`, a chunk at a time, and search it in windows (guidance/scan.py): a large document is never
+    read back whole.
     """
 
     def __init__(self, documents: Sequence[Any]) -> None:
@@ -56,13 +58,21 @@ class InputTexts(Sequence[str]):
     def __getitem__(self, index: int | slice) -> str | list[str]:
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
+        doc, text = self._at(index)
+        return doc.text if text else SEPARATOR_TEMPLATE.format(path=doc.path)
+
+    def pieces(self, index: int) -> Iterable[str]:
+        """The text at `index`, in order, in pieces: a released document's a chunk at a time."""
+        doc, text = self._at(index)
+        return doc.pieces() if text else (SEPARATOR_TEMPLATE.format(path=doc.path),)
+
+    def _at(self, index: int) -> tuple[Any, bool]:
+        """The document at `index`, and whether that is its text (or else its separator line)."""
         count = len(self.documents)
         if not -2 * count <= index < 2 * count:
             raise IndexError("input text index out of range")
         index %= 2 * count
-        if index < count:
-            return SEPARATOR_TEMPLATE.format(path=self.documents[index].path)
-        return self.documents[index - count].text
+        return self.documents[index % count], index >= count
 
 
 class SmallModelGuide:

@@ -8,7 +8,6 @@ The sandboxed child imports this module, so it must use the standard library onl
 from __future__ import annotations
 
 import codecs
-import functools
 import json
 import os
 import weakref
@@ -146,12 +145,18 @@ def decode(chunks: Iterable[bytes | memoryview], errors: str = "strict") -> str:
     the whole at once also does. An interpreter without the in-place add gets the same string, copied more.
     (A `for` loop: CPython 3.11 specializes only a loop that jumps back unconditionally.)
     """
-    decoder = codecs.getincrementaldecoder("utf-8")(errors)
     text = ""
-    for chunk in chunks:
-        text += decoder.decode(chunk)
-    text += decoder.decode(b"", True)
+    for piece in decoded(chunks, errors):
+        text += piece
     return text
+
+
+def decoded(chunks: Iterable[bytes | memoryview], errors: str = "strict") -> Iterator[str]:
+    """UTF-8 chunks decoded one at a time: a character split between two chunks comes whole with the second."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors)
+    for chunk in chunks:
+        yield decoder.decode(chunk)
+    yield decoder.decode(b"", True)
 
 
 def _read_chunks(f: IO[bytes]) -> Iterator[memoryview]:
@@ -179,6 +184,10 @@ class ContextFile:
         # not crash the run over it.
         return decode(self._chunks(offset, size), "replace")
 
+    def pieces(self, offset: int, size: int) -> Iterator[str]:
+        """What `read` returns, in pieces of about CHUNK bytes each."""
+        return decoded(self._chunks(offset, size), "replace")
+
     def _chunks(self, offset: int, size: int) -> Iterator[bytes]:
         end = offset + size
         while offset < end:
@@ -187,6 +196,21 @@ class ContextFile:
                 return
             offset += len(chunk)
             yield chunk
+
+
+@dataclass(frozen=True)
+class StoredText:
+    """Where a released document's text is in the bundle's context file (inputs/corpus.Stored)."""
+
+    source: ContextFile
+    offset: int
+    size: int
+
+    def read(self) -> str:
+        return self.source.read(self.offset, self.size)
+
+    def pieces(self) -> Iterator[str]:
+        return self.source.pieces(self.offset, self.size)
 
 
 def release(corpus: Corpus, index_path: str) -> None:
@@ -202,7 +226,7 @@ def release(corpus: Corpus, index_path: str) -> None:
         return
     source = ContextFile(os.path.join(os.path.dirname(index_path), index["context"]))
     for doc, entry in zip(corpus.documents, index["documents"], strict=True):
-        doc.release(functools.partial(source.read, entry["offset"], entry["bytes"]))
+        doc.release(StoredText(source, entry["offset"], entry["bytes"]))
     _trim_heap()
 
 
