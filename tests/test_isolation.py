@@ -411,7 +411,7 @@ def test_corpus_text_cannot_change_the_configuration(attacks: AttackRun) -> None
         "timeout": None,
         "exec_timeout": 20.0,
         "concurrency": 8,
-        "output_limit": 20_000,
+        "output_limit": 5_000,  # the small guide's cap; the corpus cannot change it either
         "sandbox": True,
         "guidance": "small",
     }
