@@ -155,18 +155,25 @@ def _folded(node: ast.AST) -> bool:
     )
 
 
-def case_sensitive_tests(code: str) -> list[str]:
-    """Strings of `"text" in <expr>` tests whose <expr> keeps its case: they match only that exact spelling."""
+def _substring_tests(code: str) -> list[tuple[str, ast.expr]]:
+    """Each `"text" in <expr>` test of the code: its text, unstripped, and the expression it searches."""
     tree = _tree(code)
     if tree is None:
         return []
-    found: list[str] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], ast.In):
-            left = node.left
-            if isinstance(left, ast.Constant) and isinstance(left.value, str) and not _folded(node.comparators[0]):
-                found.append(left.value.strip())
-    return found
+    return [
+        (node.left.value, node.comparators[0])
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Compare)
+        and len(node.ops) == 1
+        and isinstance(node.ops[0], ast.In)
+        and isinstance(node.left, ast.Constant)
+        and isinstance(node.left.value, str)
+    ]
+
+
+def case_sensitive_tests(code: str) -> list[str]:
+    """Strings of `"text" in <expr>` tests whose <expr> keeps its case: they match only that exact spelling."""
+    return [text.strip() for text, searched in _substring_tests(code) if not _folded(searched)]
 
 
 def kept_shapes(code: str, shapes: Sequence[str], most: int = 3) -> list[tuple[str, list[str]]]:
@@ -205,18 +212,13 @@ def case_misses(code: str, shapes: Sequence[str]) -> list[tuple[str, list[str]]]
 def levels_in_messages(code: str, shapes: Sequence[str]) -> list[str]:
     """Level names the code looks for inside messages (`"ERROR" in r["message"]`) that no message shape holds:
     records() moves a line's level to r["level"], so such a test matches nothing."""
-    tree = _tree(code)
-    if tree is None or not shapes:
+    if not shapes:
         return []
-    found = []
-    for node in ast.walk(tree):
-        if not (isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], ast.In)):
-            continue
-        left, right = node.left, node.comparators[0]
-        text = left.value if isinstance(left, ast.Constant) and isinstance(left.value, str) else ""
+    found: list[str] = []
+    for text, searched in _substring_tests(code):
         if (
             text.upper() in records.LEVELS
-            and "message" in ast.unparse(right)
+            and "message" in ast.unparse(searched)
             and not any(text in shape for shape in shapes)
             and text not in found
         ):
