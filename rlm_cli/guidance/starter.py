@@ -49,12 +49,11 @@ def group_key(names: set[str], values: dict[str, list[Any]], shapes: Sequence[st
 def first_block(question: str, values: dict[str, list[Any]], shapes: Sequence[str], texts: Sequence[str]) -> str | None:
     """The offered block, or None when the question names nothing the data holds."""
     stems = questions.stems(question)
-    conditions, used = [], set()
-    for key, value in named_values(values, question)[:2]:
-        conditions.append(f"{access(key)} == {value!r}")
-        used.add(key)
+    pairs = named_values(values, question)
+    conditions = [f"{access(key)} == {value!r}" for key, value in pairs[:2]]
+    used = {key for key, _ in pairs[:2]}
     conditions += message_tests(shapes, stems, values, most=1)
-    named = {str(v) for _, v in named_values(values, question)}
+    named = {str(value) for _, value in pairs}
     for token in dict.fromkeys(_TOKEN.findall(question)):
         if token not in named and any(token in text for text in texts):
             conditions.append(f'{token!r} in r["raw"]')
