@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 import re
 
 import pytest
 
-from rlm_cli.guidance.starter import first_block
+from rlm_cli.guidance.describe import describe
+from rlm_cli.guidance.starter import READ_CHUNK, first_block, offer
+from rlm_cli.engine.loop import corpus_from_text
 
 JOURNAL = "".join(
     f"Jul 23 0{i}:00:00 host{i % 2} systemd[1]: {name}.service: Failed with result 'exit-code'.\n"
@@ -52,3 +55,48 @@ def test_the_block_keeps_what_the_question_names_and_counts_by_the_field_it_name
     nested = {"service.name": ["shipping", "payments"], "error.type": ["KeyError", "TimeoutError"]}
     block = first_block("Which error type is most common for shipping?", nested, [], ["x"])
     assert """if r["service"]["name"] == 'shipping'""" in block and 'Counter(r["error"]["type"]' in block
+
+
+PROSE = (
+    "Harbor is a tool that copies photos from a camera card into dated folders.\n"
+    "It keeps the originals untouched and writes a manifest beside each folder.\n"
+    "Install it with pipx, then run harbor import /media/card to start.\n"
+)
+
+
+def _offer(question: str, text: str) -> str | None:
+    docs = corpus_from_text(text, "notes.txt").documents
+    return offer(question, describe(question, docs), [d.text for d in docs], sum(d.chars for d in docs))
+
+
+def test_text_that_the_question_names_nothing_of_is_read_by_the_helper_model_whole_or_by_chunks():
+    short = _offer("what is this?", PROSE)
+    assert "llm_query(" in short and "llm_query_batched" not in short
+    long = _offer("What is this about?", PROSE * (READ_CHUNK // len(PROSE) + 2))
+    assert "parts = chunks()" in long and "llm_query_batched(" in long
+    for block in (short, long):
+        code = _offered(block)
+        ast.parse(code)  # runs as offered
+        assert code.startswith("question = 'what is this") or code.startswith("question = 'What is this")
+
+
+def test_no_reading_is_offered_for_a_lookup_a_label_list_or_records_the_question_selects_nothing_of():
+    assert _offer("Which folder does harbor import write the manifest to?", PROSE) is None  # a rare word it holds
+    assert _offer("Is each line a bug, feature or question?", PROSE) is None  # the classify() block instead
+    assert _offer("why did it crash?", SSHD) is None  # records, and no word of the question selects any
+    assert "records kept" in _offer("How many failed passwords came from 10.0.0.9?", SSHD)
+
+
+def test_a_block_that_re_types_the_input_is_dropped_and_the_reading_is_offered_again(model, solve):
+    pasted = "```repl\n" + PROSE + "```"
+    reading = "read the text itself"
+    model.rule("root", "That block is not code", lambda prompt: f"```repl\n{_offered(prompt.split(reading)[-1])}\n```")
+    model.script("root", pasted)
+    model.rule("root", "It copies photos", "FINAL(A tool that copies camera photos into dated folders.)")
+    model.rule("sub", "one to three sentences", "It copies photos from a camera card into dated folders.")
+    run = solve("what is this?", PROSE)
+    assert run.answer == "A tool that copies camera photos into dated folders."
+    second = run.roots[1]
+    assert "That block is not code: it is the input's own text, copied" in second.last_user
+    assert not any(m["role"] == "assistant" and "Harbor is a tool" in m["content"] for m in second.messages)
+    assert "Using only this text" in run.requests_to("sub")[0].last_user

@@ -251,6 +251,19 @@ def code_flaws(code: str, texts: Sequence[str], shapes: Sequence[str], window: i
     return flaws
 
 
+def pasted_input(code: str, texts: Sequence[str], least: int = 2, most: int = 6, window: int = WINDOW) -> bool:
+    """Code that is not Python and whose lines are the input's own lines: the model re-typed the text it was
+    shown (the first message's prefix) instead of working on `context`."""
+    if _tree(code) is not None:
+        return False
+    lines = [line.strip() for line in code.splitlines() if len(line.strip()) >= 12][:most]
+    if len(lines) < least:
+        return False
+    rxs = [re.compile(re.escape(line)) for line in lines]
+    found = sum(next(find_all(rx, texts, len(rx.pattern), window=window), None) is not None for rx in rxs)
+    return found >= max(least, 0.8 * len(lines))
+
+
 def key_terms(question: str, texts: Sequence[str], rare: int = 5, window: int = WINDOW) -> list[str]:
     """The question's words that the input holds on a few lines only (`velvet-lantern`), rarest first: the keys
     it looks up."""

@@ -199,6 +199,8 @@ class Description:
     sections: list[str]
     shapes: list[str]
     values: dict[str, list[Any]] = field(default_factory=dict)  # category field -> its values in the sample
+    records: bool = False  # records() parses the input into fields
+    labels: list[str] = field(default_factory=list)  # labels the question lists that no record writes
 
 
 REPEATS = (
@@ -248,7 +250,7 @@ def describe(question: str, docs: Sequence[Any]) -> Description:
         sections.append(CLASSIFY.format(names=", ".join(labels), labels=labels))
     fields = record_fields(docs_text)
     if not fields:
-        return Description(sections if labels else [*sections, PROSE], [])
+        return Description(sections if labels else [*sections, PROSE], [], labels=labels)
     found = question_profile(docs_text, question)
     sections.append(
         "\n".join(
@@ -270,11 +272,7 @@ def describe(question: str, docs: Sequence[Any]) -> Description:
         )
     if not labels:
         sections.append("To find one fact, grep for it; to count or compare records, start with `recs = records()`.")
-        from rlm_cli.guidance.starter import first_block  # starter builds on this module's readings
-
-        if block := first_block(question, found.values, message_shapes(found), [t for _, t in docs_text]):
-            sections.append(block)
-    return Description(sections, message_shapes(found), found.values)
+    return Description(sections, message_shapes(found), found.values, records=True, labels=labels)
 
 
 def constant_fields(found: records.Profile) -> list[tuple[str, Any]]:

@@ -72,6 +72,10 @@ REPEATED_CODE = (
     "You already ran exactly this code, so its output cannot change. Do something different: print a few "
     "real records or lines and check the values you filter on."
 )
+PASTED = (
+    "That block is not code: it is the input's own text, copied. The input is already in `context`, and the "
+    "REPL reads it there; never type it. {offer}"
+)
 NO_CODE_KEY = (
     "To see the lines that mention {key!r}, reply with only this block:\n```repl\n"
     "for line in grep({key!r})[:10]:\n    print(line)\n```"

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, overload
 
 from rlm_cli.engine.guide import Advice, Block
-from rlm_cli.guidance import checks, nudges
+from rlm_cli.guidance import checks, nudges, starter
 from rlm_cli.guidance.describe import access, describe
 from rlm_cli.inputs.bundle import SEPARATOR_TEMPLATE
 
@@ -87,6 +87,7 @@ class SmallModelGuide:
         self.last: Block | None = None  # the block an answer comes from
         self.flaws: list[checks.Flaw] = []  # its mistakes that its output does not show
         self.raised: set[str] = set()  # doubts raised once already
+        self.offered = ""  # the first block offered in the first message, if any
 
     def system(self) -> str:
         return nudges.EXAMPLES
@@ -96,8 +97,12 @@ class SmallModelGuide:
         description = describe(question, documents)
         self.shapes = description.shapes
         self.values = description.values
-        self.seen.append("\n".join(description.sections))
-        return description.sections
+        sections = description.sections
+        if block := starter.offer(question, description, self.texts, sum(d.chars for d in documents)):
+            self.offered = block
+            sections = [*sections, block]
+        self.seen.append("\n".join(sections))
+        return sections
 
     def after_block(self, question: str, block: Block) -> list[Advice]:
         self.seen.append(block.output)
@@ -107,6 +112,11 @@ class SmallModelGuide:
             advice.append(Advice(nudges.NOTHING_FOUND, "the block found nothing: told to check its filter"))
         if undefined := _UNDEFINED.search(block.output):
             advice.append(Advice(nudges.UNDEFINED.format(name=undefined[1]), f"`{undefined[1]}` is not defined"))
+        if not block.ok and checks.pasted_input(block.code, self.texts):
+            # The copy is dropped from the conversation: the model would otherwise re-read, and re-type, it.
+            offer = self.offered or self.idle(question).text
+            text = nudges.PASTED.format(offer=offer)
+            advice.append(Advice(text, "the block is the input's own text, not code", drop_reply=True))
         if block.ok:
             advice += [
                 Advice(note, "a filter keeps few message shapes")
@@ -174,7 +184,7 @@ class SmallModelGuide:
                 text = nudges.NONE_COUNTED.format(kept=note.kept, total=note.total)
                 yield "none", Advice(text, f"final answer {note.total} counts None as a value")
 
-    def idle(self, question: str) -> Advice | None:
+    def idle(self, question: str) -> Advice:
         keys = checks.key_terms(question, self.texts)
         if keys:
             return Advice(nudges.NO_CODE_KEY.format(key=keys[0]), f"offered a grep of {keys[0]!r}")

@@ -1,11 +1,12 @@
-"""A first block built from the question's words and the data: which records to keep, and what to count them by.
+"""A first block built from the question's words and the data: over records, which to keep and what to count them
+by; over text that the question names nothing of, a reading of the whole text by the helper model.
 
 A small model that starts from code over the real fields and values reads its output instead of guessing
-names. The question is read only for which of its words the data holds: a field's name (services, host,
-IP), a field's value (ERROR, 503, shipping), the fixed text of a message shape ("Failed password") or a
-token the input contains (185.70.240.55). The block is offered, not run: the model judges whether its
-condition is the one asked about, and adds what it lacks (a time, a threshold).
-"""
+names, and one that starts from a reading does not re-type the input as code. The question is read only for
+which of its words the data holds: a field's name (services, host, IP), a field's value (ERROR, 503,
+shipping), the fixed text of a message shape ("Failed password") or a token the input contains
+(185.70.240.55). The block is offered, not run: the model judges whether its condition is the one asked
+about, and adds what it lacks (a time, a threshold)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from rlm_cli.guidance import questions
-from rlm_cli.guidance.describe import access, message_tests, named_values
+from rlm_cli.guidance import checks, questions
+from rlm_cli.guidance.describe import Description, access, message_tests, named_values
 
 # Canonical fields a question may group by although they are not categories in the profile (too many values).
 _PER_RECORD = {"ip": "<ip>", "user": "<user>"}
@@ -26,6 +27,34 @@ OFFER = (
     "question asks about, change what does not fit (add any time or count condition), then run it:\n"
     "```repl\n{code}\n```"
 )
+
+
+READ = (
+    "The question names nothing this text holds, so read the text itself: the helper model reads it a chunk at "
+    "a time and answers from what it read. Run this block as it is:\n```repl\n{code}\n```"
+)
+# The most characters of text the offered reading block hands one sub-call: the size chunks() cuts by default.
+READ_CHUNK = 20_000
+
+
+def reading_block(question: str, chars: int) -> str:
+    """A block that has the helper model read the whole input for the question: one sub-call when it fits in
+    one, else one per chunk and a last one that joins their notes (the RLM method's map and reduce)."""
+    lines = [f"question = {question!r}"]
+    if chars <= READ_CHUNK:
+        prompt = 'f"Using only this text, answer in one to three sentences: {question}\\n\\n{context}"'
+        lines.append(f"answer = llm_query({prompt})")
+    else:
+        lines += [
+            "parts = chunks()",
+            'notes = llm_query_batched([f"Note what this part of a text says that bears on: {question}\\n\\n{p}" '
+            "for p in parts])",
+            'joined = "\\n---\\n".join(notes)',
+            'answer = llm_query(f"Notes from the {len(parts)} parts of a text, in order:\\n{joined}\\n\\n'
+            'Using only these notes, answer in one to three sentences: {question}")',
+        ]
+    lines.append("print(answer)")
+    return READ.format(code="\n".join(lines))
 
 
 def _names(question: str) -> set[str]:
@@ -73,3 +102,16 @@ def first_block(question: str, values: dict[str, list[Any]], shapes: Sequence[st
         ]
     lines.append('for r in hits[:3]:\n    print(r["raw"])')
     return OFFER.format(code="\n".join(lines))
+
+
+def offer(question: str, description: Description, texts: Sequence[str], chars: int) -> str | None:
+    """The first block offered for this input and question, if any: over records, a count of those the
+    question's words select; over text, a reading for a question that names nothing the text holds (a rare
+    word it does hold is a lookup, which the lines shown above and grep serve better)."""
+    if description.labels:
+        return None  # the classify() block is offered instead
+    if description.records:
+        return first_block(question, description.values, description.shapes, texts)
+    if checks.key_terms(question, texts):
+        return None
+    return reading_block(question, chars)
