@@ -7,9 +7,9 @@ import re
 
 import pytest
 
+from rlm_cli.engine.loop import corpus_from_text
 from rlm_cli.guidance.describe import describe
 from rlm_cli.guidance.starter import READ_CHUNK, first_block, offer
-from rlm_cli.engine.loop import corpus_from_text
 
 JOURNAL = "".join(
     f"Jul 23 0{i}:00:00 host{i % 2} systemd[1]: {name}.service: Failed with result 'exit-code'.\n"
