@@ -18,6 +18,7 @@ from rlm_cli.guidance.checks import (
     every_value,
     key_terms,
     levels_in_messages,
+    mixed_counts,
     off_key,
     path_tails,
     present_part,
@@ -251,6 +252,15 @@ def test_all_counted_is_an_answer_naming_every_item_of_differing_counts():
     assert all_counted("a, b, c", "[('a', 2), ('b', 2), ('c', 2)]") == {}  # equal counts: nothing to choose by
     assert all_counted("a, b", "[('a', 2), ('b', 1)]") == {}  # too few items to tell
     assert all_counted("a, b, c", "{'a': 5, 'b': 1, 'c': 9}") == {"a": 5, "b": 1, "c": 9}
+
+
+def test_mixed_counts_is_a_list_answer_taking_some_items_of_several_counts():
+    grouped = "5 different values\n4 each: ['cache']\n3 each: ['geo']\n2 each: ['auth-api', 'billing', 'mail']"
+    assert mixed_counts("cache, geo, auth-api", grouped) == {"cache": 4, "geo": 3, "auth-api": 2}
+    assert mixed_counts("auth-api, billing, mail", grouped) == {}  # the items of one count
+    assert mixed_counts("cache, geo, auth-api, billing, mail", grouped) == {}  # every item: all_counted's case
+    assert mixed_counts("a, b", "[('a', 5), ('b', 2), ('c', 1)]") == {"a": 5, "b": 2}
+    assert mixed_counts("a", "[('a', 5), ('b', 2)]") == {}  # one item has one count
 
 
 def test_a_case_sensitive_substring_test_is_told_which_shapes_it_skips():

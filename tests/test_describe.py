@@ -12,7 +12,9 @@ from rlm_cli.guidance.small import SmallModelGuide
 
 
 def _docs(*pairs: tuple[str, str]) -> list[SimpleNamespace]:
-    return [SimpleNamespace(path=p, text=t, chars=len(t), lines=t.count("\n")) for p, t in pairs]
+    return [
+        SimpleNamespace(path=p, text=t, chars=len(t), lines=t.count("\n"), pieces=lambda t=t: (t,)) for p, t in pairs
+    ]
 
 
 def test_sample_lines_rank_the_question_s_rare_words_first():

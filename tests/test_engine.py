@@ -121,6 +121,14 @@ def test_small_guidance_questions_a_list_answer_that_names_every_counted_item_on
     assert "names every item the output counted" in run.roots[2].last_user
 
 
+def test_a_list_answer_taking_items_of_different_counts_is_questioned_once(model, solve):
+    code = fence("c = Counter(r['host'] for r in records() if r['msg'] != 'x')\nprint(c.most_common())")
+    model.script("root", code, "FINAL(web-0, web-1)", "FINAL(web-1, web-2)")
+    run = solve("Which hosts logged 13 requests?", LOG.replace("host=web-0", "host=web-9", 2))
+    assert run.answer == "web-1, web-2" and run.outcome.iterations == 3
+    assert "Your answer takes items the output counted differently" in run.roots[2].last_user
+
+
 def test_a_top_k_the_code_cut_is_not_questioned_as_every_counted_item(model, solve):
     code = fence("c = Counter(r['host'] for r in records() if r['level'] == 'ERROR')\nprint(c.most_common(3))")
     model.script("root", code, "FINAL(web-0, web-1, web-2)")

@@ -9,12 +9,18 @@ import pytest
 
 from rlm_cli.engine.loop import corpus_from_text
 from rlm_cli.guidance.describe import describe
+from rlm_cli.guidance.small import found_nothing
 from rlm_cli.guidance.starter import READ_CHUNK, first_block, offer
 
 JOURNAL = "".join(
     f"Jul 23 0{i}:00:00 host{i % 2} systemd[1]: {name}.service: Failed with result 'exit-code'.\n"
     f"Jul 23 0{i}:00:01 host{i % 2} {name}[7]: INFO request handled in 12 ms\n"
     for i, name in enumerate(["cart", "mail", "cart", "geo", "geo"])
+)
+UNITS = "".join(
+    f"Oct 26 0{i}:00:00 host{i % 3} systemd[1]: Starting {name}.service - {name.title()}...\n"
+    f"Oct 26 0{i}:00:05 host{i % 3} systemd[1]: {name}.service: Main process exited, code=exited, status=1/FAILURE\n"
+    for i, name in enumerate(["cart", "geo", "cart", "mail", "geo"])
 )
 SSHD = "".join(
     f"Jul 14 02:0{i}:04 bastion sshd[33{i}]: Failed password for root from {ip} port 5{i} ssh2\n"
@@ -100,3 +106,23 @@ def test_a_block_that_re_types_the_input_is_dropped_and_the_reading_is_offered_a
     assert "That block is not code: it is the input's own text, copied" in second.last_user
     assert not any(m["role"] == "assistant" and "Harbor is a tool" in m["content"] for m in second.messages)
     assert "Using only this text" in run.requests_to("sub")[0].last_user
+
+
+def test_a_value_the_question_names_that_keeps_no_record_with_the_rest_is_left_out_of_the_offered_filter(model, solve):
+    question = "Which systemd units exited with a non-zero status exactly twice, all hosts combined?"
+    block = _offer(question, UNITS)
+    assert "'systemd'" not in block  # systemd writes the lines, but `service` is the unit on the exit lines
+    assert '"Main process exited, code=exited," in r["message"]' in block
+    assert 'Counter(r["unit"]' in block  # the field named first: units, not hosts
+    model.rule(
+        "root", "A first block built", lambda prompt: f"```repl\n{_offered(prompt.split('A first block')[1])}\n```"
+    )
+    model.rule("root", "records kept", "FINAL(cart, geo)")
+    run = solve(question, UNITS)
+    assert "2 each: ['cart.service', 'geo.service']" in run.roots[1].last_user
+
+
+def test_counts_of_none_are_found_nothing():
+    assert found_nothing("0 of 397 records kept\n0 different values")
+    assert not found_nothing("0 of 397 records kept\n3 different values")
+    assert not found_nothing("10 of 397 records kept")

@@ -352,14 +352,35 @@ def cuts_a_ranking(code: str) -> bool:
     )
 
 
-def all_counted(answer: str, output: str, least: int = 3) -> dict[str, int]:
-    """The counts an output printed per item (`('a', 3)`, `a: 3`, `{'a': 3}`), when the answer names every one
-    of at least `least` items although their counts differ: a list answer that applied no condition to them."""
+_GROUPED = re.compile(r"^(\d+) each: \[(.*)\]$", re.MULTILINE)  # the offered block's "2 each: ['a', 'b']"
+
+
+def printed_counts(output: str) -> dict[str, int]:
+    """The count an output printed for each item: `('a', 3)`, `a: 3`, `{'a': 3}`, or `3 each: ['a', 'b']`."""
     counts = {name: int(n) for name, n in _COUNTED.findall(output) if not name.isdigit()}
+    for n, names in _GROUPED.findall(output):
+        counts.update((name, int(n)) for name in _items(names) if name)
+    return counts
+
+
+def all_counted(answer: str, output: str, least: int = 3) -> dict[str, int]:
+    """The counts an output printed per item, when the answer names every one of at least `least` items
+    although their counts differ: a list answer that applied no condition to them."""
+    counts = printed_counts(output)
     items = {item for item in _items(answer) if item}
     if len(counts) < least or len(set(counts.values())) < 2 or items != set(counts):
         return {}
     return counts
+
+
+def mixed_counts(answer: str, output: str) -> dict[str, int]:
+    """The items of a list answer with the counts the output printed for them, when those differ and the answer
+    leaves other counted items out: it kept some items by a count, but not by one count."""
+    counts = printed_counts(output)
+    named = {item: counts[item] for item in _items(answer) if item in counts}
+    if len(named) < 2 or len(set(named.values())) < 2 or len(named) == len(counts):
+        return {}
+    return named
 
 
 def every_value(

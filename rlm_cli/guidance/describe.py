@@ -129,26 +129,33 @@ _SHAPE_SLOTS = re.compile(r"<\w+>|'[^']*'|\"[^\"]*\"")
 def message_tests(
     shapes: Sequence[str], words: Sequence[str], values: dict[str, list[Any]], most: int = 3
 ) -> list[str]:
-    """`"Failed with result" in r["message"]` for message shapes holding a word of the question: the fixed text
-    around the word, in the data's own case. Words naming a field (service, host...) group records rather than
-    select them, and words that are a field's value (ERROR) are tested on that field, so both are left out."""
+    """`"Failed with result" in r["message"]` for message shapes holding a word of the question."""
+    return [f'"{text}" in r["message"]' for text in message_texts(shapes, words, values, most)]
+
+
+def message_texts(
+    shapes: Sequence[str], words: Sequence[str], values: dict[str, list[Any]], most: int = 3
+) -> list[str]:
+    """The fixed text around a word of the question in message shapes that hold one ("Failed with result"), in
+    the data's own case. Words naming a field (service, host...) group records rather than select them, and
+    words that are a field's value (ERROR) are tested on that field, so both are left out."""
     known = {str(v).lower() for options in values.values() for v in options}
     wanted = [w for w in words if not any(w in f or f in w for f in records.FIELDS) and w not in known]
-    tests: list[str] = []
-    for text in shapes:
-        for piece in _SHAPE_SLOTS.split(text):
+    texts: list[str] = []
+    for shape in shapes:
+        for piece in _SHAPE_SLOTS.split(shape):
             parts = piece.strip(" .,:;=/[](){}-").split()
             hits = [i for i, part in enumerate(parts) if any(w in part.lower() for w in wanted)]
             if not hits or len(" ".join(parts)) < 3:
                 continue
             end = hits[-1] + 1 if hits[-1] >= 1 else min(3, len(parts))  # the words up to the last one asked about
-            test = f'"{" ".join(parts[:end][:5])}" in r["message"]'
-            if test not in tests:
-                tests.append(test)
+            text = " ".join(parts[:end][:5])
+            if text not in texts:
+                texts.append(text)
             break
-        if len(tests) >= most:
+        if len(texts) >= most:
             break
-    return tests
+    return texts
 
 
 def access(key: str) -> str:

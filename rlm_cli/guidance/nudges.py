@@ -93,6 +93,11 @@ ALL_COUNTED = (
     "asks only for some of them, keep those whose count fits it (in code) and answer with those; if it asks for "
     "all of them, reply FINAL(answer) again."
 )
+MIXED_COUNTS = (
+    "Your answer takes items the output counted differently ({counts}). If the question asks for the items "
+    "with one count, answer with exactly the items the output shows with that count; if it asks for a ranking, "
+    "reply FINAL(answer) again."
+)
 EVERY_VALUE = (
     "Your answer names {named} of the {total} values of {field} in the data: nearly all of them, as if no "
     "condition had been applied. If the question asks only for some, filter the records by its condition in "

@@ -22,15 +22,17 @@ LONG_ANSWER = 5_000
 _EMPTY = r"(\[\]|\{\}|set\(\)|\(\)|0|None|''|\"\"|Counter\(\))"
 _NOTHING_FOUND = re.compile(rf"\A\s*({_EMPTY}|)\s*\Z")
 _LABELLED_EMPTY = re.compile(rf"\A[^\n]{{0,80}}[:=]\s*{_EMPTY}\s*\Z")  # "records kept: 0", "counts = []"
+_NONE_COUNTED = re.compile(r"\A0 (?:of [\d,]+ )?[A-Za-z][A-Za-z ]{0,60}\Z")  # "0 of 397 records kept", "0 matches"
 _UNDEFINED = re.compile(r"^NameError: name '(\w+)' is not defined", re.MULTILINE)
 
 
 def found_nothing(output: str) -> bool:
-    """An output that is only empty results: `[]`, `0`, `set()`, `None`..., bare or each after a label."""
-    lines = [line for line in output.strip().splitlines() if line.strip()]
+    """An output that is only empty results: `[]`, `0`, `set()`, `None`..., bare or each after a label, or
+    counts of none (`0 of 397 records kept`)."""
+    lines = [line.strip() for line in output.strip().splitlines() if line.strip()]
     if len(lines) == 1 and _NOTHING_FOUND.match(lines[0]):
         return True
-    return bool(lines) and all(_LABELLED_EMPTY.match(line.strip()) for line in lines)
+    return bool(lines) and all(_LABELLED_EMPTY.match(line) or _NONE_COUNTED.match(line) for line in lines)
 
 
 class InputTexts(Sequence[str]):
@@ -158,6 +160,10 @@ class SmallModelGuide:
         if not chosen and (counts := checks.all_counted(answer, last)):
             shown = ", ".join(f"{name}: {n}" for name, n in counts.items())
             yield "all_counted", Advice(nudges.ALL_COUNTED.format(counts=shown), "answer names every counted item")
+        elif not chosen and (mixed := checks.mixed_counts(answer, last)):
+            shown = ", ".join(f"{name}: {n}" for name, n in mixed.items())
+            text = nudges.MIXED_COUNTS.format(counts=shown)
+            yield "mixed_counts", Advice(text, "answer mixes items of different counts")
         elif every := checks.every_value(answer, self.values):
             key, named, total = every
             text = nudges.EVERY_VALUE.format(field=access(key), named=named, total=total)

@@ -10,12 +10,17 @@ about, and adds what it lacks (a time, a threshold)."""
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from rlm_cli.guidance import checks, questions
-from rlm_cli.guidance.describe import Description, access, message_tests, named_values
+from rlm_cli.guidance.describe import Description, access, message_texts, named_values
+from rlm_cli.guidance.scan import find_all
+from rlm_cli.inputs import records
+from rlm_cli.repl.helpers import line_span
 
 # Canonical fields a question may group by although they are not categories in the profile (too many values).
 _PER_RECORD = {"ip": "<ip>", "user": "<user>"}
@@ -57,39 +62,91 @@ def reading_block(question: str, chars: int) -> str:
     return READ.format(code="\n".join(lines))
 
 
-def _names(question: str) -> set[str]:
-    """The question's words in lower case, each also without a plural ending: "IPs" gives ips and ip."""
-    words = {w.lower() for w in re.findall(r"[A-Za-z]+", question)}
-    return words | {re.sub(r"(?<=[^s])s$|(?<=ss)es$", "", w) for w in words}
+def _names(question: str) -> dict[str, int]:
+    """The question's words in lower case, each also without a plural ending ("IPs" gives ips and ip), with
+    where each first occurs."""
+    names: dict[str, int] = {}
+    for place, word in enumerate(re.findall(r"[A-Za-z]+", question.lower())):
+        names.setdefault(word, place)
+        names.setdefault(re.sub(r"(?<=[^s])s$|(?<=ss)es$", "", word), place)
+    return names
 
 
-def group_key(names: set[str], values: dict[str, list[Any]], shapes: Sequence[str], used: set[str]) -> str:
-    """The field the question names to count by ("services" -> service, "error type" -> error.type), or ""."""
+def group_key(names: dict[str, int], values: dict[str, list[Any]], shapes: Sequence[str], used: set[str]) -> str:
+    """The field the question names to count by ("services" -> service, "error type" -> error.type), or "".
+
+    Of two it names ("which units ..., all hosts combined"), the one named first: what the question asks
+    for comes before what it narrows or combines by."""
     candidates = list(values) + [key for key, mark in _PER_RECORD.items() if any(mark in s for s in shapes)]
-    best, best_parts = "", 0
+    best, rank = "", (0, 0)
     for key in candidates:
         parts = key.split(".")
         named = all(part in names for part in parts) or (len(parts) == 2 and parts[0] in names and parts[1] == "name")
-        if named and key not in used and len(parts) > best_parts:
-            best, best_parts = key, len(parts)
+        if named and key not in used and (order := (len(parts), -names[parts[0]])) > rank:
+            best, rank = key, order
     return best
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One test of the offered block's filter: as the block writes it, and as the parent applies it to records."""
+
+    key: str  # a profile key ("level", "error.type"), or "message" / "raw" for a substring test
+    value: Any
+    exact: bool  # `==` the value; else the value is a substring of the field
+
+    def code(self) -> str:
+        if self.exact:
+            return f"{access(self.key)} == {self.value!r}"
+        return f'"{self.value}" in r["message"]' if self.key == "message" else f"{self.value!r} in {access(self.key)}"
+
+    def keeps(self, record: dict[str, Any]) -> bool:
+        found: Any = record
+        for part in self.key.split("."):
+            found = found.get(part) if isinstance(found, dict) else None
+        return found == self.value if self.exact else isinstance(found, str) and self.value in found
+
+
+def that_keep(conditions: list[Condition], texts: Sequence[str], most: int = 200) -> list[Condition]:
+    """The conditions, less the fewest values the question names that make them keep no record at all.
+
+    A value the question writes can be a field's value on other lines only: "systemd units" names the service
+    `systemd`, which writes "Starting x.service" lines, while the unit's own exit lines carry its name. Every
+    record all the conditions keep holds each one's text, so the lines holding one of them are enough to try.
+    """
+    found: list[dict[str, Any]] = []
+    for condition in conditions:
+        literal = str(condition.value)
+        rx = re.compile(re.escape(literal))
+        for match in itertools.islice(find_all(rx, texts, len(literal), around=4096), most):
+            start, end = line_span(match.string, match.start(), match.end())
+            line = match.string[start:end]
+            found.append({**records.parse_unit(line), "raw": line})
+    named = [c for c in conditions if c.exact]
+    for drop in range(len(named) + 1):
+        for dropped in itertools.combinations(named, drop):
+            kept = [c for c in conditions if c not in dropped]
+            if kept and any(all(c.keeps(r) for c in kept) for r in found):
+                return kept
+    return conditions
 
 
 def first_block(question: str, values: dict[str, list[Any]], shapes: Sequence[str], texts: Sequence[str]) -> str | None:
     """The offered block, or None when the question names nothing the data holds."""
     stems = questions.stems(question)
     pairs = named_values(values, question)
-    conditions = [f"{access(key)} == {value!r}" for key, value in pairs[:2]]
-    used = {key for key, _ in pairs[:2]}
-    conditions += message_tests(shapes, stems, values, most=1)
+    conditions = [Condition(key, value, True) for key, value in pairs[:2]]
+    conditions += [Condition("message", text, False) for text in message_texts(shapes, stems, values, most=1)]
     named = {str(value) for _, value in pairs}
     for token in dict.fromkeys(_TOKEN.findall(question)):
         if token not in named and any(token in text for text in texts):
-            conditions.append(f'{token!r} in r["raw"]')
-    group = group_key(_names(question), values, shapes, used)
+            conditions.append(Condition("raw", token, False))
     if not conditions:
         return None  # a field to count by alone ("the service's failure") selects nothing: no block to offer
-    lines = ["recs = records()", f"hits = [r for r in recs if {' and '.join(conditions)}]"]
+    conditions = that_keep(conditions, texts)
+    used = {c.key for c in conditions if c.exact}
+    group = group_key(_names(question), values, shapes, used)
+    lines = ["recs = records()", f"hits = [r for r in recs if {' and '.join(c.code() for c in conditions)}]"]
     lines.append('print(len(hits), "of", len(recs), "records kept")')
     if group:
         # Values grouped by their count, largest first: "2 each: [...]" is read off directly, where a small
