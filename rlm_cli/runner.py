@@ -247,6 +247,8 @@ def _dry_run(corpus: Any, question: str, out: OutputOptions, settings: Settings)
 
     guide = guidance.factory(settings["guidance"])()
     messages = prompts.opening(question, corpus.documents, SEPARATOR_TEMPLATE, settings["sub_chars"], guide).messages
+    if guide.first_code():
+        messages[-1]["content"] += "\n\n" + prompts.FIRST_BLOCK_DRY
     root_prompt = "".join(m["content"] for m in messages)
     report = {
         "schema": "rlm.dry_run/1",

@@ -292,3 +292,5 @@ def test_a_ranking_cut_to_its_first_items_was_chosen():
     assert cuts_a_ranking("print(sorted(c.items(), key=lambda p: -p[1])[:3])")
     assert not cuts_a_ranking("print(Counter(paths).most_common())")
     assert not cuts_a_ranking("print(lines[2:])")
+    assert cuts_a_ranking("ranked = sorted(c, key=c.get)\nprint(ranked[:3])")
+    assert not cuts_a_ranking("hits = [r for r in recs if r['level'] == 'ERROR']\nfor r in hits[:3]:\n    print(r)")

@@ -121,6 +121,14 @@ def test_small_guidance_questions_a_list_answer_that_names_every_counted_item_on
     assert "names every item the output counted" in run.roots[2].last_user
 
 
+def test_an_answer_stated_without_final_after_an_output_is_shown_as_a_final_line(model, solve):
+    model.script("root", fence("print(Counter(r['host'] for r in records()))"), "The busiest host is web-0.")
+    model.rule("root", "reply with only this line", "FINAL(The busiest host is web-0.)")
+    run = solve("Busiest host?", LOG)
+    assert run.answer == "The busiest host is web-0." and run.outcome.iterations == 3
+    assert "FINAL(The busiest host is web-0.)" in run.roots[2].last_user
+
+
 def test_a_list_answer_taking_items_of_different_counts_is_questioned_once(model, solve):
     code = fence("c = Counter(r['host'] for r in records() if r['msg'] != 'x')\nprint(c.most_common())")
     model.script("root", code, "FINAL(web-0, web-1)", "FINAL(web-1, web-2)")

@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from rlm_cli.engine import events as ev
 from rlm_cli.engine.loop import corpus_from_text
 from rlm_cli.guidance.describe import describe
 from rlm_cli.guidance.small import found_nothing
@@ -33,33 +34,40 @@ def _offered(text: str) -> str:
 
 
 @pytest.mark.parametrize("level", ["small", "off"])
-def test_the_offered_block_runs_on_the_real_records_with_small_guidance_only(model, solve, level):
-    offer = "A first block built"
-    model.rule("root", offer, lambda prompt: f"```repl\n{_offered(prompt.split(offer)[1])}\n```")
+def test_the_offered_block_runs_on_the_real_records_before_the_first_turn_with_small_guidance_only(model, solve, level):
     model.rule("root", "records kept", "FINAL(cart, geo)")
-    model.rule("root", ".", "```repl\nprint(1)\n```")
-    run = solve("which services failed twice?", JOURNAL, guidance=level)
-    offered = "A first block built from the question's words" in run.roots[0].last_user
-    assert offered is (level == "small")
-    if offered:
-        assert "3 of 10 records kept" not in run.roots[1].last_user  # 5 failures among 10 records
-        assert "5 of 10 records kept" in run.roots[1].last_user
-        assert "2 each: ['cart', 'geo']\n1 each: ['mail']" in run.roots[1].last_user
-        assert run.answer == "cart, geo"
+    model.rule("root", ".", "FINAL(none)")
+    run = solve("which services failed twice?", JOURNAL, guidance=level, max_iterations=1)
+    first = run.roots[0].last_user
+    assert ("A first block built from the question's words" in first) is (level == "small")
+    if level == "small":
+        assert "The first block offered above was run for you" in first
+        assert "3 of 10 records kept" not in first  # 5 failures among 10 records
+        assert "5 of 10 records kept" in first
+        assert "2 each: ['cart', 'geo']\n1 each: ['mail']" in first
+        assert run.answer == "cart, geo" and run.outcome.iterations == 1
+        assert [e.index for e in run.of_type(ev.CodeExecuted)] == [0]
+    else:
+        assert "records kept" not in first and not run.of_type(ev.CodeExecuted)
+
+
+def _code(*args) -> str | None:
+    found = first_block(*args)
+    return found.code if found else None
 
 
 def test_the_block_keeps_what_the_question_names_and_counts_by_the_field_it_names():
     values = {"host": ["bastion"], "service": ["sshd"]}
     shapes = ["Failed password for <user> from <ip> port <n> ssh2"]
-    block = first_block("How many failed passwords came from 10.0.0.9?", values, shapes, [SSHD])
+    block = _code("How many failed passwords came from 10.0.0.9?", values, shapes, [SSHD])
     assert """hits = [r for r in recs if "Failed password" in r["message"] and '10.0.0.9' in r["raw"]]""" in block
     assert "Counter(" not in block  # nothing to count by
-    top = first_block("top source IP of failed ssh passwords?", values, shapes, [SSHD])
+    top = _code("top source IP of failed ssh passwords?", values, shapes, [SSHD])
     assert 'counts = Counter(r["ip"] for r in hits if r["ip"] != None)' in top
-    assert first_block("why did it crash?", values, shapes, [SSHD]) is None
-    assert first_block("What was the root cause of the service's failure?", values, shapes, [SSHD]) is None
+    assert _code("why did it crash?", values, shapes, [SSHD]) is None
+    assert _code("What was the root cause of the service's failure?", values, shapes, [SSHD]) is None
     nested = {"service.name": ["shipping", "payments"], "error.type": ["KeyError", "TimeoutError"]}
-    block = first_block("Which error type is most common for shipping?", nested, [], ["x"])
+    block = _code("Which error type is most common for shipping?", nested, [], ["x"])
     assert """if r["service"]["name"] == 'shipping'""" in block and 'Counter(r["error"]["type"]' in block
 
 
@@ -72,7 +80,8 @@ PROSE = (
 
 def _offer(question: str, text: str) -> str | None:
     docs = corpus_from_text(text, "notes.txt").documents
-    return offer(question, describe(question, docs), [d.text for d in docs], sum(d.chars for d in docs))
+    found = offer(question, describe(question, docs), [d.text for d in docs], sum(d.chars for d in docs))
+    return found.text if found else None
 
 
 def test_text_that_the_question_names_nothing_of_is_read_by_the_helper_model_whole_or_by_chunks():
@@ -106,6 +115,7 @@ def test_a_block_that_re_types_the_input_is_dropped_and_the_reading_is_offered_a
     assert "That block is not code: it is the input's own text, copied" in second.last_user
     assert not any(m["role"] == "assistant" and "Harbor is a tool" in m["content"] for m in second.messages)
     assert "Using only this text" in run.requests_to("sub")[0].last_user
+    assert [e.index for e in run.of_type(ev.CodeExecuted)] == [1, 1]  # a reading is offered, never run first
 
 
 def test_a_value_the_question_names_that_keeps_no_record_with_the_rest_is_left_out_of_the_offered_filter(model, solve):
@@ -123,6 +133,6 @@ def test_a_value_the_question_names_that_keeps_no_record_with_the_rest_is_left_o
 
 
 def test_counts_of_none_are_found_nothing():
-    assert found_nothing("0 of 397 records kept\n0 different values")
+    assert found_nothing("0 of 397 records kept, such as:\n0 different values")
     assert not found_nothing("0 of 397 records kept\n3 different values")
     assert not found_nothing("10 of 397 records kept")

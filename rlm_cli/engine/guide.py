@@ -1,11 +1,12 @@
 """The one interface between the loop and a guidance layer, and the records that cross it.
 
 The loop runs the plain RLM method by itself: system prompt, REPL, sub-calls, FINAL handling, budgets.
-A guide may only add to it, at four points the loop calls:
+A guide may only add to it, at five points the loop calls:
 - `system()` and `opening()`: text added to the system prompt and to the first message;
+- `first_code()`: a block the loop runs before the first turn, its output shown with the first message;
 - `after_block()`: advice after a block's output (the model reads it with the output);
 - `doubt()`: a reason to question a final answer; the loop then refuses that answer once;
-- `idle()`: advice after a reply with neither code nor an answer.
+- `idle()`: advice after a reply with neither code nor an answer (given the reply's prose).
 A guide keeps its own state (what it has shown, what it has questioned) and may not change anything else.
 `Plain` adds nothing: it is `--guidance off`. The engine never imports rlm_cli.guidance; the runner picks.
 """
@@ -66,11 +67,13 @@ class Guide(Protocol):
 
     def opening(self, question: str, documents: Sequence[Any]) -> list[str]: ...
 
+    def first_code(self) -> str | None: ...
+
     def after_block(self, question: str, block: Block) -> list[Advice]: ...
 
     def doubt(self, question: str, answer: str) -> Advice | None: ...
 
-    def idle(self, question: str) -> Advice | None: ...
+    def idle(self, question: str, prose: str) -> Advice | None: ...
 
 
 class Plain:
@@ -82,13 +85,16 @@ class Plain:
     def opening(self, question: str, documents: Sequence[Any]) -> list[str]:
         return []
 
+    def first_code(self) -> str | None:
+        return None
+
     def after_block(self, question: str, block: Block) -> list[Advice]:
         return []
 
     def doubt(self, question: str, answer: str) -> Advice | None:
         return None
 
-    def idle(self, question: str) -> Advice | None:
+    def idle(self, question: str, prose: str) -> Advice | None:
         return None
 
 

@@ -234,6 +234,8 @@ class RLM:
             ).messages
         finally:
             opened.set()
+        if code := self.guide.first_code():
+            messages[-1]["content"] += "\n\n" + self._first_block(repl, code, question)
         limits = self.config.limits
         last_reply = None
         while self.iterations < limits.max_iterations:
@@ -265,7 +267,7 @@ class RLM:
             if not reply.code_blocks and reply.final_kind is None:
                 turn.feedback.append(prompts.NO_CODE)
                 self._notice("nudge", "no code and no final answer: reminded the model")
-                self._advise(turn, [self.guide.idle(question)])
+                self._advise(turn, [self.guide.idle(question, reply.prose)])
             failed = bool(turn.blocks) and not turn.blocks[-1].ok
             turn.feedback.append((prompts.CONTINUE_FAILED if failed else prompts.CONTINUE).format(question=question))
             self._shrink_old_outputs(messages)
@@ -302,34 +304,46 @@ class RLM:
         )
         return completion
 
+    def _first_block(self, repl: ReplProcess, code: str, question: str) -> str:
+        """Run the guide's first block before the first turn; what the first message adds about it."""
+        self._notice("guide", "ran the guide's first block before the first turn")
+        turn = Turn()
+        self._run_block(repl, 0, code, question, turn)
+        return "\n\n".join([prompts.FIRST_BLOCK_RAN, *turn.feedback, prompts.CONTINUE.format(question=question)])
+
+    def _run_block(self, repl: ReplProcess, index: int, code: str, question: str, turn: Turn) -> Block:
+        """Run one block: its events, its output and the guide's advice on it go into `turn`."""
+        self.run.emit(ev.CodeStarted(depth=self.depth, iteration=self.iterations, index=index, code=code))
+        result = repl.run(code, self.config.exec_timeout, self.run.budget.deadline)
+        notes = tuple(Note(**n) for n in result.notes)
+        self.run.emit(
+            ev.CodeExecuted(
+                depth=self.depth,
+                iteration=self.iterations,
+                index=index,
+                code=code,
+                output=result.output,
+                cut_chars=result.cut,
+                elapsed_s=result.elapsed_s,
+                state_lost=result.state_lost,
+            )
+        )
+        if result.state_lost:
+            self._notice("repl", result.output)
+        block = Block(index, code, result.output, result.status == "ok", notes, result.final)
+        turn.blocks.append(block)
+        turn.feedback.append(prompts.cell_feedback(index, result.output, result.cut))
+        if block.ok:  # an error message is no partial answer
+            self.last_output = result.output
+        self.code_ran = self.code_ran or block.ok
+        self._advise(turn, list(self.guide.after_block(question, block)))
+        return block
+
     def _run_blocks(self, repl: ReplProcess, reply: parsing.Reply, question: str) -> Turn:
         """Run the reply's blocks in order, until one fails or calls FINAL."""
         turn = Turn()
         for index, code in enumerate(reply.code_blocks, 1):
-            self.run.emit(ev.CodeStarted(depth=self.depth, iteration=self.iterations, index=index, code=code))
-            result = repl.run(code, self.config.exec_timeout, self.run.budget.deadline)
-            notes = tuple(Note(**n) for n in result.notes)
-            self.run.emit(
-                ev.CodeExecuted(
-                    depth=self.depth,
-                    iteration=self.iterations,
-                    index=index,
-                    code=code,
-                    output=result.output,
-                    cut_chars=result.cut,
-                    elapsed_s=result.elapsed_s,
-                    state_lost=result.state_lost,
-                )
-            )
-            if result.state_lost:
-                self._notice("repl", result.output)
-            block = Block(index, code, result.output, result.status == "ok", notes, result.final)
-            turn.blocks.append(block)
-            turn.feedback.append(prompts.cell_feedback(index, result.output, result.cut))
-            if block.ok:  # an error message is no partial answer
-                self.last_output = result.output
-            self.code_ran = self.code_ran or block.ok
-            self._advise(turn, list(self.guide.after_block(question, block)))
+            block = self._run_block(repl, index, code, question, turn)
             if block.final is not None:
                 if parsing.looks_like_plan(block.final):
                     self._advise(turn, [Advice(prompts.PLAN, "FINAL called with a plan: refused")])

@@ -121,6 +121,8 @@ def cell_feedback(index: int, output: str, cut: int) -> str:
     return f"REPL output of block {index}{note}:\n```text\n{body}\n```"
 
 
+FIRST_BLOCK_DRY = "(A run runs the first block offered above before the first turn, and adds its output here.)"
+FIRST_BLOCK_RAN = "The first block offered above was run for you before your first reply. Its output:"
 CONTINUE = (
     "The question: {question}\nIf the output above answers exactly this question, reply FINAL(answer) with the "
     "answer itself. Otherwise write the next ```repl block."

@@ -341,15 +341,30 @@ _COUNTED = re.compile(r"""['"]?([\w./:@-]+)['"]?\s*(?:,|:|=)\s*(\d+)\b""")
 
 
 def cuts_a_ranking(code: str) -> bool:
-    """Code that prints the first k of a ranking (`most_common(3)`, `sorted(...)[:3]`): its items were chosen."""
+    """Code that prints the first k of a ranking (`most_common(3)`, `sorted(...)[:3]`, `ranked[:3]` of a
+    `ranked = sorted(...)`): its items were chosen. A sample of records (`hits[:3]`) is no ranking."""
     tree = _tree(code)
     if tree is None:
         return False
-    return any(
-        (_calls(node, "most_common") and bool(node.args))
-        or (isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice) and node.slice.upper is not None)
+    ranked = {
+        target.id
         for node in ast.walk(tree)
-    )
+        if isinstance(node, ast.Assign) and _ranks(node.value)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+
+    def cut(node: ast.AST) -> bool:
+        if not (isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice) and node.slice.upper):
+            return False
+        return _ranks(node.value) or (isinstance(node.value, ast.Name) and node.value.id in ranked)
+
+    return any((_calls(node, "most_common") and bool(node.args)) or cut(node) for node in ast.walk(tree))
+
+
+def _ranks(node: ast.AST) -> bool:
+    """A call that orders items: sorted(...) or .most_common()."""
+    return _calls(node, "sorted") or _calls(node, "most_common")
 
 
 _GROUPED = re.compile(r"^(\d+) each: \[(.*)\]$", re.MULTILINE)  # the offered block's "2 each: ['a', 'b']"

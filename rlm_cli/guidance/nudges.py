@@ -76,6 +76,7 @@ PASTED = (
     "That block is not code: it is the input's own text, copied. The input is already in `context`, and the "
     "REPL reads it there; never type it. {offer}"
 )
+PROSE_ANSWER = "If that is your answer, reply with only this line, and with the answer itself in it:\nFINAL({answer})"
 NO_CODE_KEY = (
     "To see the lines that mention {key!r}, reply with only this block:\n```repl\n"
     "for line in grep({key!r})[:10]:\n    print(line)\n```"

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, overload
 
 from rlm_cli.engine.guide import Advice, Block
+from rlm_cli.engine.parsing import looks_like_plan
 from rlm_cli.guidance import checks, nudges, starter
 from rlm_cli.guidance.describe import access, describe
 from rlm_cli.inputs.bundle import SEPARATOR_TEMPLATE
@@ -22,7 +23,7 @@ LONG_ANSWER = 5_000
 _EMPTY = r"(\[\]|\{\}|set\(\)|\(\)|0|None|''|\"\"|Counter\(\))"
 _NOTHING_FOUND = re.compile(rf"\A\s*({_EMPTY}|)\s*\Z")
 _LABELLED_EMPTY = re.compile(rf"\A[^\n]{{0,80}}[:=]\s*{_EMPTY}\s*\Z")  # "records kept: 0", "counts = []"
-_NONE_COUNTED = re.compile(r"\A0 (?:of [\d,]+ )?[A-Za-z][A-Za-z ]{0,60}\Z")  # "0 of 397 records kept", "0 matches"
+_NONE_COUNTED = re.compile(r"\A0 (?:of [\d,]+ )?[A-Za-z][A-Za-z ,:]{0,60}\Z")  # "0 of 397 records kept", "0 matches"
 _UNDEFINED = re.compile(r"^NameError: name '(\w+)' is not defined", re.MULTILINE)
 
 
@@ -89,7 +90,7 @@ class SmallModelGuide:
         self.last: Block | None = None  # the block an answer comes from
         self.flaws: list[checks.Flaw] = []  # its mistakes that its output does not show
         self.raised: set[str] = set()  # doubts raised once already
-        self.offered = ""  # the first block offered in the first message, if any
+        self.offered: starter.Offer | None = None  # the first block offered in the first message
 
     def system(self) -> str:
         return nudges.EXAMPLES
@@ -100,11 +101,14 @@ class SmallModelGuide:
         self.shapes = description.shapes
         self.values = description.values
         sections = description.sections
-        if block := starter.offer(question, description, self.texts, sum(d.chars for d in documents)):
-            self.offered = block
-            sections = [*sections, block]
+        if offered := starter.offer(question, description, self.texts, sum(d.chars for d in documents)):
+            self.offered = offered
+            sections = [*sections, offered.text]
         self.seen.append("\n".join(sections))
         return sections
+
+    def first_code(self) -> str | None:
+        return self.offered.code if self.offered and self.offered.run else None
 
     def after_block(self, question: str, block: Block) -> list[Advice]:
         self.seen.append(block.output)
@@ -116,7 +120,7 @@ class SmallModelGuide:
             advice.append(Advice(nudges.UNDEFINED.format(name=undefined[1]), f"`{undefined[1]}` is not defined"))
         if not block.ok and checks.pasted_input(block.code, self.texts):
             # The copy is dropped from the conversation: the model would otherwise re-read, and re-type, it.
-            offer = self.offered or self.idle(question).text
+            offer = self.offered.text if self.offered else self.idle(question).text
             text = nudges.PASTED.format(offer=offer)
             advice.append(Advice(text, "the block is the input's own text, not code", drop_reply=True))
         if block.ok:
@@ -190,7 +194,11 @@ class SmallModelGuide:
                 text = nudges.NONE_COUNTED.format(kept=note.kept, total=note.total)
                 yield "none", Advice(text, f"final answer {note.total} counts None as a value")
 
-    def idle(self, question: str) -> Advice:
+    def idle(self, question: str, prose: str = "") -> Advice:
+        answer = " ".join(prose.split())
+        if self.last is not None and answer and len(answer) <= 300 and not looks_like_plan(answer):
+            # A small model that read its answer off an output often states it without FINAL, turn after turn.
+            return Advice(nudges.PROSE_ANSWER.format(answer=answer), "a reply that reads as an answer: shown FINAL")
         keys = checks.key_terms(question, self.texts)
         if keys:
             return Advice(nudges.NO_CODE_KEY.format(key=keys[0]), f"offered a grep of {keys[0]!r}")

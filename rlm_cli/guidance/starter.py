@@ -28,8 +28,9 @@ _PER_RECORD = {"ip": "<ip>", "user": "<user>"}
 _TOKEN = re.compile(r"(?<![\w.-])(?=[\w.:/-]*\d)(?=[\w.:/-]*[.:/-])[\w.:/-]{5,}(?<![.:/-])")
 
 OFFER = (
-    "A first block built from the question's words and the data: check that it keeps the records the "
-    "question asks about, change what does not fit (add any time or count condition), then run it:\n"
+    "A first block built from the question's words and the data, run for you (its output is at the end of "
+    "this message). Check that it keeps the records the question asks about: if it does, answer from its "
+    "output; if not, change what does not fit (add any time or count condition) and run it:\n"
     "```repl\n{code}\n```"
 )
 
@@ -42,7 +43,19 @@ READ = (
 READ_CHUNK = 20_000
 
 
-def reading_block(question: str, chars: int) -> str:
+@dataclass(frozen=True)
+class Offer:
+    """A first block for the first message: its text there, its code, and whether the loop runs it first.
+
+    A count over records is only code and is run before the first turn, so that a model that would not
+    run it still reads what it keeps. A reading is not: its sub-calls cost what the input costs to read."""
+
+    text: str
+    code: str
+    run: bool
+
+
+def reading_block(question: str, chars: int) -> Offer:
     """A block that has the helper model read the whole input for the question: one sub-call when it fits in
     one, else one per chunk and a last one that joins their notes (the RLM method's map and reduce)."""
     lines = [f"question = {question!r}"]
@@ -59,7 +72,7 @@ def reading_block(question: str, chars: int) -> str:
             'Using only these notes, answer in one to three sentences: {question}")',
         ]
     lines.append("print(answer)")
-    return READ.format(code="\n".join(lines))
+    return Offer(READ.format(code="\n".join(lines)), "\n".join(lines), run=False)
 
 
 def _names(question: str) -> dict[str, int]:
@@ -131,7 +144,9 @@ def that_keep(conditions: list[Condition], texts: Sequence[str], most: int = 200
     return conditions
 
 
-def first_block(question: str, values: dict[str, list[Any]], shapes: Sequence[str], texts: Sequence[str]) -> str | None:
+def first_block(
+    question: str, values: dict[str, list[Any]], shapes: Sequence[str], texts: Sequence[str]
+) -> Offer | None:
     """The offered block, or None when the question names nothing the data holds."""
     stems = questions.stems(question)
     pairs = named_values(values, question)
@@ -147,6 +162,7 @@ def first_block(question: str, values: dict[str, list[Any]], shapes: Sequence[st
     used = {c.key for c in conditions if c.exact}
     group = group_key(_names(question), values, shapes, used)
     lines = ["recs = records()", f"hits = [r for r in recs if {' and '.join(c.code() for c in conditions)}]"]
+    # No sample of the kept lines: a small model reads its answer off the first names it sees in them.
     lines.append('print(len(hits), "of", len(recs), "records kept")')
     if group:
         # Values grouped by their count, largest first: "2 each: [...]" is read off directly, where a small
@@ -154,14 +170,13 @@ def first_block(question: str, values: dict[str, list[Any]], shapes: Sequence[st
         lines += [
             f"counts = Counter({access(group)} for r in hits if {access(group)} != None)",
             'print(len(counts), "different values")',
-            "for n in sorted(set(counts.values()), reverse=True)[:10]:",
+            "for n in sorted(set(counts.values()), reverse=True):",
             '    print(n, "each:", sorted(str(k) for k, c in counts.items() if c == n))',
         ]
-    lines.append('for r in hits[:3]:\n    print(r["raw"])')
-    return OFFER.format(code="\n".join(lines))
+    return Offer(OFFER.format(code="\n".join(lines)), "\n".join(lines), run=True)
 
 
-def offer(question: str, description: Description, texts: Sequence[str], chars: int) -> str | None:
+def offer(question: str, description: Description, texts: Sequence[str], chars: int) -> Offer | None:
     """The first block offered for this input and question, if any: over records, a count of those the
     question's words select; over text, a reading for a question that names nothing the text holds (a rare
     word it does hold is a lookup, which the lines shown above and grep serve better)."""
