@@ -195,7 +195,7 @@ def test_dry_run_verbose_shows_the_messages_the_model_would_get(fake_llm, rlm_ma
     # The guide's first block runs before the first turn: a dry run says where its output goes.
     opening, note = dry[1]["content"].split("\n\n(A run runs the first block offered above")
     assert sent[1]["content"].startswith(opening + "\n\nThe first block offered above was run for you")
-    assert "40 of 40 records kept" in sent[1]["content"]
+    assert "records that match: 40" in sent[1]["content"]
     assert "--- user message ---\n" + opening in shown.stdout
     assert "payment declined for order" in sent[1]["content"] and "records() parses" in sent[1]["content"]
 

@@ -35,20 +35,19 @@ def _offered(text: str) -> str:
 
 @pytest.mark.parametrize("level", ["small", "off"])
 def test_the_offered_block_runs_on_the_real_records_before_the_first_turn_with_small_guidance_only(model, solve, level):
-    model.rule("root", "records kept", "FINAL(cart, geo)")
+    model.rule("root", "records that match", "FINAL(cart, geo)")
     model.rule("root", ".", "FINAL(none)")
     run = solve("which services failed twice?", JOURNAL, guidance=level, max_iterations=1)
     first = run.roots[0].last_user
     assert ("A first block built from the question's words" in first) is (level == "small")
     if level == "small":
         assert "The first block offered above was run for you" in first
-        assert "3 of 10 records kept" not in first  # 5 failures among 10 records
-        assert "5 of 10 records kept" in first
+        assert "records that match: 5\n" in first  # 5 failures among 10 records
         assert "2 each: ['cart', 'geo']\n1 each: ['mail']" in first
         assert run.answer == "cart, geo" and run.outcome.iterations == 1
         assert [e.index for e in run.of_type(ev.CodeExecuted)] == [0]
     else:
-        assert "records kept" not in first and not run.of_type(ev.CodeExecuted)
+        assert "records that match" not in first and not run.of_type(ev.CodeExecuted)
 
 
 def _code(*args) -> str | None:
@@ -99,7 +98,7 @@ def test_no_reading_is_offered_for_a_lookup_a_label_list_or_records_the_question
     assert _offer("Which folder does harbor import write the manifest to?", PROSE) is None  # a rare word it holds
     assert _offer("Is each line a bug, feature or question?", PROSE) is None  # the classify() block instead
     assert _offer("why did it crash?", SSHD) is None  # records, and no word of the question selects any
-    assert "records kept" in _offer("How many failed passwords came from 10.0.0.9?", SSHD)
+    assert "records that match" in _offer("How many failed passwords came from 10.0.0.9?", SSHD)
 
 
 def test_a_block_that_re_types_the_input_is_dropped_and_the_reading_is_offered_again(model, solve):
@@ -127,12 +126,13 @@ def test_a_value_the_question_names_that_keeps_no_record_with_the_rest_is_left_o
     model.rule(
         "root", "A first block built", lambda prompt: f"```repl\n{_offered(prompt.split('A first block')[1])}\n```"
     )
-    model.rule("root", "records kept", "FINAL(cart, geo)")
+    model.rule("root", "records that match", "FINAL(cart, geo)")
     run = solve(question, UNITS)
     assert "2 each: ['cart.service', 'geo.service']" in run.roots[1].last_user
 
 
 def test_counts_of_none_are_found_nothing():
     assert found_nothing("0 of 397 records kept, such as:\n0 different values")
+    assert found_nothing("records that match: 0\n0 different values")
     assert not found_nothing("0 of 397 records kept\n3 different values")
     assert not found_nothing("10 of 397 records kept")

@@ -163,7 +163,8 @@ def first_block(
     group = group_key(_names(question), values, shapes, used)
     lines = ["recs = records()", f"hits = [r for r in recs if {' and '.join(c.code() for c in conditions)}]"]
     # No sample of the kept lines: a small model reads its answer off the first names it sees in them.
-    lines.append('print(len(hits), "of", len(recs), "records kept")')
+    # The count alone: a small model answered "6/432" to "how often" from "6 of 432 records kept".
+    lines.append('print("records that match:", len(hits))')
     if group:
         # Values grouped by their count, largest first: "2 each: [...]" is read off directly, where a small
         # model picking the pairs with a given count out of most_common() often takes the wrong ones.
