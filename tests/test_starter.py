@@ -11,7 +11,7 @@ from rlm_cli.engine import events as ev
 from rlm_cli.engine.loop import corpus_from_text
 from rlm_cli.guidance.describe import describe
 from rlm_cli.guidance.small import found_nothing
-from rlm_cli.guidance.starter import READ_CHUNK, first_block, offer
+from rlm_cli.guidance.starter import READ_CHUNK, RUN_FIRST_CHARS, first_block, offer
 
 JOURNAL = "".join(
     f"Jul 23 0{i}:00:00 host{i % 2} systemd[1]: {name}.service: Failed with result 'exit-code'.\n"
@@ -136,3 +136,13 @@ def test_counts_of_none_are_found_nothing():
     assert found_nothing("records that match: 0\n0 different values")
     assert not found_nothing("0 of 397 records kept\n3 different values")
     assert not found_nothing("10 of 397 records kept")
+
+
+def test_over_a_large_input_the_count_is_offered_and_not_run_first():
+    question = "How many failed passwords came from 10.0.0.9?"
+    docs = corpus_from_text(SSHD, "auth.log").documents
+    texts = [d.text for d in docs]
+    small = offer(question, describe(question, docs), texts, RUN_FIRST_CHARS)
+    large = offer(question, describe(question, docs), texts, RUN_FIRST_CHARS + 1)
+    assert small.run and "run for you" in small.text
+    assert not large.run and "then run it" in large.text and large.code == small.code

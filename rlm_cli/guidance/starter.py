@@ -35,10 +35,17 @@ OFFER = (
 )
 
 
+OFFER_UNRUN = (
+    "A first block built from the question's words and the data: check that it keeps the records the "
+    "question asks about, change what does not fit (add any time or count condition), then run it:\n"
+    "```repl\n{code}\n```"
+)
 READ = (
     "The question names nothing this text holds, so read the text itself: the helper model reads it a chunk at "
     "a time and answers from what it read. Run this block as it is:\n```repl\n{code}\n```"
 )
+# The largest input whose offered count runs before the first turn.
+RUN_FIRST_CHARS = 20_000_000
 # The most characters of text the offered reading block hands one sub-call: the size chunks() cuts by default.
 READ_CHUNK = 20_000
 
@@ -184,7 +191,14 @@ def offer(question: str, description: Description, texts: Sequence[str], chars: 
     if description.labels:
         return None  # the classify() block is offered instead
     if description.records:
-        return first_block(question, description.values, description.shapes, texts)
+        found = first_block(question, description.values, description.shapes, texts)
+        # records() parses a few MB a second: over a large input, running the block first would hold the
+        # first turn for a minute or more, for a model that may only want a grep.
+        return (
+            Offer(OFFER_UNRUN.format(code=found.code), found.code, run=False)
+            if found and chars > RUN_FIRST_CHARS
+            else found
+        )
     if checks.key_terms(question, texts):
         return None
     return reading_block(question, chars)
