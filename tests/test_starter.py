@@ -146,3 +146,15 @@ def test_over_a_large_input_the_count_is_offered_and_not_run_first():
     large = offer(question, describe(question, docs), texts, RUN_FIRST_CHARS + 1)
     assert small.run and "run for you" in small.text
     assert not large.run and "then run it" in large.text and large.code == small.code
+
+
+def test_a_message_text_that_keeps_nothing_with_a_named_value_goes_before_the_value():
+    access = "".join(
+        f'10.0.0.{i} - - [23/Jul/2026:10:00:0{i} +0000] "GET /cart HTTP/1.1" {503 if i % 2 else 200} 12\n'
+        for i in range(8)
+    )
+    app = "".join(f"2026-07-23T10:00:0{i}Z INFO cart request handled in {i} ms\n" for i in range(8))
+    docs = [*corpus_from_text(access, "access.log").documents, *corpus_from_text(app, "app.log").documents]
+    question = "Number of requests that got Service Unavailable (503)?"
+    found = offer(question, describe(question, docs), [d.text for d in docs], 1000)
+    assert 'hits = [r for r in recs if r["status"] == 503]' in found.code

@@ -128,11 +128,14 @@ class Condition:
 
 
 def that_keep(conditions: list[Condition], texts: Sequence[str], most: int = 200) -> list[Condition]:
-    """The conditions, less the fewest values the question names that make them keep no record at all.
+    """The conditions, less the fewest that make them keep no record at all: message texts first, then
+    values the question names; a token of the input is never left out.
 
-    A value the question writes can be a field's value on other lines only: "systemd units" names the service
-    `systemd`, which writes "Starting x.service" lines, while the unit's own exit lines carry its name. Every
-    record all the conditions keep holds each one's text, so the lines holding one of them are enough to try.
+    A message text comes from a stem of a question word ("requests" finds "request handled in" on app
+    lines, while the 503s are access lines), so it goes first. A value the question writes can be a field's
+    value on other lines only: "systemd units" names the service `systemd`, which writes "Starting x.service"
+    lines, while a unit's exit lines carry the unit's name. Every record all the conditions keep holds each
+    one's text, so the lines holding one of them are enough to try.
     """
     found: list[dict[str, Any]] = []
     for condition in conditions:
@@ -142,9 +145,9 @@ def that_keep(conditions: list[Condition], texts: Sequence[str], most: int = 200
             start, end = line_span(match.string, match.start(), match.end())
             line = match.string[start:end]
             found.append({**records.parse_unit(line), "raw": line})
-    named = [c for c in conditions if c.exact]
-    for drop in range(len(named) + 1):
-        for dropped in itertools.combinations(named, drop):
+    droppable = [c for c in conditions if c.key == "message"] + [c for c in conditions if c.exact]
+    for drop in range(len(droppable) + 1):
+        for dropped in itertools.combinations(droppable, drop):
             kept = [c for c in conditions if c not in dropped]
             if kept and any(all(c.keeps(r) for c in kept) for r in found):
                 return kept
