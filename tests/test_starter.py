@@ -50,23 +50,18 @@ def test_the_offered_block_runs_on_the_real_records_before_the_first_turn_with_s
         assert "records that match" not in first and not run.of_type(ev.CodeExecuted)
 
 
-def _code(*args) -> str | None:
-    found = first_block(*args)
-    return found.code if found else None
-
-
 def test_the_block_keeps_what_the_question_names_and_counts_by_the_field_it_names():
     values = {"host": ["bastion"], "service": ["sshd"]}
     shapes = ["Failed password for <user> from <ip> port <n> ssh2"]
-    block = _code("How many failed passwords came from 10.0.0.9?", values, shapes, [SSHD])
+    block = first_block("How many failed passwords came from 10.0.0.9?", values, shapes, [SSHD])
     assert """hits = [r for r in recs if "Failed password" in r["message"] and '10.0.0.9' in r["raw"]]""" in block
     assert "Counter(" not in block  # nothing to count by
-    top = _code("top source IP of failed ssh passwords?", values, shapes, [SSHD])
+    top = first_block("top source IP of failed ssh passwords?", values, shapes, [SSHD])
     assert 'counts = Counter(r["ip"] for r in hits if r["ip"] != None)' in top
-    assert _code("why did it crash?", values, shapes, [SSHD]) is None
-    assert _code("What was the root cause of the service's failure?", values, shapes, [SSHD]) is None
+    assert first_block("why did it crash?", values, shapes, [SSHD]) is None
+    assert first_block("What was the root cause of the service's failure?", values, shapes, [SSHD]) is None
     nested = {"service.name": ["shipping", "payments"], "error.type": ["KeyError", "TimeoutError"]}
-    block = _code("Which error type is most common for shipping?", nested, [], ["x"])
+    block = first_block("Which error type is most common for shipping?", nested, [], ["x"])
     assert """if r["service"]["name"] == 'shipping'""" in block and 'Counter(r["error"]["type"]' in block
 
 

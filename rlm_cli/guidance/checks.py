@@ -259,8 +259,9 @@ def pasted_input(code: str, texts: Sequence[str], least: int = 2, most: int = 6,
     lines = [line.strip() for line in code.splitlines() if len(line.strip()) >= 12][:most]
     if len(lines) < least:
         return False
-    rxs = [re.compile(re.escape(line)) for line in lines]
-    found = sum(next(find_all(rx, texts, len(rx.pattern), window=window), None) is not None for rx in rxs)
+    found = sum(
+        next(find_all(re.compile(re.escape(line)), texts, len(line), window=window), None) is not None for line in lines
+    )
     return found >= max(least, 0.8 * len(lines))
 
 

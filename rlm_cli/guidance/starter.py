@@ -154,10 +154,8 @@ def that_keep(conditions: list[Condition], texts: Sequence[str], most: int = 200
     return conditions
 
 
-def first_block(
-    question: str, values: dict[str, list[Any]], shapes: Sequence[str], texts: Sequence[str]
-) -> Offer | None:
-    """The offered block, or None when the question names nothing the data holds."""
+def first_block(question: str, values: dict[str, list[Any]], shapes: Sequence[str], texts: Sequence[str]) -> str | None:
+    """The code of the offered count, or None when the question names nothing the data holds."""
     stems = questions.stems(question)
     pairs = named_values(values, question)
     conditions = [Condition(key, value, True) for key, value in pairs[:2]]
@@ -184,7 +182,7 @@ def first_block(
             "for n in sorted(set(counts.values()), reverse=True):",
             '    print(n, "each:", sorted(str(k) for k, c in counts.items() if c == n))',
         ]
-    return Offer(OFFER.format(code="\n".join(lines)), "\n".join(lines), run=True)
+    return "\n".join(lines)
 
 
 def offer(question: str, description: Description, texts: Sequence[str], chars: int) -> Offer | None:
@@ -194,14 +192,13 @@ def offer(question: str, description: Description, texts: Sequence[str], chars: 
     if description.labels:
         return None  # the classify() block is offered instead
     if description.records:
-        found = first_block(question, description.values, description.shapes, texts)
+        code = first_block(question, description.values, description.shapes, texts)
+        if code is None:
+            return None
         # records() parses a few MB a second: over a large input, running the block first would hold the
         # first turn for a minute or more, for a model that may only want a grep.
-        return (
-            Offer(OFFER_UNRUN.format(code=found.code), found.code, run=False)
-            if found and chars > RUN_FIRST_CHARS
-            else found
-        )
+        run = chars <= RUN_FIRST_CHARS
+        return Offer((OFFER if run else OFFER_UNRUN).format(code=code), code, run)
     if checks.key_terms(question, texts):
         return None
     return reading_block(question, chars)
