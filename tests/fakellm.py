@@ -17,9 +17,18 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+
+@dataclass
+class Ranked:
+    """A reply with its first token's alternatives (token, probability), sent when a request asks for logprobs."""
+
+    text: str
+    first_tokens: list[tuple[str, float]]
+
+
 Reply = str | Callable[["RecordedRequest"], str]
 Match = str | re.Pattern[str] | Callable[[str], bool]
-RuleReply = str | Callable[[str], str]
+RuleReply = str | Ranked | Callable[[str], "str | Ranked"]
 
 _STREAM_PIECE_CHARS = 16
 
@@ -88,6 +97,7 @@ class _Outcome:
     delay: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
     raw: bool = False
+    first_tokens: list[tuple[str, float]] | None = None
 
 
 def message_text(message: dict[str, Any]) -> str:
@@ -348,7 +358,7 @@ class FakeLLM:
         elif params.get("stream"):
             handler._send_stream(self._stream_chunks(request, outcome.reply))
         else:
-            handler._send_json(200, self._completion(request, outcome.reply))
+            handler._send_json(200, self._completion(request, outcome.reply, outcome.first_tokens))
 
     def _begin(self, request: RecordedRequest) -> None:
         with self._lock:
@@ -389,6 +399,8 @@ class FakeLLM:
         for rule in rules:
             if rule.hits(text):
                 reply = rule.reply(text) if callable(rule.reply) else rule.reply
+                if isinstance(reply, Ranked):
+                    return _Outcome(200, reply=reply.text, delay=rule.delay, first_tokens=reply.first_tokens)
                 return _Outcome(200, reply=reply, delay=rule.delay)
         return _Outcome(
             400,
@@ -398,19 +410,23 @@ class FakeLLM:
             ),
         )
 
-    def _completion(self, request: RecordedRequest, reply: str) -> dict[str, Any]:
+    def _completion(
+        self, request: RecordedRequest, reply: str, first_tokens: list[tuple[str, float]] | None = None
+    ) -> dict[str, Any]:
+        choice: dict[str, Any] = {
+            "index": 0,
+            "message": {"role": "assistant", "content": reply},
+            "finish_reason": "stop",
+        }
+        if first_tokens and request.params.get("logprobs"):
+            top = [{"token": t, "logprob": math.log(p)} for t, p in first_tokens][: request.params.get("top_logprobs")]
+            choice["logprobs"] = {"content": [{**top[0], "top_logprobs": top}]}
         return {
             "id": f"chatcmpl-fake-{next(self._ids)}",
             "object": "chat.completion",
             "created": int(time.time()),
             "model": request.model,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": reply},
-                    "finish_reason": "stop",
-                }
-            ],
+            "choices": [choice],
             "usage": usage_for(request.messages, reply),
         }
 

@@ -1,16 +1,19 @@
-"""classify() in the REPL: batched labels from the sub-model, read leniently, re-asked when missing, voted, budgeted."""
+"""classify() in the REPL: labels from the sub-model one item per call (off calibrated token probabilities, or
+the reply's text) or in batches, read leniently, re-asked when missing, voted, budgeted."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
-from fakellm import FakeLLM
+from fakellm import FakeLLM, Ranked
 
+from rlm_cli.engine import events as ev
 from rlm_cli.engine.budget import Limits
 from rlm_cli.engine.loop import RLM, EngineConfig, Outcome, Run, corpus_from_text
 from rlm_cli.engine.model import ModelClient, ModelSpec, RetryPolicy
-from rlm_cli.repl.classify import UNKNOWN, LabelSet, item_text, parse_reply
+from rlm_cli.repl.child import _alternatives
+from rlm_cli.repl.classify import UNKNOWN, LabelSet, item_text, label_odds, parse_reply
 
 ISSUES = [
     "App crashes when I press save",
@@ -37,6 +40,11 @@ def items_of(prompt: str) -> list[tuple[int, str]]:
     return [(int(n), text) for n, text in re.findall(r"^(\d+)\. (.*)$", body, re.MULTILINE)]
 
 
+def item_of(prompt: str) -> str:
+    """The one item of a classify() prompt sent one item at a time."""
+    return prompt.split("\nItem: ", 1)[1].split("\n\n", 1)[0]
+
+
 def label_of(text: str) -> str:
     return "bug" if BUG_WORDS.search(text) else "feature"
 
@@ -45,14 +53,14 @@ def well_formed(prompt: str) -> str:
     return "\n".join(f"{n}. {label_of(text)}" for n, text in items_of(prompt))
 
 
-def solve(fake: FakeLLM, code: str, limits: Limits | None = None) -> Outcome:
+def solve(fake: FakeLLM, code: str, limits: Limits | None = None, events: list | None = None) -> Outcome:
     """One in-process run whose root model runs `code` in a real REPL child over the issues, then answers."""
     fake.script("root", fence(code))
     spec = {"api_base": fake.url, "api_key": "sk-test"}
     config = EngineConfig(
         root=ModelSpec("openai/root", **spec), sub=ModelSpec("openai/sub", **spec), limits=limits or Limits()
     )
-    run = Run(config, ModelClient(RetryPolicy(retries=0)), lambda event: None)
+    run = Run(config, ModelClient(RetryPolicy(retries=0)), (events if events is not None else []).append)
     return RLM(run).solve(QUESTION, corpus_from_text("\n".join(ISSUES) + "\n", "issues.txt"))
 
 
@@ -131,9 +139,73 @@ def test_classify_stays_within_the_sub_call_budget(fake_llm):
     assert len(fake_llm.requests_for("sub")) <= 2
 
 
+def biased(prompt: str) -> Ranked:
+    """A helper model that leans to "bug": its text always says bug, and its first-token probabilities lean
+    that way for every item, but less for bug reports than for no item at all."""
+    item = item_of(prompt)
+    bug = 0.8 if item in ("", "N/A") else 0.9 if label_of(item) == "bug" else 0.6
+    return Ranked("bug", [("bug", bug * 0.9), ("feature", (1 - bug) * 0.9), ("The", 0.1)])
+
+
+def test_one_item_per_call_reads_the_label_off_token_probabilities_corrected_for_bias(fake_llm):
+    fake_llm.rule("sub", "\nItem: ", biased)
+    events: list = []
+    code = 'print(len(classify([r["message"] for r in records()], ["bug", "feature"])))\nFINAL("done")'
+    solve(fake_llm, code, events=events)
+    subs = fake_llm.requests_for("sub")
+    # Raw, every item would be "bug"; against the model's lean on no item at all, the feature requests stand out.
+    assert [biased(r.last_user).text for r in subs] == ["bug"] * 10
+    assert sorted(item_of(r.last_user) for r in subs) == sorted(["", "N/A", *ISSUES])
+    assert all(r.params["logprobs"] is True and r.params["top_logprobs"] == 20 for r in subs)
+    assert all(r.params["max_tokens"] == 8 for r in subs)
+    # Everything before the item is the same in every prompt, so a server's prompt cache serves it.
+    assert len({r.last_user.split("\nItem: ")[0] for r in subs}) == 1
+    output = next(e.output for e in events if isinstance(e, ev.CodeExecuted))
+    assert "[classify: 8 items in 10 sub-calls, one item per sub-call, 8 read from token probabilities]" in output
+
+
+def test_one_item_per_call_gives_the_right_labels(fake_llm):
+    fake_llm.rule("sub", "\nItem: ", biased)
+    outcome = solve(fake_llm, CLASSIFY_ALL.format(batch=1, extra=""))
+    assert answer_labels(outcome) == GOLD
+
+
+def test_without_token_probabilities_the_reply_text_is_read_and_asked_again(fake_llm):
+    asked: list[str] = []
+
+    def text_only(prompt: str) -> str:
+        item = item_of(prompt)
+        asked.append(item)
+        if item == ISSUES[1] and asked.count(item) == 1:
+            return "I think this one is a request."  # no label: asked again
+        return "**Feature**" if label_of(item) == "feature" else "bug"
+
+    fake_llm.rule("sub", "\nItem: ", text_only)
+    outcome = solve(fake_llm, CLASSIFY_ALL.format(batch=1, extra=""))
+    assert answer_labels(outcome) == GOLD
+    assert asked.count(ISSUES[1]) == 2 and asked.count(ISSUES[0]) == 1
+
+
+def test_first_token_alternatives_map_onto_the_labels_they_begin():
+    labels = LabelSet.of(["bug fix", "bug report", "feature", "a"])
+    odds = label_odds([("**", -0.1), (" Feat", -0.5), ("bug", -1.0), ("A", -2.0), ("f", -3.0)], labels)
+    # "bug" begins two labels and tells them apart no better than text; "f" is too short to say which.
+    assert odds is not None
+    assert odds["feature"] == pytest.approx(0.6065, abs=1e-3) and odds["a"] == pytest.approx(0.1353, abs=1e-3)
+    assert odds["bug fix"] == odds["bug report"] == 0.0
+    # Too little of the probability on label tokens: the reply starts some other way, and its text is read.
+    assert label_odds([("The", -0.05), ("feature", -3.0)], labels) is None
+    assert label_odds(None, labels) is None
+
+
+def test_forged_alternatives_from_the_parent_are_dropped():
+    assert _alternatives([["bug", -0.1], ["x", float("nan")], ["y", 3.0], ["z", True], "w", ["v"]]) == [("bug", -0.1)]
+    assert _alternatives("not a list") is None
+
+
 def test_labels_are_discovered_from_a_sample_when_none_are_given(fake_llm):
     fake_llm.rule("sub", "Propose 2 to", "1. Bug\n2. Feature")
-    fake_llm.rule("sub", "Items:", well_formed)
+    fake_llm.rule("sub", "\nItem: ", lambda prompt: label_of(item_of(prompt)))
     outcome = solve(fake_llm, 'labels = classify([r["message"] for r in records()])\nFINAL(json.dumps(labels))')
     assert answer_labels(outcome) == GOLD
 

@@ -17,7 +17,7 @@ from rlm_cli.engine import events as ev
 from rlm_cli.engine import parsing, prompts
 from rlm_cli.engine.budget import Budget, ChildCaps, Limits
 from rlm_cli.engine.guide import Advice, Block, GuideFactory, Note, Plain
-from rlm_cli.engine.model import Completion, ModelClient, ModelSpec
+from rlm_cli.engine.model import Alternatives, Completion, ModelClient, ModelSpec
 from rlm_cli.errors import BudgetExhausted, ModelError, RlmError
 from rlm_cli.inputs.bundle import SEPARATOR_TEMPLATE, release, write_bundle
 from rlm_cli.inputs.corpus import Corpus, Document
@@ -29,6 +29,19 @@ Emit = Callable[[ev.Event], None]
 OLD_OUTPUT_CHARS = 1_500
 # Greedy decoding that produced a reply once produces it again: a model repeating itself is sampled once instead.
 RESAMPLE_TEMPERATURE = 0.7
+# A choice among labels needs the first token's alternatives (20 is the most OpenAI gives) and a few tokens of
+# text, for servers that give no alternatives and for labels of several words.
+CHOICE_ALTERNATIVES = 20
+CHOICE_TOKENS = 8
+
+
+@dataclass
+class SubReply:
+    """One sub-call's reply text (an error is told in it), and the first token's alternatives when asked for."""
+
+    text: str
+    first_tokens: Alternatives | None = None
+    failed: bool = False
 
 
 @dataclass
@@ -213,7 +226,8 @@ class RLM:
             release(corpus, bundle)
             return bundle
 
-        repl = ReplProcess(hand_off, ReplConfig(output_limit=self.config.output_limit, question=question), self._on_llm)
+        config = ReplConfig(output_limit=self.config.output_limit, question=question)
+        repl = ReplProcess(hand_off, config, self._on_llm, self._on_choose)
         self.repl = repl
         repl.config.sandbox = SandboxPolicy.for_input(
             corpus.total_chars, repl.workdir, enabled=self.config.sandbox, **self.config.sandbox_overrides
@@ -424,18 +438,25 @@ class RLM:
     # --- model calls from the REPL -----------------------------------------------------------
     def _on_llm(self, prompts_: list[str], model: str | None, batched: bool) -> list[str]:
         """Serve llm_query / llm_query_batched for the REPL: concurrently, in order, errors per item."""
+        return [reply.text for reply in self._serve(prompts_, model, choose=False)]
+
+    def _on_choose(self, prompts_: list[str], model: str | None) -> list[tuple[str, Alternatives | None]]:
+        """Serve classify()'s choices: each reply with its first token's alternatives, when the server gives them."""
+        return [(reply.text, reply.first_tokens) for reply in self._serve(prompts_, model, choose=True)]
+
+    def _serve(self, prompts_: list[str], model: str | None, choose: bool) -> list[SubReply]:
         if not prompts_:
             return []  # only a forged request is empty (the REPL answers [] itself): nothing to run
         batch_id = self.run.next_batch_id()
         started = time.monotonic()
         self.run.emit(ev.BatchStarted(depth=self.depth, batch_id=batch_id, size=len(prompts_)))
         if len(prompts_) == 1:
-            results = [self._one_subcall(batch_id, 0, prompts_[0], model)]
+            results = [self._one_subcall(batch_id, 0, prompts_[0], model, choose)]
         else:
             workers = min(max(self.config.concurrency, 1), len(prompts_))
             # No `with`: on Ctrl-C or a spent budget we must not wait for calls still in flight.
             pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rlm-sub")
-            futures = [pool.submit(self._one_subcall, batch_id, i, p, model) for i, p in enumerate(prompts_)]
+            futures = [pool.submit(self._one_subcall, batch_id, i, p, model, choose) for i, p in enumerate(prompts_)]
             try:
                 results = [f.result() for f in futures]
             except KeyboardInterrupt:
@@ -443,7 +464,7 @@ class RLM:
                 raise
             finally:
                 pool.shutdown(wait=False, cancel_futures=True)
-        failed = sum(1 for r in results if r.startswith("[llm_query error"))
+        failed = sum(1 for r in results if r.failed)
         self.run.emit(
             ev.BatchFinished(
                 depth=self.depth,
@@ -468,14 +489,17 @@ class RLM:
         )
         return self.config.sub
 
-    def _one_subcall(self, batch_id: int, index: int, prompt: str, model: str | None) -> str:
-        """One sub-call; at depth 2 or more it is a child RLM over the prompt."""
+    def _one_subcall(self, batch_id: int, index: int, prompt: str, model: str | None, choose: bool) -> SubReply:
+        """One sub-call; at depth 2 or more it is a child RLM over the prompt, unless it is a choice of a label."""
         self.run.budget.reserve_subcall()
         spec = self._sub_spec(model)
-        recursive = self.depth + 1 < self.config.max_depth and self.run.reserve_child(self.depth)
+        if choose:
+            spec = replace(spec, top_logprobs=CHOICE_ALTERNATIVES, max_output_tokens=CHOICE_TOKENS)
+        recursive = not choose and self.depth + 1 < self.config.max_depth and self.run.reserve_child(self.depth)
         started = time.monotonic()
         error: str | None = None
         tokens = (0, 0)
+        top: Alternatives | None = None
         try:
             if recursive:
                 text = self._child_rlm(prompt, spec)
@@ -488,7 +512,7 @@ class RLM:
                     ],
                     self.depth + 1,
                 )
-                text = completion.text
+                text, top = completion.text, completion.first_tokens
                 tokens = (completion.input_tokens, completion.output_tokens)
         except ModelError as exc:
             error = exc.message
@@ -509,7 +533,7 @@ class RLM:
                 usage=self.run.budget.snapshot(),
             )
         )
-        return text
+        return SubReply(text, top, error is not None)
 
     def _child_rlm(self, prompt: str, spec: ModelSpec) -> str:
         """Depth recursion: the sub-call is a full RLM, driven by the sub-model, whose context is the prompt."""

@@ -49,6 +49,13 @@ class ModelSpec:
     api_key: str | None = None
     temperature: float | None = None
     max_output_tokens: int | None = None
+    # Ask for the most likely first tokens of the reply, with their log-probabilities (0: not asked). A choice
+    # among labels is read from them, where a small model's text would add words or drift to a favourite label.
+    top_logprobs: int = 0
+
+
+# The first token of a reply and its alternatives: (token, log-probability), most likely first.
+Alternatives = list[tuple[str, float]]
 
 
 @dataclass
@@ -59,6 +66,23 @@ class Completion:
     output_tokens: int
     cost_usd: float | None
     latency_s: float
+    first_tokens: Alternatives | None = None  # when asked for, and the server gave them
+
+
+def first_tokens(logprobs: Any) -> Alternatives | None:
+    """The alternatives for a reply's first token, from the `logprobs` of an OpenAI-style choice (dict or object)."""
+
+    def field(value: Any, name: str) -> Any:
+        return value.get(name) if isinstance(value, Mapping) else getattr(value, name, None)
+
+    content = field(logprobs, "content") if logprobs is not None else None
+    if not isinstance(content, list) or not content:
+        return None
+    top = field(content[0], "top_logprobs")
+    if not isinstance(top, list):
+        return None
+    found = [(field(t, "token"), field(t, "logprob")) for t in top]
+    return [(str(token), float(lp)) for token, lp in found if isinstance(token, str) and isinstance(lp, int | float)]
 
 
 class CallFailed(Exception):
@@ -184,6 +208,9 @@ def _litellm_attempt(
         kwargs["max_tokens"] = spec.max_output_tokens
     if stop:
         kwargs["stop"] = stop
+    if spec.top_logprobs:
+        # drop_params: a provider without log-probabilities answers in text, which the caller reads instead.
+        kwargs.update(logprobs=True, top_logprobs=spec.top_logprobs, drop_params=True)
     started = time.monotonic()
     try:
         response = litellm.completion(timeout=timeout, num_retries=0, max_retries=0, **kwargs)
@@ -205,7 +232,8 @@ def _to_completion(response: Any, spec: ModelSpec, latency: float) -> Completion
     hidden = getattr(response, "_hidden_params", None) or {}
     cost = hidden.get("response_cost")
     cost = None if cost is None else float(cost)
-    return Completion(text, spec.model, input_tokens, output_tokens, cost, latency)
+    top = first_tokens(getattr(choice, "logprobs", None)) if spec.top_logprobs else None
+    return Completion(text, spec.model, input_tokens, output_tokens, cost, latency, top)
 
 
 _TRANSIENT = (

@@ -26,7 +26,7 @@ else:
     import httpx
 
 from rlm_cli.engine import prices  # noqa: E402
-from rlm_cli.engine.model import CallFailed, Completion, ModelSpec, retry_after  # noqa: E402
+from rlm_cli.engine.model import CallFailed, Completion, ModelSpec, first_tokens, retry_after  # noqa: E402
 
 OPENAI_URL = "https://api.openai.com/v1"
 # Providers whose servers speak the OpenAI chat API as is, and the variable litellm reads their key from.
@@ -136,6 +136,8 @@ def request_body(
         body["max_completion_tokens" if endpoint.reasoning else "max_tokens"] = spec.max_output_tokens
     if stop and not endpoint.reasoning:
         body["stop"] = stop
+    if spec.top_logprobs and not endpoint.reasoning:  # reasoning models refuse log-probabilities
+        body.update(logprobs=True, top_logprobs=spec.top_logprobs)
     return body
 
 
@@ -156,7 +158,10 @@ def to_completion(response: httpx.Response, spec: ModelSpec, endpoint: Endpoint,
     info = prices.lookup(spec.model)
     cost = None if info is None else info.cost(input_tokens, output_tokens, cached)
     text = message.get("content") if isinstance(message, dict) else None
-    return Completion(text if isinstance(text, str) else "", spec.model, input_tokens, output_tokens, cost, latency)
+    top = first_tokens(data["choices"][0].get("logprobs")) if spec.top_logprobs else None
+    return Completion(
+        text if isinstance(text, str) else "", spec.model, input_tokens, output_tokens, cost, latency, top
+    )
 
 
 def _http_failure(response: httpx.Response, spec: ModelSpec, endpoint: Endpoint) -> CallFailed:

@@ -85,18 +85,22 @@ class Repl:
         self.protected: dict[str, Any] = {}  # the input and the REPL's functions, restored if a cell rebinds them
 
     # --- functions the model's code calls -------------------------------------------------
-    def _ask(self, prompts: list[Any], model: str | None, batched: bool) -> list[str]:
+    def _ask(self, prompts: list[Any], model: str | None, batched: bool, choose: bool = False) -> dict[str, Any]:
+        """One exchange with the parent: the reply's fields, with `results` checked to hold one per prompt."""
         if not isinstance(prompts, list | tuple):
             raise TypeError("llm_query_batched expects a list of prompt strings")
         texts = [p if isinstance(p, str) else str(p) for p in prompts]
         if os.getpid() != self.pid:
             raise RuntimeError("llm_query works only in the REPL process itself, not in a forked copy")
+        request = {"op": "llm", "prompts": texts, "model": model, "batched": batched}
+        if choose:
+            request["choose"] = True
         with self.channel:
             if not self.running:
                 raise RuntimeError("llm_query works only while a cell runs: a thread outlived its cell")
             paused = self._pause_timer()
             try:
-                protocol.send(self.sock, {"op": "llm", "prompts": texts, "model": model, "batched": batched})
+                protocol.send(self.sock, request)
                 reply = protocol.recv(self.sock)
             finally:
                 self._resume_timer(paused)
@@ -105,17 +109,29 @@ class Repl:
         results = reply.get("results")
         if not isinstance(results, list) or len(results) != len(texts):
             raise RuntimeError("malformed model reply from parent")
-        return [str(r) for r in results]
+        reply["results"] = [str(r) for r in results]
+        return reply
+
+    def choose(self, prompts: list[str]) -> list[tuple[str, list[tuple[str, float]] | None]]:
+        """Each prompt's reply, with its first token's alternatives (token, log-probability) when the server
+        gives them; classify() reads a label off them."""
+        if not prompts:
+            return []
+        reply = self._ask(list(prompts), None, batched=True, choose=True)
+        tops = reply.get("first_tokens")
+        if not isinstance(tops, list) or len(tops) != len(prompts):
+            tops = [None] * len(prompts)
+        return [(text, _alternatives(top)) for text, top in zip(reply["results"], tops, strict=True)]
 
     def llm_query(self, prompt: str, model: str | None = None) -> str:
         """Ask a sub-model one question about a slice you built; returns its text."""
-        return self._ask([prompt], model, batched=False)[0]
+        return self._ask([prompt], model, batched=False)["results"][0]
 
     def llm_query_batched(self, prompts: list[str], model: str | None = None) -> list[str]:
         """Ask many prompts at once; run concurrently by the parent, answers in order."""
         if not prompts:
             return []
-        return self._ask(list(prompts), model, batched=True)
+        return self._ask(list(prompts), model, batched=True)["results"]
 
     def FINAL(self, answer: Any) -> None:  # noqa: N802 - the method's public name
         """End the run with this answer."""
@@ -273,6 +289,15 @@ class Repl:
                     return
 
 
+def _alternatives(raw: Any) -> list[tuple[str, float]] | None:
+    """First-token alternatives as the parent sent them, keeping only well-formed (token, number) pairs."""
+    if not isinstance(raw, list):
+        return None
+    pairs = [p for p in raw if isinstance(p, list | tuple) and len(p) == 2]
+    # A log-probability is at most 0; the range test also drops NaN and infinities a forged frame could carry.
+    return [(str(t), float(lp)) for t, lp in pairs if isinstance(lp, int | float) and -1e6 < lp <= 0]
+
+
 def _format_exception(exc: BaseException, filename: str) -> str:
     """A traceback trimmed to the model's own cell, so it sees its bug and not our plumbing."""
     te = traceback.TracebackException.from_exception(exc)
@@ -302,7 +327,7 @@ def main() -> None:
     repl.namespace.update(replkit.preloaded())
     repl.protected = {
         **repl.builtins,
-        **replkit.helpers(context, documents, repl.llm_query_batched, str(init.get("question") or "")),
+        **replkit.helpers(context, documents, repl.llm_query_batched, str(init.get("question") or ""), repl.choose),
         "context": context,
         "documents": documents,
     }

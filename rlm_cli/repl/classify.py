@@ -1,14 +1,21 @@
-"""`classify()` in the REPL: one label per item, decided by the sub-model for many items per call.
+"""`classify()` in the REPL: one label per item, decided by the sub-model.
 
 Counting records by meaning ("how many questions ask for a place?", "which log lines are auth failures?")
-needs a judgement per item. One sub-call per item costs hundreds of calls; one call for all of them
-overflows a small model. So items go in numbered batches, the reply must give one `number. label` line per
-item, every line is mapped onto the label set, and only the items whose line was missing or unreadable are
-asked again. Standard library only: the sandboxed REPL child imports this module.
+needs a judgement per item, and a count is only as good as every one of them. Two ways:
+
+- One item per sub-call (the default). The labels come first, so every prompt shares a prefix a server can
+  cache, and the item last. The label is read off the probabilities of the reply's first token when the
+  server gives them, calibrated by the same prompt with no item in it: a small model favours some labels
+  whatever the item ("contextual calibration", Zhao et al. 2021). Otherwise the reply's text is read.
+- Numbered batches (`batch=20`): fewer calls; the reply must give one `number. label` line per item, and only
+  the items whose line was missing or unreadable are asked again.
+
+Standard library only: the sandboxed REPL child imports this module.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import re
 from collections import Counter
@@ -18,13 +25,20 @@ from typing import Any
 
 UNKNOWN = "unknown"
 ITEM_CHARS = 600  # an item longer than this is cut: the label rarely depends on its tail, the prompt size does
-DEFAULT_BATCH = 20
+DEFAULT_BATCH = 1
 MAX_BATCH = 100
 MAX_VOTES = 5
 DISCOVER_SAMPLE = 30
 MAX_LABELS = 8
 
 Ask = Callable[[list[str]], list[str]]
+# Each prompt's reply, with its first token's alternatives (token, log-probability) when the server gives them.
+Choose = Callable[[list[str]], list[tuple[str, list[tuple[str, float]] | None]]]
+# Items that stand for "no item", whose label probabilities are the model's bias alone.
+CONTENT_FREE = ("N/A", "")
+# Below this share of the first token's probability on label tokens, the reply starts some other way ("The",
+# "**"), and its text is read instead.
+MIN_LABEL_MASS = 0.3
 
 _NUMBERED = re.compile(r"^\W*?(\d{1,4})\s*[.):\]=-]*\s*(.*)$")
 _NOISE = re.compile(r"[*`\"'\[\]{}<>]")
@@ -115,6 +129,50 @@ def batch_prompt(texts: Sequence[str], labels: LabelSet, instruction: str) -> st
     )
 
 
+def item_prompt(text: str, labels: LabelSet, instruction: str) -> str:
+    """The request for one item: everything before the item is the same for every item, so servers cache it."""
+    head = f"{instruction.strip()}\n\n" if instruction.strip() else ""
+    return (
+        f"{head}Labels:\n{labels.listing()}\n\nItem: {text}\n\n"
+        "Which one label above fits this item best? Reply with the label only."
+    )
+
+
+def label_odds(alternatives: list[tuple[str, float]] | None, labels: LabelSet) -> dict[str, float] | None:
+    """The probability of each label, from the reply's first-token alternatives; None when they say too little.
+
+    A token counts for the one label it begins ("ent" for "entity"); a token that begins two labels ("bug" for
+    "bug fix" and "bug report") tells them apart no better than text would, so it counts for neither.
+    """
+    if not alternatives:
+        return None
+    keys = {name: _key(name) for name in labels.names}
+    odds = dict.fromkeys(labels.names, 0.0)
+    for token, logprob in alternatives:
+        said = _key(_NOISE.sub("", token))
+        owners = [n for n, k in keys.items() if said and k.startswith(said) and (len(said) >= 2 or said == k)]
+        if len(owners) == 1:
+            odds[owners[0]] += math.exp(logprob)
+    return odds if sum(odds.values()) >= MIN_LABEL_MASS else None
+
+
+def calibrated(odds: dict[str, float], bias: dict[str, float] | None) -> str:
+    """The label whose probability most exceeds what the model gives it for no item at all."""
+    if bias is None:
+        return max(odds, key=lambda n: odds[n])
+    return max(odds, key=lambda n: odds[n] / bias[n])
+
+
+def bias_of(samples: list[dict[str, float] | None], labels: LabelSet) -> dict[str, float] | None:
+    """The mean label distribution over the content-free prompts; a floor keeps a label the model never starts
+    with from winning on noise."""
+    found = [s for s in samples if s is not None]
+    if not found:
+        return None
+    mean = {n: sum(s[n] / sum(s.values()) for s in found) / len(found) for n in labels.names}
+    return {n: max(p, 1e-3) for n, p in mean.items()}
+
+
 def parse_reply(reply: str, size: int, labels: LabelSet) -> dict[int, str]:
     """Item number (from 1) -> label for the lines of a reply that name one; unreadable lines are left out.
 
@@ -144,11 +202,15 @@ class Tally:
     calls: int = 0
     asked_again: int = 0
     unknown: int = 0
+    one_by_one: bool = False
+    by_odds: int = 0  # items whose label was read off first-token probabilities
 
     def line(self) -> str:
+        how = ", one item per sub-call" if self.one_by_one else ""
+        odds = f", {self.by_odds} read from token probabilities" if self.by_odds else ""
         again = f", {self.asked_again} asked again" if self.asked_again else ""
         unknown = f", {self.unknown} left '{UNKNOWN}'" if self.unknown else ""
-        return f"[classify: {self.items} items in {self.calls} sub-calls{again}{unknown}]"
+        return f"[classify: {self.items} items in {self.calls} sub-calls{how}{odds}{again}{unknown}]"
 
 
 def run(
@@ -160,10 +222,12 @@ def run(
     votes: int = 1,
     retries: int = 2,
     question: str = "",
+    choose: Choose | None = None,
 ) -> tuple[list[str], Tally]:
     """The labels for items, and what it cost; see classify() for the arguments.
 
-    Label meanings are read from the instruction and the run's question.
+    Label meanings are read from the instruction and the run's question. One item at a time needs `choose`;
+    without it, items go in numbered batches.
     """
     if isinstance(items, str | bytes | Mapping):
         raise TypeError("classify expects a list of items (strings or records), not one string")
@@ -174,6 +238,8 @@ def run(
     label_set = LabelSet.of(labels) if labels else discover(ask, texts, instruction, tally)
     label_set = label_set.explained_by(f"{instruction}\n{question}")
     batch = min(max(int(batch), 1), MAX_BATCH)
+    if batch == 1 and choose is not None:
+        return one_by_one(choose, texts, label_set, instruction, retries, tally), tally
     votes = min(max(int(votes), 1), MAX_VOTES)
     ballots: list[list[str | None]] = [[None] * len(texts) for _ in range(votes)]
     # Each vote sees the items in another order and company, so its errors are not the first vote's again.
@@ -197,6 +263,41 @@ def run(
     result = [_majority([ballot[i] for ballot in ballots]) for i in range(len(texts))]
     tally.unknown = result.count(UNKNOWN)
     return result, tally
+
+
+def one_by_one(
+    choose: Choose, texts: list[str], labels: LabelSet, instruction: str, retries: int, tally: Tally
+) -> list[str]:
+    """One sub-call per item, plus one per content-free item to measure the model's bias among the labels."""
+    free = [item_prompt(text, labels, instruction) for text in CONTENT_FREE]
+    replies = choose(free + [item_prompt(text, labels, instruction) for text in texts])
+    tally.calls += len(replies)
+    bias = bias_of([label_odds(top, labels) for _, top in replies[: len(free)]], labels)
+    result: list[str | None] = [None] * len(texts)
+    pending = list(range(len(texts)))
+    for attempt in range(max(int(retries), 0) + 1):
+        if attempt:
+            tally.asked_again += len(pending)
+            replies = choose([item_prompt(texts[i], labels, instruction) for i in pending])
+            tally.calls += len(replies)
+        else:
+            replies = replies[len(free) :]
+        unread = []
+        for i, (text, top) in zip(pending, replies, strict=True):
+            odds = label_odds(top, labels)
+            if odds is not None:
+                result[i] = calibrated(odds, bias)
+                tally.by_odds += 1
+            elif (label := labels.match(text.strip().splitlines()[0] if text.strip() else "")) is not None:
+                result[i] = label
+            else:
+                unread.append(i)
+        pending = unread
+        if not pending:
+            break
+    tally.unknown = len(pending)
+    tally.one_by_one = True
+    return [UNKNOWN if label is None else label for label in result]
 
 
 def _order(n: int, vote: int) -> list[int]:
@@ -236,8 +337,8 @@ def discover(ask: Ask, texts: Sequence[str], instruction: str, tally: Tally) -> 
     return LabelSet.of(names)
 
 
-def bind(ask: Ask, question: str = "") -> Callable[..., list[str]]:
-    """classify() for one REPL, sending its batches through that REPL's llm_query_batched.
+def bind(ask: Ask, question: str = "", choose: Choose | None = None) -> Callable[..., list[str]]:
+    """classify() for one REPL, sending its calls through that REPL's llm_query_batched, or `choose`.
 
     The run's question often defines its labels ("bug (something broken)"): those meanings go to the helper
     model with the labels. The question itself does not: its other words (the label it asks a count of)
@@ -252,15 +353,17 @@ def bind(ask: Ask, question: str = "") -> Callable[..., list[str]]:
         votes: int = 1,
         retries: int = 2,
     ) -> list[str]:
-        """One label per item (strings or records), in order, judged by the helper model `batch` items per call.
+        """One label per item (strings or records), in order, judged by the helper model.
 
         labels: the label names, or {label: meaning}; None finds a few from a sample of the items.
         instruction: what the labels are about ("by the kind of answer each question asks for").
-        votes: how many times each item is judged (in other batches); the majority label wins.
-        Items whose reply line is missing or not a label are asked again up to `retries` times,
-        then get "unknown". Every batch is one sub-call and counts against the run's budgets.
+        batch: items per sub-call; 1 (the default) reads each label off the reply's token probabilities,
+        corrected for the model's bias, when the server gives them. Larger batches make fewer calls.
+        votes: with batch > 1, how many times each item is judged (in other batches); the majority wins.
+        Items whose reply is missing or not a label are asked again up to `retries` times, then get
+        "unknown". Every call counts against the run's budgets.
         """
-        result, tally = run(ask, items, labels, instruction, batch, votes, retries, question)
+        result, tally = run(ask, items, labels, instruction, batch, votes, retries, question, choose)
         print(tally.line())
         return result
 

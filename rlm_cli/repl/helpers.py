@@ -177,10 +177,15 @@ class RecordList(list):  # type: ignore[type-arg]
 
 
 def helpers(
-    context: str, documents: Sequence[Any], ask: classifylib.Ask | None = None, question: str = ""
+    context: str,
+    documents: Sequence[Any],
+    ask: classifylib.Ask | None = None,
+    question: str = "",
+    choose: classifylib.Choose | None = None,
 ) -> dict[str, Callable[..., Any]]:
     """The helper functions bound to this REPL's input; `ask` (llm_query_batched) adds classify(),
-    which gives the helper model the meanings the run's question gives its labels.
+    which gives the helper model the meanings the run's question gives its labels, and reads its choices
+    through `choose` when given.
     """
 
     def grep(pattern: str, ignore_case: bool = True, limit: int = 200, around: int = GREP_AROUND) -> list[str]:
@@ -259,7 +264,7 @@ def helpers(
 
     bound = {"grep": grep, "chunks": chunks, "records": records, "when": when}
     if ask is not None:
-        bound["classify"] = classifylib.bind(ask, question)
+        bound["classify"] = classifylib.bind(ask, question, choose)
     return bound
 
 

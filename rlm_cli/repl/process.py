@@ -38,6 +38,9 @@ _NOTE_ROOM = 100
 _CELL_STATUSES = ("ok", "error", "timeout")
 
 OnLLM = Callable[[list[str], "str | None", bool], list[str]]
+# A choice among labels (classify): each prompt's reply text, with its first token's alternatives when given.
+OnChoose = Callable[[list[str], "str | None"], list[tuple[str, "list[tuple[str, float]] | None"]]]
+MAX_ALTERNATIVES = 20  # first-token alternatives sent back per reply, as OpenAI's top_logprobs allows at most
 
 _live: set[ReplProcess] = set()
 _live_lock = threading.Lock()
@@ -86,9 +89,16 @@ _BOOT = (
 class ReplProcess:
     """One REPL child with its own temp dir; restarted in place when it dies or hangs."""
 
-    def __init__(self, write_input: Callable[[str], str], config: ReplConfig, on_llm: OnLLM) -> None:
+    def __init__(
+        self,
+        write_input: Callable[[str], str],
+        config: ReplConfig,
+        on_llm: OnLLM,
+        on_choose: OnChoose | None = None,
+    ) -> None:
         self.config = config
         self.on_llm = on_llm
+        self.on_choose = on_choose  # None: choices are served as plain text, with no alternatives
         self.workdir, self._workdir_lock = workdir.create()
         self._write_input = write_input
         self.bundle: str | None = None  # written by the first start, which may run in a thread (start_soon)
@@ -290,9 +300,9 @@ class ReplProcess:
                 message = protocol.recv(self.sock, deadline=limit)
                 if message["op"] == "llm":
                     waited = time.monotonic()
-                    results = self._serve_llm(message)
+                    reply = self._serve_llm(message)
                     kill_at += time.monotonic() - waited
-                    protocol.send(self.sock, {"op": "llm_result", "results": results}, kill_at)
+                    protocol.send(self.sock, {"op": "llm_result", **reply}, kill_at)
                 elif message["op"] != "result":
                     raise protocol.ProtocolError(f"unexpected message {message['op']!r}")
                 elif message.get("id") == ident:
@@ -325,12 +335,22 @@ class ReplProcess:
             notes=_notes(message.get("notes")),
         )
 
-    def _serve_llm(self, message: dict[str, Any]) -> list[str]:
+    def _serve_llm(self, message: dict[str, Any]) -> dict[str, Any]:
+        """The fields of the reply to one `llm` request: `results`, and `first_tokens` for a choice."""
         prompts = message.get("prompts")
         if not isinstance(prompts, list) or not all(isinstance(p, str) for p in prompts):
             raise protocol.ProtocolError("malformed llm request")
         model = message.get("model")
-        return self.on_llm(prompts, model if isinstance(model, str) else None, bool(message.get("batched")))
+        model = model if isinstance(model, str) else None
+        if message.get("choose") is not True:
+            return {"results": self.on_llm(prompts, model, bool(message.get("batched")))}
+        if self.on_choose is None:
+            return {"results": self.on_llm(prompts, model, True), "first_tokens": [None] * len(prompts)}
+        replies = self.on_choose(prompts, model)
+        return {
+            "results": [text for text, _ in replies],
+            "first_tokens": [None if top is None else top[:MAX_ALTERNATIVES] for _, top in replies],
+        }
 
     def _death(self, exc: protocol.ChannelClosed) -> str:
         """Why the channel failed, in words for the model; a live child that spoke garbage is not waited for."""
