@@ -113,9 +113,11 @@ def test_labels_the_question_lists_and_the_data_never_writes_come_with_a_classif
         for i, q in enumerate(["Who wrote Emma?", "Why is ice slippery?", "Where is Petra?"], 1)
     )
     question = "Label each line human (a person), description (a reason) or location (a place). Which is most common?"
-    sections = describe(question, _docs(("q.txt", lines))).sections
-    block = "labels = classify([r[\"message\"] for r in records()], ['human', 'description', 'location'])"
-    assert block in sections[-1] and "records() would only cut them" not in "\n".join(sections)
+    found = describe(question, _docs(("q.txt", lines)))
+    assert found.labels == ["human", "description", "location"]
+    shown = "\n".join(found.sections)
+    assert "labels that no line of the input contains (human, description, location)" in shown
+    assert "records() would only cut them" not in shown
     # Labels the records write are counted from the data, not judged again.
     written = lines.replace("?\n", "? (location)\n")
     assert not any("classify(" in s for s in describe(question, _docs(("q.txt", written))).sections)

@@ -540,3 +540,14 @@ def test_a_count_printed_beside_a_counter_of_only_none_is_not_questioned(ask_abo
     code = fence('c = Counter(r["host"] for r in records() if r["status"] == 503)\nprint(c)')
     run = ask_about_log(LINES["nginx"] + "\n" + LINES["nginx"] + "\n", code, "FINAL(2)")
     assert run.answer == "2" and len(run.roots) == 2  # Counter({None: 2}): the 2 is there to read
+
+
+def test_a_line_of_key_value_fields_joined_by_bars_is_a_record_of_those_fields():
+    record = parse_line("Date: 2023-04-17 || User: 48213 || Instance: What instrument did Miles Davis play?")
+    assert record["message"] == "What instrument did Miles Davis play?"  # the free text, not the whole line
+    assert record["user"] == "48213" and str(record["time"]).startswith("2023-04-17")
+    assert record["Instance"] == record["message"] and "host" not in record  # "instance" names hosts elsewhere
+    assert parse_line("Region: eu | Plan: pro | Note: renewal asked twice")["Plan"] == "pro"
+    # A line with a bar that is not all fields is a log line as before.
+    mixed = parse_line("2024-01-01 ERROR a | b: c")
+    assert mixed["level"] == "ERROR" and "b" not in mixed

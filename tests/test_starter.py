@@ -65,6 +65,56 @@ def test_the_block_keeps_what_the_question_names_and_counts_by_the_field_it_name
     assert """if r["service"]["name"] == 'shipping'""" in block and 'Counter(r["error"]["type"]' in block
 
 
+QUESTIONS = "".join(
+    f"Date: 2024-0{month}-1{month} || User: {user} || Instance: {text}\n"
+    for month, user, text in [
+        (1, 311, "Who wrote Emma?"),
+        (2, 311, "Why is ice slippery?"),
+        (3, 402, "Where is Petra?"),
+        (4, 311, "Where is Lima?"),
+        (5, 402, "Who painted Guernica?"),
+    ]
+)
+LABELS = "Label each question human (a person), description (a reason) or location (a place)."
+
+
+@pytest.mark.parametrize(
+    ("ask", "keeps"),
+    [
+        ("Which label is most common?", None),
+        ("How many questions from user 311 are location questions?", """r["user"] == '311'"""),
+        (
+            "Between 2024-02-01 and 2024-04-30, which is most common?",
+            """'2024-02-01' <= str(r["time"])[:10] <= '2024-04-30'""",
+        ),
+    ],
+)
+def test_labels_no_record_writes_are_judged_for_the_records_the_question_names(ask, keeps):
+    block = _offered(_offer(f"{LABELS} {ask}", QUESTIONS))
+    ast.parse(block)
+    assert 'classify([r["message"] for r in' in block and "['human', 'description', 'location']" in block
+    if keeps is None:
+        assert "hits" not in block
+    else:
+        assert f"hits = [r for r in records() if {keeps}]" in block
+
+
+def test_the_labels_block_runs_first_and_the_helper_model_judges_each_kept_record(model, solve):
+    def judge(prompt: str) -> str:
+        item = prompt.split("\nItem: ", 1)[1].split("\n", 1)[0]
+        return {"Who": "human", "Why": "description", "Whe": "location"}.get(item[:3], "?")
+
+    model.rule("sub", "\nItem: ", judge)
+    model.rule("root", ".", "FINAL(2)")
+    run = solve(f"{LABELS} How many questions from user 311 are location questions?", QUESTIONS, max_iterations=1)
+    first = run.roots[0].last_user
+    assert "records that match: 3\n" in first
+    assert "[('human', 1), ('description', 1), ('location', 1)]" in first
+    judged = [r.last_user.split("\nItem: ", 1)[1].split("\n", 1)[0] for r in model.requests if r.model == "sub"]
+    # Two content-free items measure the model's lean; the three questions of user 311 are judged by their text.
+    assert sorted(judged) == sorted(["", "N/A", "Who wrote Emma?", "Why is ice slippery?", "Where is Lima?"])
+
+
 PROSE = (
     "Harbor is a tool that copies photos from a camera card into dated folders.\n"
     "It keeps the originals untouched and writes a manifest beside each folder.\n"
@@ -91,7 +141,8 @@ def test_text_that_the_question_names_nothing_of_is_read_by_the_helper_model_who
 
 def test_no_reading_is_offered_for_a_lookup_a_label_list_or_records_the_question_selects_nothing_of():
     assert _offer("Which folder does harbor import write the manifest to?", PROSE) is None  # a rare word it holds
-    assert _offer("Is each line a bug, feature or question?", PROSE) is None  # the classify() block instead
+    labels = _offer("Is each line a bug, feature or question?", PROSE)  # judged one by one, not read whole
+    assert "classify(" in labels and "llm_query(" not in labels
     assert _offer("why did it crash?", SSHD) is None  # records, and no word of the question selects any
     assert "records that match" in _offer("How many failed passwords came from 10.0.0.9?", SSHD)
 

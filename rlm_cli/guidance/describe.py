@@ -226,9 +226,7 @@ _NAME_LIST = re.compile(rf"[A-Za-z][\w-]*(?:(?:{_LIST_SPLIT.pattern})[A-Za-z][\w
 
 CLASSIFY = (
     "The question names labels that no line of the input contains ({names}): the records do not say which "
-    "applies, so each must be judged by its meaning, not by its words. classify() asks the helper model:\n"
-    '```repl\nlabels = classify([r["message"] for r in records()], {labels!r})\n'
-    "print(Counter(labels).most_common())\n```"
+    "applies, so each must be judged by its meaning, not by its words: classify() asks the helper model."
 )
 
 
@@ -254,7 +252,7 @@ def describe(question: str, docs: Sequence[Any]) -> Description:
             "\n".join(["Lines that contain words of the question, best matches first:", "```text", *samples, "```"])
         )
     if labels := unwritten_labels(docs_text, question):
-        sections.append(CLASSIFY.format(names=", ".join(labels), labels=labels))
+        sections.append(CLASSIFY.format(names=", ".join(labels)))
     fields = record_fields(docs_text)
     if not fields:
         return Description(sections if labels else [*sections, PROSE], [], labels=labels)

@@ -44,8 +44,23 @@ READ = (
     "The question names nothing this text holds, so read the text itself: the helper model reads it a chunk at "
     "a time and answers from what it read. Run this block as it is:\n```repl\n{code}\n```"
 )
+CLASSIFY = (
+    "A first block that keeps the records the question names by their fields and has the helper model judge "
+    "each one (classify(), one sub-call per record), run for you (its output is at the end of this message). "
+    "Check that it keeps the records the question asks about; if it does, answer from its counts:\n"
+    "```repl\n{code}\n```"
+)
+CLASSIFY_UNRUN = (
+    "A first block that keeps the records the question names by their fields and has the helper model judge "
+    "each one (classify(), one sub-call per record). Check that it keeps the records the question asks about, "
+    "then run it:\n```repl\n{code}\n```"
+)
 # The largest input whose offered count runs before the first turn.
 RUN_FIRST_CHARS = 20_000_000
+# The most lines whose judging runs before the first turn: each is a sub-call, a second or so on a small model.
+CLASSIFY_FIRST_LINES = 1_000
+# A calendar date in a question: 2023-04-17, 2023/04/17.
+_DATE = re.compile(r"\b(\d{4})[-/](\d{1,2})[-/](\d{1,2})\b")
 # The most characters of text the offered reading block hands one sub-call: the size chunks() cuts by default.
 READ_CHUNK = 20_000
 
@@ -185,12 +200,59 @@ def first_block(question: str, values: dict[str, list[Any]], shapes: Sequence[st
     return "\n".join(lines)
 
 
+def date_span(question: str) -> tuple[str, str] | None:
+    """The first and last of exactly two calendar dates the question writes, as ISO dates, else None."""
+    dates = sorted({f"{int(y):04d}-{int(m):02d}-{int(d):02d}" for y, m, d in _DATE.findall(question)})
+    return (dates[0], dates[1]) if len(dates) == 2 else None
+
+
+def written_values(question: str, texts: Sequence[str], most: int = 20) -> list[tuple[str, str]]:
+    """(field, value) for each word of the question that is a whole field's value in a record holding it:
+    "user 58350" where records have `user` 58350, although ids are too many to be listed as categories."""
+    found: dict[str, tuple[str, str]] = {}
+    for word in dict.fromkeys(re.findall(r"[\w.:@-]*\w", question)):
+        if len(word) < 2:
+            continue
+        rx = re.compile(rf"(?<![\w.-]){re.escape(word)}(?![\w-])")
+        for match in itertools.islice(find_all(rx, texts, len(word), around=4096), most):
+            start, end = line_span(match.string, match.start(), match.end())
+            record = records.parse_unit(match.string[start:end])
+            keys = [k for k in records.FIELDS if k != "message" and str(record.get(k)) == word]
+            if keys:
+                found.setdefault(word, (keys[0], word))
+                break
+    return list(found.values())
+
+
+def labels_block(question: str, description: Description, texts: Sequence[str]) -> str:
+    """The code that keeps the records the question names by their fields (a value it writes, a span between
+    two dates it writes) and judges each kept one with classify()."""
+    pairs = dict.fromkeys([*named_values(description.values, question), *written_values(question, texts)])
+    conditions = [Condition(key, value, True).code() for key, value in pairs]
+    if description.records and (span := date_span(question)) is not None:
+        conditions.append(f'{span[0]!r} <= str(r["time"])[:10] <= {span[1]!r}')
+    labels = repr(description.labels)
+    if not conditions:
+        return f'labels = classify([r["message"] for r in records()], {labels})\nprint(Counter(labels).most_common())'
+    return "\n".join(
+        [
+            f"hits = [r for r in records() if {' and '.join(conditions)}]",
+            'print("records that match:", len(hits))',
+            f'labels = classify([r["message"] for r in hits], {labels})',
+            "print(Counter(labels).most_common())",
+        ]
+    )
+
+
 def offer(question: str, description: Description, texts: Sequence[str], chars: int) -> Offer | None:
-    """The first block offered for this input and question, if any: over records, a count of those the
-    question's words select; over text, a reading for a question that names nothing the text holds (a rare
-    word it does hold is a lookup, which the lines shown above and grep serve better)."""
+    """The first block offered for this input and question, if any: for labels no record writes, the records
+    judged one by one; over records, a count of those the question's words select; over text, a reading for a
+    question that names nothing the text holds (a rare word it does hold is a lookup, which the lines shown
+    above and grep serve better)."""
     if description.labels:
-        return None  # the classify() block is offered instead
+        code = labels_block(question, description, texts)
+        run = sum(text.count("\n") for text in texts) <= CLASSIFY_FIRST_LINES
+        return Offer((CLASSIFY if run else CLASSIFY_UNRUN).format(code=code), code, run)
     if description.records:
         code = first_block(question, description.values, description.shapes, texts)
         if code is None:

@@ -85,6 +85,9 @@ _TRAILING_PAIR = re.compile(r"(?:^|(?<=[.!?;|])\s+)(?P<key>[A-Z][A-Za-z_-]{1,30}
 _TRAILING_TAG = re.compile(r"(?:^|\s)\((?P<value>[A-Za-z][\w-]{0,40})\)\s*$")
 _HEADER = re.compile(r"^(?P<key>[A-Za-z][\w-]*(?: [\w-]+){0,2}):\s+(?P<value>\S.*)$")
 _BLANK_LINES = re.compile(r"\n[ \t]*\n\s*")
+# A line of fields only, `Date: 2023-04-17 || User: 48213 || Text: ...` (OOLONG's layout, some exports).
+_FIELD_SEPARATOR = re.compile(r"\s+\|\|?\s+")
+_FIELD = re.compile(r"^(?P<key>[A-Za-z][\w -]{0,30}?):\s+(?P<value>.*)$")
 
 
 class Time(datetime):
@@ -239,6 +242,15 @@ def parse_line(text: str, year: int | None = None) -> Record:
         if isinstance(data, dict):
             record.update(data)
             return _normalise(record, year, stripped)
+    if fields := _fields_line(stripped):
+        # The free text is the longest value; it is the message, and no other field ("Instance" names hosts).
+        text_key = max(fields, key=lambda k: len(fields[k]))
+        record.update(fields, message=fields[text_key])
+        record = _normalise(record, year, stripped)
+        for field in FIELDS:
+            if field != "message" and record.get(field) is fields[text_key]:
+                del record[field]
+        return record
     if match := _ACCESS.match(stripped):
         record.update({k: v for k, v in match.groupdict().items() if v not in (None, "-")})
         if record.get("size", "").isdigit():
@@ -271,6 +283,17 @@ def parse_line(text: str, year: int | None = None) -> Record:
     if not pairs or not any(k.lower() in ALIASES["message"] for k in record):
         record.setdefault("message", rest.strip(" -:|"))
     return _normalise(record, year, stripped)
+
+
+def _fields_line(line: str) -> dict[str, str] | None:
+    """The fields of a line made only of `Key: value` parts joined by "||" or "|", or None."""
+    parts = _FIELD_SEPARATOR.split(line)
+    if len(parts) < 2:
+        return None
+    found = [_FIELD.match(part) for part in parts]
+    if not all(found):
+        return None
+    return {m["key"]: m["value"].strip() for m in found if m}
 
 
 def _pair_value(pair: re.Match[str]) -> str:
