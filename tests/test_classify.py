@@ -184,6 +184,9 @@ def test_without_token_probabilities_the_reply_text_is_read_and_asked_again(fake
     outcome = solve(fake_llm, CLASSIFY_ALL.format(batch=1, extra=""))
     assert answer_labels(outcome) == GOLD
     assert asked.count(ISSUES[1]) == 2 and asked.count(ISSUES[0]) == 1
+    # The same prompt would get the same reply: the second asking names the only replies allowed.
+    again = [r.last_user for r in fake_llm.requests_for("sub") if item_of(r.last_user) == ISSUES[1]]
+    assert "It must be one of: bug, feature." not in again[0] and "It must be one of: bug, feature." in again[1]
 
 
 def test_first_token_alternatives_map_onto_the_labels_they_begin():
@@ -196,6 +199,11 @@ def test_first_token_alternatives_map_onto_the_labels_they_begin():
     # Too little of the probability on label tokens: the reply starts some other way, and its text is read.
     assert label_odds([("The", -0.05), ("feature", -3.0)], labels) is None
     assert label_odds(None, labels) is None
+    # A word of exactly one label's meaning stands for that label; short words and shared ones do not.
+    kinds = LabelSet.of({"entity": "a thing such as a sport", "numeric": "a number or a date", "human": "a person"})
+    dated = label_odds([("date", -0.2), ("The", -2.0), ("Sport", -2.5)], kinds)
+    assert dated is not None and dated["numeric"] == pytest.approx(0.8187, abs=1e-3) and dated["human"] == 0.0
+    assert kinds.owner("the") is None and kinds.owner("a") is None and kinds.owner("currency") is None
 
 
 def test_forged_alternatives_from_the_parent_are_dropped():

@@ -109,7 +109,7 @@ def test_the_labels_block_runs_first_and_the_helper_model_judges_each_kept_recor
     run = solve(f"{LABELS} How many questions from user 311 are location questions?", QUESTIONS, max_iterations=1)
     first = run.roots[0].last_user
     assert "records that match: 3\n" in first
-    assert "[('human', 1), ('description', 1), ('location', 1)]" in first
+    assert "human: 1\ndescription: 1\nlocation: 1\n" in first
     judged = [r.last_user.split("\nItem: ", 1)[1].split("\n", 1)[0] for r in model.requests if r.model == "sub"]
     # Two content-free items measure the model's lean; the three questions of user 311 are judged by their text.
     assert sorted(judged) == sorted(["", "N/A", "Who wrote Emma?", "Why is ice slippery?", "Where is Lima?"])

@@ -231,17 +231,13 @@ def labels_block(question: str, description: Description, texts: Sequence[str]) 
     conditions = [Condition(key, value, True).code() for key, value in pairs]
     if description.records and (span := date_span(question)) is not None:
         conditions.append(f'{span[0]!r} <= str(r["time"])[:10] <= {span[1]!r}')
-    labels = repr(description.labels)
+    judge = f'labels = classify([r["message"] for r in {{}}], {description.labels!r})'
+    # One "label: count" line each, most first: a small model read the last number of a printed list of pairs.
+    show = ["for label, n in Counter(labels).most_common():", '    print(f"{label}: {n}")']
     if not conditions:
-        return f'labels = classify([r["message"] for r in records()], {labels})\nprint(Counter(labels).most_common())'
-    return "\n".join(
-        [
-            f"hits = [r for r in records() if {' and '.join(conditions)}]",
-            'print("records that match:", len(hits))',
-            f'labels = classify([r["message"] for r in hits], {labels})',
-            "print(Counter(labels).most_common())",
-        ]
-    )
+        return "\n".join([judge.format("records()"), *show])
+    keep = [f"hits = [r for r in records() if {' and '.join(conditions)}]", 'print("records that match:", len(hits))']
+    return "\n".join([*keep, judge.format("hits"), *show])
 
 
 def offer(question: str, description: Description, texts: Sequence[str], chars: int) -> Offer | None:

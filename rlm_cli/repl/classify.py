@@ -84,6 +84,20 @@ class LabelSet:
         named = [k for k in keys if re.search(rf"(?<![a-z0-9]){re.escape(k)}(?![a-z0-9])", said)]
         return keys[named[0]] if len(named) == 1 else None
 
+    def owner(self, said: str) -> str | None:
+        """The one label a word or word-start names: the label it begins, else the label whose meaning holds it."""
+        said = _key(said)
+        if not said:
+            return None
+        keys = {_key(name): name for name in self.names}
+        begun = [name for k, name in keys.items() if k.startswith(said) and (len(said) >= 2 or said == k)]
+        if begun:
+            return begun[0] if len(begun) == 1 else None
+        if len(said) < 4:  # "the", "a", "or" are words of meanings that name nothing
+            return None
+        meant = [n for n, m in self.meanings.items() if re.search(rf"(?<![a-z]){re.escape(said)}(?![a-z])", m.lower())]
+        return meant[0] if len(meant) == 1 else None
+
     def explained_by(self, text: str) -> LabelSet:
         """The labels with the meanings a text gives them as "label (meaning)", as questions often define them."""
         found = {}
@@ -129,31 +143,36 @@ def batch_prompt(texts: Sequence[str], labels: LabelSet, instruction: str) -> st
     )
 
 
-def item_prompt(text: str, labels: LabelSet, instruction: str) -> str:
+def item_prompt(text: str, labels: LabelSet, instruction: str, strict: bool = False) -> str:
     """The request for one item: everything before the item is the same for every item, so servers cache it."""
     head = f"{instruction.strip()}\n\n" if instruction.strip() else ""
+    only = f" It must be one of: {', '.join(labels.names)}." if strict else ""
     return (
         f"{head}Labels:\n{labels.listing()}\n\nItem: {text}\n\n"
-        "Which one label above fits this item best? Reply with the label only."
+        f"Which one label above fits this item best? Reply with the label only.{only}"
     )
 
 
 def label_odds(alternatives: list[tuple[str, float]] | None, labels: LabelSet) -> dict[str, float] | None:
     """The probability of each label, from the reply's first-token alternatives; None when they say too little.
 
-    A token counts for the one label it begins ("ent" for "entity"); a token that begins two labels ("bug" for
-    "bug fix" and "bug report") tells them apart no better than text would, so it counts for neither.
+    A token counts for the one label it begins ("ent" for "entity"), or else for the one label whose meaning
+    holds it as a word (a small model often answers "date" where the meaning of `numeric` says "a number or a
+    date"). A token that begins two labels ("bug" for "bug fix" and "bug report") counts for neither.
     """
     if not alternatives:
         return None
-    keys = {name: _key(name) for name in labels.names}
     odds = dict.fromkeys(labels.names, 0.0)
     for token, logprob in alternatives:
-        said = _key(_NOISE.sub("", token))
-        owners = [n for n, k in keys.items() if said and k.startswith(said) and (len(said) >= 2 or said == k)]
-        if len(owners) == 1:
-            odds[owners[0]] += math.exp(logprob)
+        if (owner := labels.owner(_NOISE.sub("", token))) is not None:
+            odds[owner] += math.exp(logprob)
     return odds if sum(odds.values()) >= MIN_LABEL_MASS else None
+
+
+def _read_one(reply: str, labels: LabelSet) -> str | None:
+    """The label a one-item reply's first line names, as a label or a word of one label's meaning."""
+    first = reply.strip().splitlines()[0] if reply.strip() else ""
+    return labels.match(first) or labels.owner(_LEADING_WORD.sub("", _NOISE.sub("", first)))
 
 
 def calibrated(odds: dict[str, float], bias: dict[str, float] | None) -> str:
@@ -277,8 +296,9 @@ def one_by_one(
     pending = list(range(len(texts)))
     for attempt in range(max(int(retries), 0) + 1):
         if attempt:
+            # The same prompt at temperature 0 gets the same reply: the retry names the only replies allowed.
             tally.asked_again += len(pending)
-            replies = choose([item_prompt(texts[i], labels, instruction) for i in pending])
+            replies = choose([item_prompt(texts[i], labels, instruction, strict=True) for i in pending])
             tally.calls += len(replies)
         else:
             replies = replies[len(free) :]
@@ -288,7 +308,7 @@ def one_by_one(
             if odds is not None:
                 result[i] = calibrated(odds, bias)
                 tally.by_odds += 1
-            elif (label := labels.match(text.strip().splitlines()[0] if text.strip() else "")) is not None:
+            elif (label := _read_one(text, labels)) is not None:
                 result[i] = label
             else:
                 unread.append(i)
