@@ -7,10 +7,11 @@ import subprocess
 import sys
 import textwrap
 import time
+import types
 from pathlib import Path
 
 import pytest
-from fakellm import FakeLLM
+from fakellm import FakeLLM, Ranked
 
 from rlm_cli.engine import model as model_module
 from rlm_cli.engine import openai_http, prices
@@ -103,6 +104,29 @@ def test_reasoning_models_get_only_the_parameters_they_accept():
     assert endpoint is not None and endpoint.reasoning
     body = openai_http.request_body(endpoint, spec, MESSAGES, ["STOP"])
     assert body == {"model": "o3-mini", "messages": MESSAGES, "max_completion_tokens": 100}
+
+
+def test_first_token_alternatives_are_asked_for_and_read_back(no_litellm):
+    spec = ModelSpec("openai/sub", top_logprobs=20, max_output_tokens=8)
+    with FakeLLM() as fake:
+        fake.rule("sub", ".", Ranked("bug", [("bug", 0.7), ("feature", 0.2)]))
+        completion = client().complete(ModelSpec(**{**spec.__dict__, "api_base": fake.url}), MESSAGES)
+        (request,) = fake.requests
+    assert request.params["logprobs"] is True and request.params["top_logprobs"] == 20
+    assert completion.text == "bug" and completion.first_tokens is not None
+    assert [t for t, _ in completion.first_tokens] == ["bug", "feature"]
+    assert completion.first_tokens[0][1] == pytest.approx(-0.3567, abs=1e-3)
+    # Reasoning models refuse log-probabilities; a reply without them gives none, and so do odd shapes.
+    reasoning = ModelSpec("openai/o3-mini", top_logprobs=20)
+    assert "logprobs" not in openai_http.request_body(openai_http.route(reasoning), reasoning, MESSAGES, None)
+    assert model_module.first_tokens(None) is None
+    # litellm hands objects, not dicts.
+    token = types.SimpleNamespace(token="ent", logprob=-0.1)
+    assert model_module.first_tokens(types.SimpleNamespace(content=[types.SimpleNamespace(top_logprobs=[token])])) == [
+        ("ent", -0.1)
+    ]
+    assert model_module.first_tokens({"content": [{"top_logprobs": "x"}]}) is None
+    assert model_module.first_tokens({"content": [{"top_logprobs": [{"token": "a", "logprob": "x"}]}]}) == []
 
 
 def test_prices_come_from_the_table_without_importing_litellm(tmp_path: Path):

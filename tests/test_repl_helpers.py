@@ -90,3 +90,25 @@ def test_a_list_of_records_named_after_the_function_can_still_be_called():
     records = helpers(context, documents)["records"]
     records = records()
     assert len(records) == 2 and [r["level"] for r in records()] == ["ERROR", "INFO"]
+
+
+def test_choices_travel_as_fields_and_fall_back_to_text_without_a_chooser():
+    """classify() asks the parent for choices: with a chooser the first-token alternatives come back as data
+    (forged entries dropped); without one, the prompts are served as text and the labels read from it."""
+    code = 'print(classify(["a crash", "add a mode"], ["bug", "feature"]))'
+    texts = lambda prompts, model, batched: ["feature" if "mode" in p else "bug" for p in prompts]  # noqa: E731
+
+    def chooser(prompts, model):
+        lean = [("bug", -0.2), ("feature", -1.8), ("x", float("nan"))]
+        return [("feature", None) if "mode" in p else ("bug", lean) for p in prompts]
+
+    for on_choose, expected in ((None, "['bug', 'feature']"), (chooser, "['bug', 'feature']")):
+        repl = ReplProcess(lambda f: write_bundle(corpus_from_text("x\n"), f), ReplConfig(), texts, on_choose)
+        repl.start()
+        try:
+            result = repl.run(code, 10)
+        finally:
+            repl.close()
+        assert result.status == "ok" and expected in result.output
+        read = "read from token probabilities" in result.output
+        assert read is (on_choose is not None)
