@@ -11,7 +11,7 @@ from rlm_cli.engine import events as ev
 from rlm_cli.engine.loop import corpus_from_text
 from rlm_cli.guidance.describe import describe
 from rlm_cli.guidance.small import found_nothing
-from rlm_cli.guidance.starter import READ_CHUNK, RUN_FIRST_CHARS, first_block, offer
+from rlm_cli.guidance.starter import CLASSIFY_FIRST_LINES, READ_CHUNK, RUN_FIRST_CHARS, first_block, offer
 
 JOURNAL = "".join(
     f"Jul 23 0{i}:00:00 host{i % 2} systemd[1]: {name}.service: Failed with result 'exit-code'.\n"
@@ -99,6 +99,14 @@ def test_labels_no_record_writes_are_judged_for_the_records_the_question_names(a
         assert f"hits = [r for r in records() if {keeps}]" in block
 
 
+def test_the_labels_block_over_many_lines_is_offered_not_run():
+    question = f"{LABELS} Which label is most common?"
+    for lines, run in ((QUESTIONS, True), (QUESTIONS * (CLASSIFY_FIRST_LINES // 5 + 1), False)):
+        docs = corpus_from_text(lines, "q.txt").documents
+        found = offer(question, describe(question, docs), [d.text for d in docs], len(lines))
+        assert found is not None and found.run is run and "classify(" in found.code
+
+
 def test_the_labels_block_runs_first_and_the_helper_model_judges_each_kept_record(model, solve):
     def judge(prompt: str) -> str:
         item = prompt.split("\nItem: ", 1)[1].split("\n", 1)[0]
@@ -108,8 +116,9 @@ def test_the_labels_block_runs_first_and_the_helper_model_judges_each_kept_recor
     model.rule("root", ".", "FINAL(2)")
     run = solve(f"{LABELS} How many questions from user 311 are location questions?", QUESTIONS, max_iterations=1)
     first = run.roots[0].last_user
-    assert "records that match: 3\n" in first
-    assert "human: 1\ndescription: 1\nlocation: 1\n" in first
+    assert "records that match" not in first  # a count of one label was answered with the records kept
+    assert "most common: human, description, location\nleast common: human, description, location" in first
+    assert "3 items in 5 sub-calls" in first and "human: 1\ndescription: 1\nlocation: 1\n" in first
     judged = [r.last_user.split("\nItem: ", 1)[1].split("\n", 1)[0] for r in model.requests if r.model == "sub"]
     # Two content-free items measure the model's lean; the three questions of user 311 are judged by their text.
     assert sorted(judged) == sorted(["", "N/A", "Who wrote Emma?", "Why is ice slippery?", "Where is Lima?"])

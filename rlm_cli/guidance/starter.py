@@ -57,8 +57,9 @@ CLASSIFY_UNRUN = (
 )
 # The largest input whose offered count runs before the first turn.
 RUN_FIRST_CHARS = 20_000_000
-# The most lines whose judging runs before the first turn: each is a sub-call, a second or so on a small model.
-CLASSIFY_FIRST_LINES = 1_000
+# The most lines whose judging runs before the first turn: each is a sub-call, a second or so on a local model,
+# spent before the model has looked (three words the data lacks may be a list of outcomes, not labels).
+CLASSIFY_FIRST_LINES = 500
 # A calendar date in a question: 2023-04-17, 2023/04/17.
 _DATE = re.compile(r"\b(\d{4})[-/](\d{1,2})[-/](\d{1,2})\b")
 # The most characters of text the offered reading block hands one sub-call: the size chunks() cuts by default.
@@ -231,13 +232,22 @@ def labels_block(question: str, description: Description, texts: Sequence[str]) 
     conditions = [Condition(key, value, True).code() for key, value in pairs]
     if description.records and (span := date_span(question)) is not None:
         conditions.append(f'{span[0]!r} <= str(r["time"])[:10] <= {span[1]!r}')
-    judge = f'labels = classify([r["message"] for r in {{}}], {description.labels!r})'
-    # One "label: count" line each, most first: a small model read the last number of a printed list of pairs.
-    show = ["for label, n in Counter(labels).most_common():", '    print(f"{label}: {n}")']
+    names = description.labels
+    judge = f'labels = classify([r["message"] for r in {{}}], {names!r})'
+    # One "label: count" line each, most first, a label no record got included: a small model read the last
+    # number of a printed list of pairs. The extremes are named outright, since it also misread which is first.
+    show = [
+        f"counts = {{name: labels.count(name) for name in {names!r}}}",
+        "for name, n in sorted(counts.items(), key=lambda pair: -pair[1]):",
+        '    print(f"{name}: {n}")',
+        'print("most common:", ", ".join(k for k, n in counts.items() if n == max(counts.values())))',
+        'print("least common:", ", ".join(k for k, n in counts.items() if n == min(counts.values())))',
+    ]
     if not conditions:
         return "\n".join([judge.format("records()"), *show])
-    keep = [f"hits = [r for r in records() if {' and '.join(conditions)}]", 'print("records that match:", len(hits))']
-    return "\n".join([*keep, judge.format("hits"), *show])
+    # No count of the kept records: a question asking how many of one label was answered with it.
+    keep = f"hits = [r for r in records() if {' and '.join(conditions)}]"
+    return "\n".join([keep, judge.format("hits"), *show])
 
 
 def offer(question: str, description: Description, texts: Sequence[str], chars: int) -> Offer | None:
