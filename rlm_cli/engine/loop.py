@@ -323,7 +323,8 @@ class RLM:
         self._notice("guide", "ran the guide's first block before the first turn")
         turn = Turn()
         self._run_block(repl, 0, code, question, turn)
-        return "\n\n".join([prompts.FIRST_BLOCK_RAN, *turn.feedback, prompts.CONTINUE.format(question=question)])
+        ran = prompts.FIRST_BLOCK_RAN.format(question=question)
+        return "\n\n".join([ran, *turn.feedback, prompts.FIRST_BLOCK_ANSWER])
 
     def _run_block(self, repl: ReplProcess, index: int, code: str, question: str, turn: Turn) -> Block:
         """Run one block: its events, its output and the guide's advice on it go into `turn`."""

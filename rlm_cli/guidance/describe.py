@@ -247,11 +247,14 @@ def describe(question: str, docs: Sequence[Any]) -> Description:
     """The data described from a sample of it, plus every line that holds the question's words."""
     docs_text = [(d.path, d.text) for d in docs]
     sections = []
-    if samples := sample_lines(docs_text, question):
+    labels = unwritten_labels(docs_text, question)
+    # With labels no line writes, the question's other words are the labels' meanings ("a place"): lines and
+    # message shapes holding them are no evidence, and a small model answered from them instead of the counts.
+    if not labels and (samples := sample_lines(docs_text, question)):
         sections.append(
             "\n".join(["Lines that contain words of the question, best matches first:", "```text", *samples, "```"])
         )
-    if labels := unwritten_labels(docs_text, question):
+    if labels:
         sections.append(CLASSIFY.format(names=", ".join(labels)))
     fields = record_fields(docs_text)
     if not fields:
@@ -265,7 +268,7 @@ def describe(question: str, docs: Sequence[Any]) -> Description:
             ]
         )
     )
-    if profile := data_profile(found, question):
+    if not labels and (profile := data_profile(found, question)):
         sections.append("\n".join(profile))
     if found.repeats:
         sections.append(REPEATS)
