@@ -118,6 +118,8 @@ def test_labels_the_question_lists_and_the_data_never_writes_come_with_a_classif
     shown = "\n".join(found.sections)
     assert "labels that no line of the input contains (human, description, location)" in shown
     assert "records() would only cut them" not in shown
+    # The question's other words are the labels' meanings ("a place"): lines holding them are no evidence.
+    assert "Lines that contain words of the question" not in shown and "Shapes of the messages" not in shown
     # Labels the records write are counted from the data, not judged again.
     written = lines.replace("?\n", "? (location)\n")
     assert not any("classify(" in s for s in describe(question, _docs(("q.txt", written))).sections)
