@@ -242,8 +242,9 @@ def parse_line(text: str, year: int | None = None) -> Record:
         if isinstance(data, dict):
             record.update(data)
             return _normalise(record, year, stripped)
-    if fields := _fields_line(stripped):
+    if pairs := fields_line(stripped):
         # The free text is the longest value; it is the message, and no other field ("Instance" names hosts).
+        fields = dict(pairs)
         text_key = max(fields, key=lambda k: len(fields[k]))
         record.update(fields, message=fields[text_key])
         record = _normalise(record, year, stripped)
@@ -285,15 +286,15 @@ def parse_line(text: str, year: int | None = None) -> Record:
     return _normalise(record, year, stripped)
 
 
-def _fields_line(line: str) -> dict[str, str] | None:
-    """The fields of a line made only of `Key: value` parts joined by "||" or "|", or None."""
+def fields_line(line: str) -> list[tuple[str, str]]:
+    """The (key, value) parts of a line made only of `Key: value` parts joined by "||" or "|", else []."""
     parts = _FIELD_SEPARATOR.split(line)
     if len(parts) < 2:
-        return None
+        return []
     found = [_FIELD.match(part) for part in parts]
     if not all(found):
-        return None
-    return {m["key"]: m["value"].strip() for m in found if m}
+        return []
+    return [(m["key"], m["value"].strip()) for m in found if m]
 
 
 def _pair_value(pair: re.Match[str]) -> str:

@@ -10,7 +10,7 @@ needs a judgement per item, and a count is only as good as every one of them. Tw
 - Numbered batches (`batch=20`): fewer calls; the reply must give one `number. label` line per item, and only
   the items whose line was missing or unreadable are asked again.
 
-Standard library only: the sandboxed REPL child imports this module.
+The standard library and records.py only: the sandboxed REPL child imports this module.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from rlm_cli.inputs import records
 
 UNKNOWN = "unknown"
 ITEM_CHARS = 600  # an item longer than this is cut: the label rarely depends on its tail, the prompt size does
@@ -42,8 +44,6 @@ MIN_LABEL_MASS = 0.3
 
 _NUMBERED = re.compile(r"^\W*?(\d{1,4})\s*[.):\]=-]*\s*(.*)$")
 _NOISE = re.compile(r"[*`\"'\[\]{}<>]")
-_FIELD_SEPARATOR = re.compile(r"\s+\|\|?\s+")
-_FIELD = re.compile(r"^[A-Za-z][\w -]{0,30}:\s")
 _LEADING_WORD = re.compile(r"^(?:label|class|category|answer)\s*[:=-]\s*", re.IGNORECASE)
 
 
@@ -122,11 +122,10 @@ def item_text(item: Any) -> str:
         message = item.get("message")
         item = message if isinstance(message, str) and message else item.get("raw", item)
     text = " ".join(str(item).split())
-    fields = _FIELD_SEPARATOR.split(text)
-    if len(fields) > 1 and all(_FIELD.match(field) for field in fields):
+    if fields := records.fields_line(text):
         # "Date: ... || User: ... || Text: ...": the free text is the longest value; the dates and ids
         # around it only distract the judge (small models copy them into their answer lines).
-        text = max((field.split(":", 1)[1].strip() for field in fields), key=len)
+        text = max((value for _, value in fields), key=len)
     return text if len(text) <= ITEM_CHARS else text[:ITEM_CHARS] + " ..."
 
 
