@@ -324,7 +324,7 @@ class RLM:
         turn = Turn()
         self._run_block(repl, 0, code, question, turn)
         ran = prompts.FIRST_BLOCK_RAN.format(question=question)
-        return "\n\n".join([ran, *turn.feedback, prompts.FIRST_BLOCK_ANSWER])
+        return "\n\n".join([ran, *turn.feedback, prompts.ANSWER_OR_NEXT])
 
     def _run_block(self, repl: ReplProcess, index: int, code: str, question: str, turn: Turn) -> Block:
         """Run one block: its events, its output and the guide's advice on it go into `turn`."""

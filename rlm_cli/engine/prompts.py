@@ -124,15 +124,13 @@ def cell_feedback(index: int, output: str, cut: int) -> str:
 FIRST_BLOCK_DRY = "(A run runs the first block offered above before the first turn, and adds its output here.)"
 # The question comes before the first block's output, not after it: after a long question (labels with their
 # meanings), a small model answered from the question's words rather than from the output above them.
-FIRST_BLOCK_RAN = "The first block offered above was run for you before your first reply.\nThe question: {question}"
-FIRST_BLOCK_ANSWER = (
+QUESTION = "The question: {question}"
+ANSWER_OR_NEXT = (
     "If the output above answers exactly this question, reply FINAL(answer) with the answer itself. Otherwise "
     "write the next ```repl block."
 )
-CONTINUE = (
-    "The question: {question}\nIf the output above answers exactly this question, reply FINAL(answer) with the "
-    "answer itself. Otherwise write the next ```repl block."
-)
+FIRST_BLOCK_RAN = "The first block offered above was run for you before your first reply.\n" + QUESTION
+CONTINUE = QUESTION + "\n" + ANSWER_OR_NEXT
 CONTINUE_FAILED = "The question: {question}\nYour code stopped with an error (see above). Fix it and run it again."
 NO_CODE = (
     "Your reply had no ```repl code block and no FINAL(...). Write a ```repl block that looks at `context`, "
