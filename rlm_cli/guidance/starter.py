@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,6 +143,14 @@ class Condition:
         return found == self.value if self.exact else isinstance(found, str) and self.value in found
 
 
+def records_holding(rx: re.Pattern[str], width: int, texts: Sequence[str], most: int) -> Iterator[dict[str, Any]]:
+    """The records (parsed, with their `raw` line) of the first `most` lines where `rx` matches."""
+    for match in itertools.islice(find_all(rx, texts, width, around=4096), most):
+        start, end = line_span(match.string, match.start(), match.end())
+        line = match.string[start:end]
+        yield {**records.parse_unit(line), "raw": line}
+
+
 def that_keep(conditions: list[Condition], texts: Sequence[str], most: int = 200) -> list[Condition]:
     """The conditions, less the fewest that make them keep no record at all: message texts first, then
     values the question names; a token of the input is never left out.
@@ -156,11 +164,7 @@ def that_keep(conditions: list[Condition], texts: Sequence[str], most: int = 200
     found: list[dict[str, Any]] = []
     for condition in conditions:
         literal = str(condition.value)
-        rx = re.compile(re.escape(literal))
-        for match in itertools.islice(find_all(rx, texts, len(literal), around=4096), most):
-            start, end = line_span(match.string, match.start(), match.end())
-            line = match.string[start:end]
-            found.append({**records.parse_unit(line), "raw": line})
+        found += records_holding(re.compile(re.escape(literal)), len(literal), texts, most)
     droppable = [c for c in conditions if c.key == "message"] + [c for c in conditions if c.exact]
     for drop in range(len(droppable) + 1):
         for dropped in itertools.combinations(droppable, drop):
@@ -215,9 +219,7 @@ def written_values(question: str, texts: Sequence[str], most: int = 20) -> list[
         if len(word) < 2:
             continue
         rx = re.compile(rf"(?<![\w.-]){re.escape(word)}(?![\w-])")
-        for match in itertools.islice(find_all(rx, texts, len(word), around=4096), most):
-            start, end = line_span(match.string, match.start(), match.end())
-            record = records.parse_unit(match.string[start:end])
+        for record in records_holding(rx, len(word), texts, most):
             keys = [k for k in records.FIELDS if k != "message" and str(record.get(k)) == word]
             if keys:
                 found.setdefault(word, (keys[0], word))
