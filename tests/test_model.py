@@ -119,14 +119,17 @@ def test_first_token_alternatives_are_asked_for_and_read_back(no_litellm):
     # Reasoning models refuse log-probabilities; a reply without them gives none, and so do odd shapes.
     reasoning = ModelSpec("openai/o3-mini", top_logprobs=20)
     assert "logprobs" not in openai_http.request_body(openai_http.route(reasoning), reasoning, MESSAGES, None)
-    assert model_module.first_tokens(None) is None
+    assert model_module.first_tokens(None, 20) is None
+    # A server that sends more alternatives than were asked for is cut to the number asked.
+    many = {"content": [{"top_logprobs": [{"token": t, "logprob": -1.0} for t in "abc"]}]}
+    assert [t for t, _ in model_module.first_tokens(many, 2)] == ["a", "b"]
     # litellm hands objects, not dicts.
     token = types.SimpleNamespace(token="ent", logprob=-0.1)
-    assert model_module.first_tokens(types.SimpleNamespace(content=[types.SimpleNamespace(top_logprobs=[token])])) == [
-        ("ent", -0.1)
-    ]
-    assert model_module.first_tokens({"content": [{"top_logprobs": "x"}]}) is None
-    assert model_module.first_tokens({"content": [{"top_logprobs": [{"token": "a", "logprob": "x"}]}]}) == []
+    assert model_module.first_tokens(
+        types.SimpleNamespace(content=[types.SimpleNamespace(top_logprobs=[token])]), 20
+    ) == [("ent", -0.1)]
+    assert model_module.first_tokens({"content": [{"top_logprobs": "x"}]}, 20) is None
+    assert model_module.first_tokens({"content": [{"top_logprobs": [{"token": "a", "logprob": "x"}]}]}, 20) == []
 
 
 def test_prices_come_from_the_table_without_importing_litellm(tmp_path: Path):

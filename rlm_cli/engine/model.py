@@ -69,8 +69,9 @@ class Completion:
     first_tokens: Alternatives | None = None  # when asked for, and the server gave them
 
 
-def first_tokens(logprobs: Any) -> Alternatives | None:
-    """The alternatives for a reply's first token, from the `logprobs` of an OpenAI-style choice (dict or object)."""
+def first_tokens(logprobs: Any, most: int) -> Alternatives | None:
+    """The `most` likeliest alternatives for a reply's first token, from the `logprobs` of an OpenAI-style choice
+    (dict or object); a server may send more than were asked for."""
 
     def field(value: Any, name: str) -> Any:
         return value.get(name) if isinstance(value, Mapping) else getattr(value, name, None)
@@ -82,7 +83,8 @@ def first_tokens(logprobs: Any) -> Alternatives | None:
     if not isinstance(top, list):
         return None
     found = [(field(t, "token"), field(t, "logprob")) for t in top]
-    return [(str(token), float(lp)) for token, lp in found if isinstance(token, str) and isinstance(lp, int | float)]
+    kept = [(str(token), float(lp)) for token, lp in found if isinstance(token, str) and isinstance(lp, int | float)]
+    return kept[:most]
 
 
 class CallFailed(Exception):
@@ -232,7 +234,7 @@ def _to_completion(response: Any, spec: ModelSpec, latency: float) -> Completion
     hidden = getattr(response, "_hidden_params", None) or {}
     cost = hidden.get("response_cost")
     cost = None if cost is None else float(cost)
-    top = first_tokens(getattr(choice, "logprobs", None)) if spec.top_logprobs else None
+    top = first_tokens(getattr(choice, "logprobs", None), spec.top_logprobs) if spec.top_logprobs else None
     return Completion(text, spec.model, input_tokens, output_tokens, cost, latency, top)
 
 

@@ -158,7 +158,7 @@ def to_completion(response: httpx.Response, spec: ModelSpec, endpoint: Endpoint,
     info = prices.lookup(spec.model)
     cost = None if info is None else info.cost(input_tokens, output_tokens, cached)
     text = message.get("content") if isinstance(message, dict) else None
-    top = first_tokens(data["choices"][0].get("logprobs")) if spec.top_logprobs else None
+    top = first_tokens(data["choices"][0].get("logprobs"), spec.top_logprobs) if spec.top_logprobs else None
     return Completion(
         text if isinstance(text, str) else "", spec.model, input_tokens, output_tokens, cost, latency, top
     )

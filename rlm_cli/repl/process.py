@@ -40,7 +40,6 @@ _CELL_STATUSES = ("ok", "error", "timeout")
 OnLLM = Callable[[list[str], "str | None", bool], list[str]]
 # A choice among labels (classify): each prompt's reply text, with its first token's alternatives when given.
 OnChoose = Callable[[list[str], "str | None"], list[tuple[str, "list[tuple[str, float]] | None"]]]
-MAX_ALTERNATIVES = 20  # first-token alternatives sent back per reply, as OpenAI's top_logprobs allows at most
 
 _live: set[ReplProcess] = set()
 _live_lock = threading.Lock()
@@ -349,7 +348,7 @@ class ReplProcess:
         replies = self.on_choose(prompts, model)
         return {
             "results": [text for text, _ in replies],
-            "first_tokens": [None if top is None else top[:MAX_ALTERNATIVES] for _, top in replies],
+            "first_tokens": [top for _, top in replies],
         }
 
     def _death(self, exc: protocol.ChannelClosed) -> str:
