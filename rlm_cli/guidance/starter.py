@@ -201,6 +201,9 @@ def first_block(question: str, values: dict[str, list[Any]], shapes: Sequence[st
             'print(len(counts), "different values")',
             "for n in sorted(set(counts.values()), reverse=True):",
             '    print(n, "each:", sorted(str(k) for k, c in counts.items() if c == n))',
+            # The group the helper model judges, one group at a time: a small model reading the groups itself
+            # named the first one printed for "which failed twice?" (see repl/judge.py).
+            'print("the group that answers the question, as the helper model judges:", answer_group(counts))',
         ]
     return "\n".join(lines)
 

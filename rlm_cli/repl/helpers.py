@@ -13,6 +13,7 @@ from typing import Any
 
 from rlm_cli.inputs import records as recordlib
 from rlm_cli.repl import classify as classifylib
+from rlm_cli.repl import judge
 
 REPR_LIMIT = 2_000
 # Characters shown on each side of a match in a long line: a window stays under 500 characters, the length past
@@ -185,7 +186,7 @@ def helpers(
 ) -> dict[str, Callable[..., Any]]:
     """The helper functions bound to this REPL's input; `ask` (llm_query_batched) adds classify(),
     which gives the helper model the meanings the run's question gives its labels, and reads its choices
-    through `choose` when given.
+    through `choose` when given; `choose` also adds answer_group().
     """
 
     def grep(pattern: str, ignore_case: bool = True, limit: int = 200, around: int = GREP_AROUND) -> list[str]:
@@ -265,6 +266,8 @@ def helpers(
     bound = {"grep": grep, "chunks": chunks, "records": records, "when": when}
     if ask is not None:
         bound["classify"] = classifylib.bind(ask, question, choose)
+    if choose is not None:
+        bound["answer_group"] = judge.bind(question, choose)
     return bound
 
 

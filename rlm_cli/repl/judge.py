@@ -1,0 +1,83 @@
+"""`answer_group()` in the REPL: of the groups of a count, the one the helper model judges to answer the question.
+
+Items counted and grouped by their count ("4 each: [...]", "2 each: [...]") answer questions of many kinds:
+the items seen a given number of times, the most or the least common. A small model reading the groups often
+names the first one printed, whatever the question asks. Put to it one group at a time, as a candidate answer
+with how often its items occur and whether that is the most or the fewest, it tells them apart better: the
+group whose reply starts with "yes" with the highest probability wins. A server without token probabilities
+gives the reply's text instead (yes, no, or neither).
+
+The standard library only: the sandboxed REPL child imports this module.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from rlm_cli.repl.classify import Choose
+
+# Below this share of the first token's probability on "yes" or "no", the reply starts some other way and its
+# text is read instead.
+MIN_YES_NO_MASS = 0.3
+
+
+def groups(counts: Mapping[Any, int]) -> list[tuple[int, list[str]]]:
+    """(count, sorted names) per distinct count, largest first: the groups the offered block prints."""
+    by_count: dict[int, list[str]] = {}
+    for name, n in counts.items():
+        by_count.setdefault(int(n), []).append(str(name))
+    return [(n, sorted(by_count[n])) for n in sorted(by_count, reverse=True)]
+
+
+def candidate(names: list[str], n: int, least: int, most: int) -> str:
+    """One group as a candidate answer: its items, how often each occurs, and whether that is an extreme."""
+    rank = " - the most of any" if n == most else (" - the fewest of any" if n == least else "")
+    who = "it occurs" if len(names) == 1 else "each occurs"
+    return f"{', '.join(names)} ({who} {n} time{'s' if n != 1 else ''} in the records the question is about{rank})"
+
+
+def judge_prompt(question: str, answer: str) -> str:
+    return f"Question: {question}\n\nCandidate answer: {answer}.\nIs this the answer to the question? Reply yes or no."
+
+
+def yes_share(reply: str, alternatives: list[tuple[str, float]] | None) -> float:
+    """How strongly a reply says yes, in [0, 1]: from the first token's probabilities when they say enough."""
+    yes = no = 0.0
+    for token, logprob in alternatives or ():
+        word = token.strip().strip(".,!*`'\"").lower()
+        if word == "yes":
+            yes += math.exp(logprob)
+        elif word == "no":
+            no += math.exp(logprob)
+    if yes + no >= MIN_YES_NO_MASS:
+        return yes / (yes + no)
+    first = reply.strip().split(maxsplit=1)[0].strip(".,!*`'\"").lower() if reply.strip() else ""
+    return {"yes": 1.0, "no": 0.0}.get(first, 0.5)
+
+
+def best_group(choose: Choose, question: str, counts: Mapping[Any, int]) -> list[str]:
+    """The names of the group the helper model judges most likely to answer `question` (ties: the larger count)."""
+    found = groups(counts)
+    if len(found) <= 1:
+        return found[0][1] if found else []
+    least, most = found[-1][0], found[0][0]
+    prompts = [judge_prompt(question, candidate(names, n, least, most)) for n, names in found]
+    shares = [yes_share(text, alternatives) for text, alternatives in choose(prompts)]
+    return found[max(range(len(found)), key=lambda i: (shares[i], -i))][1]
+
+
+def bind(question: str, choose: Choose) -> Callable[..., list[str]]:
+    """answer_group() for one REPL, asking through that REPL's `choose`."""
+
+    def answer_group(counts: Mapping[Any, int], question: str = question) -> list[str]:
+        """Of the items of `counts` (a Counter or dict of item -> count) grouped by their count, the group the
+        helper model judges to answer `question` (default: the run's question), one sub-call per group."""
+        if not isinstance(counts, Mapping):
+            raise TypeError("answer_group() expects a Counter or a dict of item -> count")
+        if not question:
+            raise ValueError("answer_group() needs the question: answer_group(counts, question='...')")
+        return best_group(choose, question, counts)
+
+    return answer_group

@@ -1,0 +1,105 @@
+"""answer_group(): the helper model judges each group of a count as a candidate answer to the question."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import pytest
+from fakellm import Ranked
+from test_classify import fence
+from test_starter import JOURNAL
+
+from rlm_cli.engine import events as ev
+from rlm_cli.engine.loop import RLM, EngineConfig, Run, corpus_from_text
+from rlm_cli.engine.model import ModelClient, ModelSpec, RetryPolicy
+from rlm_cli.guidance import factory as guidance_factory
+from rlm_cli.repl.judge import best_group, candidate, yes_share
+
+COUNTS = {"cart": 2, "geo": 2, "mail": 1, "search": 4}
+JUDGED = "the group that answers the question, as the helper model judges:"
+
+
+def times(prompt: str) -> int:
+    return int(re.search(r"occurs (\d+) times?", prompt)[1])
+
+
+def test_each_group_is_one_candidate_with_its_count_and_whether_it_is_an_extreme():
+    prompts: list[str] = []
+
+    def choose(batch):
+        prompts.extend(batch)
+        return [("yes" if times(p) == 2 else "no", None) for p in batch]
+
+    assert best_group(choose, "which services failed twice?", COUNTS) == ["cart", "geo"]
+    assert [times(p) for p in prompts] == [4, 2, 1]  # largest first, as the block prints them
+    most = "Candidate answer: search (it occurs 4 times in the records the question is about - the most of any)."
+    assert most in prompts[0]
+    assert "cart, geo (each occurs 2 times in the records the question is about)." in prompts[1]
+    assert prompts[2].endswith("- the fewest of any).\nIs this the answer to the question? Reply yes or no.")
+    assert all(p.startswith("Question: which services failed twice?\n") for p in prompts)
+
+
+def test_token_probabilities_decide_where_every_reply_says_yes():
+    """A small model may answer yes to every candidate; how sure it is tells them apart."""
+
+    def choose(batch):
+        return [("yes", [("yes", math.log(0.9 if times(p) == 1 else 0.6)), ("no", math.log(0.1))]) for p in batch]
+
+    assert best_group(choose, "which failed once?", COUNTS) == ["mail"]
+
+
+def test_one_group_needs_no_sub_call_and_ties_go_to_the_larger_count():
+    def never(batch):
+        raise AssertionError("no sub-call for a single group")
+
+    assert best_group(never, "q", {"a": 3, "b": 3}) == ["a", "b"]
+    assert best_group(never, "q", {}) == []
+    assert best_group(lambda batch: [("maybe", None)] * len(batch), "q", COUNTS) == ["search"]
+
+
+@pytest.mark.parametrize(
+    ("reply", "alternatives", "share"),
+    [
+        ("yes", [("Yes", math.log(0.6)), ("No", math.log(0.2))], 0.75),
+        ("no", [("The", math.log(0.9)), ("yes", math.log(0.05))], 0.0),  # too little yes/no mass: the text
+        ("Yes, it is.", None, 1.0),
+        ("I cannot tell", None, 0.5),
+    ],
+)
+def test_yes_share_reads_probabilities_then_text(reply, alternatives, share):
+    assert yes_share(reply, alternatives) == pytest.approx(share)
+
+
+def test_candidate_names_one_item_as_it_and_several_as_each():
+    assert candidate(["a"], 1, 1, 3) == "a (it occurs 1 time in the records the question is about - the fewest of any)"
+    assert candidate(["a", "b"], 2, 1, 3) == "a, b (each occurs 2 times in the records the question is about)"
+
+
+def test_the_offered_block_prints_the_judged_group_from_sub_calls_with_token_probabilities(fake_llm):
+    """The guide's first block asks the helper model about each group, through the real REPL child and the
+    HTTP transport, and its judgement (not the first group printed) is the block's last line."""
+
+    def judge(prompt: str) -> Ranked:
+        yes = 0.9 if times(prompt) == 1 else 0.2
+        return Ranked("yes", [("yes", yes * 0.9), ("no", (1 - yes) * 0.9)])
+
+    fake_llm.rule("sub", "Candidate answer:", judge)
+    fake_llm.rule("root", JUDGED, "FINAL(mail)")
+    fake_llm.rule("root", ".", fence("print('no block')"))
+    spec = {"api_base": fake_llm.url, "api_key": "sk-test"}
+    config = EngineConfig(
+        root=ModelSpec("openai/root", **spec),
+        sub=ModelSpec("openai/sub", **spec),
+        guide=guidance_factory("small"),
+        guidance="small",
+    )
+    events: list = []
+    outcome = RLM(Run(config, ModelClient(RetryPolicy(retries=0)), events.append)).solve(
+        "which services failed once?", corpus_from_text(JOURNAL, "journal.log")
+    )
+    output = next(e.output for e in events if isinstance(e, ev.CodeExecuted))
+    assert f"2 each: ['cart', 'geo']\n1 each: ['mail']\n{JUDGED} ['mail']" in output
+    subs = fake_llm.requests_for("sub")
+    assert len(subs) == 2 and all(r.params["logprobs"] is True for r in subs)
+    assert outcome.answer == "mail"
