@@ -129,6 +129,21 @@ def test_an_answer_stated_without_final_after_an_output_is_shown_as_a_final_line
     assert "FINAL(The busiest host is web-0.)" in run.roots[2].last_user
 
 
+@pytest.mark.parametrize(("level", "iterations", "status"), [("small", 3, "ok"), ("off", 4, "budget_exhausted")])
+def test_the_same_answer_stated_again_after_its_final_line_was_shown_is_taken(model, solve, level, iterations, status):
+    """A small model that echoes an output's last line ("...: ['web-0', 'web-1']") turn after turn is shown the
+    FINAL line once, with the list's items as the answer; the same line again ends the run with that answer.
+    The plain method has no such reading: the run goes on to its last turn."""
+    echo = "Hosts with errors, as counted: ['web-0', 'web-1']"
+    model.script("root", fence("print(sorted({r['host'] for r in records()})[:2])"), echo, echo, echo, echo)
+    run = solve("Which hosts logged errors?", LOG, guidance=level, max_iterations=4)
+    assert run.outcome.iterations == iterations and run.outcome.status == status
+    if level == "small":
+        assert run.answer == "web-0, web-1" and run.outcome.final
+        assert "FINAL(web-0, web-1)" in run.roots[2].last_user
+        assert run.noticed("the same answer again, after its FINAL line was shown: taken")
+
+
 def test_a_list_answer_taking_items_of_different_counts_is_questioned_once(model, solve):
     code = fence("c = Counter(r['host'] for r in records() if r['msg'] != 'x')\nprint(c.most_common())")
     model.script("root", code, "FINAL(web-0, web-1)", "FINAL(web-1, web-2)")

@@ -6,7 +6,8 @@ A guide may only add to it, at five points the loop calls:
 - `first_code()`: a block the loop runs before the first turn, its output shown with the first message;
 - `after_block()`: advice after a block's output (the model reads it with the output);
 - `doubt()`: a reason to question a final answer; the loop then refuses that answer once;
-- `idle()`: advice after a reply with neither code nor an answer (given the reply's prose).
+- `idle()`: advice after a reply with neither code nor an answer (given the reply's prose); its `final`, if
+  set, is taken as the model's answer, as if sent with FINAL (and the guide's doubts still apply).
 A guide keeps its own state (what it has shown, what it has questioned) and may not change anything else.
 `Plain` adds nothing: it is `--guidance off`. The engine never imports rlm_cli.guidance; the runner picks.
 """
@@ -60,6 +61,7 @@ class Advice:
     doubt: bool = False  # an answer computed by this block is refused once, since its code has this mistake
     resample: bool = False  # the model repeats itself: its next reply is sampled hotter
     drop_reply: bool = False  # the reply is not kept in the conversation; this text joins the output before it
+    final: str | None = None  # idle() only: the model's answer, read from a reply that did not use FINAL
 
 
 class Guide(Protocol):

@@ -270,6 +270,10 @@ class RLM:
             if turn.answer is None and reply.final_kind is not None:
                 turn.answer, refusal = self._text_final(repl, reply)
                 self._advise(turn, [refusal])
+            idle = self.guide.idle(question, reply.prose) if not (reply.code_blocks or reply.final_kind) else None
+            if idle is not None and idle.final is not None:
+                self._notice("guide", idle.notice)
+                turn.answer = idle.final
             if turn.answer is not None and (answer := self._accept(question, turn)) is not None:
                 return Outcome(answer, True, "ok", self.iterations)
             self.resample = self.resample or any(a.resample for a in turn.advice)
@@ -281,7 +285,7 @@ class RLM:
             if not reply.code_blocks and reply.final_kind is None:
                 turn.feedback.append(prompts.NO_CODE)
                 self._notice("nudge", "no code and no final answer: reminded the model")
-                self._advise(turn, [self.guide.idle(question, reply.prose)])
+                self._advise(turn, [idle])
             failed = bool(turn.blocks) and not turn.blocks[-1].ok
             turn.feedback.append((prompts.CONTINUE_FAILED if failed else prompts.CONTINUE).format(question=question))
             self._shrink_old_outputs(messages)

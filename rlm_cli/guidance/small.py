@@ -24,6 +24,7 @@ _EMPTY = r"(\[\]|\{\}|set\(\)|\(\)|0|None|''|\"\"|Counter\(\))"
 _NOTHING_FOUND = re.compile(rf"\A\s*({_EMPTY}|)\s*\Z")
 _LABELLED_EMPTY = re.compile(rf"\A[^\n]{{0,80}}[:=]\s*{_EMPTY}\s*\Z")  # "records kept: 0", "counts = []"
 _NONE_COUNTED = re.compile(r"\A0 (?:of [\d,]+ )?[A-Za-z][A-Za-z ,:]{0,60}\Z")  # "0 of 397 records kept", "0 matches"
+_ENDING_LIST = re.compile(r"(\[[^\[\]]*\])[\s.]*\Z")  # a reply ending with a printed list: "...: ['a', 'b']"
 _UNDEFINED = re.compile(r"^NameError: name '(\w+)' is not defined", re.MULTILINE)
 
 
@@ -91,6 +92,7 @@ class SmallModelGuide:
         self.flaws: list[checks.Flaw] = []  # its mistakes that its output does not show
         self.raised: set[str] = set()  # doubts raised once already
         self.offered: starter.Offer | None = None  # the first block offered in the first message
+        self.stated: str | None = None  # the answer a reply without FINAL stated, once shown its FINAL line
 
     def system(self) -> str:
         return nudges.EXAMPLES
@@ -195,16 +197,35 @@ class SmallModelGuide:
                 yield "none", Advice(text, f"final answer {note.total} counts None as a value")
 
     def idle(self, question: str, prose: str = "") -> Advice:
-        answer = " ".join(prose.split())
+        answer = stated(" ".join(prose.split()))
         if self.last is not None and answer and len(answer) <= 300 and not looks_like_plan(answer):
             # A small model that read its answer off an output often states it without FINAL, turn after turn.
-            return Advice(nudges.PROSE_ANSWER.format(answer=answer), "a reply that reads as an answer: shown FINAL")
+            # Shown the FINAL line once, the same answer again is its answer: more turns only repeat it.
+            text = nudges.PROSE_ANSWER.format(answer=answer)
+            if answer == self.stated:
+                return Advice(text, "the same answer again, after its FINAL line was shown: taken", final=answer)
+            self.stated = answer
+            return Advice(text, "a reply that reads as an answer: shown FINAL")
         keys = checks.key_terms(question, self.texts)
         if keys:
             return Advice(nudges.NO_CODE_KEY.format(key=keys[0]), f"offered a grep of {keys[0]!r}")
         # No word of the question is in the data ("why did the service terminate?"): the lines that report
         # trouble, and the end of the input where a run that stopped says why, are where to start.
         return Advice(nudges.NO_CODE_LOOK, "offered the error-like lines and the end of the input")
+
+
+def stated(prose: str) -> str:
+    """The answer a reply states without FINAL: the items of a list it ends with, as an output printed them
+    ("...as the helper model judges: ['a', 'b']" gives "a, b"), else the reply itself."""
+    listed = _ENDING_LIST.search(prose)
+    if listed:
+        try:
+            items = ast.literal_eval(listed[1])
+        except (ValueError, SyntaxError):
+            return prose
+        if isinstance(items, list) and items and all(isinstance(i, str | int | float) for i in items):
+            return ", ".join(str(i) for i in items)
+    return prose
 
 
 def _code_key(code: str) -> str:
