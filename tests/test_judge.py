@@ -49,13 +49,16 @@ def test_token_probabilities_decide_where_every_reply_says_yes():
     assert best_group(choose, "which failed once?", COUNTS) == ["mail"]
 
 
-def test_one_group_needs_no_sub_call_and_ties_go_to_the_larger_count():
+def test_one_group_needs_no_sub_call_and_unreadable_replies_decide_nothing():
     def never(batch):
         raise AssertionError("no sub-call for a single group")
 
     assert best_group(never, "q", {"a": 3, "b": 3}) == ["a", "b"]
     assert best_group(never, "q", {}) == []
-    assert best_group(lambda batch: [("maybe", None)] * len(batch), "q", COUNTS) == ["search"]
+    said = iter(["[llm_query error: timeout]", "yes", "no"])
+    assert best_group(lambda batch: [(next(said), None) for _ in batch], "q", COUNTS) == ["cart", "geo"]
+    failed = [("[llm_query error: 401 unauthorized]", None)]
+    assert best_group(lambda batch: failed * len(batch), "q", COUNTS) == []  # nobody judged: no group
 
 
 @pytest.mark.parametrize(
@@ -64,11 +67,11 @@ def test_one_group_needs_no_sub_call_and_ties_go_to_the_larger_count():
         ("yes", [("Yes", math.log(0.6)), ("No", math.log(0.2))], 0.75),
         ("no", [("The", math.log(0.9)), ("yes", math.log(0.05))], 0.0),  # too little yes/no mass: the text
         ("Yes, it is.", None, 1.0),
-        ("I cannot tell", None, 0.5),
+        ("I cannot tell", None, None),
     ],
 )
 def test_yes_share_reads_probabilities_then_text(reply, alternatives, share):
-    assert yes_share(reply, alternatives) == pytest.approx(share)
+    assert yes_share(reply, alternatives) == (None if share is None else pytest.approx(share))
 
 
 def test_candidate_names_one_item_as_it_and_several_as_each():

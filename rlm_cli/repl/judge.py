@@ -42,8 +42,9 @@ def judge_prompt(question: str, answer: str) -> str:
     return f"Question: {question}\n\nCandidate answer: {answer}.\nIs this the answer to the question? Reply yes or no."
 
 
-def yes_share(reply: str, alternatives: list[tuple[str, float]] | None) -> float:
-    """How strongly a reply says yes, in [0, 1]: from the first token's probabilities when they say enough."""
+def yes_share(reply: str, alternatives: list[tuple[str, float]] | None) -> float | None:
+    """How strongly a reply says yes, in [0, 1]: from the first token's probabilities when they say enough,
+    else from its first word; None when it says neither yes nor no (a failed sub-call, a refusal)."""
     yes = no = 0.0
     for token, logprob in alternatives or ():
         word = token.strip().strip(".,!*`'\"").lower()
@@ -54,18 +55,22 @@ def yes_share(reply: str, alternatives: list[tuple[str, float]] | None) -> float
     if yes + no >= MIN_YES_NO_MASS:
         return yes / (yes + no)
     first = reply.strip().split(maxsplit=1)[0].strip(".,!*`'\"").lower() if reply.strip() else ""
-    return {"yes": 1.0, "no": 0.0}.get(first, 0.5)
+    return {"yes": 1.0, "no": 0.0}.get(first)
 
 
 def best_group(choose: Choose, question: str, counts: Mapping[Any, int]) -> list[str]:
-    """The names of the group the helper model judges most likely to answer `question` (ties: the larger count)."""
+    """The names of the group the helper model judges most likely to answer `question` (ties: the larger count);
+    none when no reply said yes or no, since a group picked then would be nobody's judgement."""
     found = groups(counts)
     if len(found) <= 1:
         return found[0][1] if found else []
     least, most = found[-1][0], found[0][0]
     prompts = [judge_prompt(question, candidate(names, n, least, most)) for n, names in found]
     shares = [yes_share(text, alternatives) for text, alternatives in choose(prompts)]
-    return found[max(range(len(found)), key=lambda i: (shares[i], -i))][1]
+    if all(share is None for share in shares):
+        return []
+    said = [0.5 if share is None else share for share in shares]
+    return found[max(range(len(found)), key=lambda i: (said[i], -i))][1]
 
 
 def bind(question: str, choose: Choose) -> Callable[..., list[str]]:
