@@ -40,6 +40,18 @@ def test_each_group_is_one_candidate_with_its_count_and_whether_it_is_an_extreme
     assert all(p.startswith("Question: which services failed twice?\n") for p in prompts)
 
 
+def test_many_groups_are_judged_from_both_ends_only():
+    prompts: list[str] = []
+
+    def choose(batch):
+        prompts.extend(batch)
+        return [("yes" if times(p) == 2 else "no", None) for p in batch]
+
+    counts = {f"ip{n}": n for n in range(1, 31)}  # 30 groups of one item each
+    assert best_group(choose, "which address failed twice?", counts) == ["ip2"]
+    assert [times(p) for p in prompts] == [30, 29, 28, 27, 26, 25, 6, 5, 4, 3, 2, 1]
+
+
 def test_token_probabilities_decide_where_every_reply_says_yes():
     """A small model may answer yes to every candidate; how sure it is tells them apart."""
 

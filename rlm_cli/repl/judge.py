@@ -21,6 +21,10 @@ from rlm_cli.repl.classify import Choose
 # Below this share of the first token's probability on "yes" or "no", the reply starts some other way and its
 # text is read instead.
 MIN_YES_NO_MASS = 0.3
+# The most groups put to the helper model, half from each end (the largest counts and the smallest): the most
+# and the fewest are the ends, and a count a question names is usually small; a long middle would cost a
+# sub-call each, before the first turn when the guide's first block runs it.
+MAX_GROUPS = 12
 
 
 def groups(counts: Mapping[Any, int]) -> list[tuple[int, list[str]]]:
@@ -62,6 +66,8 @@ def best_group(choose: Choose, question: str, counts: Mapping[Any, int]) -> list
     """The names of the group the helper model judges most likely to answer `question` (ties: the larger count);
     none when no reply said yes or no, since a group picked then would be nobody's judgement."""
     found = groups(counts)
+    if len(found) > MAX_GROUPS:
+        found = found[: MAX_GROUPS // 2] + found[-MAX_GROUPS // 2 :]
     if len(found) <= 1:
         return found[0][1] if found else []
     least, most = found[-1][0], found[0][0]
