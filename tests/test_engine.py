@@ -9,9 +9,11 @@ import pytest
 from conftest import fence
 
 from rlm_cli.engine import events as ev
-from rlm_cli.engine.guide import Plain
+from rlm_cli.engine.guide import Block, Plain
 from rlm_cli.engine.loop import RLM, EngineConfig, Run, corpus_from_text
 from rlm_cli.engine.model import ModelSpec
+from rlm_cli.guidance import nudges
+from rlm_cli.guidance.small import SmallModelGuide
 
 LOG = "".join(
     f'ts=2026-03-03T10:00:{i:02d}Z host=web-{i % 3} level={"error" if i % 4 == 0 else "info"} msg="request {i}"\n'
@@ -127,6 +129,42 @@ def test_an_answer_stated_without_final_after_an_output_is_shown_as_a_final_line
     run = solve("Busiest host?", LOG)
     assert run.answer == "The busiest host is web-0." and run.outcome.iterations == 3
     assert "FINAL(The busiest host is web-0.)" in run.roots[2].last_user
+
+
+@pytest.mark.parametrize(
+    ("prose", "answer"),
+    [
+        ("Hosts: ['web-0', 'web-1']", "web-0, web-1"),
+        ("Counts: [{{}}]", "Counts: [{{}}]"),  # a set of a dict: not a literal that can be read, kept as written
+        ("Result: [1, 2.5, 'x'].", "1, 2.5, x"),
+        ("The busiest host is web-0.", "The busiest host is web-0."),
+    ],
+)
+def test_a_reply_without_final_is_shown_the_final_line_of_what_it_states(prose, answer):
+    guide = SmallModelGuide()
+    guide.last = Block(0, "print(1)", "1", True)
+    advice = guide.idle("q", prose)
+    assert advice.text.endswith(f"FINAL({answer})") and advice.final is None
+    assert guide.idle("q", prose).final == answer  # the same reply again is taken
+
+
+def test_a_plan_that_ends_in_a_list_is_no_answer():
+    guide = SmallModelGuide()
+    guide.last = Block(0, "print(1)", "1", True)
+    for _ in range(2):
+        advice = guide.idle("q", "I will grep for ['error', 'fail']")
+        assert advice.final is None and "FINAL(" not in advice.text
+
+
+def test_a_stated_answer_that_is_doubted_gets_the_doubt_not_its_final_line(model, solve):
+    """The repeated answer goes through the guide's doubts like any FINAL: an empty one is refused once."""
+    echo = "Hosts with errors: []"
+    model.script("root", fence("print([h for h in [] if h])"), echo, echo, echo)
+    run = solve("Which hosts logged errors?", LOG, max_iterations=4)
+    doubted = run.roots[3].last_user
+    assert nudges.EMPTY_ANSWER in doubted and "reply with only this line" not in doubted
+    assert run.answer == echo and run.outcome.iterations == 4  # said a third time: taken at its word
+    assert sum("after its FINAL line was shown: taken" in n for n in run.notices()) == 1
 
 
 @pytest.mark.parametrize(("level", "iterations", "status"), [("small", 3, "ok"), ("off", 4, "budget_exhausted")])

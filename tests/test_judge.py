@@ -67,10 +67,22 @@ def test_one_group_needs_no_sub_call_and_unreadable_replies_decide_nothing():
 
     assert best_group(never, "q", {"a": 3, "b": 3}) == ["a", "b"]
     assert best_group(never, "q", {}) == []
-    said = iter(["[llm_query error: timeout]", "yes", "no"])
+    said = iter(["[llm_query error: timeout]", "no", "yes"])
+    assert best_group(lambda batch: [(next(said), None) for _ in batch], "q", COUNTS) == ["mail"]
+    said = iter(["[llm_query error: timeout]", "no", "no"])  # a failed call counts for nothing, not for half
     assert best_group(lambda batch: [(next(said), None) for _ in batch], "q", COUNTS) == ["cart", "geo"]
-    failed = [("[llm_query error: 401 unauthorized]", None)]
-    assert best_group(lambda batch: failed * len(batch), "q", COUNTS) == []  # nobody judged: no group
+    for reply in ("[llm_query error: 401 unauthorized]", "no", "yes"):  # replies that tell no group apart
+        assert best_group(lambda batch, reply=reply: [(reply, None)] * len(batch), "q", COUNTS) == []
+
+
+@pytest.mark.parametrize("counts", [{"a": 2.5, "b": 1}, {"a": "2"}, {"a": True}])
+def test_counts_must_be_whole_numbers(counts):
+    with pytest.raises(TypeError, match="whole-number counts"):
+        best_group(lambda batch: [], "q", counts)
+
+
+def test_none_and_counts_below_one_are_no_items():
+    assert best_group(lambda batch: [], "q", {None: 5, "a": 2, "b": 0, "c": -1}) == ["a"]
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 """The one interface between the loop and a guidance layer, and the records that cross it.
 
 The loop runs the plain RLM method by itself: system prompt, REPL, sub-calls, FINAL handling, budgets.
-A guide may only add to it, at five points the loop calls:
+A guide may only add to it (and read an answer a reply states without FINAL), at the points the loop calls:
 - `system()` and `opening()`: text added to the system prompt and to the first message;
 - `first_code()`: a block the loop runs before the first turn, its output shown with the first message;
 - `after_block()`: advice after a block's output (the model reads it with the output);

@@ -271,10 +271,12 @@ class RLM:
                 turn.answer, refusal = self._text_final(repl, reply)
                 self._advise(turn, [refusal])
             idle = self.guide.idle(question, reply.prose) if not (reply.code_blocks or reply.final_kind) else None
-            if idle is not None and idle.final is not None:
-                self._notice("guide", idle.notice)
+            stated = idle is not None and idle.final is not None
+            if stated:
                 turn.answer = idle.final
             if turn.answer is not None and (answer := self._accept(question, turn)) is not None:
+                if stated:
+                    self._notice("guide", idle.notice)
                 return Outcome(answer, True, "ok", self.iterations)
             self.resample = self.resample or any(a.resample for a in turn.advice)
             if turn.blocks and reply.final_kind is None and sum(a.drop_reply for a in turn.advice) == len(turn.blocks):
@@ -285,7 +287,7 @@ class RLM:
             if not reply.code_blocks and reply.final_kind is None:
                 turn.feedback.append(prompts.NO_CODE)
                 self._notice("nudge", "no code and no final answer: reminded the model")
-                self._advise(turn, [idle])
+                self._advise(turn, [None if stated else idle])  # a doubted answer gets the doubt, not its FINAL line
             failed = bool(turn.blocks) and not turn.blocks[-1].ok
             turn.feedback.append((prompts.CONTINUE_FAILED if failed else prompts.CONTINUE).format(question=question))
             self._shrink_old_outputs(messages)

@@ -197,10 +197,11 @@ class SmallModelGuide:
                 yield "none", Advice(text, f"final answer {note.total} counts None as a value")
 
     def idle(self, question: str, prose: str = "") -> Advice:
-        answer = stated(" ".join(prose.split()))
-        if self.last is not None and answer and len(answer) <= 300 and not looks_like_plan(answer):
+        prose = " ".join(prose.split())
+        if self.last is not None and prose and len(prose) <= 300 and not looks_like_plan(prose):
             # A small model that read its answer off an output often states it without FINAL, turn after turn.
             # Shown the FINAL line once, the same answer again is its answer: more turns only repeat it.
+            answer = stated(prose)
             text = nudges.PROSE_ANSWER.format(answer=answer)
             if answer == self.stated:
                 return Advice(text, "the same answer again, after its FINAL line was shown: taken", final=answer)
@@ -221,7 +222,7 @@ def stated(prose: str) -> str:
     if listed:
         try:
             items = ast.literal_eval(listed[1])
-        except (ValueError, SyntaxError):
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):  # "[{{}}]" is an unhashable set
             return prose
         if isinstance(items, list) and items and all(isinstance(i, str | int | float) for i in items):
             return ", ".join(str(i) for i in items)

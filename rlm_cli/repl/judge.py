@@ -28,10 +28,14 @@ MAX_GROUPS = 12
 
 
 def groups(counts: Mapping[Any, int]) -> list[tuple[int, list[str]]]:
-    """(count, sorted names) per distinct count, largest first: the groups the offered block prints."""
+    """(count, sorted names) per distinct count, largest first: the groups the offered block prints. None, as
+    the block leaves it out, and counts below one (a Counter after subtract()) are no items."""
     by_count: dict[int, list[str]] = {}
     for name, n in counts.items():
-        by_count.setdefault(int(n), []).append(str(name))
+        if isinstance(n, bool) or not isinstance(n, int):
+            raise TypeError(f"answer_group() expects whole-number counts, not {type(n).__name__} ({name!r}: {n!r})")
+        if name is not None and n > 0:
+            by_count.setdefault(n, []).append(str(name))
     return [(n, sorted(by_count[n])) for n in sorted(by_count, reverse=True)]
 
 
@@ -64,7 +68,8 @@ def yes_share(reply: str, alternatives: list[tuple[str, float]] | None) -> float
 
 def best_group(choose: Choose, question: str, counts: Mapping[Any, int]) -> list[str]:
     """The names of the group the helper model judges most likely to answer `question` (ties: the larger count);
-    none when no reply said yes or no, since a group picked then would be nobody's judgement."""
+    none when the replies do not tell the groups apart (all the same, or none saying yes or no), since a group
+    picked then would be nobody's judgement. A reply that says neither counts for nothing."""
     found = groups(counts)
     if len(found) > MAX_GROUPS:
         found = found[: MAX_GROUPS // 2] + found[-MAX_GROUPS // 2 :]
@@ -73,9 +78,9 @@ def best_group(choose: Choose, question: str, counts: Mapping[Any, int]) -> list
     least, most = found[-1][0], found[0][0]
     prompts = [judge_prompt(question, candidate(names, n, least, most)) for n, names in found]
     shares = [yes_share(text, alternatives) for text, alternatives in choose(prompts)]
-    if all(share is None for share in shares):
+    said = [-1.0 if share is None else share for share in shares]
+    if len(set(said)) == 1:
         return []
-    said = [0.5 if share is None else share for share in shares]
     return found[max(range(len(found)), key=lambda i: (said[i], -i))][1]
 
 
