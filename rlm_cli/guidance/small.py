@@ -92,7 +92,7 @@ class SmallModelGuide:
         self.flaws: list[checks.Flaw] = []  # its mistakes that its output does not show
         self.raised: set[str] = set()  # doubts raised once already
         self.offered: starter.Offer | None = None  # the first block offered in the first message
-        self.stated: str | None = None  # the answer a reply without FINAL stated, once shown its FINAL line
+        self.proposed: str | None = None  # the answer whose FINAL line a reply without FINAL was shown
 
     def system(self) -> str:
         return nudges.EXAMPLES
@@ -203,9 +203,9 @@ class SmallModelGuide:
             # Shown the FINAL line once, the same answer again is its answer: more turns only repeat it.
             answer = stated(prose)
             text = nudges.PROSE_ANSWER.format(answer=answer)
-            if answer == self.stated:
+            if answer == self.proposed:
                 return Advice(text, "the same answer again, after its FINAL line was shown: taken", final=answer)
-            self.stated = answer
+            self.proposed = answer
             return Advice(text, "a reply that reads as an answer: shown FINAL")
         keys = checks.key_terms(question, self.texts)
         if keys:

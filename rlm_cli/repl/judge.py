@@ -7,7 +7,7 @@ with how often its items occur and whether that is the most or the fewest, it te
 group whose reply starts with "yes" with the highest probability wins. A server without token probabilities
 gives the reply's text instead (yes, no, or neither).
 
-The standard library only: the sandboxed REPL child imports this module.
+The standard library and classify.py only: the sandboxed REPL child imports this module.
 """
 
 from __future__ import annotations
@@ -16,11 +16,8 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from rlm_cli.repl.classify import Choose
+from rlm_cli.repl.classify import MIN_LABEL_MASS, Choose
 
-# Below this share of the first token's probability on "yes" or "no", the reply starts some other way and its
-# text is read instead.
-MIN_YES_NO_MASS = 0.3
 # The most groups put to the helper model, half from each end (the largest counts and the smallest): the most
 # and the fewest are the ends, and a count a question names is usually small; a long middle would cost a
 # sub-call each, before the first turn when the guide's first block runs it.
@@ -60,7 +57,7 @@ def yes_share(reply: str, alternatives: list[tuple[str, float]] | None) -> float
             yes += math.exp(logprob)
         elif word == "no":
             no += math.exp(logprob)
-    if yes + no >= MIN_YES_NO_MASS:
+    if yes + no >= MIN_LABEL_MASS:  # "yes" and "no" are the labels; below it the reply starts some other way
         return yes / (yes + no)
     first = reply.strip().split(maxsplit=1)[0].strip(".,!*`'\"").lower() if reply.strip() else ""
     return {"yes": 1.0, "no": 0.0}.get(first)
