@@ -182,7 +182,13 @@ def pytest_log(rng: random.Random, target_chars: int, salt: int) -> Built:
     # Failing tests are plain (not parametrized) and their names occur nowhere else, so a name is one test.
     seen = Counter(t.name for t in tests)
     plain = [t for t in tests if not t.params and seen[t.name] == 1]
+    if len(plain) < 4:
+        # A large log runs every name of the pool more than once: a failing test then gets a name no other has.
+        plain = [t for t in tests if not t.params]
     failing = rng.sample(plain, min(len(plain), rng.randint(1, 4)))
+    for number, test in enumerate(failing):
+        if seen[test.name] > 1:
+            test.name = f"{test.name}_case{number}"
     errors = [_happened(rng, error) for error in rng.sample(PYTEST_ERRORS, len(failing))]
     for test in failing:
         test.outcome = "FAILED"

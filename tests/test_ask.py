@@ -29,7 +29,7 @@ def test_server_down_is_a_clean_model_error_at_once(dead_url, rlm_main, app_log)
 def test_server_500_then_200_is_retried(fake_llm, rlm_main, app_log, monkeypatch):
     path, _ = app_log
     fake_llm.fail("root", status=500, times=2)
-    fake_llm.script("root", fence("print(1)"), "FINAL(recovered)")
+    fake_llm.script("root", fence("print('recovered')"), "FINAL(recovered)")
     monkeypatch.setenv("RLM_RETRY_DELAY", "0.01")
     result = rlm_main("ask", str(path), "q?", *model_args(fake_llm))
     assert result.code == EXIT_OK, result.stderr
@@ -84,7 +84,7 @@ def test_local_server_needs_no_key_and_context_cannot_be_reassigned(fake_llm, rl
         "root",
         fence('context = "I made this up"\nprint(len(context) > 100)'),
         fence("print(context.count('ERROR') > 0, len(documents))"),
-        "FINAL(done)",
+        "FINAL(True 1)",
     )
     monkeypatch.delenv("OPENAI_API_KEY")
     result = rlm_main("ask", str(path), "q?", *model_args(fake_llm))

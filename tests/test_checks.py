@@ -26,6 +26,7 @@ from rlm_cli.guidance.checks import (
     searched_strings,
     shape_notes,
     truncated_values,
+    unrelated_answer,
     unsupported_values,
 )
 from rlm_cli.guidance.scan import WINDOW, find_all
@@ -188,6 +189,9 @@ def test_absent_literals_are_those_no_document_contains_in_any_case():
     assert present_part("logged in successfully", texts) == "logged in"
     assert present_part("Failed password", texts) == "Failed"
     assert present_part("xyz abc", texts) is None
+    # A grep() of plain text is a search for that string; a regex is not one string to look for.
+    phrase = 'print(grep("magic number for ann logged in"))\nprint(grep("ann"), grep(r"fail|login failed x"))'
+    assert absent_literals(phrase, texts) == ["magic number for ann logged in"]
 
 
 def test_counted_sets_name_the_counter_call_and_the_count_it_meant():
@@ -294,3 +298,23 @@ def test_a_ranking_cut_to_its_first_items_was_chosen():
     assert not cuts_a_ranking("print(lines[2:])")
     assert cuts_a_ranking("ranked = sorted(c, key=c.get)\nprint(ranked[:3])")
     assert not cuts_a_ranking("hits = [r for r in recs if r['level'] == 'ERROR']\nfor r in hits[:3]:\n    print(r)")
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "outputs", "unrelated"),
+    [
+        # "none found" against a count, and the question's words given back: nothing from the outputs
+        ("failed ssh logins from 10.0.0.9?", "No failed logins from 10.0.0.9 found", ["records that match: 54"], True),
+        ("what did quiet-meadow get issued?", "quiet-meadow got issued", ["x.log:3: quiet-meadow 6101475"], True),
+        ("how many failed logins?", "54", ["records that match: 54"], False),  # a value: unsupported_values' job
+        ("which hosts failed?", "web-2, db-1", ["[('web-2', 7), ('db-1', 4)]", "2"], False),  # an earlier output
+        ("did anything fail?", "yes", ["True"], False),  # an output with no number to take
+        ("on-call for mossy-otter?", "on-call for mossy-otter", [""], True),  # the question given back
+        ("is auth or db slower?", "auth", ["auth 3 s, db 1 s"], False),  # one word of the question: a choice
+        ("why did it stop?", "the disk filled up", ["disk usage 100% on /var"], False),
+    ],
+)
+def test_an_unrelated_answer_takes_nothing_from_any_output_beyond_the_questions_words(
+    question, answer, outputs, unrelated
+):
+    assert unrelated_answer(question, answer, outputs[-1], outputs) is unrelated

@@ -83,13 +83,13 @@ def test_stdin_and_a_directory_give_the_repl_exactly_the_readable_documents(fake
 "leaked": [s for s in ("IGNORED-BUILD", "IGNORED-GIT", "BINARY-PAYLOAD", "ELF", "\x00") if s in context],
 """
         ),
-        "FINAL(looked)",
+        "FINAL(report)",
     )
 
     result = rlm_main("ask", "-", "project", "what is in here?", *root_args(fake_llm), input="panic: boom\n")
 
     assert result.code == EXIT_OK, result.stderr
-    assert result.stdout == "looked\n"
+    assert result.stdout == "report\n"
     assert repl_report(fake_llm) == {
         "paths": ["<stdin>", *PROJECT_DOCUMENTS],
         "stdin": ["stdin", "panic: boom\n"],
@@ -113,7 +113,8 @@ def test_skipped_and_truncated_files_reach_stderr_json_and_trace(fake_llm, rlm_m
     write(tmp_path / "in/locked.pdf", encrypted_pdf("secret", algorithm="AES-256"))
     pdf = make_text_pdf([["a page"]])
     write(tmp_path / "in/cut.pdf", pdf[: len(pdf) // 2])
-    fake_llm.script("root", report_code('"chars": [(d.path, d.chars, d.truncated) for d in documents]'), "FINAL(ok)")
+    report = report_code('"chars": [(d.path, d.chars, d.truncated) for d in documents]')
+    fake_llm.script("root", report, "FINAL(report)")
 
     result = rlm_main("ask", "in", PROC_MEM, "q?", "--json", "--max-file-size", "10000", *root_args(fake_llm))
 

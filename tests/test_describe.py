@@ -82,6 +82,8 @@ def test_log_inputs_get_their_fields_and_a_records_hint_from_the_guide_only():
     assert "text, not log records" in describe("Who?", docs[1:]).sections[-1]
     plain = metadata("How many 503s?", docs[:1])
     assert "records() parses" not in plain and "characters of the first document:" in plain
+    # Its last words are not the fence's: a small model ended "Write a ```repl block" with `repl` and a fence.
+    assert plain.endswith("in a ```repl fence.") and "```repl block" not in plain
     assert question_terms("How many requests returned status 503 after 2026?") == [
         "requests",
         "returned",

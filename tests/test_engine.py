@@ -74,7 +74,7 @@ def test_guidance_checks_read_the_input_back_once_the_parent_has_released_it(mod
     assert run.corpus is not None
     assert not any(isinstance(d.__dict__["_text"], str) for d in run.corpus.documents)  # the parent let go of it
     told = run.roots[1].last_user
-    assert "Your code tests for 'request failed', which the input never contains" in told  # absent: found absent
+    assert "Your code looks for 'request failed', which the input never contains" in told  # absent: found absent
     assert "The data does contain 'request' (of 'request failed')" in told  # the part the data holds: found
     assert "'web-2'" not in told  # present: not flagged
     assert run.corpus.documents[0].text == LOG
@@ -354,6 +354,44 @@ def test_pasting_the_input_as_context_is_skipped_and_the_block_runs_on_the_input
     assert run.answer == "10" and run.outcome.final
     assert "the line assigning your own text to `context` was skipped" in run.roots[1].last_user
     assert "\n10\n" in run.roots[1].last_user
+
+
+@pytest.mark.parametrize("level", ["small", "off"])
+def test_an_answer_that_takes_nothing_from_the_outputs_is_questioned_once_by_the_small_guide(model, solve, level):
+    model.script("root", fence("print('records that match:', 54)"), "FINAL(no failed logins were found)", "FINAL(54)")
+    run = solve("failed logins from 10.0.0.9?", LOG, guidance=level)
+    if level == "off":
+        assert run.answer == "no failed logins were found" and len(run.roots) == 2
+    else:
+        assert run.answer == "54" and len(run.roots) == 3
+        assert "takes nothing from the output it follows (records that match: 54)" in run.roots[2].last_user
+
+
+def test_code_that_opens_an_input_file_by_its_path_reads_the_input(model, solve, tmp_path):
+    logs = tmp_path / "logs"
+    (logs / "api").mkdir(parents=True)
+    (logs / "api" / "service.log").write_text("ERROR disk full\nINFO ok\n")
+    (logs / "db.log").write_text("INFO fine\n")
+    code = (
+        "with open('service.log') as f:\n    print(f.readlines())\n"
+        "print(open('db.log', 'rb').read())\n"
+        "open('db.log', 'w').write('mine')\nprint(open('db.log').read())\n"  # a file the code wrote is its own
+        "try:\n    open('nothing.log')\nexcept FileNotFoundError:\n    print('no such input')"
+    )
+    model.script("root", fence(code), "FINAL(disk full)")
+    run = solve("What failed?", logs, guidance="off")
+    shown = run.roots[1].last_user
+    assert "['ERROR disk full\\n', 'INFO ok\\n']\nb'INFO fine\\n'\nmine\nno such input" in shown
+    assert (logs / "db.log").read_text() == "INFO fine\n"  # the user's file is untouched
+
+
+def test_a_pasted_copy_that_found_nothing_is_still_nothing_found_to_the_small_guide(model, solve):
+    # The skip is reported as a note beside the output, not in it: the output is the code's alone.
+    model.script("root", fence('context = """level=info a"""\nprint([])'), "FINAL(none)", "FINAL(none)")
+    run = solve("Which hosts crashed?", LOG)
+    assert "the line assigning your own text to `context` was skipped" in run.roots[1].last_user
+    assert "Your code found nothing" in run.roots[1].last_user
+    assert "rests on code that found nothing" in run.roots[2].last_user
 
 
 # --- nudges and doubts -----------------------------------------------------------------------------

@@ -267,7 +267,8 @@ def attacks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AttackRun]:
         "escape": "os.setsid()" if IS_ROOT else "pass",  # only a root parent can reap what leaves the group
     }
     turns = [fence(Template(code).substitute(values)) for code in ATTACKS.values()]
-    fake.script("root", *turns, "FINAL(all attacks contained)")
+    # The answer is read off the last output, as a model's is: the default guide questions one that is not.
+    fake.script("root", *turns, fence("print('all attacks contained')"), "FINAL(all attacks contained)")
     args = ["ask", str(inputs), "What do the notes say?", "--hidden", "--json", "--api-key", FLAG_SECRET]
     proc = launch([*args, *model_args(fake, "--exec-timeout", "20")], env, root)
     try:
@@ -312,7 +313,7 @@ def test_attack_run_reaches_its_final_answer_and_leaves_nothing(attacks: AttackR
     assert attacks.returncode == EXIT_OK, attacks.stderr
     assert attacks.result["status"] == "ok" and attacks.result["final"] is True
     assert attacks.result["answer"] == "all attacks contained"
-    assert len(attacks.shown) == len(ATTACKS) + 1
+    assert len(attacks.shown) == len(ATTACKS) + 2  # the first message, each attack's output, the closing print
     assert attacks.strays == [] and attacks.tmp_left == []
 
 

@@ -283,14 +283,14 @@ def test_model_code_counts_across_formats_in_the_sandbox(model, solve, tmp_path)
 def test_rebinding_a_helper_keeps_the_block_s_value_and_restores_the_function(ask_about_log):
     replies = [fence("records = records()\nprint(len(records))"), fence("print(len(records()), callable(grep))")]
     text = LINES["syslog"] + "\n" + LINES["python"] + "\n"
-    run = ask_about_log(text, *replies, "FINAL(done)")
+    run = ask_about_log(text, *replies, "FINAL(2 True)")
     assert "2\n" in run.roots[1].last_user
     assert "`records` is a REPL function and cannot be replaced; it was restored" in run.roots[1].last_user
     assert "2 True" in run.roots[2].last_user
 
 
 def test_running_the_same_code_twice_is_pointed_out(ask_about_log):
-    replies = [fence("print(grep('5XX'))"), fence("print( grep('5XX') )"), "FINAL(none)", "FINAL(none)"]
+    replies = [fence("print(grep('5XX'))"), fence("print( grep('5XX') )"), "FINAL(none)", "FINAL(none)", "FINAL(none)"]
     run = ask_about_log(LINES["syslog"] + "\n", *replies)
     assert "already ran exactly this code" not in run.roots[1].last_user
     assert "already ran exactly this code, so its output cannot change" in run.roots[2].last_user
@@ -368,7 +368,7 @@ def test_code_that_tests_for_words_the_input_never_contains_is_told_and_its_answ
     replies = [guessed, "FINAL(auth-api, cart)", "FINAL(auth-api, cart)"]
     run = ask_about_log(text, *replies, question="Which services failed?")
     assert run.answer == "auth-api, cart"
-    assert "Your code tests for 'Failed password', which the input never contains" in run.roots[1].last_user
+    assert "Your code looks for 'Failed password', which the input never contains" in run.roots[1].last_user
     assert "That answer comes from code with the mistake named above" in run.roots[2].last_user
     assert run.noticed("final answer from flawed code (the code tests for strings the input never contains")
     # A FINAL called by such code is questioned too, and the data's own words then pass.
@@ -376,7 +376,7 @@ def test_code_that_tests_for_words_the_input_never_contains_is_told_and_its_answ
     fixed = fence("FINAL(str(sum(r['level'] == 'FATAL' and 'logged in' in r['message'] for r in records())))")
     run = ask_about_log(text, in_code, fixed, question="How many crashed?")
     assert run.answer == "1" and len(run.roots) == 2
-    assert "Your code tests for 'exactly twice'" in run.roots[-1].last_user
+    assert "Your code looks for 'exactly twice'" in run.roots[-1].last_user
 
 
 def test_a_counter_over_a_set_is_told_with_the_count_it_meant_and_its_answer_questioned(ask_about_log):

@@ -52,6 +52,16 @@ def test_the_offered_block_runs_on_the_real_records_before_the_first_turn_with_s
         assert "records that match" not in first and not run.of_type(ev.CodeExecuted)
 
 
+def test_a_lookup_s_few_kept_lines_are_shown_and_a_count_s_many_are_not(model, solve):
+    needle = "Jul 23 09:00:00 host1 deployer[3]: build-4471 promoted to staging by ann\n"
+    model.rule("root", ".", "FINAL(none)")
+    run = solve("who pushed build-4471 on?", JOURNAL + needle + JOURNAL, max_iterations=1)
+    first = run.roots[0].last_user
+    assert "records that match: 1\n" + needle.rstrip() + "\n" in first
+    counted = solve("how many times did anything fail?", JOURNAL * 3, max_iterations=1).roots[0].last_user
+    assert "records that match: 15\n```" in counted  # the count alone: no lines to read an answer off
+
+
 def test_the_block_keeps_what_the_question_names_and_counts_by_the_field_it_names():
     values = {"host": ["bastion"], "service": ["sshd"]}
     shapes = ["Failed password for <user> from <ip> port <n> ssh2"]

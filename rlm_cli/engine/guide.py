@@ -23,12 +23,18 @@ from typing import Any, Protocol
 class Note:
     """A fact the REPL child reports about a collection a cell just made, as data (see repl/helpers.none_notes)."""
 
-    kind: str  # "has_none": some items are None; "only_none": every item is
+    kind: str  # "has_none": some items are None; "only_none": every item is; "pasted": see PLAIN_NOTES
     name: str
     kept: int  # items that are not None
-    total: int
+    total: int  # for "pasted", the size of the input the name holds
 
     def text(self) -> str:
+        if self.kind == "pasted":
+            unit = "characters" if self.name == "context" else "documents"
+            return (
+                f"[note: the line assigning your own text to `{self.name}` was skipped: `{self.name}` already holds "
+                f"the whole input ({self.total:,} {unit}). The rest of the block ran on it.]"
+            )
         if self.kind == "only_none":
             return (
                 f"[note: `{self.name}` holds only None: the lines your filter kept do not have that field. Filter "
@@ -38,6 +44,11 @@ class Note:
             f"[note: `{self.name}` contains None, from lines without that field: without None it has {self.kept} "
             f"value{'s' if self.kept != 1 else ''}, not {self.total}. Leave None out when you count or list values.]"
         )
+
+
+# Notes that are part of the plain method, shown by the loop whatever the guide: a pasted copy of the input
+# that the REPL left out. The others are facts a guide may act on.
+PLAIN_NOTES = {"pasted"}
 
 
 @dataclass(frozen=True)

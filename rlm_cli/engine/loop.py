@@ -16,7 +16,7 @@ from typing import Any
 from rlm_cli.engine import events as ev
 from rlm_cli.engine import parsing, prompts
 from rlm_cli.engine.budget import Budget, ChildCaps, Limits
-from rlm_cli.engine.guide import Advice, Block, GuideFactory, Note, Plain
+from rlm_cli.engine.guide import PLAIN_NOTES, Advice, Block, GuideFactory, Note, Plain
 from rlm_cli.engine.model import Alternatives, Completion, ModelClient, ModelSpec
 from rlm_cli.errors import BudgetExhausted, ModelError, RlmError
 from rlm_cli.inputs.bundle import SEPARATOR_TEMPLATE, release, write_bundle
@@ -353,7 +353,8 @@ class RLM:
             self._notice("repl", result.output)
         block = Block(index, code, result.output, result.status == "ok", notes, result.final)
         turn.blocks.append(block)
-        turn.feedback.append(prompts.cell_feedback(index, result.output, result.cut))
+        plain = [note.text() for note in notes if note.kind in PLAIN_NOTES]
+        turn.feedback.append("\n".join([*plain, prompts.cell_feedback(index, result.output, result.cut)]))
         if block.ok:  # an error message is no partial answer
             self.last_output = result.output
         self.code_ran = self.code_ran or block.ok

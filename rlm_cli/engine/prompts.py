@@ -96,7 +96,8 @@ def metadata(question: str, docs: Sequence[Any], extra: Sequence[str] = (), max_
         lines += ["", f"The first {len(prefix):,} characters of the first document:", "```text", prefix, "```"]
     for section in extra:
         lines += ["", section]
-    lines += ["", "`context` is already loaded. Write a ```repl block to start."]
+    # Not "Write a ```repl block": ending on the fence's own word, a small model replied `repl` and a closing fence.
+    lines += ["", "`context` is already loaded. Start with a code block in a ```repl fence."]
     return "\n".join(lines)
 
 

@@ -41,8 +41,12 @@ _DATE_LIKE = re.compile(r"\d{1,4}[-/:.]\d")
 _KNOWN_WORDS = {w.lower() for w in records.LEVELS} | {k for keys in records.ALIASES.values() for k in keys}
 
 
+_REGEX = re.compile(r"[.^$*+?{}\[\]\\|()]")
+
+
 def searched_strings(code: str, substrings: bool = False) -> list[str]:
-    """The strings the code looks for in data: operands of `in` / `==` tests and of `.count("...")`-like calls.
+    """The strings the code looks for in data: operands of `in` / `==` tests, of `.count("...")`-like calls,
+    and plain-text patterns of grep().
 
     Field names, level names and dates are left out: records() normalises those, so the raw text may differ.
     With `substrings`, only strings a test keeps lines by (`in`, `.count()`): not whole values (`==`), nor
@@ -78,6 +82,10 @@ def searched_strings(code: str, substrings: bool = False) -> list[str]:
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _SEARCH_METHODS:
             for arg in node.args[:1]:
                 take(arg)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "grep" and node.args:
+            pattern = node.args[0]  # plain text only: a regex (`error|fail`) is not one string to look for
+            if isinstance(pattern, ast.Constant) and not _REGEX.search(str(pattern.value)):
+                take(pattern)
     return found
 
 
@@ -296,6 +304,35 @@ def off_key(question: str, answer: str, texts: Sequence[str], reach: int = 300, 
         if not any(rx.search(spot) for spot in spots):
             return term
     return None
+
+
+_TOKEN = re.compile(r"[\w.:@/-]*\w")
+# Words that any two sentences share: an answer and an output sharing only these share nothing.
+_FUNCTION_WORDS = {"the", "a", "an", "is", "are", "was", "were", "of", "in", "on", "to", "and", "or", "for", "it", "by"}
+
+
+def _tokens(text: str) -> set[str]:
+    return {t.lower() for t in _TOKEN.findall(text)} - _FUNCTION_WORDS
+
+
+def unrelated_answer(question: str, answer: str, last: str, outputs: Sequence[str], most: int = 2_000) -> bool:
+    """An answer with no value of its own that takes nothing from any output, once the question's own words are
+    set aside: "none found" after `records that match: 54`, or the question's words given back (`on-call for
+    mossy-otter`, `quiet-meadow got issued`).
+
+    An answer with a number of its own is checked by `unsupported_values`. A single word of the question may be
+    its answer (the one of two it names); after an output without a number (`True`), "yes" may be its reading.
+    Only a short last output is a reading the answer must draw on.
+    """
+    words = _tokens(answer)
+    own = words - _tokens(question)
+    if len(answer) > 300 or len(last) > most or any(c.isdigit() for t in own for c in t):
+        return False
+    if not own:
+        return len(words) > 1
+    if not any(c.isdigit() for c in last):
+        return False
+    return not any(own & _tokens(output) for output in outputs)
 
 
 _KEY_VALUE = re.compile(r"[A-Za-z0-9_.:/@-]*\d[A-Za-z0-9_.:/@-]*")

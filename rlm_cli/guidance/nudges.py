@@ -32,7 +32,7 @@ FINAL(The disk was full: writes to /var/lib/db failed with "No space left on dev
 """
 
 ABSENT_WORDS = (
-    "Your code tests for {words}, which the input never contains (in any case): those tests never match. "
+    "Your code looks for {words}, which the input never contains (in any case): those tests never match. "
     "Use the words and values the data itself uses (print a few real lines or records first)."
 )
 COUNTED_SET = (
@@ -124,6 +124,10 @@ PATH_TAILS = (
 NONE_COUNTED = (
     "Your answer {total} counts None as one of the values (see the note under the output); without None the "
     "count is {kept}. Reply FINAL({kept}) unless None is really one of the things the question counts."
+)
+UNRELATED = (
+    "Your answer {answer} takes nothing from the output it follows ({output}) beyond the question's own words. "
+    "If that output holds the answer, reply FINAL with what it shows; if it does not, write the next block."
 )
 OFF_KEY = (
     "Your answer {answer} is in the input only on lines that do not mention {term!r}, so it is likely another "

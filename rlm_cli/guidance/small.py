@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, overload
 
-from rlm_cli.engine.guide import Advice, Block
+from rlm_cli.engine.guide import PLAIN_NOTES, Advice, Block
 from rlm_cli.engine.parsing import looks_like_plan
 from rlm_cli.guidance import checks, nudges, starter
 from rlm_cli.guidance.describe import access, describe
@@ -86,7 +86,8 @@ class SmallModelGuide:
         self.texts: Sequence[str] = []  # the input as `context` holds it, to check strings and answers against
         self.shapes: list[str] = []  # the input's message shapes
         self.values: dict[str, list[Any]] = {}  # the values of its category fields
-        self.seen: list[str] = []  # every output the model was shown, and the first message
+        self.first: str = ""  # the first message's sections
+        self.outputs: list[str] = []  # every block output the model was shown
         self.ran: set[str] = set()  # code already run
         self.last: Block | None = None  # the block an answer comes from
         self.flaws: list[checks.Flaw] = []  # its mistakes that its output does not show
@@ -106,16 +107,20 @@ class SmallModelGuide:
         if offered := starter.offer(question, description, self.texts, sum(d.chars for d in documents)):
             self.offered = offered
             sections = [*sections, offered.text]
-        self.seen.append("\n".join(sections))
+        self.first = "\n".join(sections)
         return sections
 
     def first_code(self) -> str | None:
         return self.offered.code if self.offered and self.offered.run else None
 
     def after_block(self, question: str, block: Block) -> list[Advice]:
-        self.seen.append(block.output)
+        self.outputs.append(block.output)
         self.last = block
-        advice = [Advice(note.text(), f"note on `{note.name}`: it holds None") for note in block.notes]
+        advice = [
+            Advice(note.text(), f"note on `{note.name}`: it holds None")
+            for note in block.notes
+            if note.kind not in PLAIN_NOTES
+        ]
         if block.ok and found_nothing(block.output):
             advice.append(Advice(nudges.NOTHING_FOUND, "the block found nothing: told to check its filter"))
         if undefined := _UNDEFINED.search(block.output):
@@ -177,14 +182,15 @@ class SmallModelGuide:
         if repeated := checks.repeated_items(answer):
             values = ", ".join(repeated[:3])
             yield "repeated", Advice(nudges.REPEATED_ITEMS.format(values=values), f"answer repeats {repeated[:3]}")
-        results = "\n".join(line for text in self.seen for line in text.splitlines() if len(line) <= EVIDENCE_LINE)
+        shown = [self.first, *self.outputs]
+        results = "\n".join(line for text in shown for line in text.splitlines() if len(line) <= EVIDENCE_LINE)
         if unsupported := checks.unsupported_values(answer, results):
             values = ", ".join(unsupported[:5])
             yield "unsupported", Advice(nudges.UNSUPPORTED.format(values=values), f"values never shown: {values}")
         if term := checks.off_key(question, answer, self.texts):
             text = nudges.OFF_KEY.format(answer=answer.strip(), term=term)
             yield "off_key", Advice(text, f"final answer is nowhere near {term!r} in the input")
-        seen = "\n".join(self.seen)
+        seen = "\n".join(shown)
         if longer := checks.truncated_values(answer, seen):
             values = ", ".join(longer[:3])
             yield "truncated", Advice(nudges.TRUNCATED.format(values=values), f"answer may cut {values} short")
@@ -195,6 +201,11 @@ class SmallModelGuide:
             if note.kind == "has_none" and answer.strip() == str(note.total):
                 text = nudges.NONE_COUNTED.format(kept=note.kept, total=note.total)
                 yield "none", Advice(text, f"final answer {note.total} counts None as a value")
+        # Only a first answer: one given after a doubt may rightly leave the outputs behind.
+        first = not self.raised and self.last is not None and self.last.ok and not nothing
+        if first and checks.unrelated_answer(question, answer, last, self.outputs):
+            text = nudges.UNRELATED.format(answer=answer.strip(), output=" ".join(last.split())[:200])
+            yield "unrelated", Advice(text, "final answer shares nothing with the output it follows")
 
     def idle(self, question: str, prose: str = "") -> Advice:
         prose = " ".join(prose.split())

@@ -195,8 +195,10 @@ class Repl:
                 if timeout:
                     self.deadline = time.monotonic()
                     self._resume_timer(timeout)
-                self._execute(code, filename)
-                notes = replkit.none_notes(self.namespace, before)
+                tree, pasted = self._compile(code, filename)
+                notes = [self._pasted_note(name) for name in pasted]
+                self._execute(tree, filename)
+                notes += replkit.none_notes(self.namespace, before)
             finally:  # disarmed before any handler runs, so the alarm cannot fire inside one
                 signal.setitimer(signal.ITIMER_REAL, 0)
                 self.deadline = None
@@ -227,18 +229,17 @@ class Repl:
                     "Use another variable name.]\n"
                 )
 
-    def _execute(self, code: str, filename: str) -> None:
+    def _compile(self, code: str, filename: str) -> tuple[ast.Module, list[str]]:
+        """The cell's tree to run, and the input names whose pasted bindings were left out of it."""
+        tree, skipped = replkit.skip_pasted_bindings(ast.parse(code, filename, "exec"), INPUT_NAMES)
+        return replkit.quote_bare_final(tree), list(dict.fromkeys(skipped))
+
+    def _pasted_note(self, name: str) -> dict[str, Any]:
+        """A note that a binding of an input name was skipped: reported as data, so the output stays the code's."""
+        return {"kind": "pasted", "name": name, "kept": 0, "total": len(self.protected[name])}
+
+    def _execute(self, tree: ast.Module, filename: str) -> None:
         """Run a cell like a notebook does: the value of a trailing expression is printed."""
-        tree = ast.parse(code, filename, "exec")
-        tree, skipped = replkit.skip_pasted_bindings(tree, INPUT_NAMES)
-        for name in dict.fromkeys(skipped):
-            size = len(self.protected[name])
-            print(
-                f"[note: the line assigning your own text to `{name}` was skipped: `{name}` already holds the "
-                f"whole input ({size:,} {'characters' if name == 'context' else 'documents'}). The rest of the "
-                "block ran on it.]"
-            )
-        tree = replkit.quote_bare_final(tree)
         last = tree.body[-1] if tree.body and isinstance(tree.body[-1], ast.Expr) else None
         if last is not None:
             tree.body.pop()

@@ -6,7 +6,10 @@ Standard library (and dateutil, through records) only, since the sandboxed child
 from __future__ import annotations
 
 import ast
+import builtins
 import collections
+import io
+import os
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -243,13 +246,17 @@ def helpers(
             years.append(recordlib.guess_year(d.text for d in documents))
         return years[0]
 
-    def records(doc: Any = None) -> RecordList:
-        """One dict per non-blank line of every document (or of `doc`, a document or its path)."""
-        wanted = [
+    def named(doc: Any) -> list[int]:
+        """The documents `doc` names: a document itself, its path, or the end of its path."""
+        return [
             i
             for i, d in enumerate(documents)
-            if doc is None or d is doc or d.path == doc or (isinstance(doc, str) and d.path.endswith(doc))
+            if d is doc or d.path == doc or (isinstance(doc, str) and d.path.endswith(doc))
         ]
+
+    def records(doc: Any = None) -> RecordList:
+        """One dict per non-blank line of every document (or of `doc`, a document or its path)."""
+        wanted = list(range(len(documents))) if doc is None else named(doc)
         if doc is not None and not wanted:
             raise ValueError(f"no document {doc!r}; see [d.path for d in documents]")
         out = RecordList(records)
@@ -263,7 +270,17 @@ def helpers(
         """A date or time written any common way, as a UTC time to compare with r["time"]."""
         return recordlib.when(text, year or logs_year())
 
-    bound = {"grep": grep, "chunks": chunks, "records": records, "when": when}
+    def open_input(file: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        """open(), except that reading an input document by its path gives its text. The input is in `context`,
+        not on disk: a model that opens a file it was told of otherwise gets FileNotFoundError, turn after turn.
+        A file the code wrote itself, under that name, is still the one read."""
+        wanted = named(file) if isinstance(file, str) and file and mode in ("r", "rt", "rb") else []
+        if len(wanted) == 1 and not os.path.exists(file):
+            text = documents[wanted[0]].text
+            return io.BytesIO(text.encode()) if "b" in mode else io.StringIO(text)
+        return builtins.open(file, mode, *args, **kwargs)
+
+    bound = {"grep": grep, "chunks": chunks, "records": records, "when": when, "open": open_input}
     if ask is not None:
         bound["classify"] = classifylib.bind(ask, question, choose)
     if choose is not None:

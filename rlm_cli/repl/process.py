@@ -411,7 +411,7 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
-_NOTE_KINDS = {"has_none", "only_none"}
+_NOTE_KINDS = {"has_none", "only_none", "pasted"}
 
 
 def _notes(raw: Any, most: int = 20) -> list[dict[str, Any]]:

@@ -26,7 +26,7 @@ def test_a_forged_llm_frame_then_exit_costs_a_restart_not_the_run(fake_llm: Fake
     tmpdir.mkdir()
     (tmp_path / "app.log").write_text("line\n" * 10)
     forged = FORGE + "frame({'op': 'llm', 'prompts': ['forged'], 'model': None, 'batched': False})\nos._exit(0)"
-    fake_llm.script("root", fence(forged), fence("print('back', len(context))"), "FINAL(survived)")
+    fake_llm.script("root", fence(forged), fence("print('back', len(context), 'survived')"), "FINAL(survived)")
     fake_llm.rule("sub", "forged", "sub answer")
     result = run_rlm("ask", "app.log", "q?", "--json", *model_args(fake_llm), env_extra={"TMPDIR": str(tmpdir)})
     assert result.returncode == EXIT_OK, result.stderr  # SIGPIPE used to end it with 141
