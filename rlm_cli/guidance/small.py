@@ -202,8 +202,8 @@ class SmallModelGuide:
                 text = nudges.NONE_COUNTED.format(kept=note.kept, total=note.total)
                 yield "none", Advice(text, f"final answer {note.total} counts None as a value")
         # Only a first answer: one given after a doubt may rightly leave the outputs behind.
-        first = not self.raised and self.last is not None and self.last.ok and not nothing
-        if first and checks.unrelated_answer(question, answer, last, self.outputs):
+        first_answer = not self.raised and self.last is not None and self.last.ok and not nothing
+        if first_answer and checks.unrelated_answer(question, answer, last, self.outputs):
             text = nudges.UNRELATED.format(answer=answer.strip(), output=" ".join(last.split())[:200])
             yield "unrelated", Advice(text, "final answer shares nothing with the output it follows")
 

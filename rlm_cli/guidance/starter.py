@@ -190,16 +190,12 @@ def first_block(question: str, values: dict[str, list[Any]], shapes: Sequence[st
     used = {c.key for c in conditions if c.exact}
     group = group_key(_names(question), values, shapes, used)
     lines = ["recs = records()", f"hits = [r for r in recs if {' and '.join(c.code() for c in conditions)}]"]
-    # No sample of the kept lines: a small model reads its answer off the first names it sees in them.
     # The count alone: a small model answered "6/432" to "how often" from "6 of 432 records kept".
     lines.append('print("records that match:", len(hits))')
-    if not group:
-        # A few kept lines are what a lookup asks about ("the value for key X"): a count of 1 alone was answered
-        # with the key itself. Many are a count's, and the count is printed first.
-        lines += ["if len(hits) <= 3:", "    for r in hits:", '        print(r["raw"][:500])']
     if group:
         # Values grouped by their count, largest first: "2 each: [...]" is read off directly, where a small
-        # model picking the pairs with a given count out of most_common() often takes the wrong ones.
+        # model picking the pairs with a given count out of most_common() often takes the wrong ones. No sample
+        # of the kept lines: a small model reads its answer off the first names it sees in them.
         lines += [
             f"counts = Counter({access(group)} for r in hits if {access(group)} != None)",
             'print(len(counts), "different values")',
@@ -209,6 +205,10 @@ def first_block(question: str, values: dict[str, list[Any]], shapes: Sequence[st
             # named the first one printed for "which failed twice?" (see repl/judge.py).
             'print("the group that answers the question, as the helper model judges:", answer_group(counts))',
         ]
+    else:
+        # A few kept lines are what a lookup asks about ("the value for key X"): a count of 1 alone was answered
+        # with the key itself. Many are a count's, and the count is printed first.
+        lines += ["if len(hits) <= 3:", "    for r in hits:", '        print(r["raw"][:500])']
     return "\n".join(lines)
 
 
