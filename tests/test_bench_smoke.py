@@ -481,7 +481,8 @@ def test_harness_runs_rlm_and_a_truncated_baseline_end_to_end(fake_llm, hermetic
     assert harness.main(argv) == 0
 
     captured = capsys.readouterr()
-    row = r"^logs\s+1k\s+1 \|\s+0/1 0%\s+0\.00\s+[\d.]+\s+2\.0\s+0\.0 .*\| +0/1 0%\s+0\.00 "
+    # Two sub-calls: the offered first block has the helper model read which side of the question's time it means.
+    row = r"^logs\s+1k\s+1 \|\s+0/1 0%\s+0\.00\s+[\d.]+\s+2\.0\s+2\.0 .*\| +0/1 0%\s+0\.00 "
     assert re.search(row, captured.out, re.MULTILINE)
     progress = r"^\[1/1\] logs 1k #0 \(logs\.errors_after/\d+, (tune|heldout)\) +rlm: WRONG .* baseline: WRONG"
     assert re.search(progress, captured.err, re.MULTILINE)
@@ -502,7 +503,8 @@ def test_harness_runs_rlm_and_a_truncated_baseline_end_to_end(fake_llm, hermetic
     assert report["summary"][0]["rlm"]["correct"] == 0 and report["summary"][0]["baseline"]["n"] == 1
 
     # The root model saw the task's files by path; the baseline saw both ends of the input, cut to the window.
-    first_turn = fake_llm.requests_for("root")[0].last_user
+    # (The sub-model is the root model here: the first block's judgement of the question's time is sent to it.)
+    first_turn = next(r.last_user for r in fake_llm.requests_for("root") if "The input in `context`" in r.last_user)
     assert all(path in first_turn for path in task.files)
     (request,) = [r for r in fake_llm.requests_for("root") if BASELINE_MARK in r.last_user]
     prompt = request.last_user

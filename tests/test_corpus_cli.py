@@ -28,6 +28,11 @@ def root_args(fake: FakeLLM) -> list[str]:
     return ["--model", "openai/root", "--api-base", fake.url]
 
 
+# For tests of what reaches the REPL: the plain method, since a guide's first block would spend scripted replies
+# on its sub-calls (the sub-model is the root model here).
+PLAIN = ("--guidance", "off")
+
+
 def repl_report(fake: FakeLLM) -> dict[str, object]:
     """The JSON the first code block printed, as the engine showed it to the root model on its second turn."""
     shown = fake.requests_for("root")[1].last_user
@@ -86,7 +91,7 @@ def test_stdin_and_a_directory_give_the_repl_exactly_the_readable_documents(fake
         "FINAL(report)",
     )
 
-    result = rlm_main("ask", "-", "project", "what is in here?", *root_args(fake_llm), input="panic: boom\n")
+    result = rlm_main("ask", "-", "project", "what is in here?", *root_args(fake_llm), *PLAIN, input="panic: boom\n")
 
     assert result.code == EXIT_OK, result.stderr
     assert result.stdout == "report\n"
@@ -116,7 +121,7 @@ def test_skipped_and_truncated_files_reach_stderr_json_and_trace(fake_llm, rlm_m
     report = report_code('"chars": [(d.path, d.chars, d.truncated) for d in documents]')
     fake_llm.script("root", report, "FINAL(report)")
 
-    result = rlm_main("ask", "in", PROC_MEM, "q?", "--json", "--max-file-size", "10000", *root_args(fake_llm))
+    result = rlm_main("ask", "in", PROC_MEM, "q?", "--json", "--max-file-size", "10000", *root_args(fake_llm), *PLAIN)
 
     assert result.code == EXIT_OK, result.stderr
     assert repl_report(fake_llm) == {"chars": [["in/app.log", 10, False], ["in/big.log", 10_000, True]]}

@@ -138,6 +138,9 @@ def test_an_answer_stated_without_final_after_an_output_is_shown_as_a_final_line
         ("Counts: [{{}}]", "Counts: [{{}}]"),  # a set of a dict: not a literal that can be read, kept as written
         ("Result: [1, 2.5, 'x'].", "1, 2.5, x"),
         ("The busiest host is web-0.", "The busiest host is web-0."),
+        # The answer in a fence of text after a long explanation: the fence is what the reply states.
+        (f"{'The question asks which hosts logged errors. ' * 8}So:\n```\nweb-0, web-1\n```\n", "web-0, web-1"),
+        ("Hosts:\n```text\nweb-0\nweb-1\n```", "web-0, web-1"),
     ],
 )
 def test_a_reply_without_final_is_shown_the_final_line_of_what_it_states(prose, answer):
@@ -148,11 +151,12 @@ def test_a_reply_without_final_is_shown_the_final_line_of_what_it_states(prose, 
     assert guide.idle("q", prose).final == answer  # the same reply again is taken
 
 
-def test_a_plan_that_ends_in_a_list_is_no_answer():
+@pytest.mark.parametrize("plan", ["I will grep for ['error', 'fail']", "Let me look at these lines:\n```\nweb-0\n```"])
+def test_a_plan_that_ends_in_a_list_or_a_fence_is_no_answer(plan):
     guide = SmallModelGuide()
     guide.last = Block(0, "print(1)", "1", True)
     for _ in range(2):
-        advice = guide.idle("q", "I will grep for ['error', 'fail']")
+        advice = guide.idle("q", plan)
         assert advice.final is None and "FINAL(" not in advice.text
 
 
@@ -342,6 +346,16 @@ def test_a_placeholder_is_never_an_answer_even_right_after_a_printed_result(mode
     assert run.answer == "41"  # the best partial answer: the last output, marked not final
 
 
+@pytest.mark.parametrize("level", ["small", "off"])
+def test_the_no_output_note_copied_into_final_is_refused(model, solve, level):
+    """The note the engine writes for a block that printed nothing is not an answer, whatever the guidance."""
+    echoed = "FINAL(no output: the code printed nothing. Use print() to see values.)"
+    model.script("root", fence("hits = [1, 2]"), echoed, fence("print(len(hits))"), "FINAL(2)")
+    run = solve("How many hits?", LOG, guidance=level)
+    assert "that is the REPL's note that your code printed nothing, not an answer" in run.roots[2].last_user
+    assert run.answer == "2" and run.outcome.final and run.noticed("final answer echoes the no-output note")
+
+
 def test_a_variable_named_like_a_placeholder_is_its_value(model, solve):
     model.script("root", fence("answer = len(context.splitlines())\nprint(answer)"), "FINAL(answer)")
     run = solve("How many lines?", LOG, guidance="off")
@@ -364,7 +378,19 @@ def test_an_answer_that_takes_nothing_from_the_outputs_is_questioned_once_by_the
         assert run.answer == "no failed logins were found" and len(run.roots) == 2
     else:
         assert run.answer == "54" and len(run.roots) == 3
-        assert "takes nothing from the output it follows (records that match: 54)" in run.roots[2].last_user
+        doubt = run.roots[2].last_user
+        assert "takes nothing from the output it follows (records that match: 54)" in doubt
+        assert "The one value that output shows is 54. If it answers the question, reply with only this" in doubt
+        assert "\nFINAL(54)\nIf it does not, write the next block." in doubt
+
+
+def test_an_unrelated_answer_after_an_output_of_several_values_is_offered_no_final_line(model, solve):
+    code = fence("print('records that match:', 54, 'of', 120)")
+    model.script("root", code, "FINAL(no failed logins were found)", "FINAL(54)")
+    run = solve("failed logins from 10.0.0.9?", LOG)
+    doubt = run.roots[2].last_user
+    assert "takes nothing from the output it follows (records that match: 54 of 120)" in doubt
+    assert "FINAL(54)" not in doubt and run.answer == "54"
 
 
 def test_code_that_opens_an_input_file_by_its_path_reads_the_input(model, solve, tmp_path):

@@ -14,7 +14,7 @@ from rlm_cli.engine import events as ev
 from rlm_cli.engine.loop import RLM, EngineConfig, Run, corpus_from_text
 from rlm_cli.engine.model import ModelClient, ModelSpec, RetryPolicy
 from rlm_cli.guidance import factory as guidance_factory
-from rlm_cli.repl.judge import best_group, candidate, yes_share
+from rlm_cli.repl.judge import best_group, best_reading, bind, candidate, yes_share
 
 COUNTS = {"cart": 2, "geo": 2, "mail": 1, "search": 4}
 JUDGED = "the group that answers the question, as the helper model judges:"
@@ -130,3 +130,33 @@ def test_the_offered_block_prints_the_judged_group_from_sub_calls_with_token_pro
     subs = fake_llm.requests_for("sub")
     assert len(subs) == 2 and all(r.params["logprobs"] is True for r in subs)
     assert outcome.answer == "mail"
+
+
+@pytest.mark.parametrize(
+    ("replies", "picked"),
+    [
+        ([("yes", [("yes", -0.2), ("no", -1.8)]), ("yes", [("yes", -0.6), ("no", -0.8)])], "after"),
+        ([("no", None), ("yes", None)], "before"),
+        ([("yes", None), ("yes", None)], ""),  # the same reply to each reading tells them apart by nothing
+        ([("", None), ("", None)], ""),  # failed sub-calls decide nothing
+    ],
+)
+def test_the_reading_whose_reply_says_yes_most_strongly_is_picked(replies, picked):
+    prompts: list[str] = []
+
+    def choose(batch):
+        prompts.extend(batch)
+        return replies
+
+    assert best_reading(choose, "errors since 10:00 on 2 May?", ["after", "before"]) == picked
+    assert prompts[1] == (
+        "Question: errors since 10:00 on 2 May?\n\nCandidate reading: the question asks about before.\n"
+        "Is this reading right? Reply yes or no."
+    )
+
+
+@pytest.mark.parametrize("readings", ["after or before", ["only one"], ["a", 2]])
+def test_pick_reading_wants_two_or_more_readings_as_strings(readings):
+    pick_reading = bind("q?", lambda batch: [("yes", None)] * len(batch))["pick_reading"]
+    with pytest.raises(TypeError, match="two or more readings"):
+        pick_reading(readings)

@@ -10,6 +10,7 @@ import pytest
 from rlm_cli.engine import events as ev
 from rlm_cli.engine.loop import corpus_from_text
 from rlm_cli.guidance.describe import describe
+from rlm_cli.guidance.questions import moment
 from rlm_cli.guidance.small import found_nothing
 from rlm_cli.guidance.starter import CLASSIFY_FIRST_LINES, READ_CHUNK, RUN_FIRST_CHARS, first_block, offer
 
@@ -225,3 +226,80 @@ def test_a_message_text_that_keeps_nothing_with_a_named_value_goes_before_the_va
     question = "Number of requests that got Service Unavailable (503)?"
     found = offer(question, describe(question, docs), [d.text for d in docs], 1000)
     assert 'hits = [r for r in recs if r["status"] == 503]' in found.code
+
+
+@pytest.mark.parametrize(
+    ("question", "written"),
+    [
+        ("After 11:27:45 UTC on 20 Oct 2026, which hosts wrote an ERROR line?", "11:27:45 UTC on 20 Oct 2026"),
+        ("hosts with errors prior to 2026-08-27 08:30:19?", "2026-08-27 08:30:19"),
+        ("What did 10.0.0.1 do at 08:30 on May 3?", "08:30 on May 3"),  # an address is not a time
+        ("since 2026-10-20, who failed?", "2026-10-20"),
+        ("Give the top 3 hosts after 10:00?", None),  # a clock time without a day
+        ("errors between 2026-01-01 and 2026-02-01?", None),  # two moments: a span, not a side
+        ("which services failed twice?", None),
+    ],
+)
+def test_the_moment_a_question_writes_is_found_with_its_day(question, written):
+    assert moment(question) == written
+
+
+TIMED = "".join(
+    f"2026-10-20T0{i}:00:00Z {host} {level} job {i} done\n"
+    for i, (host, level) in enumerate([("web-0", "ERROR"), ("web-1", "ERROR"), ("web-1", "INFO"), ("web-2", "ERROR")])
+)
+
+
+def test_a_question_s_moment_makes_the_block_keep_the_side_the_helper_model_reads(model, solve):
+    """Which side of its moment a question asks about is its English: the block has the helper model judge the
+    two readings, prints the one it took, and counts only that side's records."""
+    model.rule("sub", "the records at or after", "yes")
+    model.rule("sub", "the records before", "no")
+    model.rule("root", ".", "FINAL(none)")
+    run = solve("From 02:00 UTC on 20 Oct 2026 on, which hosts logged an ERROR line?", TIMED, max_iterations=1)
+    first = run.roots[0].last_user
+    assert "side = pick_reading(readings)" in first
+    reading = "the question asks about the records at or after 2026-10-20 02:00:00+00:00 (as the helper model reads it)"
+    assert reading in first
+    assert "records that match: 1\n2026-10-20T03:00:00Z web-2 ERROR job 3 done\n" in first
+    assert len(run.requests_to("sub")) == 2
+
+
+def test_lines_without_a_time_get_no_time_condition():
+    question, lines = "After 09:00 UTC on 2 May 2026, which hosts logged ERROR?", "host=web-0 level=ERROR\n"
+    values = describe(question, corpus_from_text(lines, "a.log").documents).values
+    assert first_block(question, values, [], [lines]) == first_block("which hosts logged ERROR?", values, [], [lines])
+
+
+CI_LOG = "".join(f"tests/test_{i}.py::test_case_{i} PASSED\n" for i in range(30)) + (
+    "tests/test_io.py::test_reads_config FAILED\n"
+    "E       FileNotFoundError: [Errno 2] No such file or directory: 'golden.json'\n"
+    "=== 1 failed, 30 passed in 4.20s ===\n"
+)
+
+
+def test_text_reporting_trouble_gets_its_trouble_lines_and_end_read_by_the_helper_model():
+    """The question names nothing the text holds, and it reports trouble: the lines that report it and the
+    text's end are printed and handed to one sub-call, run first; not a reading of the whole input."""
+    docs = corpus_from_text(CI_LOG, "ci.log").documents
+    description = describe("why is it red?", docs)
+    assert not description.records
+    found = offer("why is it red?", description, [d.text for d in docs], len(CI_LOG))
+    assert found.run and "limit=len(context)" in found.code and "chunks()" not in found.code
+    ast.parse(found.code)
+
+
+def test_the_trouble_block_runs_first_and_its_helper_answer_is_the_answer_final_answer_names(model, solve):
+    model.rule("sub", "Using only these parts of the input", "test_reads_config failed: golden.json was missing.")
+    model.rule("root", "the helper model's answer", "FINAL(answer)")
+    run = solve("why is it red?", CI_LOG, max_iterations=2)
+    output = run.of_type(ev.CodeExecuted)[0].output
+    assert output.startswith(
+        "--- the start of the input ---\n=== FILE: app.log ===\ntests/test_0.py::test_case_0 PASSED"
+    )
+    assert "\n3 lines report trouble:\napp.log:31: tests/test_io.py::test_reads_config FAILED\n" in output
+    assert "--- the end of the input ---\n" in output and output.rstrip().endswith("golden.json was missing.")
+    sent = run.requests_to("sub")[0].last_user
+    assert sent.startswith("Using only these parts of the input, answer in one to three sentences: why is it red?")
+    assert "FileNotFoundError" in sent
+    assert run.answer == "test_reads_config failed: golden.json was missing." and run.outcome.final

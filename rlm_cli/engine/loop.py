@@ -394,6 +394,8 @@ class RLM:
             return None, Advice(prompts.WROTE_OUTPUT, "final answer after an output the model wrote itself")
         if parsing.looks_like_plan(value):
             return None, Advice(prompts.PLAN, "final answer looks like a plan: refused")
+        if prompts.NO_OUTPUT.split(".")[0] in value:  # copied from an output the engine rendered, not the data's
+            return None, Advice(prompts.ECHOED_NOTE.format(answer=value), "final answer echoes the no-output note")
         if value.isidentifier():
             # FINAL(top3) names a variable; FINAL(answer) with no such variable is a placeholder; FINAL(yes) is text.
             found = repl.get_var(value)

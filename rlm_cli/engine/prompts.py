@@ -115,10 +115,17 @@ def opening(question: str, docs: Sequence[Any], separator_template: str, sub_cha
     return Opening([{"role": "system", "content": system}, {"role": "user", "content": intro}])
 
 
+NO_OUTPUT = "no output: the code printed nothing. Use print() to see values."
+ECHOED_NOTE = (
+    "FINAL({answer}): that is the REPL's note that your code printed nothing, not an answer. Print the values "
+    "your code computes in a ```repl block and answer from them."
+)
+
+
 def cell_feedback(index: int, output: str, cut: int) -> str:
     """One block's output as the model sees it."""
     note = f" ({cut:,} characters were cut from the middle; print less)" if cut else ""
-    body = output.rstrip() if output.strip() else "(no output: the code printed nothing. Use print() to see values.)"
+    body = output.rstrip() if output.strip() else f"({NO_OUTPUT})"
     return f"REPL output of block {index}{note}:\n```text\n{body}\n```"
 
 

@@ -22,13 +22,13 @@ print(len(hits))
 for line in hits[-15:]:
     print(line)
 ```
-(output: 42 lines, the last ones about "No space left on device" while writing /var/lib/db)
+(output: 42 lines, the last ones about "certificate has expired" while calling https://sso.internal)
 ```repl
 last = "\\n".join(hits[-40:])
 print(llm_query("In two sentences: what made this job fail? Quote the decisive error.\\n\\n" + last))
 ```
-(output: "The job failed because the disk was full: 'No space left on device' writing /var/lib/db.")
-FINAL(The disk was full: writes to /var/lib/db failed with "No space left on device".)
+(output: "The job failed because the TLS certificate of sso.internal had expired: 'certificate has expired'.")
+FINAL(The TLS certificate of sso.internal had expired: calls to it failed with "certificate has expired".)
 """
 
 ABSENT_WORDS = (
@@ -81,10 +81,12 @@ NO_CODE_KEY = (
     "To see the lines that mention {key!r}, reply with only this block:\n```repl\n"
     "for line in grep({key!r})[:10]:\n    print(line)\n```"
 )
+# Words logs of every kind use for trouble: where a run that went wrong says what went wrong.
+TROUBLE = r"error|fail|fatal|exception|panic|killed|denied|refused|timed? ?out|traceback"
 NO_CODE_LOOK = (
     "Answer from the data, not from a guess. To see the lines that report trouble and how the input ends, "
     "reply with only this block:\n```repl\n"
-    'hits = grep(r"error|fail|fatal|exception|panic|killed|denied|refused|timed? ?out")\n'
+    f'hits = grep(r"{TROUBLE}")\n'
     'print(len(hits), "lines report trouble; the last ones:")\n'
     "for line in hits[-15:]:\n    print(line)\n"
     'print("--- the end of the input ---")\nprint(context[-1500:])\n```'
@@ -128,6 +130,11 @@ NONE_COUNTED = (
 UNRELATED = (
     "Your answer {answer} takes nothing from the output it follows ({output}) beyond the question's own words. "
     "If that output holds the answer, reply FINAL with what it shows; if it does not, write the next block."
+)
+UNRELATED_VALUE = (
+    "Your answer {answer} takes nothing from the output it follows ({output}) beyond the question's own words. "
+    "The one value that output shows is {value}. If it answers the question, reply with only this line:\n"
+    "FINAL({value})\nIf it does not, write the next block."
 )
 OFF_KEY = (
     "Your answer {answer} is in the input only on lines that do not mention {term!r}, so it is likely another "

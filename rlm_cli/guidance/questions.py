@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from rlm_cli.inputs import records
+
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{3,}|\b\d{3,}\b")
 _STOPWORDS = {
     "which",
@@ -85,3 +87,29 @@ def stems(question: str) -> list[str]:
         if stem not in out:
             out.append(stem)
     return out
+
+
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
+_CLOCK = r"\d{1,2}:\d{2}(?::\d{2})?(?:\.\d+)?"
+_ISO_DATE = r"\d{4}-\d{2}-\d{2}"
+_DAY = r"\d{1,4}(?:st|nd|rd|th)?"
+_DATE_TOKEN = rf"(?:{_ISO_DATE}(?:T{_CLOCK})?Z?|{_CLOCK}(?:\s*[ap]m)?|{_DAY}|{_MONTH}|utc|gmt|on|at|of)"
+# A run of date-like tokens; it is a moment when it holds a clock time or an ISO date.
+_DATE_RUN = re.compile(rf"(?<![\w:.-]){_DATE_TOKEN}(?:[\s,]+{_DATE_TOKEN})*(?![\w:-])", re.IGNORECASE)
+_MOMENT_MARK = re.compile(rf"{_CLOCK}|{_ISO_DATE}")
+_CONNECTOR = re.compile(r"^(?:(?:on|at|of)\b[\s,]*)+|(?:[\s,]+(?:on|at|of))+$|[\s,]+$", re.IGNORECASE)
+
+
+def moment(question: str) -> str | None:
+    """The one point in time the question writes, as it writes it ("11:27:45 UTC on 20 Oct 2026",
+    "2026-10-20 08:30"), when it holds a full date; else None (no time, a clock time without a day, or two
+    moments such as a span's ends). Which side of it the question asks about is left to its words."""
+    found = [m[0] for m in _DATE_RUN.finditer(question) if _MOMENT_MARK.search(m[0])]
+    if len(found) != 1:
+        return None
+    text = _CONNECTOR.sub("", found[0])
+    try:
+        records.when(text)
+    except ValueError:
+        return None
+    return text

@@ -25,6 +25,9 @@ _NOTHING_FOUND = re.compile(rf"\A\s*({_EMPTY}|)\s*\Z")
 _LABELLED_EMPTY = re.compile(rf"\A[^\n]{{0,80}}[:=]\s*{_EMPTY}\s*\Z")  # "records kept: 0", "counts = []"
 _NONE_COUNTED = re.compile(r"\A0 (?:of [\d,]+ )?[A-Za-z][A-Za-z ,:]{0,60}\Z")  # "0 of 397 records kept", "0 matches"
 _ENDING_LIST = re.compile(r"(\[[^\[\]]*\])[\s.]*\Z")  # a reply ending with a printed list: "...: ['a', 'b']"
+# A reply ending with a fence of text ("Therefore, the answer is:\n```\na, b\n```"): the fence is what it states.
+_ENDING_FENCE = re.compile(r"^[ \t]*```[^\n`]*\n([^`]*?)\n[ \t]*```\s*\Z", re.MULTILINE)
+_NUMBER = re.compile(r"(?<![\w.:-])\d[\d,.]*(?<![,.])(?![\w:-]|\.\d)")  # 7, 1,234, 0.5; not web-2 or 10:20
 _UNDEFINED = re.compile(r"^NameError: name '(\w+)' is not defined", re.MULTILINE)
 
 
@@ -204,15 +207,24 @@ class SmallModelGuide:
         # Only a first answer: one given after a doubt may rightly leave the outputs behind.
         first_answer = not self.raised and self.last is not None and self.last.ok and not nothing
         if first_answer and checks.unrelated_answer(question, answer, last, self.outputs):
-            text = nudges.UNRELATED.format(answer=answer.strip(), output=" ".join(last.split())[:200])
+            shown = {"answer": answer.strip(), "output": " ".join(last.split())[:200]}
+            # One number in the output is the value it reports (`records that match: 7`): given the line to
+            # reply with, a small model that kept its unrelated answer after the general doubt takes it.
+            values = set(_NUMBER.findall(last))
+            if len(values) == 1:
+                text = nudges.UNRELATED_VALUE.format(value=values.pop(), **shown)
+            else:
+                text = nudges.UNRELATED.format(**shown)
             yield "unrelated", Advice(text, "final answer shares nothing with the output it follows")
 
     def idle(self, question: str, prose: str = "") -> Advice:
-        prose = " ".join(prose.split())
-        if self.last is not None and prose and len(prose) <= 300 and not looks_like_plan(prose):
+        fenced = _ENDING_FENCE.search(prose)
+        lines = fenced[1].splitlines() if fenced else [prose]  # a fence's lines are its items: one answer line
+        said = ", ".join(" ".join(line.split()) for line in lines if line.strip())
+        if self.last is not None and said and len(said) <= 300 and not looks_like_plan(" ".join(prose.split())):
             # A small model that read its answer off an output often states it without FINAL, turn after turn.
             # Shown the FINAL line once, the same answer again is its answer: more turns only repeat it.
-            answer = stated(prose)
+            answer = stated(said)
             text = nudges.PROSE_ANSWER.format(answer=answer)
             if answer == self.proposed:
                 return Advice(text, "the same answer again, after its FINAL line was shown: taken", final=answer)

@@ -5,8 +5,9 @@ A small model that starts from code over the real fields and values reads its ou
 names, and one that starts from a reading does not re-type the input as code. The question is read only for
 which of its words the data holds: a field's name (services, host, IP), a field's value (ERROR, 503,
 shipping), the fixed text of a message shape ("Failed password") or a token the input contains
-(185.70.240.55). The block is offered, not run: the model judges whether its condition is the one asked
-about, and adds what it lacks (a time, a threshold)."""
+(185.70.240.55). Which side of a moment the question writes it asks about is its English, so the block has
+the helper model read that. The model judges whether the block's condition is the one asked about, and adds
+what it lacks (a threshold, a span's two ends)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rlm_cli.guidance import checks, questions
+from rlm_cli.guidance import checks, nudges, questions
 from rlm_cli.guidance.describe import Description, access, message_texts, named_values
 from rlm_cli.guidance.scan import find_all
 from rlm_cli.inputs import records
@@ -38,6 +39,12 @@ OFFER = (
 OFFER_UNRUN = (
     "A first block built from the question's words and the data: check that it keeps the records the "
     "question asks about, change what does not fit (add any time or count condition), then run it:\n"
+    "```repl\n{code}\n```"
+)
+TROUBLE = (
+    "The question names nothing this text holds, and the text reports trouble: a first block that prints how "
+    "the input starts, the lines reporting trouble and how the input ends, and has the helper model answer from "
+    "those, run for you (its output is at the end of this message). Check its answer against the lines:\n"
     "```repl\n{code}\n```"
 )
 READ = (
@@ -62,8 +69,14 @@ RUN_FIRST_CHARS = 20_000_000
 CLASSIFY_FIRST_LINES = 500
 # A calendar date in a question: 2023-04-17, 2023/04/17.
 _DATE = re.compile(r"\b(\d{4})[-/](\d{1,2})[-/](\d{1,2})\b")
+_CLOCK = re.compile(r"\d:\d\d")  # lines worth parsing for a time
+_TROUBLE = re.compile(nudges.TROUBLE, re.IGNORECASE)
+TROUBLE_WIDTH = 9  # the longest match of _TROUBLE: "traceback", "exception"
 # The most characters of text the offered reading block hands one sub-call: the size chunks() cuts by default.
 READ_CHUNK = 20_000
+# The trouble block: the trouble lines it prints, those it hands the helper model (a grep line is at most
+# 500 characters), and how much of the input's end and start it shows.
+TROUBLE_SHOWN, TROUBLE_READ, TROUBLE_END, TROUBLE_START = 20, 40, 1500, 500
 
 
 @dataclass(frozen=True)
@@ -96,6 +109,37 @@ def reading_block(question: str, chars: int) -> Offer:
         ]
     lines.append("print(answer)")
     return Offer(READ.format(code="\n".join(lines)), "\n".join(lines), run=False)
+
+
+def trouble_block(question: str) -> Offer:
+    """A block that prints the start of the input (what it is), the lines reporting trouble and the end, where
+    a run that went wrong says why, and has the helper model answer from them: one sub-call of a few thousand
+    characters, where a reading of the whole input costs what the input costs to read (minutes on a local
+    model, for a question such as "why is CI red?" that these lines answer)."""
+    lines = [
+        f"question = {question!r}",
+        f"start = context[:{TROUBLE_START}]",
+        'print("--- the start of the input ---")',
+        "print(start)",
+        f'hits = grep(r"{nudges.TROUBLE}", limit=len(context))',
+        # The first lines of trouble are often its cause, the last where the run stopped: both ends, shown and read.
+        f"cut = len(hits) > {TROUBLE_SHOWN}",
+        'print(len(hits), "lines report trouble" + (", the first 5 and the last 15:" if cut else ":"))',
+        f"for line in hits[:5] + ['...'] + hits[-{TROUBLE_SHOWN - 5}:] if cut else hits:",
+        "    print(line)",
+        f"end = context[-{TROUBLE_END}:]",
+        'print("--- the end of the input ---")',
+        "print(end)",
+        f"read = hits if len(hits) <= {TROUBLE_READ} else hits[:10] + ['...'] + hits[-{TROUBLE_READ - 10}:]",
+        'evidence = f"{start}\\n--- lines reporting trouble ---\\n" + "\\n".join(read)',
+        'evidence += "\\n--- the end of the input ---\\n" + end',
+        'answer = llm_query(f"Using only these parts of the input, answer in one to three sentences: {question}'
+        '\\n\\n{evidence}")',
+        'print("--- the helper model\'s answer, from these lines ---")',
+        "print(answer)",
+    ]
+    code = "\n".join(lines)
+    return Offer(TROUBLE.format(code=code), code, run=True)
 
 
 def _names(question: str) -> dict[str, int]:
@@ -180,16 +224,22 @@ def first_block(question: str, values: dict[str, list[Any]], shapes: Sequence[st
     pairs = named_values(values, question)
     conditions = [Condition(key, value, True) for key, value in pairs[:2]]
     conditions += [Condition("message", text, False) for text in message_texts(shapes, stems, values, most=1)]
+    when = questions.moment(question)
+    if when is not None and not any(r.get("time") for r in records_holding(_CLOCK, 4, texts, 5)):
+        when = None  # lines without a time of their own: a time condition would keep none of them
     named = {str(value) for _, value in pairs}
     for token in dict.fromkeys(_TOKEN.findall(question)):
-        if token not in named and any(token in text for text in texts):
+        if token not in named and token not in (when or "") and any(token in text for text in texts):
             conditions.append(Condition("raw", token, False))
-    if not conditions:
+    if not conditions and when is None:
         return None  # a field to count by alone ("the service's failure") selects nothing: no block to offer
     conditions = that_keep(conditions, texts)
     used = {c.key for c in conditions if c.exact}
     group = group_key(_names(question), values, shapes, used)
-    lines = ["recs = records()", f"hits = [r for r in recs if {' and '.join(c.code() for c in conditions)}]"]
+    keep = " and ".join(c.code() for c in conditions)
+    lines = ["recs = records()", f"hits = [r for r in recs if {keep}]" if keep else "hits = list(recs)"]
+    if when is not None:
+        lines += time_side(when)
     # The count alone: a small model answered "6/432" to "how often" from "6 of 432 records kept".
     lines.append('print("records that match:", len(hits))')
     if group:
@@ -210,6 +260,20 @@ def first_block(question: str, values: dict[str, list[Any]], shapes: Sequence[st
         # with the key itself. Many are a count's, and the count is printed first.
         lines += ["if len(hits) <= 3:", "    for r in hits:", '        print(r["raw"][:500])']
     return "\n".join(lines)
+
+
+def time_side(when: str) -> list[str]:
+    """Lines that keep the hits on the side of the question's moment that the helper model reads it to ask
+    about. Which side ("after", "since", "prior to", in any wording) is the question's English: a rule would
+    match some phrasings only, so the block asks, and prints the reading for the model to check."""
+    return [
+        f"moment = when({when!r})",
+        'readings = [f"the records at or after {moment}", f"the records before {moment}"]',
+        "side = pick_reading(readings)",
+        'print("the question asks about", side or "records of any time", "(as the helper model reads it)")',
+        "if side:",
+        '    hits = [r for r in hits if (r["time"] >= moment if side == readings[0] else r["time"] < moment)]',
+    ]
 
 
 def date_span(question: str) -> tuple[str, str] | None:
@@ -278,4 +342,6 @@ def offer(question: str, description: Description, texts: Sequence[str], chars: 
         return Offer((OFFER if run else OFFER_UNRUN).format(code=code), code, run)
     if checks.key_terms(question, texts):
         return None
+    if any(find_all(_TROUBLE, texts, TROUBLE_WIDTH)):
+        return trouble_block(question)
     return reading_block(question, chars)

@@ -1,4 +1,5 @@
-"""`answer_group()` in the REPL: of the groups of a count, the one the helper model judges to answer the question.
+"""`answer_group()` and `pick_reading()` in the REPL: the helper model judges candidates against the question,
+one yes-or-no sub-call each.
 
 Items counted and grouped by their count ("4 each: [...]", "2 each: [...]") answer questions of many kinds:
 the items seen a given number of times, the most or the least common. A small model reading the groups often
@@ -6,6 +7,10 @@ names the first one printed, whatever the question asks. Put to it one group at 
 with how often its items occur and whether that is the most or the fewest, it tells them apart better: the
 group whose reply starts with "yes" with the highest probability wins. A server without token probabilities
 gives the reply's text instead (yes, no, or neither).
+
+A question's condition is judged the same way: which of a few readings ("the records at or after 10:00", "the
+records before 10:00") it asks about. Which way a time points is in the question's words, in any language
+and phrasing; the helper model reads them, where a rule would match one wording.
 
 The standard library and classify.py only: the sandboxed REPL child imports this module.
 """
@@ -73,16 +78,35 @@ def best_group(choose: Choose, question: str, counts: Mapping[Any, int]) -> list
     if len(found) <= 1:
         return found[0][1] if found else []
     least, most = found[-1][0], found[0][0]
-    prompts = [judge_prompt(question, candidate(names, n, least, most)) for n, names in found]
-    shares = [yes_share(text, alternatives) for text, alternatives in choose(prompts)]
-    said = [-1.0 if share is None else share for share in shares]
-    if len(set(said)) == 1:
-        return []
-    return found[max(range(len(found)), key=lambda i: (said[i], -i))][1]
+    best = most_likely(choose, [judge_prompt(question, candidate(names, n, least, most)) for n, names in found])
+    return [] if best is None else found[best][1]
 
 
-def bind(question: str, choose: Choose) -> Callable[..., list[str]]:
-    """answer_group() for one REPL, asking through that REPL's `choose`."""
+def reading_prompt(question: str, reading: str) -> str:
+    return (
+        f"Question: {question}\n\nCandidate reading: the question asks about {reading}.\n"
+        "Is this reading right? Reply yes or no."
+    )
+
+
+def best_reading(choose: Choose, question: str, readings: list[str]) -> str:
+    """Of a few readings of the question's condition, the one the helper model judges right; "" when the
+    replies do not tell them apart."""
+    best = most_likely(choose, [reading_prompt(question, reading) for reading in readings])
+    return "" if best is None else readings[best]
+
+
+def most_likely(choose: Choose, prompts: list[str]) -> int | None:
+    """The prompt whose reply says yes most strongly (ties: the first), or None when every reply says the same
+    (all yes, all no, none saying either): a pick then would be nobody's judgement."""
+    said = [-1.0 if share is None else share for share in (yes_share(t, a) for t, a in choose(prompts))]
+    if len(set(said)) <= 1:
+        return None
+    return max(range(len(said)), key=lambda i: (said[i], -i))
+
+
+def bind(question: str, choose: Choose) -> dict[str, Callable[..., Any]]:
+    """answer_group() and pick_reading() for one REPL, asking through that REPL's `choose`."""
 
     def answer_group(counts: Mapping[Any, int], question: str = question) -> list[str]:
         """Of the items of `counts` (a Counter or dict of item -> count) grouped by their count, the group the
@@ -93,4 +117,14 @@ def bind(question: str, choose: Choose) -> Callable[..., list[str]]:
             raise ValueError("answer_group() needs the question: answer_group(counts, question='...')")
         return best_group(choose, question, counts)
 
-    return answer_group
+    def pick_reading(readings: list[str], question: str = question) -> str:
+        """Of a few readings of the question's condition ("the records before 10:00 UTC on 2 May", ...), the one
+        the helper model judges right, one sub-call each; "" when it cannot tell them apart."""
+        readings = [] if isinstance(readings, str) else list(readings)
+        if len(readings) < 2 or not all(isinstance(r, str) for r in readings):
+            raise TypeError("pick_reading() expects a list of two or more readings, as strings")
+        if not question:
+            raise ValueError("pick_reading() needs the question: pick_reading(readings, question='...')")
+        return best_reading(choose, question, readings)
+
+    return {"answer_group": answer_group, "pick_reading": pick_reading}
