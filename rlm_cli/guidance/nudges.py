@@ -5,7 +5,7 @@ what to do next. They never restate the question's meaning; that is the model's 
 from __future__ import annotations
 
 EXAMPLES = """\
-More examples:
+One more example:
 
 Question: What is the backup server's address?
 ```repl
@@ -14,21 +14,6 @@ for line in grep("backup server")[:10]:
 ```
 (output: "notes.txt:88: the backup server address is 10.2.7.19:8443")
 FINAL(10.2.7.19:8443)
-
-Question: Why did the nightly job fail?
-```repl
-hits = grep(r"error|fail|exception|traceback|killed|denied")
-print(len(hits))
-for line in hits[-15:]:
-    print(line)
-```
-(output: 42 lines, the last ones about "certificate has expired" while calling https://sso.internal)
-```repl
-last = "\\n".join(hits[-40:])
-print(llm_query("In two sentences: what made this job fail? Quote the decisive error.\\n\\n" + last))
-```
-(output: "The job failed because the TLS certificate of sso.internal had expired: 'certificate has expired'.")
-FINAL(The TLS certificate of sso.internal had expired: calls to it failed with "certificate has expired".)
 """
 
 ABSENT_WORDS = (
