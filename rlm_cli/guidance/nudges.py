@@ -66,8 +66,9 @@ NO_CODE_KEY = (
     "To see the lines that mention {key!r}, reply with only this block:\n```repl\n"
     "for line in grep({key!r})[:10]:\n    print(line)\n```"
 )
-# Words logs of every kind use for trouble: where a run that went wrong says what went wrong.
-TROUBLE = r"error|fail|fatal|exception|panic|killed|denied|refused|timed? ?out|traceback"
+# Words logs of every kind use for trouble: where a run that went wrong says what went wrong. Not "timeout":
+# it names settings and tests (`--timeout=60`, `test_retries_after_timeout PASSED`) as often as events.
+TROUBLE = r"error|fail|fatal|exception|panic|killed|denied|refused|timed out|traceback"
 NO_CODE_LOOK = (
     "Answer from the data, not from a guess. To see the lines that report trouble and how the input ends, "
     "reply with only this block:\n```repl\n"

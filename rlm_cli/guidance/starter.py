@@ -69,7 +69,7 @@ RUN_FIRST_CHARS = 20_000_000
 CLASSIFY_FIRST_LINES = 500
 # A calendar date in a question: 2023-04-17, 2023/04/17.
 _DATE = re.compile(r"\b(\d{4})[-/](\d{1,2})[-/](\d{1,2})\b")
-_CLOCK = re.compile(r"\d:\d\d")  # lines worth parsing for a time
+_TIMED_LINE = re.compile(r"\d:\d\d")  # a line worth parsing for a time
 _TROUBLE = re.compile(nudges.TROUBLE, re.IGNORECASE)
 TROUBLE_WIDTH = 9  # the longest match of _TROUBLE: "traceback", "exception"
 # The most characters of text the offered reading block hands one sub-call: the size chunks() cuts by default.
@@ -225,7 +225,7 @@ def first_block(question: str, values: dict[str, list[Any]], shapes: Sequence[st
     conditions = [Condition(key, value, True) for key, value in pairs[:2]]
     conditions += [Condition("message", text, False) for text in message_texts(shapes, stems, values, most=1)]
     when = questions.moment(question)
-    if when is not None and not any(r.get("time") for r in records_holding(_CLOCK, 4, texts, 5)):
+    if when is not None and not any(r.get("time") for r in records_holding(_TIMED_LINE, 4, texts, 5)):
         when = None  # lines without a time of their own: a time condition would keep none of them
     named = {str(value) for _, value in pairs}
     for token in dict.fromkeys(_TOKEN.findall(question)):
