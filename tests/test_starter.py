@@ -303,3 +303,12 @@ def test_the_trouble_block_runs_first_and_its_helper_answer_is_the_answer_final_
     assert sent.startswith("Using only these parts of the input, answer in one to three sentences: why is it red?")
     assert "FileNotFoundError" in sent
     assert run.answer == "test_reads_config failed: golden.json was missing." and run.outcome.final
+
+
+def test_a_timeout_setting_or_test_name_is_not_trouble():
+    """`--timeout=60` and `test_retries_after_timeout PASSED` name no event: text holding only those is read
+    whole, as text that reports no trouble is."""
+    calm = "$ pytest --timeout=60\n" + CI_LOG.split("tests/test_io.py")[0].replace("case_3 ", "retries_after_timeout ")
+    assert "after_timeout PASSED" in calm
+    found = _offer("why is it red?", calm)
+    assert "lines report trouble" not in found and "llm_query(" in found
