@@ -97,7 +97,7 @@ def test_guidance_off_opens_with_the_plain_method_only():
     docs = _docs(("j.log", "Mar 03 14:02:11 h1 systemd[1]: api.service: Failed with result 'exit-code'.\n" * 3))
     plain = opening("Which services failed?", docs, "=== {path} ===", 1000, Plain()).messages
     guided = opening("Which services failed?", docs, "=== {path} ===", 1000, SmallModelGuide()).messages
-    assert "One more example" not in plain[0]["content"] and "One more example" in guided[0]["content"]
+    assert "More examples" not in plain[0]["content"] and "More examples" in guided[0]["content"]
     assert "records() parses" not in plain[1]["content"] and "records() parses" in guided[1]["content"]
     assert plain[1]["content"].startswith("Question: Which services failed?")
 

@@ -44,7 +44,7 @@ def test_guidance_off_sends_the_plain_method_and_no_advice(model, solve):
     run = solve("Which hosts crashed?", LOG, guidance="off")
     assert run.answer == "none"  # the plain method takes the answer; only a guide doubts it
     first, second = (r.messages for r in run.roots)
-    assert "One more example" not in first[0]["content"] and "records() parses" not in first[1]["content"]
+    assert "More examples" not in first[0]["content"] and "records() parses" not in first[1]["content"]
     assert "found nothing" not in second[-1]["content"]
 
 

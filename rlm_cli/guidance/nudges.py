@@ -5,7 +5,7 @@ what to do next. They never restate the question's meaning; that is the model's 
 from __future__ import annotations
 
 EXAMPLES = """\
-One more example:
+More examples:
 
 Question: What is the backup server's address?
 ```repl
@@ -14,6 +14,22 @@ for line in grep("backup server")[:10]:
 ```
 (output: "notes.txt:88: the backup server address is 10.2.7.19:8443")
 FINAL(10.2.7.19:8443)
+
+Question: Why did the nightly job fail?
+```repl
+hits = grep(r"error|fail|exception|traceback|killed|denied")
+print(len(hits))
+for line in hits[-15:]:
+    print(line)
+```
+(output: the count, then the last lines that report trouble)
+```repl
+last = "\\n".join(hits[-40:])
+answer = llm_query("In two sentences: what made this job fail? Quote the decisive error.\\n\\n" + last)
+print(answer)
+```
+(output: the helper model's two sentences, quoting the error that stopped the job)
+FINAL_VAR(answer)
 """
 
 ABSENT_WORDS = (
