@@ -171,3 +171,16 @@ def test_final_in_any_case_is_a_final_and_placeholders_are_recognised():
     assert parsed.final_kind == "FINAL" and parsed.final_value == "answer" and is_placeholder(parsed.final_value)
     assert parse_reply("final_var(total)").final_kind == "FINAL_VAR"
     assert is_placeholder("<answer>") and is_placeholder("final answer") and not is_placeholder("auth-api")
+
+
+@pytest.mark.parametrize(
+    ("reply", "value"),
+    [
+        ('FINAL(answer) is the cause: "No space left".', 'is the cause: "No space left".'),
+        ("FINAL(answer): web-0, web-1", "web-0, web-1"),
+        ("FINAL(answer)", "answer"),  # nothing after it: still the placeholder, refused by the loop
+        ("FINAL(web-0) and web-1", "web-0"),  # after a real answer, the rest of the line is commentary
+    ],
+)
+def test_the_words_after_a_placeholder_final_on_its_line_are_the_answer(reply, value):
+    assert parse_reply(reply).final_value == value

@@ -200,7 +200,11 @@ def _find_final(text: str, spans: list[tuple[int, int]]) -> tuple[str | None, st
         close = rest.rfind(")")
         if close < 0:
             continue
-        return match.group(1).upper(), _unquote(rest[:close].strip()), match.start()
+        value = _unquote(rest[:close].strip())
+        said = first_line[first_line.find(")") + 1 :].strip(" \t:=-")
+        if is_placeholder(value) and said:
+            value = said  # `FINAL(answer) is the disk: "No space left"`: the words after stand for the answer
+        return match.group(1).upper(), value, match.start()
     return None, None, None
 
 
