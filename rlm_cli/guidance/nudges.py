@@ -84,14 +84,16 @@ NO_CODE_KEY = (
 )
 # Words logs of every kind use for trouble: where a run that went wrong says what went wrong. Not "timeout":
 # it names settings and tests (`--timeout=60`, `test_retries_after_timeout PASSED`) as often as events.
+# Every alternative is a plain word or phrase, so the longest is the widest match.
 TROUBLE = r"error|fail|fatal|exception|panic|killed|denied|refused|timed out|traceback"
+INPUT_END = 1500  # how much of the input's end a block shows: where a run that stopped says why
 NO_CODE_LOOK = (
     "Answer from the data, not from a guess. To see the lines that report trouble and how the input ends, "
     "reply with only this block:\n```repl\n"
     f'hits = grep(r"{TROUBLE}")\n'
     'print(len(hits), "lines report trouble; the last ones:")\n'
     "for line in hits[-15:]:\n    print(line)\n"
-    'print("--- the end of the input ---")\nprint(context[-1500:])\n```'
+    f'print("--- the end of the input ---")\nprint(context[-{INPUT_END}:])\n```'
 )
 ALL_COUNTED = (
     "Your answer names every item the output counted ({counts}), although their counts differ. If the question "

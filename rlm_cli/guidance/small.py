@@ -207,14 +207,14 @@ class SmallModelGuide:
         # Only a first answer: one given after a doubt may rightly leave the outputs behind.
         first_answer = not self.raised and self.last is not None and self.last.ok and not nothing
         if first_answer and checks.unrelated_answer(question, answer, last, self.outputs):
-            shown = {"answer": answer.strip(), "output": " ".join(last.split())[:200]}
+            said = {"answer": answer.strip(), "output": " ".join(last.split())[:200]}
             # One number in the output is the value it reports (`records that match: 7`): given the line to
             # reply with, a small model that kept its unrelated answer after the general doubt takes it.
             values = set(_NUMBER.findall(last))
             if len(values) == 1:
-                text = nudges.UNRELATED_VALUE.format(value=values.pop(), **shown)
+                text = nudges.UNRELATED_VALUE.format(value=values.pop(), **said)
             else:
-                text = nudges.UNRELATED.format(**shown)
+                text = nudges.UNRELATED.format(**said)
             yield "unrelated", Advice(text, "final answer shares nothing with the output it follows")
 
     def idle(self, question: str, prose: str = "") -> Advice:

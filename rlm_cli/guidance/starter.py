@@ -71,12 +71,12 @@ CLASSIFY_FIRST_LINES = 500
 _DATE = re.compile(r"\b(\d{4})[-/](\d{1,2})[-/](\d{1,2})\b")
 _TIMED_LINE = re.compile(r"\d:\d\d")  # a line worth parsing for a time
 _TROUBLE = re.compile(nudges.TROUBLE, re.IGNORECASE)
-TROUBLE_WIDTH = 9  # the longest match of _TROUBLE: "traceback", "exception"
+TROUBLE_WIDTH = max(len(word) for word in nudges.TROUBLE.split("|"))  # the widest match of _TROUBLE
 # The most characters of text the offered reading block hands one sub-call: the size chunks() cuts by default.
 READ_CHUNK = 20_000
 # The trouble block: the trouble lines it prints, those it hands the helper model (a grep line is at most
-# 500 characters), and how much of the input's end and start it shows.
-TROUBLE_SHOWN, TROUBLE_READ, TROUBLE_END, TROUBLE_START = 20, 40, 1500, 500
+# 500 characters), and how much of the input's start it shows (its end: as much as the idle nudge's block).
+TROUBLE_SHOWN, TROUBLE_READ, TROUBLE_START = 20, 40, 500
 
 
 @dataclass(frozen=True)
@@ -127,7 +127,7 @@ def trouble_block(question: str) -> Offer:
         'print(len(hits), "lines report trouble" + (", the first 5 and the last 15:" if cut else ":"))',
         f"for line in hits[:5] + ['...'] + hits[-{TROUBLE_SHOWN - 5}:] if cut else hits:",
         "    print(line)",
-        f"end = context[-{TROUBLE_END}:]",
+        f"end = context[-{nudges.INPUT_END}:]",
         'print("--- the end of the input ---")',
         "print(end)",
         f"read = hits if len(hits) <= {TROUBLE_READ} else hits[:10] + ['...'] + hits[-{TROUBLE_READ - 10}:]",
