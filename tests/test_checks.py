@@ -30,10 +30,27 @@ from rlm_cli.guidance.checks import (
     unsupported_values,
 )
 from rlm_cli.guidance.scan import WINDOW, find_all
-from rlm_cli.guidance.small import InputTexts
+from rlm_cli.guidance.small import InputTexts, bound_text
 from rlm_cli.inputs import bundle as bundle_module
 from rlm_cli.inputs.bundle import StoredText, release, write_bundle
 from rlm_cli.inputs.corpus import Corpus, Document
+
+
+@pytest.mark.parametrize(
+    ("code", "name"),
+    [
+        ('answer = "The disk filled up."', "answer"),
+        ("answer = 'first'\nanswer = 'second'", "answer"),
+        ('cause = """out of\nmemory"""', "cause"),
+        ('answer = f"{len(context)} lines"', None),  # computed, not written
+        ('answer = "x"\nprint(answer)', None),
+        ('a = "x"\nb = "y"', None),
+        ("n = 3", None),
+        ("answer = (", None),
+    ],
+)
+def test_bound_text_is_the_one_name_a_block_only_assigns_written_text_to(code, name):
+    assert bound_text(code) == name
 
 
 def test_unsupported_values_are_the_numbers_never_shown():

@@ -346,6 +346,61 @@ def test_a_placeholder_is_never_an_answer_even_right_after_a_printed_result(mode
     assert run.answer == "41"  # the best partial answer: the last output, marked not final
 
 
+FAILING = (
+    "== FAILURES ==\nE   KeyError: 'sku'\nFAILED tests/test_cart.py::test_totals - KeyError\n== 1 failed, 9 passed ==\n"
+)
+FOUND = fence('print([line for line in context.splitlines() if "FAILED" in line])')
+
+
+@pytest.mark.parametrize(("level", "final", "status"), [("small", True, "ok"), ("off", False, "budget_exhausted")])
+def test_a_model_stuck_on_a_placeholder_gets_the_helper_model_s_answer_from_its_outputs(
+    model, solve, level, final, status
+):
+    """The 1.5B model printed the failing tests, then wrote FINAL(answer) with no `answer` to the iteration limit."""
+    model.script("root", FOUND, "FINAL(answer)", "FINAL(answer)")
+    model.rule("sub", "what code run on the input printed", "test_totals failed with KeyError: 'sku'.")
+    run = solve("Summarize the test failures.", FAILING, guidance=level, max_iterations=3)
+    assert (run.outcome.final, run.outcome.status) == (final, status)
+    helped = run.requests_to("sub")
+    if level == "off":
+        assert helped == [] and run.answer != "test_totals failed with KeyError: 'sku'."
+        return
+    assert run.answer == "test_totals failed with KeyError: 'sku'." and run.outcome.iterations == 3
+    prompt = helped[0].last_user  # the question, what the model's code printed, the trouble lines and the end
+    assert (
+        "Summarize the test failures." in prompt and "['FAILED tests/test_cart.py::test_totals - KeyError']" in prompt
+    )
+    assert "E   KeyError: 'sku'" in prompt
+    shown = run.roots[2].last_user
+    assert "there is no variable named 'answer'" in shown and "You are not getting closer" in shown
+    assert "test_totals failed with KeyError: 'sku'." in shown and run.noticed("the model is stuck")
+
+
+def test_the_helper_model_s_answer_is_offered_once_per_run(model, solve):
+    model.script("root", FOUND, "FINAL(result)", "FINAL(result)", "FINAL(result)")
+    model.rule("sub", "", "test_totals failed.")
+    run = solve("Summarize the test failures.", FAILING, max_iterations=4)
+    assert run.outcome.status == "budget_exhausted"
+    assert len(run.requests_to("sub")) == 1 and sum("You are not getting closer" in r.last_user for r in run.roots) == 1
+
+
+def test_an_answer_written_as_a_bound_string_is_shown_its_final_var_line_even_when_run_again(model, solve):
+    said = fence('answer = "Too many open files: the listener shut down."')
+    model.script("root", said, said, "FINAL_VAR(answer)")
+    run = solve("Why did it stop?", LOG)
+    assert (run.answer, run.outcome.final) == ("Too many open files: the listener shut down.", True)
+    for request in run.roots[1:3]:
+        assert "Your block only set `answer` to text you wrote" in request.last_user
+        assert "You already ran exactly this code" not in request.last_user
+
+
+@pytest.mark.parametrize("last", ["FINAL(answer)", "FINAL_VAR(answer)"])
+def test_the_last_call_answering_with_a_bound_variable_gives_its_value(model, solve, last):
+    model.script("root", fence("answer = 'web-1'\nprint('looked')"), last)
+    run = solve("Which host?", LOG, guidance="off", max_iterations=1)
+    assert (run.answer, run.outcome.status) == ("web-1", "budget_exhausted")
+
+
 @pytest.mark.parametrize("level", ["small", "off"])
 def test_the_no_output_note_copied_into_final_is_refused(model, solve, level):
     """The note the engine writes for a block that printed nothing is not an answer, whatever the guidance."""
@@ -516,6 +571,16 @@ def test_failed_subcall_inside_batch_is_marked_and_batch_survives(model, solve, 
     assert shown.count("[llm_query error") == 1
     assert shown.count("answer-") == 2
     assert [e.failed for e in run.of_type(ev.BatchFinished)] == [1]
+
+
+@pytest.mark.parametrize("level", ["off", "small"])
+def test_a_failed_sub_call_s_error_is_never_the_final_answer(model, solve, app_log, level):
+    path, _ = app_log
+    model.script("root", fence('answer = llm_query("why?")\nprint(answer)'), "FINAL_VAR(answer)", "FINAL(disk full)")
+    model.fail("sub", times=1)
+    run = solve("q?", path, guidance=level)
+    assert "error a sub-call returned, not an answer" in run.roots[2].last_user
+    assert (run.answer, run.outcome.final) == ("disk full", True)
 
 
 def test_depth_two_runs_a_child_rlm(model, solve, app_log):

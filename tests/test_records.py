@@ -316,7 +316,7 @@ def test_a_rerun_block_is_kept_once_in_the_conversation(ask_about_log):
 
 
 def test_the_same_reply_twice_is_also_sampled_once(ask_about_log):
-    replies = [fence("print(list(range(9)))"), "FINAL(answer)", "FINAL(answer)", "FINAL(7)"]
+    replies = [fence("print(list(range(9)))"), "FINAL(result)", "FINAL(result)", "FINAL(7)"]
     run = ask_about_log(LINES["syslog"] + "\n", *replies)
     assert run.answer == "7"
     assert [r.temperature for r in run.roots] == [0.0, 0.0, 0.0, 0.7]

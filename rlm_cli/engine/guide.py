@@ -7,7 +7,10 @@ A guide may only add to it (and read an answer a reply states without FINAL), at
 - `after_block()`: advice after a block's output (the model reads it with the output);
 - `doubt()`: a reason to question a final answer; the loop then refuses that answer once;
 - `idle()`: advice after a reply with neither code nor an answer (given the reply's prose); its `final`, if
-  set, is taken as the model's answer, as if sent with FINAL (and the guide's doubts still apply).
+  set, is taken as the model's answer, as if sent with FINAL (and the guide's doubts still apply);
+- `stuck()`: advice when the model has stopped making progress (a placeholder FINAL such as `FINAL(answer)`
+  with no such variable, or the same reply again with no code); its `code`, if set, is run at once, and the
+  model reads its output with the advice.
 A guide keeps its own state (what it has shown, what it has questioned) and may not change anything else.
 `Plain` adds nothing: it is `--guidance off`. The engine never imports rlm_cli.guidance; the runner picks.
 """
@@ -73,6 +76,7 @@ class Advice:
     resample: bool = False  # the model repeats itself: its next reply is sampled hotter
     drop_reply: bool = False  # the reply is not kept in the conversation; this text joins the output before it
     final: str | None = None  # idle() only: the model's answer, read from a reply that did not use FINAL
+    code: str | None = None  # stuck() only: a block the loop runs now, its output shown after this text
 
 
 class Guide(Protocol):
@@ -87,6 +91,8 @@ class Guide(Protocol):
     def doubt(self, question: str, answer: str) -> Advice | None: ...
 
     def idle(self, question: str, prose: str) -> Advice | None: ...
+
+    def stuck(self, question: str) -> Advice | None: ...
 
 
 class Plain:
@@ -108,6 +114,9 @@ class Plain:
         return None
 
     def idle(self, question: str, prose: str) -> Advice | None:
+        return None
+
+    def stuck(self, question: str) -> Advice | None:
         return None
 
 

@@ -278,6 +278,8 @@ class RLM:
                 if stated:
                     self._notice("guide", idle.notice)
                 return Outcome(answer, True, "ok", self.iterations)
+            if self.code_ran and (placeholder or (self.resample and not reply.code_blocks)):
+                self._rescue(repl, turn, question)
             self.resample = self.resample or any(a.resample for a in turn.advice)
             if turn.blocks and reply.final_kind is None and sum(a.drop_reply for a in turn.advice) == len(turn.blocks):
                 # Every block was one already run: copies of it in the conversation get copied again,
@@ -327,10 +329,21 @@ class RLM:
     def _first_block(self, repl: ReplProcess, code: str, question: str) -> str:
         """Run the guide's first block before the first turn; what the first message adds about it."""
         self._notice("guide", "ran the guide's first block before the first turn")
+        ran = prompts.FIRST_BLOCK_RAN.format(question=question)
+        return "\n\n".join([ran, *self._guide_block(repl, code, question), prompts.ANSWER_OR_NEXT])
+
+    def _rescue(self, repl: ReplProcess, turn: Turn, question: str) -> None:
+        """The model has stopped making progress: the guide's advice, and the output of the block it gives."""
+        advice = self.guide.stuck(question)
+        self._advise(turn, [advice])
+        if advice is not None and advice.code:
+            turn.feedback += self._guide_block(repl, advice.code, question)
+
+    def _guide_block(self, repl: ReplProcess, code: str, question: str) -> list[str]:
+        """Run a block the guide wrote, outside any reply: its output and the guide's advice on it."""
         turn = Turn()
         self._run_block(repl, 0, code, question, turn)
-        ran = prompts.FIRST_BLOCK_RAN.format(question=question)
-        return "\n\n".join([ran, *turn.feedback, prompts.ANSWER_OR_NEXT])
+        return turn.feedback
 
     def _run_block(self, repl: ReplProcess, index: int, code: str, question: str, turn: Turn) -> Block:
         """Run one block: its events, its output and the guide's advice on it go into `turn`."""
@@ -408,6 +421,10 @@ class RLM:
     def _accept(self, question: str, turn: Turn) -> str | None:
         """The turn's answer, unless the guide doubts it; a doubted answer is kept as the partial one."""
         assert turn.answer is not None
+        if turn.answer.strip().startswith(prompts.SUBCALL_ERROR.split("{")[0]):
+            self._advise(turn, [Advice(prompts.ERROR_ANSWER, "final answer is a failed sub-call's error: refused")])
+            turn.answer = None
+            return None
         advice = self.guide.doubt(question, turn.answer)
         if advice is None:
             return turn.answer
@@ -426,7 +443,12 @@ class RLM:
             reply = parsing.parse_reply(self._root_call(messages).text)
         except (BudgetExhausted, ModelError):
             return Outcome(self._best_partial(), False, "budget_exhausted", self.iterations, error)
-        answer = reply.final_value if reply.final_kind == "FINAL" else (None if reply.code_blocks else reply.prose)
+        answer = reply.final_value if reply.final_kind else (None if reply.code_blocks else reply.prose)
+        name = (answer or "").strip().strip("'\"")
+        if reply.final_kind and name.isidentifier() and self.repl is not None:
+            # FINAL(answer) or FINAL_VAR(answer) names a variable a block bound: its value is the answer.
+            found = self.repl.get_var(name)
+            answer = found if found is not None or reply.final_kind == "FINAL_VAR" else answer
         if answer and (parsing.is_placeholder(answer) or parsing.looks_like_plan(answer)):
             answer = None
         return Outcome(answer or self._best_partial(), False, "budget_exhausted", self.iterations, error)
@@ -526,7 +548,7 @@ class RLM:
                 tokens = (completion.input_tokens, completion.output_tokens)
         except ModelError as exc:
             error = exc.message
-            text = f"[llm_query error: {exc.message}]"
+            text = prompts.SUBCALL_ERROR.format(message=exc.message)
         self.run.emit(
             ev.SubcallFinished(
                 depth=self.depth,

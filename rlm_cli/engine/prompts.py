@@ -120,6 +120,12 @@ ECHOED_NOTE = (
     "FINAL({answer}): that is the REPL's note that your code printed nothing, not an answer. Print the values "
     "your code computes in a ```repl block and answer from them."
 )
+# What llm_query returns for a sub-call that failed, so that a batch survives one failure (engine/loop.py).
+SUBCALL_ERROR = "[llm_query error: {message}]"
+ERROR_ANSWER = (
+    "That answer is the error a sub-call returned, not an answer. Answer from what the outputs show, or run the "
+    "sub-call again in a ```repl block."
+)
 
 
 def cell_feedback(index: int, output: str, cut: int) -> str:

@@ -69,6 +69,10 @@ REPEATED_RESULT = (
     "You already ran exactly this code, and it printed the same: {result}\nIf that answers the question, "
     "reply FINAL(answer) now, with no code. If not, change the code."
 )
+BOUND_TEXT = (
+    "Your block only set `{name}` to text you wrote, and printed nothing. If that text is your answer, reply "
+    "with only this line:\nFINAL_VAR({name})"
+)
 REPEATED_CODE = (
     "You already ran exactly this code, so its output cannot change. Do something different: print a few "
     "real records or lines and check the values you filter on."
@@ -76,6 +80,12 @@ REPEATED_CODE = (
 PASTED = (
     "That block is not code: it is the input's own text, copied. The input is already in `context`, and the "
     "REPL reads it there; never type it. {offer}"
+)
+STUCK = (
+    "You are not getting closer to an answer. This block was run for you: it hands the question, what your code "
+    "printed, the lines of the input that report trouble and its end to the helper model, and binds its reply "
+    "to `answer`:\n```repl\n{code}\n```\nIf the helper model's answer (below) fits what the outputs show, reply "
+    "FINAL_VAR(answer). If not, write a ```repl block that finds what it lacks."
 )
 PROSE_ANSWER = "If that is your answer, reply with only this line, and with the answer itself in it:\nFINAL({answer})"
 NO_CODE_KEY = (

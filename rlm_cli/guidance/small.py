@@ -97,6 +97,7 @@ class SmallModelGuide:
         self.raised: set[str] = set()  # doubts raised once already
         self.offered: starter.Offer | None = None  # the first block offered in the first message
         self.proposed: str | None = None  # the answer whose FINAL line a reply without FINAL was shown
+        self.rescued = False  # the block for a model that stopped making progress has run
 
     def system(self) -> str:
         return nudges.EXAMPLES
@@ -141,7 +142,11 @@ class SmallModelGuide:
         self.flaws = checks.code_flaws(block.code, self.texts, self.shapes)
         advice += [Advice(flaw.nudge, flaw.notice) for flaw in self.flaws]
         key = _code_key(block.code)
-        if key in self.ran and block.final is None:
+        if block.ok and not block.output.strip() and (name := bound_text(block.code)):
+            # A small model states its answer as code: `answer = "The service ran out of ..."`, then the same
+            # block again. Told only that it repeats itself, it went looking elsewhere and lost the answer.
+            advice.append(Advice(nudges.BOUND_TEXT.format(name=name), f"the block only set `{name}` to text"))
+        elif key in self.ran and block.final is None:
             result = block.output.strip()
             useful = block.ok and result and len(result) <= 300 and not found_nothing(result)
             text = nudges.REPEATED_RESULT.format(result=result) if useful else nudges.REPEATED_CODE
@@ -237,6 +242,15 @@ class SmallModelGuide:
         # trouble, and the end of the input where a run that stopped says why, are where to start.
         return Advice(nudges.NO_CODE_LOOK, "offered the error-like lines and the end of the input")
 
+    def stuck(self, question: str) -> Advice | None:
+        # Once: a model that stays stuck after the helper model's answer is shown it has the answer in its REPL.
+        if self.rescued:
+            return None
+        self.rescued = True
+        code = starter.rescue_block(question, self.outputs[-3:])
+        notice = "the model is stuck: ran a block that has the helper model answer from its outputs"
+        return Advice(nudges.STUCK.format(code=code), notice, code=code)
+
 
 def stated(prose: str) -> str:
     """The answer a reply states without FINAL: the items of a list it ends with, as an output printed them
@@ -250,6 +264,28 @@ def stated(prose: str) -> str:
         if isinstance(items, list) and items and all(isinstance(i, str | int | float) for i in items):
             return ", ".join(str(i) for i in items)
     return prose
+
+
+def bound_text(code: str) -> str | None:
+    """The name a block binds when all it does is assign written text to that one name (`answer = "..."`)."""
+    try:
+        body = ast.parse(code).body
+    except SyntaxError:
+        return None
+    if not body or not all(_assigns_text(statement) for statement in body):
+        return None
+    names = {statement.targets[0].id for statement in body}  # type: ignore[attr-defined]
+    return names.pop() if len(names) == 1 else None
+
+
+def _assigns_text(statement: ast.stmt) -> bool:
+    return (
+        isinstance(statement, ast.Assign)
+        and len(statement.targets) == 1
+        and isinstance(statement.targets[0], ast.Name)
+        and isinstance(statement.value, ast.Constant)
+        and isinstance(statement.value.value, str)
+    )
 
 
 def _code_key(code: str) -> str:

@@ -77,6 +77,8 @@ READ_CHUNK = 20_000
 # The trouble block: the trouble lines it prints, those it hands the helper model (a grep line is at most
 # 500 characters), and how much of the input's start it shows (its end: as much as the idle nudge's block).
 TROUBLE_SHOWN, TROUBLE_READ, TROUBLE_START = 20, 40, 500
+# How much of the model's own last outputs the rescue block hands the helper model, the most recent kept.
+RESCUE_SEEN = 4_000
 
 
 @dataclass(frozen=True)
@@ -116,11 +118,25 @@ def trouble_block(question: str) -> Offer:
     a run that went wrong says why, and has the helper model answer from them: one sub-call of a few thousand
     characters, where a reading of the whole input costs what the input costs to read (minutes on a local
     model, for a question such as "why is CI red?" that these lines answer)."""
-    lines = [
-        f"question = {question!r}",
-        f"start = context[:{TROUBLE_START}]",
-        'print("--- the start of the input ---")',
-        "print(start)",
+    code = helper_block(question, f"context[:{TROUBLE_START}]", "the start of the input", show=True)
+    return Offer(TROUBLE.format(code=code), code, run=True)
+
+
+def rescue_block(question: str, outputs: Sequence[str]) -> str:
+    """A block that has the helper model answer from what the model's code printed (its last outputs), the
+    lines reporting trouble and the input's end: for a model that has stopped making progress, whose outputs
+    often hold the answer it cannot state (it writes `FINAL(answer)` with no `answer`, turn after turn)."""
+    seen = "\n".join(outputs)[-RESCUE_SEEN:]
+    return helper_block(question, repr(seen), "what code run on the input printed", show=False)
+
+
+def helper_block(question: str, first: str, label: str, show: bool) -> str:
+    """The code of a block that binds `answer` to the helper model's answer from a first part (an expression,
+    printed when `show`), the input's lines reporting trouble and its end; it prints those and the answer."""
+    lines = [f"question = {question!r}", f"first = {first}"]
+    if show:
+        lines += [f'print("--- {label} ---")', "print(first)"]
+    lines += [
         f'hits = grep(r"{nudges.TROUBLE}", limit=len(context))',
         # The first lines of trouble are often its cause, the last where the run stopped: both ends, shown and read.
         f"cut = len(hits) > {TROUBLE_SHOWN}",
@@ -131,15 +147,14 @@ def trouble_block(question: str) -> Offer:
         'print("--- the end of the input ---")',
         "print(end)",
         f"read = hits if len(hits) <= {TROUBLE_READ} else hits[:10] + ['...'] + hits[-{TROUBLE_READ - 10}:]",
-        'evidence = f"{start}\\n--- lines reporting trouble ---\\n" + "\\n".join(read)',
+        f'evidence = "--- {label} ---\\n" + first + "\\n--- lines reporting trouble ---\\n" + "\\n".join(read)',
         'evidence += "\\n--- the end of the input ---\\n" + end',
         'answer = llm_query(f"Using only these parts of the input, answer in one to three sentences: {question}'
         '\\n\\n{evidence}")',
         'print("--- the helper model\'s answer, from these lines ---")',
         "print(answer)",
     ]
-    code = "\n".join(lines)
-    return Offer(TROUBLE.format(code=code), code, run=True)
+    return "\n".join(lines)
 
 
 def _names(question: str) -> dict[str, int]:
