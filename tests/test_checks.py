@@ -11,6 +11,8 @@ import pytest
 from rlm_cli.guidance.checks import (
     absent_literals,
     all_counted,
+    blind_queries,
+    bound_text,
     case_misses,
     code_flaws,
     counted_sets,
@@ -30,7 +32,7 @@ from rlm_cli.guidance.checks import (
     unsupported_values,
 )
 from rlm_cli.guidance.scan import WINDOW, find_all
-from rlm_cli.guidance.small import InputTexts, bound_text
+from rlm_cli.guidance.small import InputTexts
 from rlm_cli.inputs import bundle as bundle_module
 from rlm_cli.inputs.bundle import StoredText, release, write_bundle
 from rlm_cli.inputs.corpus import Corpus, Document
@@ -51,6 +53,18 @@ from rlm_cli.inputs.corpus import Corpus, Document
 )
 def test_bound_text_is_the_one_name_a_block_only_assigns_written_text_to(code, name):
     assert bound_text(code) == name
+
+
+def test_blind_queries_are_sub_calls_whose_prompt_names_no_variable():
+    code = """
+lines = grep("scarlet-thicket")
+a = llm_query("What is scarlet-thicket set to?")
+b = llm_query(f"What is it set to?\\n{lines}")
+c = llm_query_batched([f"Summarize: {p}" for p in chunks()])
+d = llm_query_batched(["one", "two"])
+"""
+    assert blind_queries(code) == ["llm_query('What is scarlet-thicket set to?')", "llm_query_batched(['one', 'two'])"]
+    assert blind_queries("llm_query(") == []
 
 
 def test_unsupported_values_are_the_numbers_never_shown():

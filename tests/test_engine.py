@@ -376,12 +376,30 @@ def test_a_model_stuck_on_a_placeholder_gets_the_helper_model_s_answer_from_its_
     assert "test_totals failed with KeyError: 'sku'." in shown and run.noticed("the model is stuck")
 
 
+@pytest.mark.parametrize("level", ["off", "small"])
+def test_a_placeholder_final_called_in_code_is_refused_not_answered_with_its_name(model, solve, level):
+    model.script("root", fence('print("FAILED test_totals - KeyError")\nFINAL(answer)'), "FINAL(test_totals: KeyError)")
+    model.rule("sub", "", "test_totals failed with KeyError.")
+    run = solve("Which test failed?", FAILING, guidance=level)
+    assert "there is no variable named 'answer'" in run.roots[1].last_user
+    assert run.answer == "test_totals: KeyError" and run.noticed("FINAL(answer): a placeholder: refused")
+    assert ("You are not getting closer" in run.roots[1].last_user) == (level == "small")
+
+
 def test_the_helper_model_s_answer_is_offered_once_per_run(model, solve):
     model.script("root", FOUND, "FINAL(result)", "FINAL(result)", "FINAL(result)")
     model.rule("sub", "", "test_totals failed.")
     run = solve("Summarize the test failures.", FAILING, max_iterations=4)
     assert run.outcome.status == "budget_exhausted"
     assert len(run.requests_to("sub")) == 1 and sum("You are not getting closer" in r.last_user for r in run.roots) == 1
+
+
+def test_an_answer_from_a_sub_call_that_read_none_of_the_input_is_questioned_once(model, solve):
+    model.script("root", fence('print(llm_query("What is the retry limit set to?"))'), "FINAL(true)", "FINAL(true)")
+    model.rule("sub", "", "true")
+    run = solve("What is the retry limit set to?", LOG)
+    assert "sends the helper model only the words written in it" in run.roots[1].last_user
+    assert run.noticed("final answer from flawed code") and (run.answer, run.outcome.iterations) == ("true", 3)
 
 
 def test_an_answer_written_as_a_bound_string_is_shown_its_final_var_line_even_when_run_again(model, solve):
@@ -494,7 +512,7 @@ def test_a_reply_without_code_is_shown_a_block_to_copy_for_the_question_s_key(mo
     notes = tmp_path / "notes.txt"
     filler = "".join(f"One of the special magic numbers for key-{i} is: {1000 + i}.\n" for i in range(30))
     notes.write_text(f"{filler}One of the special magic numbers for wandering-summit is: 5209478.\n{filler}")
-    model.script("root", "The first characters of `context`: ...", "FINAL(5209478)")
+    model.script("root", "Let me look at the data first.", "FINAL(5209478)")
     run = solve("What is the special magic number for wandering-summit?", notes)
     block = "```repl\nfor line in grep('wandering-summit')[:10]:\n    print(line)\n```"
     assert f"reply with only this block:\n{block}" in run.roots[1].last_user
@@ -576,7 +594,12 @@ def test_failed_subcall_inside_batch_is_marked_and_batch_survives(model, solve, 
 @pytest.mark.parametrize("level", ["off", "small"])
 def test_a_failed_sub_call_s_error_is_never_the_final_answer(model, solve, app_log, level):
     path, _ = app_log
-    model.script("root", fence('answer = llm_query("why?")\nprint(answer)'), "FINAL_VAR(answer)", "FINAL(disk full)")
+    model.script(
+        "root",
+        fence('answer = llm_query(f"Why? {context[-200:]}")\nprint(answer)'),
+        "FINAL_VAR(answer)",
+        "FINAL(disk full)",
+    )
     model.fail("sub", times=1)
     run = solve("q?", path, guidance=level)
     assert "error a sub-call returned, not an answer" in run.roots[2].last_user

@@ -162,11 +162,22 @@ def test_text_that_the_question_names_nothing_of_is_read_by_the_helper_model_who
 
 
 def test_no_reading_is_offered_for_a_lookup_a_label_list_or_records_the_question_selects_nothing_of():
-    assert _offer("Which folder does harbor import write the manifest to?", PROSE) is None  # a rare word it holds
+    lookup = _offer("Which folder does harbor import write the manifest to?", PROSE)  # rare words it holds
+    assert "words that this text holds on a few lines only" in lookup and "llm_query(" not in lookup
     labels = _offer("Is each line a bug, feature or question?", PROSE)  # judged one by one, not read whole
     assert "classify(" in labels and "llm_query(" not in labels
     assert _offer("why did it crash?", SSHD) is None  # records, and no word of the question selects any
     assert "records that match" in _offer("How many failed passwords came from 10.0.0.9?", SSHD)
+
+
+def test_a_lookup_s_lines_are_printed_before_the_first_turn_wherever_they_fall_in_a_one_line_text(model, solve):
+    text = " ".join(["The harbor stayed calm all winter and the boats kept to their moorings."] * 400)
+    text = text[:15_000] + " config: silent-pylon=dd298d02-9849 " + text[15_000:]
+    model.script("root", "FINAL(dd298d02-9849)")
+    run = solve("Kindly provide the access code assigned to silent-pylon.", text)
+    first = run.roots[0].last_user
+    assert "1 lines hold 'silent-pylon':" in first and "config: silent-pylon=dd298d02-9849" in first
+    assert (run.answer, run.outcome.iterations) == ("dd298d02-9849", 1)
 
 
 def test_a_block_that_re_types_the_input_is_dropped_and_the_reading_is_offered_again(model, solve):
@@ -290,7 +301,7 @@ def test_text_reporting_trouble_gets_its_trouble_lines_and_end_read_by_the_helpe
 
 
 def test_the_trouble_block_runs_first_and_its_helper_answer_is_the_answer_final_answer_names(model, solve):
-    model.rule("sub", "Using only these parts of the input", "test_reads_config failed: golden.json was missing.")
+    model.rule("sub", "Using only the parts of the input above", "test_reads_config failed: golden.json was missing.")
     model.rule("root", "the helper model's answer", "FINAL(answer)")
     run = solve("why is it red?", CI_LOG, max_iterations=2)
     output = run.of_type(ev.CodeExecuted)[0].output
@@ -300,7 +311,8 @@ def test_the_trouble_block_runs_first_and_its_helper_answer_is_the_answer_final_
     assert "\n3 lines report trouble:\napp.log:31: tests/test_io.py::test_reads_config FAILED\n" in output
     assert "--- the end of the input ---\n" in output and output.rstrip().endswith("golden.json was missing.")
     sent = run.requests_to("sub")[0].last_user
-    assert sent.startswith("Using only these parts of the input, answer in one to three sentences: why is it red?")
+    assert sent.startswith("--- the start of the input ---\n=== FILE: app.log ===")
+    assert sent.endswith("Using only the parts of the input above, answer in one to three sentences: why is it red?")
     assert "FileNotFoundError" in sent
     assert run.answer == "test_reads_config failed: golden.json was missing." and run.outcome.final
 

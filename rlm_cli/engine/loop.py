@@ -183,6 +183,7 @@ class Turn:
     feedback: list[str] = field(default_factory=list)
     advice: list[Advice] = field(default_factory=list)
     answer: str | None = None
+    placeholder: bool = False  # a FINAL was refused as a placeholder (`FINAL(answer)` with no `answer`)
 
 
 class RLM:
@@ -278,7 +279,7 @@ class RLM:
                 if stated:
                     self._notice("guide", idle.notice)
                 return Outcome(answer, True, "ok", self.iterations)
-            if self.code_ran and (placeholder or (self.resample and not reply.code_blocks)):
+            if self.code_ran and (placeholder or turn.placeholder or (self.resample and not reply.code_blocks)):
                 self._rescue(repl, turn, question)
             self.resample = self.resample or any(a.resample for a in turn.advice)
             if turn.blocks and reply.final_kind is None and sum(a.drop_reply for a in turn.advice) == len(turn.blocks):
@@ -382,6 +383,9 @@ class RLM:
             if block.final is not None:
                 if parsing.looks_like_plan(block.final):
                     self._advise(turn, [Advice(prompts.PLAN, "FINAL called with a plan: refused")])
+                elif parsing.is_placeholder(block.final):  # FINAL(answer) in code, with no variable `answer`
+                    turn.placeholder = True
+                    self._advise(turn, [self._placeholder(block.final)])
                 else:
                     turn.answer = block.final
                 return turn
@@ -415,8 +419,12 @@ class RLM:
             if found is not None:
                 return found, None
             if parsing.is_placeholder(value):
-                return None, Advice(prompts.PLACEHOLDER.format(name=value), f"FINAL({value}): a placeholder: refused")
+                return None, self._placeholder(value)
         return value, None
+
+    @staticmethod
+    def _placeholder(name: str) -> Advice:
+        return Advice(prompts.PLACEHOLDER.format(name=name), f"FINAL({name}): a placeholder: refused")
 
     def _accept(self, question: str, turn: Turn) -> str | None:
         """The turn's answer, unless the guide doubts it; a doubted answer is kept as the partial one."""

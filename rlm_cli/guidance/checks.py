@@ -119,6 +119,41 @@ def present_part(text: str, texts: Sequence[str], window: int = WINDOW) -> str |
     return None
 
 
+def bound_text(code: str) -> str | None:
+    """The name a block binds when all it does is assign written text to that one name (`answer = "..."`)."""
+    tree = _tree(code)
+    body = tree.body if isinstance(tree, ast.Module) else []
+    if not body or not all(_assigns_text(statement) for statement in body):
+        return None
+    names = {statement.targets[0].id for statement in body}  # type: ignore[attr-defined]
+    return names.pop() if len(names) == 1 else None
+
+
+def _assigns_text(statement: ast.stmt) -> bool:
+    return (
+        isinstance(statement, ast.Assign)
+        and len(statement.targets) == 1
+        and isinstance(statement.targets[0], ast.Name)
+        and isinstance(statement.value, ast.Constant)
+        and isinstance(statement.value.value, str)
+    )
+
+
+def blind_queries(code: str) -> list[str]:
+    """Sub-calls whose prompt names no variable: `llm_query("What is X set to?")` sends the helper model only
+    the words written there, none of the input, so what it replies is a guess."""
+    tree = _tree(code)
+    if tree is None:
+        return []
+    return [
+        ast.unparse(node)[:120]
+        for node in ast.walk(tree)
+        if (_calls(node, "llm_query") or _calls(node, "llm_query_batched"))
+        and node.args
+        and not any(isinstance(part, ast.Name) for part in ast.walk(node.args[0]))
+    ]
+
+
 def counted_sets(code: str) -> list[tuple[str, str]]:
     """`Counter(s)` where s is a set: every item counts once. Pairs of the call and the count it meant.
 
@@ -253,6 +288,8 @@ def code_flaws(code: str, texts: Sequence[str], shapes: Sequence[str], window: i
         examples = "; ".join(f'"{shape}"' for shape in other[:3])
         nudge = nudges.CASE_MISS.format(text=text, n=len(other), examples=examples, lower=text.lower())
         flaws.append(Flaw(nudge, f"{text!r} is tested case-sensitively: {len(other)} message shapes differ in case"))
+    for call in blind_queries(code)[:1]:
+        flaws.append(Flaw(nudges.BLIND_QUERY.format(call=call), f"{call} sends the helper model none of the input"))
     for text in levels_in_messages(code, shapes):
         nudge = nudges.LEVEL_IN_MESSAGE.format(text=text, level=records.LEVELS[text.upper()])
         flaws.append(Flaw(nudge, f"{text!r} is looked for in messages, which never hold it: it is r['level']"))

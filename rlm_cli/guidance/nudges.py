@@ -36,6 +36,11 @@ ABSENT_WORDS = (
     "Your code looks for {words}, which the input never contains (in any case): those tests never match. "
     "Use the words and values the data itself uses (print a few real lines or records first)."
 )
+BLIND_QUERY = (
+    "`{call}` sends the helper model only the words written in it, none of the input: it has not read the "
+    "data, so its reply is a guess. Put the lines it should read into the prompt, e.g. "
+    '`llm_query(f"<the question>\\n{{lines}}")`, or answer from the lines your code printed.'
+)
 COUNTED_SET = (
     "`{call}` counts a set, so every item in it counts once and no count is right. Count the records "
     "themselves: `{meant}`."

@@ -142,7 +142,7 @@ class SmallModelGuide:
         self.flaws = checks.code_flaws(block.code, self.texts, self.shapes)
         advice += [Advice(flaw.nudge, flaw.notice) for flaw in self.flaws]
         key = _code_key(block.code)
-        if block.ok and not block.output.strip() and (name := bound_text(block.code)):
+        if block.ok and not block.output.strip() and (name := checks.bound_text(block.code)):
             # A small model states its answer as code: `answer = "The service ran out of ..."`, then the same
             # block again. Told only that it repeats itself, it went looking elsewhere and lost the answer.
             advice.append(Advice(nudges.BOUND_TEXT.format(name=name), f"the block only set `{name}` to text"))
@@ -264,28 +264,6 @@ def stated(prose: str) -> str:
         if isinstance(items, list) and items and all(isinstance(i, str | int | float) for i in items):
             return ", ".join(str(i) for i in items)
     return prose
-
-
-def bound_text(code: str) -> str | None:
-    """The name a block binds when all it does is assign written text to that one name (`answer = "..."`)."""
-    try:
-        body = ast.parse(code).body
-    except SyntaxError:
-        return None
-    if not body or not all(_assigns_text(statement) for statement in body):
-        return None
-    names = {statement.targets[0].id for statement in body}  # type: ignore[attr-defined]
-    return names.pop() if len(names) == 1 else None
-
-
-def _assigns_text(statement: ast.stmt) -> bool:
-    return (
-        isinstance(statement, ast.Assign)
-        and len(statement.targets) == 1
-        and isinstance(statement.targets[0], ast.Name)
-        and isinstance(statement.value, ast.Constant)
-        and isinstance(statement.value.value, str)
-    )
 
 
 def _code_key(code: str) -> str:

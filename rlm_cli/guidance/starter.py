@@ -47,6 +47,11 @@ TROUBLE = (
     "those, run for you (its output is at the end of this message). Check its answer against the lines:\n"
     "```repl\n{code}\n```"
 )
+LOOKUP = (
+    "The question names words that this text holds on a few lines only: a first block that prints those lines, "
+    "run for you (its output is at the end of this message). If they hold the answer, answer from them:\n"
+    "```repl\n{code}\n```"
+)
 READ = (
     "The question names nothing this text holds, so read the text itself: the helper model reads it a chunk at "
     "a time and answers from what it read. Run this block as it is:\n```repl\n{code}\n```"
@@ -72,6 +77,9 @@ _DATE = re.compile(r"\b(\d{4})[-/](\d{1,2})[-/](\d{1,2})\b")
 _TIMED_LINE = re.compile(r"\d:\d\d")  # a line worth parsing for a time
 _TROUBLE = re.compile(nudges.TROUBLE, re.IGNORECASE)
 TROUBLE_WIDTH = max(len(word) for word in nudges.TROUBLE.split("|"))  # the widest match of _TROUBLE
+# The lookup block: the question's rare words it looks for, and the lines it prints for each (key_terms() finds
+# words on at most 5 lines).
+LOOKUP_KEYS, LOOKUP_LINES = 2, 5
 # The most characters of text the offered reading block hands one sub-call: the size chunks() cuts by default.
 READ_CHUNK = 20_000
 # The trouble block: the trouble lines it prints, those it hands the helper model (a grep line is at most
@@ -91,6 +99,21 @@ class Offer:
     text: str
     code: str
     run: bool
+
+
+def lookup_block(keys: Sequence[str]) -> Offer:
+    """A block that prints the lines holding each of the question's rare words (each match in its context,
+    however long its line): what a lookup asks about. The 1.5B model, left to start by itself on a one-line
+    text, searched for a label it made up (`Access code: `) for six turns and never for the key it was given."""
+    lines = [
+        f"for key in {list(keys)!r}:",
+        "    hits = grep(key)",
+        '    print(len(hits), "lines hold", repr(key) + ":")',
+        f"    for line in hits[:{LOOKUP_LINES}]:",
+        "        print(line)",
+    ]
+    code = "\n".join(lines)
+    return Offer(LOOKUP.format(code=code), code, run=True)
 
 
 def reading_block(question: str, chars: int) -> Offer:
@@ -149,8 +172,10 @@ def helper_block(question: str, first: str, label: str, show: bool) -> str:
         f"read = hits if len(hits) <= {TROUBLE_READ} else hits[:10] + ['...'] + hits[-{TROUBLE_READ - 10}:]",
         f'evidence = "--- {label} ---\\n" + first + "\\n--- lines reporting trouble ---\\n" + "\\n".join(read)',
         'evidence += "\\n--- the end of the input ---\\n" + end',
-        'answer = llm_query(f"Using only these parts of the input, answer in one to three sentences: {question}'
-        '\\n\\n{evidence}")',
+        # The question after the lines, not before them: a small helper model follows the words it read last (it
+        # copied the first lines it read when the question came first).
+        'answer = llm_query(f"{evidence}\\n\\nUsing only the parts of the input above, answer in one to three '
+        'sentences: {question}")',
         'print("--- the helper model\'s answer, from these lines ---")',
         "print(answer)",
     ]
@@ -341,8 +366,8 @@ def labels_block(question: str, description: Description, texts: Sequence[str]) 
 def offer(question: str, description: Description, texts: Sequence[str], chars: int) -> Offer | None:
     """The first block offered for this input and question, if any: for labels no record writes, the records
     judged one by one; over records, a count of those the question's words select; over text, a reading for a
-    question that names nothing the text holds (a rare word it does hold is a lookup, which the lines shown
-    above and grep serve better)."""
+    question that names nothing the text holds, and for one that names words the text holds on a few lines
+    only (a lookup: `the access code of silent-pylon`), those lines."""
     if description.labels:
         code = labels_block(question, description, texts)
         run = sum(text.count("\n") for text in texts) <= CLASSIFY_FIRST_LINES
@@ -355,8 +380,8 @@ def offer(question: str, description: Description, texts: Sequence[str], chars: 
         # first turn for a minute or more, for a model that may only want a grep.
         run = chars <= RUN_FIRST_CHARS
         return Offer((OFFER if run else OFFER_UNRUN).format(code=code), code, run)
-    if checks.key_terms(question, texts):
-        return None
+    if keys := checks.key_terms(question, texts):
+        return lookup_block(keys[:LOOKUP_KEYS])
     if any(find_all(_TROUBLE, texts, TROUBLE_WIDTH)):
         return trouble_block(question)
     return reading_block(question, chars)
