@@ -12,6 +12,7 @@ from rlm_cli.engine import events as ev
 from rlm_cli.engine.guide import Block, Plain
 from rlm_cli.engine.loop import RLM, EngineConfig, Run, corpus_from_text
 from rlm_cli.engine.model import ModelSpec
+from rlm_cli.engine.parsing import parse_reply
 from rlm_cli.guidance import nudges
 from rlm_cli.guidance.small import SmallModelGuide
 
@@ -146,6 +147,7 @@ def test_an_answer_stated_without_final_after_an_output_is_shown_as_a_final_line
 def test_a_reply_without_final_is_shown_the_final_line_of_what_it_states(prose, answer):
     guide = SmallModelGuide()
     guide.last = Block(0, "print(1)", "1", True)
+    prose = parse_reply(prose).prose  # as the loop gives it: a fence of text is part of a reply's prose
     advice = guide.idle("q", prose)
     assert advice.text.endswith(f"FINAL({answer})") and advice.final is None
     assert guide.idle("q", prose).final == answer  # the same reply again is taken
@@ -156,7 +158,7 @@ def test_a_plan_that_ends_in_a_list_or_a_fence_is_no_answer(plan):
     guide = SmallModelGuide()
     guide.last = Block(0, "print(1)", "1", True)
     for _ in range(2):
-        advice = guide.idle("q", plan)
+        advice = guide.idle("q", parse_reply(plan).prose)
         assert advice.final is None and "FINAL(" not in advice.text
 
 

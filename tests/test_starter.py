@@ -162,8 +162,10 @@ def test_text_that_the_question_names_nothing_of_is_read_by_the_helper_model_who
 
 
 def test_no_reading_is_offered_for_a_lookup_a_label_list_or_records_the_question_selects_nothing_of():
-    lookup = _offer("Which folder does harbor import write the manifest to?", PROSE)  # rare words it holds
+    assert _offer("Which folder does harbor import write the manifest to?", PROSE) is None  # rare plain words
+    lookup = _offer("Which manifest does harbor-cli write?", PROSE.replace("harbor import", "harbor-cli import"))
     assert "words that this text holds on a few lines only" in lookup and "llm_query(" not in lookup
+    assert "for key in ['harbor-cli']:" in lookup  # a name, not the rare plain word "manifest"
     labels = _offer("Is each line a bug, feature or question?", PROSE)  # judged one by one, not read whole
     assert "classify(" in labels and "llm_query(" not in labels
     assert _offer("why did it crash?", SSHD) is None  # records, and no word of the question selects any

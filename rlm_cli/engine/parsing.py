@@ -21,7 +21,7 @@ class Reply:
     final_value: str | None
     final_after_code: bool  # the text answer came after a code block in the same reply
     final_after_output: bool  # ... or after an unlabeled fence of text: an output the model wrote itself
-    prose: str  # the reply without its code blocks
+    prose: str  # the reply without its code blocks (a fence of text stays: `the answer is:` and a fenced list)
     history: str  # what the conversation keeps: the reply cut after its last code block
 
 
@@ -66,6 +66,7 @@ def parse_reply(text: str) -> Reply:
     text = fence_bare_code(fix_bare_fence(text))
     blocks: list[str] = []
     spans: list[tuple[int, int]] = []
+    code_spans: list[tuple[int, int]] = []
     code_end = 0
     written: list[int] = []  # where unlabeled fences of text start
     for match in _FENCE.finditer(text):
@@ -73,6 +74,7 @@ def parse_reply(text: str) -> Reply:
         language, body = match.group(1).lower(), match.group(2)
         if language in CODE_LANGUAGES and body.strip() and (language or _is_code(body)):
             blocks.append(body)
+            code_spans.append(match.span())
             code_end = match.end()
         elif not language and body.strip():
             written.append(match.start())
@@ -81,9 +83,10 @@ def parse_reply(text: str) -> Reply:
     if unclosed and unclosed.group(2).strip():
         # A stop sequence or a token limit cut the closing fence; the code is still code.
         spans.append(unclosed.span())
+        code_spans.append(unclosed.span())
         blocks.append(unclosed.group(2))
         code_end = len(text)
-    prose = _remove_spans(text, spans)
+    prose = _remove_spans(text, code_spans)
     kind, value, position = _find_final(text, spans)
     after_code = bool(blocks) and position is not None and position > spans[0][0]
     for i, block in enumerate(blocks):

@@ -77,6 +77,10 @@ _DATE = re.compile(r"\b(\d{4})[-/](\d{1,2})[-/](\d{1,2})\b")
 _TIMED_LINE = re.compile(r"\d:\d\d")  # a line worth parsing for a time
 _TROUBLE = re.compile(nudges.TROUBLE, re.IGNORECASE)
 TROUBLE_WIDTH = max(len(word) for word in nudges.TROUBLE.split("|"))  # the widest match of _TROUBLE
+# A word shaped as a name rather than a word of prose: `silent-pylon`, `max_retries`, `v2.3`, `sha256`. Only
+# such a rare word makes a lookup block: a summary question's plain words ("failures", "summary") are rare in a
+# test log too (its section headers), and their lines were answered as if they held the answer.
+_NAME = re.compile(r"\w[-_.]\w|\d")
 # The lookup block: the question's rare words it looks for, and the lines it prints for each (key_terms() finds
 # words on at most 5 lines).
 LOOKUP_KEYS, LOOKUP_LINES = 2, 5
@@ -366,7 +370,7 @@ def labels_block(question: str, description: Description, texts: Sequence[str]) 
 def offer(question: str, description: Description, texts: Sequence[str], chars: int) -> Offer | None:
     """The first block offered for this input and question, if any: for labels no record writes, the records
     judged one by one; over records, a count of those the question's words select; over text, a reading for a
-    question that names nothing the text holds, and for one that names words the text holds on a few lines
+    question that names nothing the text holds, and for one that names a name the text holds on a few lines
     only (a lookup: `the access code of silent-pylon`), those lines."""
     if description.labels:
         code = labels_block(question, description, texts)
@@ -380,8 +384,11 @@ def offer(question: str, description: Description, texts: Sequence[str], chars: 
         # first turn for a minute or more, for a model that may only want a grep.
         run = chars <= RUN_FIRST_CHARS
         return Offer((OFFER if run else OFFER_UNRUN).format(code=code), code, run)
-    if keys := checks.key_terms(question, texts):
-        return lookup_block(keys[:LOOKUP_KEYS])
+    keys = checks.key_terms(question, texts)
+    if names := [key for key in keys if _NAME.search(key)]:
+        return lookup_block(names[:LOOKUP_KEYS])
+    if keys:
+        return None
     if any(find_all(_TROUBLE, texts, TROUBLE_WIDTH)):
         return trouble_block(question)
     return reading_block(question, chars)
