@@ -41,9 +41,9 @@ from rlm_cli.inputs.corpus import Corpus, Document
 @pytest.mark.parametrize(
     ("code", "name"),
     [
-        ('answer = "The disk filled up."', "answer"),
-        ("answer = 'first'\nanswer = 'second'", "answer"),
-        ('cause = """out of\nmemory"""', "cause"),
+        ('answer = "The disk filled up."', ("answer", "The disk filled up.")),
+        ("answer = 'first'\nanswer = 'second'", ("answer", "second")),
+        ('cause = """out of\nmemory"""', ("cause", "out of\nmemory")),
         ('answer = f"{len(context)} lines"', None),  # computed, not written
         ('answer = "x"\nprint(answer)', None),
         ('a = "x"\nb = "y"', None),

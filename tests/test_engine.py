@@ -406,12 +406,22 @@ def test_an_answer_from_a_sub_call_that_read_none_of_the_input_is_questioned_onc
 
 def test_an_answer_written_as_a_bound_string_is_shown_its_final_var_line_even_when_run_again(model, solve):
     said = fence('answer = "Too many open files: the listener shut down."')
-    model.script("root", said, said, "FINAL_VAR(answer)")
+    model.script("root", said, fence('answer = "It stopped."'), said, said)
     run = solve("Why did it stop?", LOG)
     assert (run.answer, run.outcome.final) == ("Too many open files: the listener shut down.", True)
-    for request in run.roots[1:3]:
+    assert run.outcome.iterations == 4  # the same text bound right after its FINAL_VAR line was shown: taken
+    for request in run.roots[1:4]:
         assert "Your block only set `answer` to text you wrote" in request.last_user
         assert "You already ran exactly this code" not in request.last_user
+    assert run.noticed("bound to the same text again, after its FINAL_VAR line: taken")
+
+
+@pytest.mark.parametrize(("level", "iterations"), [("small", 2), ("off", 3)])
+def test_a_bound_answer_given_again_is_taken_only_by_the_small_guide(model, solve, level, iterations):
+    said = fence('answer = "disk full"')
+    model.script("root", said, said, "FINAL_VAR(answer)")
+    run = solve("Why did it stop?", LOG, guidance=level)
+    assert (run.answer, run.outcome.iterations) == ("disk full", iterations)
 
 
 @pytest.mark.parametrize("last", ["FINAL(answer)", "FINAL_VAR(answer)"])

@@ -278,6 +278,36 @@ def test_a_question_s_moment_makes_the_block_keep_the_side_the_helper_model_read
     assert len(run.requests_to("sub")) == 2
 
 
+CRASHES = "".join(
+    f'ts=2026-10-20T0{i}:00:00Z service={service} level={level} msg="{message}"\n'
+    for i, (service, level, message) in enumerate(
+        [
+            ("cart", "INFO", "request handled in 12 ms"),
+            ("cart", "FATAL", "unrecoverable state, shutting down"),
+            ("geo", "FATAL", "unrecoverable state, shutting down"),
+            ("cart", "FATAL", "unrecoverable state, shutting down"),
+            ("mail", "INFO", "request handled in 9 ms"),
+        ]
+    )
+)
+
+
+def test_a_question_whose_words_select_nothing_keeps_the_kind_of_line_the_helper_model_reads(model, solve):
+    """ "Crashed" is no word of the data: which lines the question counts is in its meaning. The block lists the
+    data's kinds of line (levels, statuses, message shapes), has the helper model judge them, and counts the one
+    it took."""
+    model.rule("sub", "the lines of level FATAL", "yes")
+    model.rule("sub", ".", "no")
+    model.rule("root", ".", "FINAL(none)")
+    run = solve("Which services crashed twice?", CRASHES, max_iterations=1)
+    first = run.roots[0].last_user
+    assert "    'the lines of level FATAL': lambda r: r[\"level\"] == 'FATAL'," in first
+    assert 'the lines that read "unrecoverable state, shutting down"' in first
+    assert "the lines the question counts, as the helper model reads it: the lines of level FATAL" in first
+    assert "records that match: 3" in first and "2 each: ['cart']" in first
+    ast.parse(_offered(first.split("A first block")[1]))
+
+
 def test_lines_without_a_time_get_no_time_condition():
     question, lines = "After 09:00 UTC on 2 May 2026, which hosts logged ERROR?", "host=web-0 level=ERROR\n"
     values = describe(question, corpus_from_text(lines, "a.log").documents).values

@@ -4,7 +4,8 @@ The loop runs the plain RLM method by itself: system prompt, REPL, sub-calls, FI
 A guide may only add to it (and read an answer a reply states without FINAL), at the points the loop calls:
 - `system()` and `opening()`: text added to the system prompt and to the first message;
 - `first_code()`: a block the loop runs before the first turn, its output shown with the first message;
-- `after_block()`: advice after a block's output (the model reads it with the output);
+- `after_block()`: advice after a block's output (the model reads it with the output); an advice's `final`,
+  if set, is taken as the model's answer, as `idle()`'s is;
 - `doubt()`: a reason to question a final answer; the loop then refuses that answer once;
 - `idle()`: advice after a reply with neither code nor an answer (given the reply's prose); its `final`, if
   set, is taken as the model's answer, as if sent with FINAL (and the guide's doubts still apply);
@@ -75,7 +76,7 @@ class Advice:
     doubt: bool = False  # an answer computed by this block is refused once, since its code has this mistake
     resample: bool = False  # the model repeats itself: its next reply is sampled hotter
     drop_reply: bool = False  # the reply is not kept in the conversation; this text joins the output before it
-    final: str | None = None  # idle() only: the model's answer, read from a reply that did not use FINAL
+    final: str | None = None  # idle() and after_block(): the model's answer, read from a reply without FINAL
     code: str | None = None  # stuck() only: a block the loop runs now, its output shown after this text
 
 

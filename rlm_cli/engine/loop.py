@@ -372,7 +372,12 @@ class RLM:
         if block.ok:  # an error message is no partial answer
             self.last_output = result.output
         self.code_ran = self.code_ran or block.ok
-        self._advise(turn, list(self.guide.after_block(question, block)))
+        for advice in self.guide.after_block(question, block):
+            if advice.final is None:
+                self._advise(turn, [advice])
+            else:  # the guide reads the block as stating the model's answer (its doubts still apply)
+                turn.answer = advice.final
+                self._notice("guide", advice.notice)
         return block
 
     def _run_blocks(self, repl: ReplProcess, reply: parsing.Reply, question: str) -> Turn:
@@ -380,6 +385,8 @@ class RLM:
         turn = Turn()
         for index, code in enumerate(reply.code_blocks, 1):
             block = self._run_block(repl, index, code, question, turn)
+            if turn.answer is not None:
+                return turn
             if block.final is not None:
                 if parsing.looks_like_plan(block.final):
                     self._advise(turn, [Advice(prompts.PLAN, "FINAL called with a plan: refused")])

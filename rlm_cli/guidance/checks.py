@@ -119,14 +119,15 @@ def present_part(text: str, texts: Sequence[str], window: int = WINDOW) -> str |
     return None
 
 
-def bound_text(code: str) -> str | None:
-    """The name a block binds when all it does is assign written text to that one name (`answer = "..."`)."""
+def bound_text(code: str) -> tuple[str, str] | None:
+    """The name and text a block binds when all it does is assign written text to that one name
+    (`answer = "..."`): the text last assigned."""
     tree = _tree(code)
     body = tree.body if isinstance(tree, ast.Module) else []
     if not body or not all(_assigns_text(statement) for statement in body):
         return None
     names = {statement.targets[0].id for statement in body}  # type: ignore[attr-defined]
-    return names.pop() if len(names) == 1 else None
+    return (names.pop(), body[-1].value.value) if len(names) == 1 else None  # type: ignore[attr-defined]
 
 
 def _assigns_text(statement: ast.stmt) -> bool:

@@ -123,7 +123,7 @@ def data_profile(found: records.Profile, question: str, max_values: int = 15, ma
 
 
 # The variable parts of a shape, and quoted values: what stays is the text a log statement always writes.
-_SHAPE_SLOTS = re.compile(r"<\w+>|'[^']*'|\"[^\"]*\"")
+SHAPE_SLOTS = re.compile(r"<\w+>|'[^']*'|\"[^\"]*\"")
 
 
 def message_tests(
@@ -143,7 +143,7 @@ def message_texts(
     wanted = [w for w in words if not any(w in f or f in w for f in records.FIELDS) and w not in known]
     texts: list[str] = []
     for shape in shapes:
-        for piece in _SHAPE_SLOTS.split(shape):
+        for piece in SHAPE_SLOTS.split(shape):
             parts = piece.strip(" .,:;=/[](){}-").split()
             hits = [i for i, part in enumerate(parts) if any(w in part.lower() for w in wanted)]
             if not hits or len(" ".join(parts)) < 3:

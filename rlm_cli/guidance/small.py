@@ -142,10 +142,18 @@ class SmallModelGuide:
         self.flaws = checks.code_flaws(block.code, self.texts, self.shapes)
         advice += [Advice(flaw.nudge, flaw.notice) for flaw in self.flaws]
         key = _code_key(block.code)
-        if block.ok and not block.output.strip() and (name := checks.bound_text(block.code)):
+        if block.ok and not block.output.strip() and (bound := checks.bound_text(block.code)):
             # A small model states its answer as code: `answer = "The service ran out of ..."`, then the same
-            # block again. Told only that it repeats itself, it went looking elsewhere and lost the answer.
-            advice.append(Advice(nudges.BOUND_TEXT.format(name=name), f"the block only set `{name}` to text"))
+            # block again. Told only that it repeats itself, it went looking elsewhere and lost the answer;
+            # shown its FINAL_VAR line, it bound the same text again, to the iteration limit.
+            name, text = bound
+            if text == self.proposed:
+                advice.append(
+                    Advice("", f"`{name}` bound to the same text again, after its FINAL_VAR line: taken", final=text)
+                )
+            else:
+                self.proposed = text
+                advice.append(Advice(nudges.BOUND_TEXT.format(name=name), f"the block only set `{name}` to text"))
         elif key in self.ran and block.final is None:
             result = block.output.strip()
             useful = block.ok and result and len(result) <= 300 and not found_nothing(result)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rlm_cli.guidance import checks, nudges, questions
-from rlm_cli.guidance.describe import Description, access, message_texts, named_values
+from rlm_cli.guidance.describe import SHAPE_SLOTS, Description, access, message_texts, named_values
 from rlm_cli.guidance.scan import find_all
 from rlm_cli.inputs import records
 from rlm_cli.repl.helpers import line_span
@@ -81,6 +81,9 @@ TROUBLE_WIDTH = max(len(word) for word in nudges.TROUBLE.split("|"))  # the wide
 # such a rare word makes a lookup block: a summary question's plain words ("failures", "summary") are rare in a
 # test log too (its section headers), and their lines were answered as if they held the answer.
 _NAME = re.compile(r"\w[-_.]\w|\d")
+# The kinds of line judged when the question's words select none: the most common statuses and message shapes
+# (each a sub-call before the first turn, a second or two on a local model).
+KIND_STATUSES, KIND_SHAPES = 6, 12
 # The lookup block: the question's rare words it looks for, and the lines it prints for each (key_terms() finds
 # words on at most 5 lines).
 LOOKUP_KEYS, LOOKUP_LINES = 2, 5
@@ -275,13 +278,19 @@ def first_block(question: str, values: dict[str, list[Any]], shapes: Sequence[st
     for token in dict.fromkeys(_TOKEN.findall(question)):
         if token not in named and token not in (when or "") and any(token in text for text in texts):
             conditions.append(Condition("raw", token, False))
-    if not conditions and when is None:
+    conditions = that_keep(conditions, texts) if conditions else []
+    group = group_key(_names(question), values, shapes, {c.key for c in conditions if c.exact})
+    if conditions:
+        keep = " and ".join(c.code() for c in conditions)
+        lines = ["recs = records()", f"hits = [r for r in recs if {keep}]"]
+    elif group and len(kinds := line_kinds(values, shapes)) >= 2:
+        # Items counted by a field the question names, of lines none of its words select ("which services
+        # crashed twice?"): the helper model judges which kind of line it counts.
+        lines = ["recs = records()", *kind_lines(kinds)]
+    elif when is not None:
+        lines = ["recs = records()", "hits = list(recs)"]
+    else:
         return None  # a field to count by alone ("the service's failure") selects nothing: no block to offer
-    conditions = that_keep(conditions, texts)
-    used = {c.key for c in conditions if c.exact}
-    group = group_key(_names(question), values, shapes, used)
-    keep = " and ".join(c.code() for c in conditions)
-    lines = ["recs = records()", f"hits = [r for r in recs if {keep}]" if keep else "hits = list(recs)"]
     if when is not None:
         lines += time_side(when)
     # The count alone: a small model answered "6/432" to "how often" from "6 of 432 records kept".
@@ -304,6 +313,41 @@ def first_block(question: str, values: dict[str, list[Any]], shapes: Sequence[st
         # with the key itself. Many are a count's, and the count is printed first.
         lines += ["if len(hits) <= 3:", "    for r in hits:", '        print(r["raw"][:500])']
     return "\n".join(lines)
+
+
+def line_kinds(values: dict[str, list[Any]], shapes: Sequence[str]) -> dict[str, str]:
+    """The kinds of line the data has, as readings for the helper model to judge (each with its test as code):
+    each level, each common status and status class, each common message shape (tested by its longest fixed
+    text). For a question none of whose words the data holds ("which services crashed twice?", "users who
+    signed in"): which lines it counts is in its meaning, which the helper model reads."""
+    kinds: dict[str, str] = {}
+    for level in values.get("level", []):
+        kinds[f"the lines of level {level}"] = f'r["level"] == {level!r}'
+    statuses = [s for s in values.get("status", []) if isinstance(s, int)]
+    for first in sorted({s // 100 for s in statuses}):
+        kinds[f"the lines with a status from {first}00 to {first}99"] = f'{first}00 <= (r["status"] or 0) <= {first}99'
+    for status in statuses[:KIND_STATUSES]:
+        kinds[f"the lines with status {status}"] = f'r["status"] == {status}'
+    tested: set[str] = set()
+    for shape in shapes[:KIND_SHAPES]:
+        text = max((piece.strip(" .,:;=/[](){}-") for piece in SHAPE_SLOTS.split(shape)), key=len)
+        if len(text) >= 4 and text not in tested and '"' not in text:
+            tested.add(text)
+            kinds[f'the lines that read "{shape}"'] = f'"{text}" in r["message"]'
+    return kinds
+
+
+def kind_lines(kinds: dict[str, str]) -> list[str]:
+    """Lines of the offered block that keep the kind of line the helper model judges the question to count."""
+    entries = [f"    {reading!r}: lambda r: {test}," for reading, test in kinds.items()]
+    return [
+        "kinds = {",
+        *entries,
+        "}",
+        "kind = pick_reading(list(kinds))",
+        'print("the lines the question counts, as the helper model reads it:", kind or "(not told apart: all)")',
+        "hits = [r for r in recs if kinds[kind](r)] if kind else list(recs)",
+    ]
 
 
 def time_side(when: str) -> list[str]:
