@@ -12,7 +12,7 @@ from rlm_cli.engine.loop import corpus_from_text
 from rlm_cli.guidance.describe import describe
 from rlm_cli.guidance.questions import moment
 from rlm_cli.guidance.small import found_nothing
-from rlm_cli.guidance.starter import CLASSIFY_FIRST_LINES, READ_CHUNK, RUN_FIRST_CHARS, first_block, offer
+from rlm_cli.guidance.starter import CLASSIFY_FIRST_LINES, READ_CHUNK, RUN_FIRST_CHARS, first_block, line_kinds, offer
 
 JOURNAL = "".join(
     f"Jul 23 0{i}:00:00 host{i % 2} systemd[1]: {name}.service: Failed with result 'exit-code'.\n"
@@ -38,6 +38,8 @@ def _offered(text: str) -> str:
 def test_the_offered_block_runs_on_the_real_records_before_the_first_turn_with_small_guidance_only(model, solve, level):
     model.rule("root", "records that match", "FINAL(cart, geo)")
     model.rule("root", ".", "FINAL(none)")
+    model.rule("sub", 'the lines that contain "Failed with result"', "yes")  # the kind of line it counts
+    model.rule("sub", ".", "no")
     run = solve("which services failed twice?", JOURNAL, guidance=level, max_iterations=1)
     first = run.roots[0].last_user
     assert ("A first block built from the question's words" in first) is (level == "small")
@@ -306,6 +308,24 @@ def test_a_question_whose_words_select_nothing_keeps_the_kind_of_line_the_helper
     assert "the lines the question counts, as the helper model reads it: the lines of level FATAL" in first
     assert "records that match: 3" in first and "2 each: ['cart']" in first
     ast.parse(_offered(first.split("A first block")[1]))
+
+
+def test_the_kinds_of_line_are_the_worded_texts_then_levels_statuses_and_the_shapes_no_worded_text_covers():
+    shapes = [
+        "Failed password for <user> from <ip> port <n> ssh2",
+        "Failed password for invalid user <user> from <ip> port <n> ssh2",
+        "Accepted password for <user> from <ip> port <n> ssh2",
+    ]
+    kinds = line_kinds({"level": ["INFO"], "status": [503, 200, "x"]}, shapes, ["Failed password"])
+    assert kinds == {
+        'the lines that contain "Failed password"': '"Failed password" in r["message"]',
+        "the lines of level INFO": "r[\"level\"] == 'INFO'",
+        "the lines with a status from 200 to 299": '200 <= (r["status"] or 0) <= 299',
+        "the lines with a status from 500 to 599": '500 <= (r["status"] or 0) <= 599',
+        "the lines with status 503": 'r["status"] == 503',
+        "the lines with status 200": 'r["status"] == 200',
+        f'the lines that read "{shapes[2]}"': '"Accepted password for" in r["message"]',
+    }
 
 
 def test_lines_without_a_time_get_no_time_condition():

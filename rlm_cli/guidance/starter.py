@@ -280,13 +280,16 @@ def first_block(question: str, values: dict[str, list[Any]], shapes: Sequence[st
             conditions.append(Condition("raw", token, False))
     conditions = that_keep(conditions, texts) if conditions else []
     group = group_key(_names(question), values, shapes, {c.key for c in conditions if c.exact})
-    if conditions:
+    worded = [str(c.value) for c in conditions if c.key == "message"]
+    if group and len(worded) == len(conditions) and len(kinds := line_kinds(values, shapes, worded)) >= 2:
+        # Items counted by a field the question names, of lines no value or token of the question selects:
+        # which kind of line it counts is in its meaning ("which services crashed twice?", "users who managed
+        # to log in (failed attempts do not count)"), so the helper model judges the data's kinds of line, the
+        # lines holding the message text its words found among them.
+        lines = ["recs = records()", *kind_lines(kinds)]
+    elif conditions:
         keep = " and ".join(c.code() for c in conditions)
         lines = ["recs = records()", f"hits = [r for r in recs if {keep}]"]
-    elif group and len(kinds := line_kinds(values, shapes)) >= 2:
-        # Items counted by a field the question names, of lines none of its words select ("which services
-        # crashed twice?"): the helper model judges which kind of line it counts.
-        lines = ["recs = records()", *kind_lines(kinds)]
     elif when is not None:
         lines = ["recs = records()", "hits = list(recs)"]
     else:
@@ -315,12 +318,13 @@ def first_block(question: str, values: dict[str, list[Any]], shapes: Sequence[st
     return "\n".join(lines)
 
 
-def line_kinds(values: dict[str, list[Any]], shapes: Sequence[str]) -> dict[str, str]:
+def line_kinds(values: dict[str, list[Any]], shapes: Sequence[str], worded: Sequence[str] = ()) -> dict[str, str]:
     """The kinds of line the data has, as readings for the helper model to judge (each with its test as code):
-    each level, each common status and status class, each common message shape (tested by its longest fixed
-    text). For a question none of whose words the data holds ("which services crashed twice?", "users who
-    signed in"): which lines it counts is in its meaning, which the helper model reads."""
-    kinds: dict[str, str] = {}
+    the lines holding each message text the question's words found, each level, each common status and status
+    class, each other common message shape (tested by its longest fixed text; a shape holding a worded text is
+    among that text's lines, as both of "Failed password for <user>" and "Failed password for invalid user"
+    are among those holding "Failed password")."""
+    kinds = {f'the lines that contain "{text}"': f'"{text}" in r["message"]' for text in worded}
     for level in values.get("level", []):
         kinds[f"the lines of level {level}"] = f'r["level"] == {level!r}'
     statuses = [s for s in values.get("status", []) if isinstance(s, int)]
@@ -331,7 +335,7 @@ def line_kinds(values: dict[str, list[Any]], shapes: Sequence[str]) -> dict[str,
     tested: set[str] = set()
     for shape in shapes[:KIND_SHAPES]:
         text = max((piece.strip(" .,:;=/[](){}-") for piece in SHAPE_SLOTS.split(shape)), key=len)
-        if len(text) >= 4 and text not in tested and '"' not in text:
+        if len(text) >= 4 and text not in tested and '"' not in text and not any(w in shape for w in worded):
             tested.add(text)
             kinds[f'the lines that read "{shape}"'] = f'"{text}" in r["message"]'
     return kinds
