@@ -265,13 +265,24 @@ TIMED = "".join(
 )
 
 
+def _judged(question: str, text: str, model, solve, yes: str):
+    """A one-turn run whose helper model says yes only to prompts that `yes` matches."""
+    model.rule("sub", yes, "yes")
+    model.rule("sub", ".", "no")
+    model.rule("root", ".", "FINAL(none)")
+    return solve(question, text, max_iterations=1)
+
+
 def test_a_question_s_moment_makes_the_block_keep_the_side_the_helper_model_reads(model, solve):
     """Which side of its moment a question asks about is its English: the block has the helper model judge the
     two readings, prints the one it took, and counts only that side's records."""
-    model.rule("sub", "the records at or after", "yes")
-    model.rule("sub", "the records before", "no")
-    model.rule("root", ".", "FINAL(none)")
-    run = solve("From 02:00 UTC on 20 Oct 2026 on, which hosts logged an ERROR line?", TIMED, max_iterations=1)
+    run = _judged(
+        "From 02:00 UTC on 20 Oct 2026 on, which hosts logged an ERROR line?",
+        TIMED,
+        model,
+        solve,
+        yes="the records at or after",
+    )
     first = run.roots[0].last_user
     assert "side = pick_reading(readings)" in first
     reading = "the question asks about the records at or after 2026-10-20 02:00:00+00:00 (as the helper model reads it)"
@@ -298,11 +309,11 @@ def test_a_question_whose_words_select_nothing_keeps_the_kind_of_line_the_helper
     """ "Crashed" is no word of the data: which lines the question counts is in its meaning. The block lists the
     data's kinds of line (levels, statuses, message shapes), has the helper model judge them, and counts the one
     it took."""
-    model.rule("sub", "the lines of level FATAL", "yes")
-    model.rule("sub", ".", "no")
-    model.rule("root", ".", "FINAL(none)")
-    run = solve("Which services crashed twice?", CRASHES, max_iterations=1)
-    first = run.roots[0].last_user
+    first = (
+        _judged("Which services crashed twice?", CRASHES, model, solve, yes="the lines of level FATAL")
+        .roots[0]
+        .last_user
+    )
     assert "    'the lines of level FATAL': lambda r: r[\"level\"] == 'FATAL'," in first
     assert 'the lines that read "unrecoverable state, shutting down"' in first
     assert "the lines the question counts, as the helper model reads it: the lines of level FATAL" in first
