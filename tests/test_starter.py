@@ -302,18 +302,18 @@ CRASHES = "".join(
             ("mail", "INFO", "request handled in 9 ms"),
         ]
     )
-)
+) + "".join(f'ts=2026-10-20T06:00:0{i}Z status=503 path=/api msg="GET /api"\n' for i in range(2))
 
 
 def test_a_question_whose_words_select_nothing_keeps_the_kind_of_line_the_helper_model_reads(model, solve):
     """ "Crashed" is no word of the data: which lines the question counts is in its meaning. The block lists the
     data's kinds of line (levels, statuses, message shapes), has the helper model judge them, and counts the one
     it took."""
-    first = (
-        _judged("Which services crashed twice?", CRASHES, model, solve, yes="the lines of level FATAL")
-        .roots[0]
-        .last_user
-    )
+    run = _judged("Which services crashed twice?", CRASHES, model, solve, yes="the lines of level FATAL")
+    first = run.roots[0].last_user
+    # A kind whose lines have no service to count (the access lines' statuses) is listed, but not judged.
+    assert "'the lines with status 503': lambda r: r[\"status\"] == 503," in first
+    assert not any("status" in request.last_user for request in run.requests_to("sub"))
     assert "    'the lines of level FATAL': lambda r: r[\"level\"] == 'FATAL'," in first
     assert 'the lines that read "unrecoverable state, shutting down"' in first
     assert "the lines the question counts, as the helper model reads it: the lines of level FATAL" in first

@@ -281,12 +281,14 @@ def first_block(question: str, values: dict[str, list[Any]], shapes: Sequence[st
     conditions = that_keep(conditions, texts) if conditions else []
     group = group_key(_names(question), values, shapes, {c.key for c in conditions if c.exact})
     worded = [str(c.value) for c in conditions if c.key == "message"]
-    if group and len(worded) == len(conditions) and len(kinds := line_kinds(values, shapes, worded)) >= 2:
+    judged = group and "." not in group and len(worded) == len(conditions)  # a top-level field: see kind_lines
+    kinds = line_kinds(values, shapes, worded) if judged else {}
+    if len(kinds) >= 2:
         # Items counted by a field the question names, of lines no value or token of the question selects:
         # which kind of line it counts is in its meaning ("which services crashed twice?", "users who managed
         # to log in (failed attempts do not count)"), so the helper model judges the data's kinds of line, the
         # lines holding the message text its words found among them.
-        lines = ["recs = records()", *kind_lines(kinds)]
+        lines = ["recs = records()", *kind_lines(kinds, group)]
     elif conditions:
         keep = " and ".join(c.code() for c in conditions)
         lines = ["recs = records()", f"hits = [r for r in recs if {keep}]"]
@@ -341,14 +343,16 @@ def line_kinds(values: dict[str, list[Any]], shapes: Sequence[str], worded: Sequ
     return kinds
 
 
-def kind_lines(kinds: dict[str, str]) -> list[str]:
-    """Lines of the offered block that keep the kind of line the helper model judges the question to count."""
+def kind_lines(kinds: dict[str, str], group: str) -> list[str]:
+    """Lines of the offered block that keep the kind of line the helper model judges the question to count, of
+    the kinds whose lines have the field it counts by (an access line has no user to count)."""
     entries = [f"    {reading!r}: lambda r: {test}," for reading, test in kinds.items()]
     return [
         "kinds = {",
         *entries,
         "}",
-        "kind = pick_reading(list(kinds))",
+        f"kinds = {{k: test for k, test in kinds.items() if any(test(r) and r.get({group!r}) != None for r in recs)}}",
+        "kind = pick_reading(list(kinds)) if len(kinds) > 1 else next(iter(kinds), '')",
         'print("the lines the question counts, as the helper model reads it:", kind or "(not told apart: all)")',
         "hits = [r for r in recs if kinds[kind](r)] if kind else list(recs)",
     ]
