@@ -132,6 +132,18 @@ def test_an_answer_stated_without_final_after_an_output_is_shown_as_a_final_line
     assert "FINAL(The busiest host is web-0.)" in run.roots[2].last_user
 
 
+@pytest.mark.parametrize(("index", "checked"), [(0, False), (1, True)])
+def test_a_block_the_guide_wrote_is_not_checked_as_the_model_s_code(index, checked):
+    """The guide's first block lists kinds of line it only judges (`"Invalid user" in r["message"]`); a flaw
+    found there would doubt whatever answer follows it."""
+    guide = SmallModelGuide()
+    line = "Jul 14 02:0{}:04 bastion sshd[33]: Failed password for invalid user x from 10.0.0.9 port 5 ssh2\n"
+    guide.opening("q", corpus_from_text("".join(line.format(i) for i in range(4))).documents)
+    code = 'hits = [r for r in records() if "Invalid user" in r["message"]]\nprint(len(hits))'
+    advice = guide.after_block("q", Block(index, code, "0", True))
+    assert bool(guide.flaws) is checked and any("case-sensitive" in a.text for a in advice) is checked
+
+
 @pytest.mark.parametrize(
     ("prose", "answer"),
     [

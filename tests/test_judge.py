@@ -112,6 +112,8 @@ def test_the_offered_block_prints_the_judged_group_from_sub_calls_with_token_pro
         return Ranked("yes", [("yes", yes * 0.9), ("no", (1 - yes) * 0.9)])
 
     fake_llm.rule("sub", "Candidate answer:", judge)
+    # The kind of line its words found ("Failed with result"), said yes to: taken, with no other kind judged.
+    fake_llm.rule("sub", 'contain "Failed with result"', Ranked("yes", [("yes", 0.8), ("no", 0.1)]))
     fake_llm.rule("root", JUDGED, "FINAL(mail)")
     fake_llm.rule("root", ".", fence("print('no block')"))
     spec = {"api_base": fake_llm.url, "api_key": "sk-test"}
@@ -128,7 +130,7 @@ def test_the_offered_block_prints_the_judged_group_from_sub_calls_with_token_pro
     output = next(e.output for e in events if isinstance(e, ev.CodeExecuted))
     assert f"2 each: ['cart', 'geo']\n1 each: ['mail']\n{JUDGED} ['mail']" in output
     subs = fake_llm.requests_for("sub")
-    assert len(subs) == 2 and all(r.params["logprobs"] is True for r in subs)
+    assert len(subs) == 3 and all(r.params["logprobs"] is True for r in subs)
     assert outcome.answer == "mail"
 
 
@@ -153,6 +155,20 @@ def test_the_reading_whose_reply_says_yes_most_strongly_is_picked(replies, picke
         "Question: errors since 10:00 on 2 May?\n\nCandidate reading: the question asks about before.\n"
         "Is this reading right? Reply yes or no."
     )
+
+
+@pytest.mark.parametrize(("first", "picked", "calls"), [("yes", "worded", 1), ("no", "level", 2)])
+def test_a_preferred_reading_said_yes_to_is_taken_before_the_others_are_judged(first, picked, calls):
+    batches: list[list[str]] = []
+
+    def choose(batch):
+        batches.append(batch)
+        if len(batch) == 1:
+            return [(first, None)]
+        return [("yes" if "level" in prompt else "no", None) for prompt in batch]
+
+    assert best_reading(choose, "q?", ["worded", "level", "status"], prefer="worded") == picked
+    assert len(batches) == calls and "the question asks about worded." in batches[0][0]
 
 
 @pytest.mark.parametrize("readings", ["after or before", ["only one"], ["a", 2]])

@@ -134,12 +134,14 @@ class SmallModelGuide:
             offer = self.offered.text if self.offered else self.idle(question).text
             text = nudges.PASTED.format(offer=offer)
             advice.append(Advice(text, "the block is the input's own text, not code", drop_reply=True))
-        if block.ok:
+        # A block the guide wrote (index 0: run before the first turn, or for a stuck model) is not checked: the
+        # readings it judges test kinds of line it does not keep, and a flaw found there would doubt the answer.
+        if block.ok and block.index:
             advice += [
                 Advice(note, "a filter keeps few message shapes")
                 for note in checks.shape_notes(block.code, self.shapes)
             ]
-        self.flaws = checks.code_flaws(block.code, self.texts, self.shapes)
+        self.flaws = checks.code_flaws(block.code, self.texts, self.shapes) if block.index else []
         advice += [Advice(flaw.nudge, flaw.notice) for flaw in self.flaws]
         key = _code_key(block.code)
         if block.ok and not block.output.strip() and (bound := checks.bound_text(block.code)):

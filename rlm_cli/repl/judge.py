@@ -89,9 +89,15 @@ def reading_prompt(question: str, reading: str) -> str:
     )
 
 
-def best_reading(choose: Choose, question: str, readings: list[str]) -> str:
+def best_reading(choose: Choose, question: str, readings: list[str], prefer: str = "") -> str:
     """Of a few readings of the question's condition, the one the helper model judges right; "" when the
-    replies do not tell them apart."""
+    replies do not tell them apart. A `prefer`red reading (the one the question's own words found) is taken
+    when the helper model says yes to it, before any other is judged: against many, a small helper model's
+    slightly higher yes for another reading is noise more often than a better reading."""
+    if prefer in readings:
+        reply, alternatives = choose([reading_prompt(question, prefer)])[0]
+        if (yes_share(reply, alternatives) or 0.0) >= 0.5:
+            return prefer
     best = most_likely(choose, [reading_prompt(question, reading) for reading in readings])
     return "" if best is None else readings[best]
 
@@ -117,14 +123,15 @@ def bind(question: str, choose: Choose) -> dict[str, Callable[..., Any]]:
             raise ValueError("answer_group() needs the question: answer_group(counts, question='...')")
         return best_group(choose, question, counts)
 
-    def pick_reading(readings: list[str], question: str = question) -> str:
+    def pick_reading(readings: list[str], question: str = question, prefer: str = "") -> str:
         """Of a few readings of the question's condition ("the records before 10:00 UTC on 2 May", ...), the one
-        the helper model judges right, one sub-call each; "" when it cannot tell them apart."""
+        the helper model judges right, one sub-call each; "" when it cannot tell them apart. `prefer`: a
+        reading taken as soon as the helper model says yes to it."""
         readings = [] if isinstance(readings, str) else list(readings)
         if len(readings) < 2 or not all(isinstance(r, str) for r in readings):
             raise TypeError("pick_reading() expects a list of two or more readings, as strings")
         if not question:
             raise ValueError("pick_reading() needs the question: pick_reading(readings, question='...')")
-        return best_reading(choose, question, readings)
+        return best_reading(choose, question, readings, str(prefer))
 
     return {"answer_group": answer_group, "pick_reading": pick_reading}
