@@ -19,8 +19,10 @@ from rlm_cli.inputs import records
 
 
 @functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=8)
 def _tree(code: str) -> ast.AST | None:
-    """The block's syntax tree, parsed once for all the checks on it; None when it does not parse."""
+    """The block's syntax tree, parsed once for all the checks on it (they only read it); None when it does
+    not parse."""
     try:
         return ast.parse(code)
     except SyntaxError:

@@ -349,7 +349,8 @@ def kind_lines(kinds: dict[str, str], group: str) -> list[str]:
     the kinds whose lines have the field it counts by (an access line has no user to count). The first kind,
     when the question's words found its text, is taken if the helper model says yes to it."""
     entries = [f"    {reading!r}: lambda r: {test}," for reading, test in kinds.items()]
-    worded = next(iter(kinds)) if next(iter(kinds)).startswith(WORDED) else ""
+    first = next(iter(kinds))
+    worded = first if first.startswith(WORDED) else ""
     return [
         "kinds = {",
         *entries,

@@ -94,18 +94,30 @@ def best_reading(choose: Choose, question: str, readings: list[str], prefer: str
     replies do not tell them apart. A `prefer`red reading (the one the question's own words found) is taken
     when the helper model says yes to it, before any other is judged: against many, a small helper model's
     slightly higher yes for another reading is noise more often than a better reading."""
+    said: dict[str, float] = {}
     if prefer in readings:
-        reply, alternatives = choose([reading_prompt(question, prefer)])[0]
-        if (yes_share(reply, alternatives) or 0.0) >= 0.5:
+        said[prefer] = shares(choose, [reading_prompt(question, prefer)])[0]
+        if said[prefer] >= 0.5:
             return prefer
-    best = most_likely(choose, [reading_prompt(question, reading) for reading in readings])
+    rest = [reading for reading in readings if reading not in said]  # the preferred one is not asked twice
+    said.update(zip(rest, shares(choose, [reading_prompt(question, reading) for reading in rest]), strict=False))
+    best = likeliest([said.get(reading, -1.0) for reading in readings])
     return "" if best is None else readings[best]
 
 
 def most_likely(choose: Choose, prompts: list[str]) -> int | None:
     """The prompt whose reply says yes most strongly (ties: the first), or None when every reply says the same
     (all yes, all no, none saying either): a pick then would be nobody's judgement."""
-    said = [-1.0 if share is None else share for share in (yes_share(t, a) for t, a in choose(prompts))]
+    return likeliest(shares(choose, prompts))
+
+
+def shares(choose: Choose, prompts: list[str]) -> list[float]:
+    """How strongly each prompt's reply says yes; -1 for a reply that says neither yes nor no."""
+    return [-1.0 if share is None else share for share in (yes_share(t, a) for t, a in choose(prompts))]
+
+
+def likeliest(said: list[float]) -> int | None:
+    """The index of the strongest yes (ties: the first), or None when every reply says the same."""
     if len(set(said)) <= 1:
         return None
     return max(range(len(said)), key=lambda i: (said[i], -i))
