@@ -166,7 +166,8 @@ def test_text_that_the_question_names_nothing_of_is_read_by_the_helper_model_who
 def test_no_reading_is_offered_for_a_lookup_a_label_list_or_records_the_question_selects_nothing_of():
     assert _offer("Which folder does harbor import write the manifest to?", PROSE) is None  # rare plain words
     lookup = _offer("Which manifest does harbor-cli write?", PROSE.replace("harbor import", "harbor-cli import"))
-    assert "words that this text holds on a few lines only" in lookup and "llm_query(" not in lookup
+    assert "words that this text holds on a few lines only" in lookup
+    assert "{context}" not in lookup and "chunks(" not in lookup  # the helper model reads the lines, not the text
     assert "for key in ['harbor-cli']:" in lookup  # a name, not the rare plain word "manifest"
     labels = _offer("Is each line a bug, feature or question?", PROSE)  # judged one by one, not read whole
     assert "classify(" in labels and "llm_query(" not in labels
@@ -176,11 +177,16 @@ def test_no_reading_is_offered_for_a_lookup_a_label_list_or_records_the_question
 
 def test_a_lookup_s_lines_are_printed_before_the_first_turn_wherever_they_fall_in_a_one_line_text(model, solve):
     text = " ".join(["The harbor stayed calm all winter and the boats kept to their moorings."] * 400)
-    text = text[:15_000] + " config: silent-pylon=dd298d02-9849 " + text[15_000:]
+    text = text[:15_000] + " config: silent-pylon=dd298d02-9849 config: amber-fjord=77aa10c3-0001 " + text[15_000:]
+    model.rule("sub", "answer as briefly as possible", "dd298d02-9849")
     model.script("root", "FINAL(dd298d02-9849)")
     run = solve("Kindly provide the access code assigned to silent-pylon.", text)
     first = run.roots[0].last_user
     assert "1 lines hold 'silent-pylon':" in first and "config: silent-pylon=dd298d02-9849" in first
+    # The helper model reads the key's lines (its neighbour's entry among them), with the question after them.
+    asked = run.requests_to("sub")[0].last_user
+    assert asked.index("silent-pylon=dd298d02-9849") < asked.index("Kindly provide the access code")
+    assert "--- the helper model's answer, from these lines ---\ndd298d02-9849" in first
     assert (run.answer, run.outcome.iterations) == ("dd298d02-9849", 1)
 
 

@@ -48,8 +48,9 @@ TROUBLE = (
     "```repl\n{code}\n```"
 )
 LOOKUP = (
-    "The question names words that this text holds on a few lines only: a first block that prints those lines, "
-    "run for you (its output is at the end of this message). If they hold the answer, answer from them:\n"
+    "The question names words that this text holds on a few lines only: a first block that prints those lines "
+    "and has the helper model answer from them, run for you (its output is at the end of this message). Check "
+    "its answer against the lines:\n"
     "```repl\n{code}\n```"
 )
 READ = (
@@ -109,16 +110,29 @@ class Offer:
     run: bool
 
 
-def lookup_block(keys: Sequence[str]) -> Offer:
+def lookup_block(question: str, keys: Sequence[str]) -> Offer:
     """A block that prints the lines holding each of the question's rare words (each match in its context,
     however long its line): what a lookup asks about. The 1.5B model, left to start by itself on a one-line
-    text, searched for a label it made up (`Access code: `) for six turns and never for the key it was given."""
+    text, searched for a label it made up (`Access code: `) for six turns and never for the key it was given.
+
+    The helper model then answers from those lines alone. Shown a one-line text's window around the key, which
+    holds the neighbouring entries too, the 1.5B model answered with the whole window (its neighbour's value
+    with it) or with the key; the helper model given the same window and the question named the value on 14 of
+    14 of our own wordings."""
     lines = [
+        f"question = {question!r}",
+        "found = []",
         f"for key in {list(keys)!r}:",
         "    hits = grep(key)",
+        f"    found += hits[:{LOOKUP_LINES}]",
         '    print(len(hits), "lines hold", repr(key) + ":")',
         f"    for line in hits[:{LOOKUP_LINES}]:",
         "        print(line)",
+        # The question after the lines: a small helper model follows the words it read last.
+        'answer = llm_query("\\n".join(found) + f"\\n\\nUsing only the lines above, answer as briefly as possible: '
+        '{question}") if found else ""',
+        'print("--- the helper model\'s answer, from these lines ---")',
+        "print(answer)",
     ]
     code = "\n".join(lines)
     return Offer(LOOKUP.format(code=code), code, run=True)
@@ -443,7 +457,7 @@ def offer(question: str, description: Description, texts: Sequence[str], chars: 
         return Offer((OFFER if run else OFFER_UNRUN).format(code=code), code, run)
     keys = checks.key_terms(question, texts)
     if names := [key for key in keys if _NAME.search(key)]:
-        return lookup_block(names[:LOOKUP_KEYS])
+        return lookup_block(question, names[:LOOKUP_KEYS])
     if keys:
         return None
     if any(find_all(_TROUBLE, texts, TROUBLE_WIDTH)):
