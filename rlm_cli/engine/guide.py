@@ -73,7 +73,6 @@ class Advice:
 
     text: str
     notice: str
-    doubt: bool = False  # an answer computed by this block is refused once, since its code has this mistake
     resample: bool = False  # the model repeats itself: its next reply is sampled hotter
     drop_reply: bool = False  # the reply is not kept in the conversation; this text joins the output before it
     final: str | None = None  # idle() and after_block(): the model's answer, read from a reply without FINAL

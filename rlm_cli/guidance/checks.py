@@ -19,7 +19,6 @@ from rlm_cli.inputs import records
 
 
 @functools.lru_cache(maxsize=8)
-@functools.lru_cache(maxsize=8)
 def _tree(code: str) -> ast.AST | None:
     """The block's syntax tree, parsed once for all the checks on it (they only read it); None when it does
     not parse."""
@@ -222,25 +221,20 @@ def case_sensitive_tests(code: str) -> list[str]:
     return [text.strip() for text, searched in _substring_tests(code) if not _folded(searched)]
 
 
-def kept_shapes(code: str, shapes: Sequence[str], most: int = 3) -> list[tuple[str, list[str]]]:
-    """For each string the code looks for inside messages, the few message shapes it occurs in."""
+def shape_notes(code: str, shapes: Sequence[str], most: int = 3) -> list[str]:
+    """Notes on the few (at most `most`) message shapes each string a block looks for in messages occurs in, so
+    the model sees what its filter matches."""
     exact = set(case_sensitive_tests(code))
-    kept = []
+    notes = []
     for text in searched_strings(code, substrings=True)[:4]:
         hits = [s for s in shapes if (text in s if text in exact else text.lower() in s.lower())]
         if 0 < len(hits) <= most < len(shapes):
-            kept.append((text, hits))
-    return kept
-
-
-def shape_notes(code: str, shapes: Sequence[str]) -> list[str]:
-    """Notes on the message shapes a block's substring tests keep, so the model sees what its filter matches."""
-    return [
-        f"[note: of the {len(shapes)} message shapes, {text!r} is in {len(hits)} only: "
-        + "; ".join(f'"{h}"' for h in hits)
-        + ". Check that these are the lines the question asks about.]"
-        for text, hits in kept_shapes(code, shapes)
-    ]
+            shown = "; ".join(f'"{h}"' for h in hits)
+            notes.append(
+                f"[note: of the {len(shapes)} message shapes, {text!r} is in {len(hits)} only: {shown}. "
+                "Check that these are the lines the question asks about.]"
+            )
+    return notes
 
 
 def case_misses(code: str, shapes: Sequence[str]) -> list[tuple[str, list[str]]]:

@@ -105,8 +105,9 @@ def data_profile(found: records.Profile, question: str, max_values: int = 15, ma
         note = LABEL_NOTE if key == "label" else ""
         name = f"{key} ({access(key)})" if "." in key else key
         out.append(f"- {name}: {', '.join(repr(v) for v in shown[:max_values])}{more}{note}")
-    if named := _named_values(found.values, question):
-        out.append("The question's words among these values: " + "; ".join(named) + ".")
+    if named := named_values(found.values, question):
+        said = [f"{str(value)!r} is {access(key)} == {value!r}" for key, value in named]
+        out.append("The question's words among these values: " + "; ".join(said) + ".")
     if shapes := message_shapes(found):
         ranked = sorted(shapes, key=lambda text: -sum(w in text.lower() for w in words))
         out += [
@@ -117,20 +118,13 @@ def data_profile(found: records.Profile, question: str, max_values: int = 15, ma
         out += [f"- {text}" for text in ranked[:max_shapes]]
         if len(shapes) > max_shapes:
             out.append(f"- ... and {len(shapes) - max_shapes} more shapes")
-        if tests := message_tests(ranked, words, found.values):
+        if tests := [f'"{text}" in r["message"]' for text in message_texts(ranked, words, found.values)]:
             out.append("Tests for the question's words in messages, as the data writes them: " + "; ".join(tests) + ".")
     return out
 
 
 # The variable parts of a shape, and quoted values: what stays is the text a log statement always writes.
 SHAPE_SLOTS = re.compile(r"<\w+>|'[^']*'|\"[^\"]*\"")
-
-
-def message_tests(
-    shapes: Sequence[str], words: Sequence[str], values: dict[str, list[Any]], most: int = 3
-) -> list[str]:
-    """`"Failed with result" in r["message"]` for message shapes holding a word of the question."""
-    return [f'"{text}" in r["message"]' for text in message_texts(shapes, words, values, most)]
 
 
 def message_texts(
@@ -178,10 +172,6 @@ def named_values(values: dict[str, list[Any]], question: str) -> list[tuple[str,
         for value in options
         if str(value) in words and not (isinstance(value, str) and len(value) < 2)
     ]
-
-
-def _named_values(values: dict[str, list[Any]], question: str) -> list[str]:
-    return [f"{str(value)!r} is {access(key)} == {value!r}" for key, value in named_values(values, question)]
 
 
 def _lines_with(docs_text: Sequence[tuple[str, str]], words: Sequence[str], limit: int = 300) -> list[str]:

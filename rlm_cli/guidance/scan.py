@@ -12,17 +12,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Protocol, runtime_checkable
 
 WINDOW = 4 * 2**20  # characters of a text searched at a time
-
-
-@runtime_checkable
-class Pieced(Protocol):
-    """Texts that give each of theirs in pieces, in order (the guide's InputTexts: released documents are read
-    back a chunk at a time); other sequences of strings are taken item by item."""
-
-    def pieces(self, index: int) -> Iterable[str]: ...
 
 
 def find_all(
@@ -31,6 +22,7 @@ def find_all(
     """`rx.finditer(text)` for each text in `texts`, in order, each text searched in windows of about `window`
     characters.
 
+    Texts with a `pieces(index)` method (the guide's InputTexts) give each text in pieces, in order.
     `width` is the most characters a match of `rx` spans, and `around` the most it looks at on either side (1 for
     `(?<!\\w)` or `(?!\\w)`): a literal pattern spans its length. Anchors (`^`, `$`, `\\A`, `\\Z`) are not for
     these patterns: a window's edge is not its text's. A match's `string` is the window it was found in,
@@ -39,7 +31,7 @@ def find_all(
     """
     if width < 1:
         raise ValueError("find_all needs patterns whose matches are at least one character long")
-    every = (texts.pieces(i) for i in range(len(texts))) if isinstance(texts, Pieced) else ((t,) for t in texts)
+    every = (texts.pieces(i) for i in range(len(texts))) if hasattr(texts, "pieces") else ((t,) for t in texts)
     for pieces in every:
         yield from _find_in(rx, _cut(pieces, window), width, around, window)
 

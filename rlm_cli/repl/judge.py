@@ -78,7 +78,7 @@ def best_group(choose: Choose, question: str, counts: Mapping[Any, int]) -> list
     if len(found) <= 1:
         return found[0][1] if found else []
     least, most = found[-1][0], found[0][0]
-    best = most_likely(choose, [judge_prompt(question, candidate(names, n, least, most)) for n, names in found])
+    best = likeliest(shares(choose, [judge_prompt(question, candidate(names, n, least, most)) for n, names in found]))
     return [] if best is None else found[best][1]
 
 
@@ -103,12 +103,6 @@ def best_reading(choose: Choose, question: str, readings: list[str], prefer: str
     said.update(zip(rest, shares(choose, [reading_prompt(question, reading) for reading in rest]), strict=False))
     best = likeliest([said.get(reading, -1.0) for reading in readings])
     return "" if best is None else readings[best]
-
-
-def most_likely(choose: Choose, prompts: list[str]) -> int | None:
-    """The prompt whose reply says yes most strongly (ties: the first), or None when every reply says the same
-    (all yes, all no, none saying either): a pick then would be nobody's judgement."""
-    return likeliest(shares(choose, prompts))
 
 
 def shares(choose: Choose, prompts: list[str]) -> list[float]:
