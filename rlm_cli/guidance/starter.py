@@ -128,11 +128,8 @@ def lookup_block(question: str, keys: Sequence[str]) -> Offer:
         '    print(len(hits), "lines hold", repr(key) + ":")',
         f"    for line in hits[:{LOOKUP_LINES}]:",
         "        print(line)",
-        # The question after the lines: a small helper model follows the words it read last.
-        'answer = llm_query("\\n".join(found) + f"\\n\\nUsing only the lines above, answer as briefly as possible: '
-        '{question}") if found else ""',
-        'print("--- the helper model\'s answer, from these lines ---")',
-        "print(answer)",
+        'evidence = "\\n".join(found)',
+        *helper_answer("the lines above, answer as briefly as possible", guard=' if found else ""'),
     ]
     code = "\n".join(lines)
     return Offer(LOOKUP.format(code=code), code, run=True)
@@ -194,14 +191,22 @@ def helper_block(question: str, first: str, label: str, show: bool) -> str:
         f"read = hits if len(hits) <= {TROUBLE_READ} else hits[:10] + ['...'] + hits[-{TROUBLE_READ - 10}:]",
         f'evidence = "--- {label} ---\\n" + first + "\\n--- lines reporting trouble ---\\n" + "\\n".join(read)',
         'evidence += "\\n--- the end of the input ---\\n" + end',
-        # The question after the lines, not before them: a small helper model follows the words it read last (it
-        # copied the first lines it read when the question came first).
-        'answer = llm_query(f"{evidence}\\n\\nUsing only the parts of the input above, answer in one to three '
-        'sentences: {question}")',
+        *helper_answer("the parts of the input above, answer in one to three sentences"),
+    ]
+    return "\n".join(lines)
+
+
+def helper_answer(ask: str, guard: str = "") -> list[str]:
+    """Lines that bind `answer` to the helper model's answer to `question` from `evidence` (both variables of the
+    block), `ask` saying what to use and how, and print it; `guard` ends the call's line (` if found else ""`).
+
+    The question comes after the evidence, not before it: a small helper model follows the words it read last
+    (it copied the first lines it read when the question came first)."""
+    return [
+        f'answer = llm_query(f"{{evidence}}\\n\\nUsing only {ask}: {{question}}"){guard}',
         'print("--- the helper model\'s answer, from these lines ---")',
         "print(answer)",
     ]
-    return "\n".join(lines)
 
 
 def _names(question: str) -> dict[str, int]:
