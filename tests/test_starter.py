@@ -324,6 +324,8 @@ def test_a_question_whose_words_select_nothing_keeps_the_kind_of_line_the_helper
     assert 'the lines that read "unrecoverable state, shutting down"' in first
     assert "the lines the question counts, as the helper model reads it: the lines of level FATAL" in first
     assert "records that match: 3" in first and "2 each: ['cart']" in first
+    # As few lines as these are shown too: a question about one event asks what its line says.
+    assert first.split("records that match: 3")[1].count('msg="unrecoverable state, shutting down"\n') == 3
     ast.parse(_offered(first.split("A first block")[1]))
 
 

@@ -323,7 +323,7 @@ def first_block(question: str, values: dict[str, list[Any]], shapes: Sequence[st
     if group:
         # Values grouped by their count, largest first: "2 each: [...]" is read off directly, where a small
         # model picking the pairs with a given count out of most_common() often takes the wrong ones. No sample
-        # of the kept lines: a small model reads its answer off the first names it sees in them.
+        # of many kept lines: a small model reads its answer off the first names it sees in them.
         lines += [
             f"counts = Counter({access(group)} for r in hits if {access(group)} != None)",
             'print(len(counts), "different values")',
@@ -333,10 +333,10 @@ def first_block(question: str, values: dict[str, list[Any]], shapes: Sequence[st
             # named the first one printed for "which failed twice?" (see repl/judge.py).
             'print("the group that answers the question, as the helper model judges:", answer_group(counts))',
         ]
-    else:
-        # A few kept lines are what a lookup asks about ("the value for key X"): a count of 1 alone was answered
-        # with the key itself. Many are a count's, and the count is printed first.
-        lines += ["if len(hits) <= 3:", "    for r in hits:", '        print(r["raw"][:500])']
+    # A few kept lines are what a lookup asks about ("the value for key X"), and what a question about one event
+    # asks about ("what brought the service down?"): a count of 1 alone was answered with the key itself, and a
+    # group of one ("1 each: ['main']") with the name of the group. Many are a count's, and the count comes first.
+    lines += ["if len(hits) <= 3:", "    for r in hits:", '        print(r["raw"][:500])']
     return "\n".join(lines)
 
 
