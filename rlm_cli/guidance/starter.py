@@ -322,8 +322,7 @@ def first_block(question: str, values: dict[str, list[Any]], shapes: Sequence[st
     lines.append('print("records that match:", len(hits))')
     if group:
         # Values grouped by their count, largest first: "2 each: [...]" is read off directly, where a small
-        # model picking the pairs with a given count out of most_common() often takes the wrong ones. No sample
-        # of many kept lines: a small model reads its answer off the first names it sees in them.
+        # model picking the pairs with a given count out of most_common() often takes the wrong ones.
         lines += [
             f"counts = Counter({access(group)} for r in hits if {access(group)} != None)",
             'print(len(counts), "different values")',
@@ -335,7 +334,8 @@ def first_block(question: str, values: dict[str, list[Any]], shapes: Sequence[st
         ]
     # A few kept lines are what a lookup asks about ("the value for key X"), and what a question about one event
     # asks about ("what brought the service down?"): a count of 1 alone was answered with the key itself, and a
-    # group of one ("1 each: ['main']") with the name of the group. Many are a count's, and the count comes first.
+    # group of one ("1 each: ['main']") with the name of the group. Many are a count's: no sample of them, since a
+    # small model reads its answer off the first names it sees in them.
     lines += ["if len(hits) <= 3:", "    for r in hits:", '        print(r["raw"][:500])']
     return "\n".join(lines)
 
