@@ -9,7 +9,7 @@ import ast
 import functools
 import itertools
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +28,12 @@ def _tree(code: str) -> ast.AST | None:
         return None
 
 
+def _nodes(code: str) -> Iterator[ast.AST]:
+    """Every node of the block's syntax tree; none when it does not parse."""
+    tree = _tree(code)
+    return iter(()) if tree is None else ast.walk(tree)
+
+
 @dataclass
 class Flaw:
     """A mistake in a block that no output shows: told after the block, and its answer questioned once."""
@@ -38,10 +44,9 @@ class Flaw:
 
 _SEARCH_METHODS = {"count", "startswith", "endswith", "find", "index", "rfind"}
 _FOLDS = {"lower", "upper", "casefold"}
+_RANKING = ("sorted", "most_common")  # the calls that order items
 _DATE_LIKE = re.compile(r"\d{1,4}[-/:.]\d")
 _KNOWN_WORDS = {w.lower() for w in records.LEVELS} | {k for keys in records.ALIASES.values() for k in keys}
-
-
 _REGEX = re.compile(r"[.^$*+?{}\[\]\\|()]")
 
 
@@ -54,10 +59,7 @@ def searched_strings(code: str, substrings: bool = False) -> list[str]:
     strings a `not in` leaves out.
     """
     tests = (ast.In,) if substrings else (ast.In, ast.NotIn, ast.Eq, ast.NotEq)
-    tree = _tree(code)
-    if tree is None:
-        return []
-    if any(isinstance(n, ast.Name) and n.id in ("llm_query", "llm_query_batched") for n in ast.walk(tree)):
+    if any(isinstance(n, ast.Name) and n.id in ("llm_query", "llm_query_batched") for n in _nodes(code)):
         return []  # tests on a helper model's replies ("YES", "NO") are not tests on the data
     found: list[str] = []
 
@@ -76,7 +78,7 @@ def searched_strings(code: str, substrings: bool = False) -> list[str]:
                 ):
                     found.append(text)
 
-    for node in ast.walk(tree):
+    for node in _nodes(code):
         if isinstance(node, ast.Compare) and all(isinstance(op, tests) for op in node.ops):
             for operand in [node.left, *node.comparators]:
                 take(operand)
@@ -144,13 +146,10 @@ def _assigns_text(statement: ast.stmt) -> bool:
 def blind_queries(code: str) -> list[str]:
     """Sub-calls whose prompt names no variable: `llm_query("What is X set to?")` sends the helper model only
     the words written there, none of the input, so what it replies is a guess."""
-    tree = _tree(code)
-    if tree is None:
-        return []
     return [
         ast.unparse(node)[:120]
-        for node in ast.walk(tree)
-        if (_calls(node, "llm_query") or _calls(node, "llm_query_batched"))
+        for node in _nodes(code)
+        if _calls(node, "llm_query", "llm_query_batched")
         and node.args
         and not any(isinstance(part, ast.Name) for part in ast.walk(node.args[0]))
     ]
@@ -161,16 +160,13 @@ def counted_sets(code: str) -> list[tuple[str, str]]:
 
     `s = {r["service"] for r in recs if ...}` then `Counter(s)` counts each service once, whatever the data.
     """
-    tree = _tree(code)
-    if tree is None:
-        return []
     sets: dict[str, ast.AST] = {}
-    for node in ast.walk(tree):
+    for node in _nodes(code):
         one_name = isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
         if one_name and (isinstance(node.value, ast.SetComp) or _calls(node.value, "set")):
             sets[node.targets[0].id] = node.value
     pairs = []
-    for node in ast.walk(tree):
+    for node in _nodes(code):
         if not (_calls(node, "Counter") and node.args):
             continue
         arg = node.args[0]
@@ -188,9 +184,9 @@ def counted_sets(code: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def _calls(node: ast.AST | None, name: str) -> bool:
+def _calls(node: ast.AST | None, *names: str) -> bool:
     func = node.func if isinstance(node, ast.Call) else None
-    return (isinstance(func, ast.Name) and func.id == name) or (isinstance(func, ast.Attribute) and func.attr == name)
+    return (isinstance(func, ast.Name) and func.id in names) or (isinstance(func, ast.Attribute) and func.attr in names)
 
 
 def _folded(node: ast.AST) -> bool:
@@ -202,12 +198,9 @@ def _folded(node: ast.AST) -> bool:
 
 def _substring_tests(code: str) -> list[tuple[str, ast.expr]]:
     """Each `"text" in <expr>` test of the code: its text, unstripped, and the expression it searches."""
-    tree = _tree(code)
-    if tree is None:
-        return []
     return [
         (node.left.value, node.comparators[0])
-        for node in ast.walk(tree)
+        for node in _nodes(code)
         if isinstance(node, ast.Compare)
         and len(node.ops) == 1
         and isinstance(node.ops[0], ast.In)
@@ -370,8 +363,6 @@ def unrelated_answer(question: str, answer: str, last: str, outputs: Sequence[st
 
 
 _KEY_VALUE = re.compile(r"[A-Za-z0-9_.:/@-]*\d[A-Za-z0-9_.:/@-]*")
-
-
 _GREP_LINE_NUMBER = re.compile(r"^(\S+?):\d+: ", re.MULTILINE)
 
 
@@ -384,8 +375,6 @@ def unsupported_values(answer: str, seen: str) -> list[str]:
 
 
 _CODE_LIKE = re.compile(r"(?=[A-Za-z0-9_-]*[A-Za-z])(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9_-]{3,}")
-
-
 _FILE_NAME = re.compile(r"[\w.-]+\.[A-Za-z]{1,5}")  # app-02.log: a host in a file's name
 
 
@@ -415,13 +404,10 @@ _COUNTED = re.compile(r"""['"]?([\w./:@-]+)['"]?\s*(?:,|:|=)\s*(\d+)\b""")
 def cuts_a_ranking(code: str) -> bool:
     """Code that prints the first k of a ranking (`most_common(3)`, `sorted(...)[:3]`, `ranked[:3]` of a
     `ranked = sorted(...)`): its items were chosen. A sample of records (`hits[:3]`) is no ranking."""
-    tree = _tree(code)
-    if tree is None:
-        return False
     ranked = {
         target.id
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Assign) and _ranks(node.value)
+        for node in _nodes(code)
+        if isinstance(node, ast.Assign) and _calls(node.value, *_RANKING)
         for target in node.targets
         if isinstance(target, ast.Name)
     }
@@ -429,14 +415,9 @@ def cuts_a_ranking(code: str) -> bool:
     def cut(node: ast.AST) -> bool:
         if not (isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice) and node.slice.upper):
             return False
-        return _ranks(node.value) or (isinstance(node.value, ast.Name) and node.value.id in ranked)
+        return _calls(node.value, *_RANKING) or (isinstance(node.value, ast.Name) and node.value.id in ranked)
 
-    return any((_calls(node, "most_common") and bool(node.args)) or cut(node) for node in ast.walk(tree))
-
-
-def _ranks(node: ast.AST) -> bool:
-    """A call that orders items: sorted(...) or .most_common()."""
-    return _calls(node, "sorted") or _calls(node, "most_common")
+    return any((_calls(node, "most_common") and bool(node.args)) or cut(node) for node in _nodes(code))
 
 
 _GROUPED = re.compile(r"^(\d+) each: \[(.*)\]$", re.MULTILINE)  # the offered block's "2 each: ['a', 'b']"
