@@ -5,6 +5,7 @@ the shapes of messages. Models filter on what they see here instead of on words 
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -28,20 +29,14 @@ def sample_lines(docs_text: Sequence[tuple[str, str]], question: str, limit: int
     blocks = [records.is_blocks(text) for _, text in docs_text]
     for term in terms:
         rx = re.compile(re.escape(term), re.IGNORECASE)
-        hits = 0
-        for doc_index, (path, text) in enumerate(docs_text):
+        matches = ((i, path, text, m) for i, (path, text) in enumerate(docs_text) for m in rx.finditer(text))
+        for doc_index, path, text, match in itertools.islice(matches, per_term):
             span = _block_span if blocks[doc_index] else line_span
-            for match in rx.finditer(text):
-                start, end = span(text, match.start(), match.end())
-                line = text[start:end].strip()
-                record = records.parse_unit(line)
-                key = shapes.setdefault(records.shape(record["message"], record["user"]), (doc_index, start))
-                lines.setdefault(key, (path, line, set()))[2].add(term)
-                hits += 1
-                if hits >= per_term:
-                    break
-            if hits >= per_term:
-                break
+            start, end = span(text, match.start(), match.end())
+            line = text[start:end].strip()
+            record = records.parse_unit(line)
+            key = shapes.setdefault(records.shape(record["message"], record["user"]), (doc_index, start))
+            lines.setdefault(key, (path, line, set()))[2].add(term)
     frequency = Counter(term for _, _, found in lines.values() for term in found)
     ranked = sorted(lines.items(), key=lambda item: -sum(1 / frequency[t] for t in item[1][2]))
     return [
@@ -180,12 +175,10 @@ def _lines_with(docs_text: Sequence[tuple[str, str]], words: Sequence[str], limi
         return []
     rx = re.compile("|".join(re.escape(w) for w in words), re.IGNORECASE)
     found: list[str] = []
-    for _, text in docs_text:
-        for match in rx.finditer(text):
-            start, end = line_span(text, match.start(), match.end())
-            found.append(text[start:end])
-            if len(found) >= limit:
-                return found
+    matches = ((text, m) for _, text in docs_text for m in rx.finditer(text))
+    for text, match in itertools.islice(matches, limit):
+        start, end = line_span(text, match.start(), match.end())
+        found.append(text[start:end])
     return found
 
 
@@ -250,14 +243,8 @@ def describe(question: str, docs: Sequence[Any]) -> Description:
     if not fields:
         return Description(sections if labels else [*sections, PROSE], [], labels=labels)
     found = question_profile(docs_text, question)
-    sections.append(
-        "\n".join(
-            [
-                "records() parses these documents' records (lines, or blocks) into dicts with these fields:",
-                *(f"- {f}" for f in fields),
-            ]
-        )
-    )
+    heading = "records() parses these documents' records (lines, or blocks) into dicts with these fields:"
+    sections.append("\n".join([heading, *(f"- {f}" for f in fields)]))
     if not labels and (profile := data_profile(found, question)):
         sections.append("\n".join(profile))
     if found.repeats:
