@@ -80,23 +80,7 @@ class Advice:
 
 
 class Guide(Protocol):
-    def system(self) -> str: ...
-
-    def opening(self, question: str, documents: Sequence[Any]) -> list[str]: ...
-
-    def first_code(self) -> str | None: ...
-
-    def after_block(self, question: str, block: Block) -> list[Advice]: ...
-
-    def doubt(self, question: str, answer: str) -> Advice | None: ...
-
-    def idle(self, question: str, prose: str) -> Advice | None: ...
-
-    def stuck(self, question: str) -> Advice | None: ...
-
-
-class Plain:
-    """No guidance: the plain method."""
+    """What a guide answers at each point the loop calls it; the bodies here add nothing, as `Plain` does."""
 
     def system(self) -> str:
         return ""
@@ -118,6 +102,10 @@ class Plain:
 
     def stuck(self, question: str) -> Advice | None:
         return None
+
+
+class Plain(Guide):
+    """No guidance: the plain method."""
 
 
 GuideFactory = Callable[[], Guide]
