@@ -65,8 +65,4 @@ def _find_in(
 
 def _cut(pieces: Iterable[str], window: int) -> Iterator[str]:
     """The pieces, each no longer than a window: a text held whole is searched a window at a time too."""
-    for piece in pieces:
-        if len(piece) <= window:
-            yield piece
-        else:
-            yield from (piece[i : i + window] for i in range(0, len(piece), window))
+    return (piece[i : i + window] for piece in pieces for i in range(0, len(piece), window))
