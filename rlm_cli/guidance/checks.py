@@ -398,9 +398,6 @@ def _items(answer: str) -> list[str]:
     return [item.strip().strip("'\"()[]` .") for item in re.split(r"[,;\n]+", answer)]
 
 
-_COUNTED = re.compile(r"""['"]?([\w./:@-]+)['"]?\s*(?:,|:|=)\s*(\d+)\b""")
-
-
 def cuts_a_ranking(code: str) -> bool:
     """Code that prints the first k of a ranking (`most_common(3)`, `sorted(...)[:3]`, `ranked[:3]` of a
     `ranked = sorted(...)`): its items were chosen. A sample of records (`hits[:3]`) is no ranking."""
@@ -420,6 +417,7 @@ def cuts_a_ranking(code: str) -> bool:
     return any((_calls(node, "most_common") and bool(node.args)) or cut(node) for node in _nodes(code))
 
 
+_COUNTED = re.compile(r"""['"]?([\w./:@-]+)['"]?\s*(?:,|:|=)\s*(\d+)\b""")
 _GROUPED = re.compile(r"^(\d+) each: \[(.*)\]$", re.MULTILINE)  # the offered block's "2 each: ['a', 'b']"
 
 

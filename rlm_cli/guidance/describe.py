@@ -201,8 +201,6 @@ PROSE = (
     "These documents are text, not log records: records() would only cut them into lines. Use grep() to find "
     "the passages that matter, and llm_query() on them (or on chunks()) to read what they say."
 )
-
-
 # A list of three or more short names in the question: "bug, feature or question", "a; b; c; d".
 _LIST_SPLIT = re.compile(r"\s*[,;]\s*(?:(?:or|and)\s+)?|\s+(?:or|and)\s+")
 _NAME_LIST = re.compile(rf"[A-Za-z][\w-]*(?:(?:{_LIST_SPLIT.pattern})[A-Za-z][\w-]*)+")

@@ -34,8 +34,6 @@ OFFER = (
     "output; if not, change what does not fit (add any time or count condition) and run it:\n"
     "```repl\n{code}\n```"
 )
-
-
 OFFER_UNRUN = (
     "A first block built from the question's words and the data: check that it keeps the records the "
     "question asks about, change what does not fit (add any time or count condition), then run it:\n"
