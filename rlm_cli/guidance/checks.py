@@ -247,16 +247,14 @@ def levels_in_messages(code: str, shapes: Sequence[str]) -> list[str]:
     records() moves a line's level to r["level"], so such a test matches nothing."""
     if not shapes:
         return []
-    found: list[str] = []
-    for text, searched in _substring_tests(code):
-        if (
-            text.upper() in records.LEVELS
-            and "message" in ast.unparse(searched)
-            and not any(text in shape for shape in shapes)
-            and text not in found
-        ):
-            found.append(text)
-    return found
+    found = (
+        text
+        for text, searched in _substring_tests(code)
+        if text.upper() in records.LEVELS
+        and "message" in ast.unparse(searched)
+        and not any(text in shape for shape in shapes)
+    )
+    return list(dict.fromkeys(found))
 
 
 def code_flaws(code: str, texts: Sequence[str], shapes: Sequence[str], window: int = WINDOW) -> list[Flaw]:
@@ -465,15 +463,8 @@ def every_value(
 
 def repeated_items(answer: str) -> list[str]:
     """Names a list answer gives more than once: a top 3 of `sorted(paths)[:3]` instead of counted paths."""
-    seen: set[str] = set()
-    repeated: list[str] = []
-    for item in _items(answer):
-        if not re.fullmatch(r"[\w./:@-]+", item) or not re.search("[A-Za-z]", item):
-            continue
-        if item in seen and item not in repeated:
-            repeated.append(item)
-        seen.add(item)
-    return repeated
+    items = [item for item in _items(answer) if re.fullmatch(r"[\w./:@-]+", item) and re.search("[A-Za-z]", item)]
+    return list(dict.fromkeys(item for i, item in enumerate(items) if item in items[:i]))
 
 
 def path_tails(answer: str, data: str) -> list[str]:

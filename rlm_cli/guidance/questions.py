@@ -63,30 +63,25 @@ _STOPWORDS = {
 
 def question_terms(question: str) -> list[str]:
     """Words of the question worth grepping for in the input."""
-    seen: list[str] = []
-    for word in _WORD.findall(question):
-        lower = word.lower().strip(".-")
-        if lower not in _STOPWORDS and lower not in seen:
-            seen.append(lower)
-    return seen[:8]
+    words = (word.lower().strip(".-") for word in _WORD.findall(question))
+    return list(dict.fromkeys(word for word in words if word not in _STOPWORDS))[:8]
 
 
 def stems(question: str) -> list[str]:
     """The question's words cut to a stem ("logged" -> "log", "services" -> "service"), to find them in messages."""
-    out = []
-    for term in question_terms(question):
-        stem = term
-        if re.search(r"(?:ss|sh|ch|x)es$", term):
-            stem = term[:-2]
-        elif re.search(r"[^s]s$", term):
-            stem = term[:-1]
-        elif match := re.search(r"(?:ing|ed)$", term):
-            stem = term[: match.start()]
-            stem = stem[:-1] if re.search(r"([b-df-hj-np-tv-z])\1$", stem) else stem  # logg(ed) -> log
-        stem = stem if len(stem) >= 3 else term
-        if stem not in out:
-            out.append(stem)
-    return out
+    return list(dict.fromkeys(_stem(term) for term in question_terms(question)))
+
+
+def _stem(term: str) -> str:
+    stem = term
+    if re.search(r"(?:ss|sh|ch|x)es$", term):
+        stem = term[:-2]
+    elif re.search(r"[^s]s$", term):
+        stem = term[:-1]
+    elif match := re.search(r"(?:ing|ed)$", term):
+        stem = term[: match.start()]
+        stem = stem[:-1] if re.search(r"([b-df-hj-np-tv-z])\1$", stem) else stem  # logg(ed) -> log
+    return stem if len(stem) >= 3 else term
 
 
 _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
