@@ -11,54 +11,13 @@ import re
 from rlm_cli.inputs import records
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{3,}|\b\d{3,}\b")
-_STOPWORDS = {
-    "which",
-    "what",
-    "when",
-    "where",
-    "that",
-    "this",
-    "there",
-    "their",
-    "with",
-    "from",
-    "have",
-    "does",
-    "many",
-    "much",
-    "were",
-    "times",
-    "than",
-    "more",
-    "most",
-    "least",
-    "after",
-    "before",
-    "into",
-    "each",
-    "every",
-    "about",
-    "exactly",
-    "name",
-    "list",
-    "give",
-    "tell",
-    "show",
-    "count",
-    "number",
-    "how",
-    "they",
-    "them",
-    "those",
-    "these",
-    "some",
-    "only",
-    "other",
-    "will",
-    "would",
-    "could",
-    "should",
-}
+# Words of any question rather than of its data, by kind.
+_ASKING = {"which", "what", "when", "where", "how", "name", "list", "give", "tell", "show", "count", "number"}
+_AMOUNTS = {"exactly", "many", "much", "times", "more", "most", "least", "each", "every", "some", "only"}
+_VERBS = {"does", "have", "were", "will", "would", "could", "should"}
+_POINTERS = {"that", "this", "there", "their", "they", "them", "those", "these", "other"}
+_LINKS = {"with", "from", "into", "about", "after", "before", "than"}
+_STOPWORDS = _ASKING | _AMOUNTS | _VERBS | _POINTERS | _LINKS
 
 
 def question_terms(question: str) -> list[str]:
