@@ -156,10 +156,8 @@ def blind_queries(code: str) -> list[str]:
 
 
 def counted_sets(code: str) -> list[tuple[str, str]]:
-    """`Counter(s)` where s is a set: every item counts once. Pairs of the call and the count it meant.
-
-    `s = {r["service"] for r in recs if ...}` then `Counter(s)` counts each service once, whatever the data.
-    """
+    """`Counter(s)` where s is a set (`s = {r["service"] for r in recs if ...}`): every item counts once, whatever
+    the data. Pairs of the call and the count it meant."""
     sets: dict[str, ast.AST] = {}
     for node in _nodes(code):
         one_name = isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
@@ -311,11 +309,8 @@ def key_terms(question: str, texts: Sequence[str], rare: int = 5, window: int = 
 
 
 def off_key(question: str, answer: str, texts: Sequence[str], reach: int = 300, window: int = WINDOW) -> str | None:
-    """The key a lookup question names when the answer is a value of the input found nowhere near it: read off
-    a neighbour's line.
-
-    An answer taken from the first line of a broad grep is often a neighbouring item's value.
-    """
+    """The key a lookup question names when the answer is a value of the input found nowhere near it: an answer
+    taken from the first line of a broad grep is often a neighbouring item's value."""
     value = answer.strip().strip(".'\"`")
     if len(value) < 3 or "\n" in value or (value.isdigit() and len(value) < 5):
         return None
@@ -378,9 +373,7 @@ _FILE_NAME = re.compile(r"[\w.-]+\.[A-Za-z]{1,5}")  # app-02.log: a host in a fi
 
 def truncated_values(answer: str, data: str) -> list[str]:
     """Longer codes in the data that extend a code of the answer (7XQ-4471-ZP for 7XQ): a sign of a cut value.
-
-    The model's own prints may show the cut value alone, so only the longer form is looked for.
-    """
+    The model's own prints may show the cut value alone, so only the longer form is looked for."""
     found = set()
     for value in set(_CODE_LIKE.findall(answer)):
         # Not across "/" or ":": app-08 in app-08/cart.log or a grep's "app.log:12:" is a name, not a cut code.
@@ -447,16 +440,14 @@ def mixed_counts(answer: str, output: str) -> dict[str, int]:
     return named
 
 
-def every_value(
-    answer: str, values: dict[str, list[Any]], least: int = 4, share: float = 0.8
-) -> tuple[str, int, int] | None:
-    """(field, named, total) when a list answer names nearly every value a category field has in the data (at
-    least `least` of them): the 14 services of a log for "which failed twice", a list with no condition applied."""
+def every_value(answer: str, values: dict[str, list[Any]], least: int = 4) -> tuple[str, int, int] | None:
+    """(field, named, total) when a list answer names nearly every value (4 in 5) a category field has in the data
+    (at least `least` of them): the 14 services of a log for "which failed twice", a list with no condition applied."""
     items = {item for item in _items(answer) if item}
     for key, options in values.items():
         names = {str(v) for v in options}
         named = len(items & names)
-        if len(names) >= least and named >= max(least, share * len(names)):
+        if len(names) >= least and named >= max(least, 0.8 * len(names)):
             return key, named, len(names)
     return None
 

@@ -18,11 +18,9 @@ from rlm_cli.repl.helpers import line_span
 
 
 def sample_lines(docs_text: Sequence[tuple[str, str]], question: str, limit: int = 6, per_term: int = 30) -> list[str]:
-    """Real lines containing the question's words: they show the data's format better than a prefix.
-
-    Lines with the question's rarest words come first, so a key named in the question ("crimson-pylon")
-    beats the many lines sharing only its common words ("magic number").
-    """
+    """Real lines containing the question's words: they show the data's format better than a prefix. Lines with
+    the question's rarest words come first, so a key named in the question ("crimson-pylon") beats the many lines
+    sharing only its common words ("magic number")."""
     terms = questions.question_terms(question)
     lines: dict[tuple[int, int], tuple[str, str, set[str]]] = {}
     shapes: dict[str, tuple[int, int]] = {}  # lines of one shape are shown once, so more kinds of line fit
@@ -54,10 +52,8 @@ def _block_span(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 def record_fields(docs_text: Sequence[tuple[str, str]], max_docs: int = 200) -> list[str]:
-    """What records() gives for these documents, grouped by field set, each with one real record.
-
-    Empty when they are not line records. The record shows the values' types (`'status': 503`, not "5XX").
-    """
+    """What records() gives for these documents, grouped by field set, each with one real record (it shows the
+    values' types: `'status': 503`, not "5XX"); empty when they are not line records."""
     groups: dict[tuple[str, ...], list[tuple[str, str]]] = {}
     for path, text in docs_text[:max_docs]:
         fields = records.common_fields(text)
@@ -84,10 +80,7 @@ def question_profile(docs_text: Sequence[tuple[str, str]], question: str) -> rec
 
 
 def data_profile(found: records.Profile, question: str, max_values: int = 15, max_shapes: int = 10) -> list[str]:
-    """The values of the records' category fields and the shapes of their messages, the question's words first.
-
-    Models filter on what they see here ("event": "login_failed", status 503) instead of on a guessed word.
-    """
+    """The values of the records' category fields and the shapes of their messages, the question's words first."""
     words = questions.stems(question)
     if not found.lines:
         return []

@@ -43,11 +43,8 @@ def found_nothing(output: str) -> bool:
 class InputTexts(Sequence[str]):
     """The input as `context` holds it, for the checks: each file's separator line, then each document's text.
 
-    A document's text is taken from the document when a check reaches it, and not kept here: once the bundle for
-    the REPL child is written, the engine releases the documents, and their text is read back from the bundle
-    (inputs/bundle.release) instead of being held by the parent as a second copy of the corpus. The checks read it
-    through `pieces`, a chunk at a time, and search it in windows (guidance/scan.py): a large document is never
-    read back whole.
+    A document's text is not kept here but taken from the document when a check reaches it: once released, it is
+    read back from the bundle through `pieces`, a chunk at a time, and searched in windows (guidance/scan.py).
     """
 
     def __init__(self, documents: Sequence[Any]) -> None:

@@ -339,11 +339,9 @@ def first_block(question: str, values: dict[str, list[Any]], shapes: Sequence[st
 
 
 def line_kinds(values: dict[str, list[Any]], shapes: Sequence[str], worded: Sequence[str] = ()) -> dict[str, str]:
-    """The kinds of line the data has, as readings for the helper model to judge (each with its test as code):
-    the lines holding each message text the question's words found, each level, each common status and status
-    class, each other common message shape (tested by its longest fixed text; a shape holding a worded text is
-    among that text's lines, as both of "Failed password for <user>" and "Failed password for invalid user"
-    are among those holding "Failed password")."""
+    """The kinds of line the data has, as readings for the helper model to judge, each with its test as code. A
+    message shape is tested by its longest fixed text, and left out when it holds a worded text: its lines are
+    among that text's ("Failed password for <user>" among those holding "Failed password")."""
     kinds = {f'{WORDED}"{text}"': f'"{text}" in r["message"]' for text in worded}
     for level in values.get("level", []):
         kinds[f"the lines of level {level}"] = f'r["level"] == {level!r}'
