@@ -48,10 +48,11 @@ class InputTexts(Sequence[str]):
     """
 
     def __init__(self, documents: Sequence[Any]) -> None:
-        self.documents = list(documents)
+        # Each part: a document, and whether it stands for the document's text (or else its separator line).
+        self.parts = [(doc, False) for doc in documents] + [(doc, True) for doc in documents]
 
     def __len__(self) -> int:
-        return 2 * len(self.documents)
+        return len(self.parts)
 
     @overload
     def __getitem__(self, index: int) -> str: ...
@@ -62,21 +63,13 @@ class InputTexts(Sequence[str]):
     def __getitem__(self, index: int | slice) -> str | list[str]:
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
-        doc, text = self._at(index)
+        doc, text = self.parts[index]
         return doc.text if text else SEPARATOR_TEMPLATE.format(path=doc.path)
 
     def pieces(self, index: int) -> Iterable[str]:
         """The text at `index`, in order, in pieces: a released document's a chunk at a time."""
-        doc, text = self._at(index)
+        doc, text = self.parts[index]
         return doc.pieces() if text else (SEPARATOR_TEMPLATE.format(path=doc.path),)
-
-    def _at(self, index: int) -> tuple[Any, bool]:
-        """The document at `index`, and whether that is its text (or else its separator line)."""
-        count = len(self.documents)
-        if not -2 * count <= index < 2 * count:
-            raise IndexError("input text index out of range")
-        index %= 2 * count
-        return self.documents[index % count], index >= count
 
 
 class SmallModelGuide:
