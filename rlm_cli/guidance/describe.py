@@ -241,11 +241,8 @@ def describe(question: str, docs: Sequence[Any]) -> Description:
     if found.repeats:
         sections.append(REPEATS)
     if same := constant_fields(found):
-        sections.append(
-            "One value only, wherever these fields occur, so they do not tell records apart: "
-            + ", ".join(f"{access(key)} == {value!r}" for key, value in same)
-            + "."
-        )
+        said = ", ".join(f"{access(key)} == {value!r}" for key, value in same)
+        sections.append(f"One value only, wherever these fields occur, so they do not tell records apart: {said}.")
     if not labels:
         sections.append("To find one fact, grep for it; to count or compare records, start with `recs = records()`.")
     return Description(sections, message_shapes(found), found.values, records=True, labels=labels)

@@ -19,8 +19,7 @@ WINDOW = 4 * 2**20  # characters of a text searched at a time
 def find_all(
     rx: re.Pattern[str], texts: Sequence[str], width: int, around: int = 0, window: int = WINDOW
 ) -> Iterator[re.Match[str]]:
-    """`rx.finditer(text)` for each text in `texts`, in order, each text searched in windows of about `window`
-    characters.
+    """`rx.finditer(text)` for each text in `texts`, in order, each searched in windows of about `window` characters.
 
     Texts with a `pieces(index)` method (the guide's InputTexts) give each text in pieces, in order.
     `width` is the most characters a match of `rx` spans, and `around` the most it looks at on either side (1 for
