@@ -258,8 +258,7 @@ def levels_in_messages(code: str, shapes: Sequence[str]) -> list[str]:
 def code_flaws(code: str, texts: Sequence[str], shapes: Sequence[str], window: int = WINDOW) -> list[Flaw]:
     """Mistakes that leave code running fine and its output wrong, found from the code and the data alone."""
     flaws: list[Flaw] = []
-    absent = absent_literals(code, texts, window=window)
-    if absent:
+    if absent := absent_literals(code, texts, window=window):
         words = ", ".join(map(repr, absent[:5]))
         nudge = nudges.ABSENT_WORDS.format(words=words)
         parts = [(text, part) for text in absent[:5] if (part := present_part(text, texts, window))]

@@ -70,9 +70,6 @@ def record_fields(docs_text: Sequence[tuple[str, str]], max_docs: int = 200) -> 
     return out
 
 
-LABEL_NOTE = ' (r["label"], in lower case, however a record writes it: [label: x], Category: X, type=x, (x))'
-
-
 def question_profile(docs_text: Sequence[tuple[str, str]], question: str) -> records.Profile:
     """The records' values and message shapes, from a sample plus every line that holds the question's words."""
     words = questions.stems(question)
@@ -186,6 +183,7 @@ class Description:
     labels: list[str] = field(default_factory=list)  # labels the question lists that no record writes
 
 
+LABEL_NOTE = ' (r["label"], in lower case, however a record writes it: [label: x], Category: X, type=x, (x))'
 REPEATS = (
     'Some lines say "message repeated <n> times: [ <message> ]": records() gives <n> records for such a line, '
     "so counts over records() include every repeat; grep() and the raw lines show it once."

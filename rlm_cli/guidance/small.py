@@ -235,8 +235,7 @@ class SmallModelGuide:
                 return Advice(text, "the same answer again, after its FINAL line was shown: taken", final=answer)
             self.proposed = answer
             return Advice(text, "a reply that reads as an answer: shown FINAL")
-        keys = checks.key_terms(question, self.texts)
-        if keys:
+        if keys := checks.key_terms(question, self.texts):
             return Advice(nudges.NO_CODE_KEY.format(key=keys[0]), f"offered a grep of {keys[0]!r}")
         # No word of the question is in the data ("why did the service terminate?"): the lines that report
         # trouble, and the end of the input where a run that stopped says why, are where to start.
@@ -255,8 +254,7 @@ class SmallModelGuide:
 def stated(prose: str) -> str:
     """The answer a reply states without FINAL: the items of a list it ends with, as an output printed them
     ("...as the helper model judges: ['a', 'b']" gives "a, b"), else the reply itself."""
-    listed = _ENDING_LIST.search(prose)
-    if listed:
+    if listed := _ENDING_LIST.search(prose):
         try:
             items = ast.literal_eval(listed[1])
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):  # "[{{}}]" is an unhashable set
