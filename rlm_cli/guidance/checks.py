@@ -20,8 +20,7 @@ from rlm_cli.inputs import records
 
 @functools.lru_cache(maxsize=8)
 def _tree(code: str) -> ast.AST | None:
-    """The block's syntax tree, parsed once for all the checks on it (they only read it); None when it does
-    not parse."""
+    """The block's syntax tree, parsed once for all the checks on it (they only read it); None if it does not parse."""
     try:
         return ast.parse(code)
     except SyntaxError:

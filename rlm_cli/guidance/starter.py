@@ -407,8 +407,7 @@ def written_values(question: str, texts: Sequence[str], most: int = 20) -> list[
             continue
         rx = re.compile(rf"(?<![\w.-]){re.escape(word)}(?![\w-])")
         for record in records_holding(rx, len(word), texts, most):
-            keys = [k for k in records.FIELDS if k != "message" and str(record.get(k)) == word]
-            if keys:
+            if keys := [k for k in records.FIELDS if k != "message" and str(record.get(k)) == word]:
                 found.setdefault(word, (keys[0], word))
                 break
     return list(found.values())
