@@ -43,8 +43,9 @@ def found_nothing(output: str) -> bool:
 class InputTexts(Sequence[str]):
     """The input as `context` holds it, for the checks: each file's separator line, then each document's text.
 
-    A document's text is not kept here but taken from the document when a check reaches it: once released, it is
-    read back from the bundle through `pieces`, a chunk at a time, and searched in windows (guidance/scan.py).
+    A document's text is not kept here but taken from the document when a check reaches it: the parent holds no
+    second copy of the corpus. Once released, it is read back from the bundle through `pieces`, a chunk at a
+    time, and searched in windows (guidance/scan.py), never whole.
     """
 
     def __init__(self, documents: Sequence[Any]) -> None:
