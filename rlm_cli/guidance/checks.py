@@ -453,7 +453,13 @@ def every_value(answer: str, values: dict[str, list[Any]], least: int = 4) -> tu
 def repeated_items(answer: str) -> list[str]:
     """Names a list answer gives more than once: a top 3 of `sorted(paths)[:3]` instead of counted paths."""
     items = [item for item in _items(answer) if re.fullmatch(r"[\w./:@-]+", item) and re.search("[A-Za-z]", item)]
-    return list(dict.fromkeys(item for i, item in enumerate(items) if item in items[:i]))
+    seen: set[str] = set()
+    repeated: dict[str, None] = {}  # in the order of each name's second mention
+    for item in items:
+        if item in seen:
+            repeated[item] = None
+        seen.add(item)
+    return list(repeated)
 
 
 def path_tails(answer: str, data: str) -> list[str]:
