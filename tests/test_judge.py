@@ -112,8 +112,11 @@ def test_the_offered_block_prints_the_judged_group_from_sub_calls_with_token_pro
         return Ranked("yes", [("yes", yes * 0.9), ("no", (1 - yes) * 0.9)])
 
     fake_llm.rule("sub", "Candidate answer:", judge)
-    # The kind of line its words found ("Failed with result"), said yes to: taken, with no other kind judged.
-    fake_llm.rule("sub", 'contain "Failed with result"', Ranked("yes", [("yes", 0.8), ("no", 0.1)]))
+    # The kind of line its words found ("Failed with result") is the one said yes to; each kind is asked about.
+    fake_llm.rule(
+        "sub", 'count the lines that contain "Failed with result"', Ranked("yes", [("yes", 0.8), ("no", 0.1)])
+    )
+    fake_llm.rule("sub", "Does the question count", Ranked("no", [("yes", 0.1), ("no", 0.8)]))
     fake_llm.rule("root", JUDGED, "FINAL(mail)")
     fake_llm.rule("root", ".", fence("print('no block')"))
     spec = {"api_base": fake_llm.url, "api_key": "sk-test"}
@@ -130,7 +133,8 @@ def test_the_offered_block_prints_the_judged_group_from_sub_calls_with_token_pro
     output = next(e.output for e in events if isinstance(e, ev.CodeExecuted))
     assert f"2 each: ['cart', 'geo']\n1 each: ['mail']\n{JUDGED} ['mail']" in output
     subs = fake_llm.requests_for("sub")
-    assert len(subs) == 3 and all(r.params["logprobs"] is True for r in subs)
+    assert sum("Candidate answer:" in str(r.messages) for r in subs) == 2  # one sub-call per group
+    assert all(r.params["logprobs"] is True for r in subs)
     assert outcome.answer == "mail"
 
 
@@ -157,22 +161,31 @@ def test_the_reading_whose_reply_says_yes_most_strongly_is_picked(replies, picke
     )
 
 
-@pytest.mark.parametrize(("first", "picked", "calls"), [("yes", "worded", 1), ("no", "level", 2)])
-def test_a_preferred_reading_said_yes_to_is_taken_before_the_others_are_judged(first, picked, calls):
-    batches: list[list[str]] = []
+def test_each_kind_of_line_is_asked_about_after_the_list_of_them_all():
+    """Asked about each kind alone, a small helper model says a half-hearted yes to every kind a failure
+    question might count; shown them all, it tells them apart. The list comes first: the calls share it."""
+    prompts: list[str] = []
 
     def choose(batch):
-        batches.append(batch)
-        if len(batch) == 1:
-            return [(first, None)]
-        return [("yes" if "level" in prompt else "no", None) for prompt in batch]
+        prompts.extend(batch)
+        return [
+            ("yes" if prompt.endswith("count the lines of level FATAL? Reply yes or no.") else "no", None)
+            for prompt in batch
+        ]
 
-    assert best_reading(choose, "q?", ["worded", "level", "status"], prefer="worded") == picked
-    assert len(batches) == calls and "the question asks about worded." in batches[0][0]
+    kinds = ["the lines of level ERROR", "the lines of level FATAL", 'the lines that read "exited"']
+    assert best_reading(choose, "which services crashed twice?", kinds, kinds=True) == kinds[1]
+    listed = "The input has these kinds of line:\n- the lines of level ERROR\n- the lines of level FATAL\n"
+    assert len(prompts) == 3 and all(prompt.startswith(listed) for prompt in prompts)
+    assert prompts[2].endswith(
+        '\n\nQuestion: which services crashed twice?\n\nDoes the question count the lines that read "exited"? '
+        "Reply yes or no."
+    )
 
 
+@pytest.mark.parametrize("name", ["pick_reading", "pick_kind"])
 @pytest.mark.parametrize("readings", ["after or before", ["only one"], ["a", 2]])
-def test_pick_reading_wants_two_or_more_readings_as_strings(readings):
-    pick_reading = bind("q?", lambda batch: [("yes", None)] * len(batch))["pick_reading"]
-    with pytest.raises(TypeError, match="two or more readings"):
-        pick_reading(readings)
+def test_pick_reading_and_pick_kind_want_two_or_more_readings_as_strings(name, readings):
+    pick = bind("q?", lambda batch: [("yes", None)] * len(batch))[name]
+    with pytest.raises(TypeError, match=f"{name}\\(\\) expects a list of two or more readings"):
+        pick(readings)

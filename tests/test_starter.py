@@ -38,7 +38,7 @@ def _offered(text: str) -> str:
 def test_the_offered_block_runs_on_the_real_records_before_the_first_turn_with_small_guidance_only(model, solve, level):
     model.rule("root", "records that match", "FINAL(cart, geo)")
     model.rule("root", ".", "FINAL(none)")
-    model.rule("sub", 'the lines that contain "Failed with result"', "yes")  # the kind of line it counts
+    model.rule("sub", 'count the lines that contain "Failed with result"', "yes")  # the kind of line it counts
     model.rule("sub", ".", "no")
     run = solve("which services failed twice?", JOURNAL, guidance=level, max_iterations=1)
     first = run.roots[0].last_user
@@ -315,7 +315,7 @@ def test_a_question_whose_words_select_nothing_keeps_the_kind_of_line_the_helper
     """ "Crashed" is no word of the data: which lines the question counts is in its meaning. The block lists the
     data's kinds of line (levels, statuses, message shapes), has the helper model judge them, and counts the one
     it took."""
-    run = _judged("Which services crashed twice?", CRASHES, model, solve, yes="the lines of level FATAL")
+    run = _judged("Which services crashed twice?", CRASHES, model, solve, yes="count the lines of level FATAL")
     first = run.roots[0].last_user
     # A kind whose lines have no service to count (the access lines' statuses) is listed, but not judged.
     assert "'the lines with status 503': lambda r: r[\"status\"] == 503," in first

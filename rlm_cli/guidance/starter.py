@@ -80,7 +80,6 @@ TROUBLE_WIDTH = max(len(word) for word in nudges.TROUBLE.split("|"))  # the wide
 # such a rare word makes a lookup block: a summary question's plain words ("failures", "summary") are rare in a
 # test log too (its section headers), and their lines were answered as if they held the answer.
 _NAME = re.compile(r"\w[-_.]\w|\d")
-WORDED = "the lines that contain "  # a kind of line the question's words found: its text follows
 # The kinds of line judged when the question's words select none: the most common statuses and message shapes
 # (each a sub-call before the first turn, a second or two on a local model).
 KIND_STATUSES, KIND_SHAPES = 6, 12
@@ -342,7 +341,7 @@ def line_kinds(values: dict[str, list[Any]], shapes: Sequence[str], worded: Sequ
     """The kinds of line the data has, as readings for the helper model to judge, each with its test as code. A
     message shape is tested by its longest fixed text, and left out when it holds a worded text: its lines are
     among that text's ("Failed password for <user>" among those holding "Failed password")."""
-    kinds = {f'{WORDED}"{text}"': f'"{text}" in r["message"]' for text in worded}
+    kinds = {f'the lines that contain "{text}"': f'"{text}" in r["message"]' for text in worded}
     for level in values.get("level", []):
         kinds[f"the lines of level {level}"] = f'r["level"] == {level!r}'
     statuses = [s for s in values.get("status", []) if isinstance(s, int)]
@@ -361,18 +360,14 @@ def line_kinds(values: dict[str, list[Any]], shapes: Sequence[str], worded: Sequ
 
 def kind_lines(kinds: dict[str, str], group: str) -> list[str]:
     """Lines of the offered block that keep the kind of line the helper model judges the question to count, of
-    the kinds whose lines have the field it counts by (an access line has no user to count). The first kind,
-    when the question's words found its text, is taken if the helper model says yes to it."""
+    the kinds whose lines have the field it counts by (an access line has no user to count)."""
     entries = [f"    {reading!r}: lambda r: {test}," for reading, test in kinds.items()]
-    first = next(iter(kinds))
-    worded = first if first.startswith(WORDED) else ""
     return [
         "kinds = {",
         *entries,
         "}",
         f"kinds = {{k: test for k, test in kinds.items() if any(test(r) and r.get({group!r}) != None for r in recs)}}",
-        f"kind = pick_reading(list(kinds){f', prefer={worded!r}' if worded else ''}) if len(kinds) > 1 "
-        "else next(iter(kinds), '')",
+        "kind = pick_kind(list(kinds)) if len(kinds) > 1 else next(iter(kinds), '')",
         'print("the lines the question counts, as the helper model reads it:", kind or "(not told apart: all)")',
         "hits = [r for r in recs if kinds[kind](r)] if kind else list(recs)",
     ]

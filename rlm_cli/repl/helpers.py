@@ -189,7 +189,7 @@ def helpers(
 ) -> dict[str, Callable[..., Any]]:
     """The helper functions bound to this REPL's input; `ask` (llm_query_batched) adds classify(),
     which gives the helper model the meanings the run's question gives its labels, and reads its choices
-    through `choose` when given; `choose` also adds answer_group() and pick_reading().
+    through `choose` when given; `choose` also adds answer_group(), pick_reading() and pick_kind().
     """
 
     def grep(pattern: str, ignore_case: bool = True, limit: int = 200, around: int = GREP_AROUND) -> list[str]:
