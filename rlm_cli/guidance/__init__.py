@@ -8,24 +8,19 @@ from __future__ import annotations
 
 from rlm_cli.engine.guide import GuideFactory, Plain
 
-# A small model reads a prompt slowly and loses the question in long outputs; samples and counts serve it
-# better than a 20K-character dump, which it re-reads on every later turn.
-_OUTPUT_LIMITS = {"small": 5_000}
-
 
 def output_limit(level: str, configured: int, source: str) -> int:
     """Characters of a block's output the model sees: the level's own cap unless the user set one."""
-    return _OUTPUT_LIMITS.get(level, configured) if source == "default" else configured
-
-
-# One ```repl block and a line of prose fit in a few hundred tokens. A small model that runs on (repeating
-# a record, re-typing the input) can go on for thousands, minutes each on a CPU; cut its root replies short.
-_REPLY_TOKENS = {"small": 1_500}
+    # A small model reads a prompt slowly and loses the question in long outputs; samples and counts serve it
+    # better than a 20K-character dump, which it re-reads on every later turn.
+    return 5_000 if level == "small" and source == "default" else configured
 
 
 def reply_tokens(level: str) -> int | None:
     """The most tokens a root reply may have at this level (None: the provider's own limit)."""
-    return _REPLY_TOKENS.get(level)
+    # One ```repl block and a line of prose fit in a few hundred tokens. A small model that runs on (repeating
+    # a record, re-typing the input) can go on for thousands, minutes each on a CPU; cut its root replies short.
+    return 1_500 if level == "small" else None
 
 
 def factory(level: str) -> GuideFactory:
