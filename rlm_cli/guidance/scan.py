@@ -11,7 +11,7 @@ Windows overlap by as much as a match can span, so a match across a window's edg
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 WINDOW = 4 * 2**20  # characters of a text searched at a time
 
@@ -32,7 +32,9 @@ def find_all(
         raise ValueError("find_all needs patterns whose matches are at least one character long")
     every = (texts.pieces(i) for i in range(len(texts))) if hasattr(texts, "pieces") else ((t,) for t in texts)
     for pieces in every:
-        yield from _find_in(rx, _cut(pieces, window), width, around, window)
+        # Each piece cut to windows: a text held whole is searched a window at a time too.
+        parts = (piece[i : i + window] for piece in pieces for i in range(0, len(piece), window))
+        yield from _find_in(rx, parts, width, around, window)
 
 
 def _find_in(
@@ -60,8 +62,3 @@ def _find_in(
         pos = max(pos, start + limit)
         cut = max(0, pos - start - around)
         text, start = text[cut:], start + cut
-
-
-def _cut(pieces: Iterable[str], window: int) -> Iterator[str]:
-    """The pieces, each no longer than a window: a text held whole is searched a window at a time too."""
-    return (piece[i : i + window] for piece in pieces for i in range(0, len(piece), window))
