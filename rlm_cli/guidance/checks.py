@@ -60,11 +60,19 @@ def searched_strings(code: str, substrings: bool = False) -> list[str]:
     tests = (ast.In,) if substrings else (ast.In, ast.NotIn, ast.Eq, ast.NotEq)
     if any(isinstance(n, ast.Name) and n.id in ("llm_query", "llm_query_batched") for n in _nodes(code)):
         return []  # tests on a helper model's replies ("YES", "NO") are not tests on the data
+    operands: list[ast.expr] = []
+    for node in _nodes(code):
+        if isinstance(node, ast.Compare) and all(isinstance(op, tests) for op in node.ops):
+            operands += [node.left, *node.comparators]
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _SEARCH_METHODS:
+            operands += node.args[:1]
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "grep" and node.args:
+            pattern = node.args[0]  # plain text only: a regex (`error|fail`) is not one string to look for
+            if isinstance(pattern, ast.Constant) and not _REGEX.search(str(pattern.value)):
+                operands.append(pattern)
     found: list[str] = []
-
-    def take(node: ast.AST) -> None:
-        items = node.elts if isinstance(node, (ast.List, ast.Tuple, ast.Set)) else [node]
-        for item in items:
+    for operand in operands:
+        for item in operand.elts if isinstance(operand, (ast.List, ast.Tuple, ast.Set)) else [operand]:
             if isinstance(item, ast.Constant) and isinstance(item.value, str):
                 text = item.value.strip()
                 if (
@@ -76,18 +84,6 @@ def searched_strings(code: str, substrings: bool = False) -> list[str]:
                     and text not in found
                 ):
                     found.append(text)
-
-    for node in _nodes(code):
-        if isinstance(node, ast.Compare) and all(isinstance(op, tests) for op in node.ops):
-            for operand in [node.left, *node.comparators]:
-                take(operand)
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _SEARCH_METHODS:
-            for arg in node.args[:1]:
-                take(arg)
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "grep" and node.args:
-            pattern = node.args[0]  # plain text only: a regex (`error|fail`) is not one string to look for
-            if isinstance(pattern, ast.Constant) and not _REGEX.search(str(pattern.value)):
-                take(pattern)
     return found
 
 
@@ -126,20 +122,16 @@ def bound_text(code: str) -> tuple[str, str] | None:
     (`answer = "..."`): the text last assigned."""
     tree = _tree(code)
     body = tree.body if isinstance(tree, ast.Module) else []
-    if not body or not all(_assigns_text(statement) for statement in body):
-        return None
-    names = {statement.targets[0].id for statement in body}  # type: ignore[attr-defined]
-    return (names.pop(), body[-1].value.value) if len(names) == 1 else None  # type: ignore[attr-defined]
-
-
-def _assigns_text(statement: ast.stmt) -> bool:
-    return (
-        isinstance(statement, ast.Assign)
+    bound = [
+        (statement.targets[0].id, statement.value.value)
+        for statement in body
+        if isinstance(statement, ast.Assign)
         and len(statement.targets) == 1
         and isinstance(statement.targets[0], ast.Name)
         and isinstance(statement.value, ast.Constant)
         and isinstance(statement.value.value, str)
-    )
+    ]
+    return bound[-1] if len(bound) == len(body) and len({name for name, _ in bound}) == 1 else None
 
 
 def blind_queries(code: str) -> list[str]:
