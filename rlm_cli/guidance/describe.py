@@ -21,11 +21,10 @@ def sample_lines(docs_text: Sequence[tuple[str, str]], question: str, limit: int
     """Real lines containing the question's words: they show the data's format better than a prefix. Lines with
     the question's rarest words come first, so a key named in the question ("crimson-pylon") beats the many lines
     sharing only its common words ("magic number")."""
-    terms = questions.question_terms(question)
     lines: dict[tuple[int, int], tuple[str, str, set[str]]] = {}
     shapes: dict[str, tuple[int, int]] = {}  # lines of one shape are shown once, so more kinds of line fit
     blocks = [records.is_blocks(text) for _, text in docs_text]
-    for term in terms:
+    for term in questions.question_terms(question):
         rx = re.compile(re.escape(term), re.IGNORECASE)
         matches = ((i, path, text, m) for i, (path, text) in enumerate(docs_text) for m in rx.finditer(text))
         for doc_index, path, text, match in itertools.islice(matches, per_term):
@@ -38,9 +37,7 @@ def sample_lines(docs_text: Sequence[tuple[str, str]], question: str, limit: int
     frequency = Counter(term for _, _, found in lines.values() for term in found)
     ranked = sorted(lines.items(), key=lambda item: -sum(1 / frequency[t] for t in item[1][2]))
     return [
-        f"{path}:\n{line[:400]}\n" if "\n" in line else f"{path}: {line[:200]}"
-        for _, (path, line, _) in ranked[:limit]
-        if line
+        f"{path}:\n{line[:400]}\n" if "\n" in line else f"{path}: {line[:200]}" for _, (path, line, _) in ranked[:limit]
     ]
 
 
@@ -72,8 +69,7 @@ def record_fields(docs_text: Sequence[tuple[str, str]], max_docs: int = 200) -> 
 
 def question_profile(docs_text: Sequence[tuple[str, str]], question: str) -> records.Profile:
     """The records' values and message shapes, from a sample plus every line that holds the question's words."""
-    words = questions.stems(question)
-    return records.profile(docs_text, lambda: _lines_with(docs_text, words))
+    return records.profile(docs_text, lambda: _lines_with(docs_text, questions.stems(question)))
 
 
 def data_profile(found: records.Profile, question: str, max_values: int = 15, max_shapes: int = 10) -> list[str]:
@@ -164,12 +160,8 @@ def _lines_with(docs_text: Sequence[tuple[str, str]], words: Sequence[str], limi
     if not words:
         return []
     rx = re.compile("|".join(re.escape(w) for w in words), re.IGNORECASE)
-    found: list[str] = []
-    matches = ((text, m) for _, text in docs_text for m in rx.finditer(text))
-    for text, match in itertools.islice(matches, limit):
-        start, end = line_span(text, match.start(), match.end())
-        found.append(text[start:end])
-    return found
+    spans = ((text, line_span(text, m.start(), m.end())) for _, text in docs_text for m in rx.finditer(text))
+    return [text[start:end] for text, (start, end) in itertools.islice(spans, limit)]
 
 
 @dataclass
