@@ -4,14 +4,11 @@ The loop runs the plain RLM method by itself: system prompt, REPL, sub-calls, FI
 A guide may only add to it (and read an answer a reply states without FINAL), at the points the loop calls:
 - `system()` and `opening()`: text added to the system prompt and to the first message;
 - `first_code()`: a block the loop runs before the first turn, its output shown with the first message;
-- `after_block()`: advice after a block's output (the model reads it with the output); an advice's `final`,
-  if set, is taken as the model's answer, as `idle()`'s is;
+- `after_block()`: advice after a block's output (the model reads it with the output);
 - `doubt()`: a reason to question a final answer; the loop then refuses that answer once;
-- `idle()`: advice after a reply with neither code nor an answer (given the reply's prose); its `final`, if
-  set, is taken as the model's answer, as if sent with FINAL (and the guide's doubts still apply);
+- `idle()`: advice after a reply with neither code nor an answer (given the reply's prose);
 - `stuck()`: advice when the model has stopped making progress (a placeholder FINAL such as `FINAL(answer)`
-  with no such variable, or the same reply again with no code); its `code`, if set, is run at once, and the
-  model reads its output with the advice.
+  with no such variable, or the same reply again with no code).
 A guide keeps its own state (what it has shown, what it has questioned) and may not change anything else.
 `Plain` adds nothing: it is `--guidance off`. The engine never imports rlm_cli.guidance; the runner picks.
 """
@@ -75,7 +72,7 @@ class Advice:
     notice: str
     resample: bool = False  # the model repeats itself: its next reply is sampled hotter
     drop_reply: bool = False  # the reply is not kept in the conversation; this text joins the output before it
-    final: str | None = None  # idle() and after_block(): the model's answer, read from a reply without FINAL
+    final: str | None = None  # idle(), after_block(): the model's answer, as if sent with FINAL (doubts still apply)
     code: str | None = None  # stuck() only: a block the loop runs now, its output shown after this text
 
 
