@@ -4,8 +4,7 @@ Once the parent has released the input (inputs/bundle.release), a document's tex
 each time a check asks for it. Read whole, one 150 MB document would sit in the parent beside the REPL child's
 copy while a check runs; read in windows of a few MiB, the parent holds one window at a time.
 
-Windows overlap by as much as a match can span, so a match across a window's edge is still found, and
-`find_all` finds exactly what `rx.finditer` finds in each whole text, in the same order.
+Windows overlap by as much as a match can span, so a match across a window's edge is still found.
 """
 
 from __future__ import annotations
@@ -46,7 +45,7 @@ def _find_in(
     tail = width + around
     text, start, pos = "", 0, 0  # the window, where it begins in the whole text, where the search goes on there
     more = True
-    while True:
+    while more:
         while more and len(text) - (pos - start) < window + tail:
             part = next(parts, None)
             more = part is not None
@@ -57,8 +56,6 @@ def _find_in(
                 break
             yield match
             pos = start + match.end()
-        if not more:
-            return
         pos = max(pos, start + limit)
         cut = max(0, pos - start - around)
         text, start = text[cut:], start + cut
