@@ -19,7 +19,7 @@ from rlm_cli.inputs import records
 
 
 @functools.lru_cache(maxsize=8)
-def _tree(code: str) -> ast.AST | None:
+def syntax_tree(code: str) -> ast.AST | None:
     """The block's syntax tree, parsed once for all the checks on it (they only read it); None if it does not parse."""
     try:
         return ast.parse(code)
@@ -29,7 +29,7 @@ def _tree(code: str) -> ast.AST | None:
 
 def _nodes(code: str) -> Iterator[ast.AST]:
     """Every node of the block's syntax tree; none when it does not parse."""
-    tree = _tree(code)
+    tree = syntax_tree(code)
     return iter(()) if tree is None else ast.walk(tree)
 
 
@@ -94,12 +94,11 @@ def absent_literals(code: str, texts: Sequence[str], limit: int = 8, window: int
     password") matches nothing, and the block prints an empty result that looks like an answer.
     The checks on the input read it `window` characters at a time (guidance/scan.py).
     """
-    absent = []
-    for text in searched_strings(code)[:limit]:
-        rx = re.compile(re.escape(text), re.IGNORECASE)
-        if next(find_all(rx, texts, len(text), window=window), None) is None:
-            absent.append(text)
-    return absent
+    return [
+        text
+        for text in searched_strings(code)[:limit]
+        if next(find_all(re.compile(re.escape(text), re.IGNORECASE), texts, len(text), window=window), None) is None
+    ]
 
 
 def present_part(text: str, texts: Sequence[str], window: int = WINDOW) -> str | None:
@@ -120,7 +119,7 @@ def present_part(text: str, texts: Sequence[str], window: int = WINDOW) -> str |
 def bound_text(code: str) -> tuple[str, str] | None:
     """The name and text a block binds when all it does is assign written text to that one name
     (`answer = "..."`): the text last assigned."""
-    tree = _tree(code)
+    tree = syntax_tree(code)
     body = tree.body if isinstance(tree, ast.Module) else []
     bound = [
         (statement.targets[0].id, statement.value.value)
@@ -250,8 +249,7 @@ def code_flaws(code: str, texts: Sequence[str], shapes: Sequence[str], window: i
     """Mistakes that leave code running fine and its output wrong, found from the code and the data alone."""
     flaws: list[Flaw] = []
     if absent := absent_literals(code, texts, window=window):
-        words = ", ".join(map(repr, absent[:5]))
-        nudge = nudges.ABSENT_WORDS.format(words=words)
+        nudge = nudges.ABSENT_WORDS.format(words=", ".join(map(repr, absent[:5])))
         parts = [(text, part) for text in absent[:5] if (part := present_part(text, texts, window))]
         if parts:
             nudge += " The data does contain " + ", ".join(f"{part!r} (of {text!r})" for text, part in parts) + "."
@@ -275,7 +273,7 @@ def code_flaws(code: str, texts: Sequence[str], shapes: Sequence[str], window: i
 def pasted_input(code: str, texts: Sequence[str], least: int = 2, most: int = 6, window: int = WINDOW) -> bool:
     """Code that is not Python and whose lines are the input's own lines: the model re-typed the text it was
     shown (the first message's prefix) instead of working on `context`."""
-    if _tree(code) is not None:
+    if syntax_tree(code) is not None:
         return False
     lines = [line.strip() for line in code.splitlines() if len(line.strip()) >= 12][:most]
     if len(lines) < least:
