@@ -1,8 +1,5 @@
-"""The small-model guide: the data described up front, checks on each block, and doubts about answers.
-
-Everything here looks at the data, the code and the REPL output, never at the question's phrasing (only at
-which of its words the data holds). See engine/guide.py for the interface and when the loop calls it.
-"""
+"""The small-model guide (engine/guide.py says when the loop calls it): the data described up front, checks on
+each block, and doubts about answers."""
 
 from __future__ import annotations
 
@@ -206,7 +203,7 @@ class SmallModelGuide:
         if paths := checks.path_tails(answer, last) or checks.path_tails(answer, seen):
             values = ", ".join(paths)
             yield "paths", Advice(nudges.PATH_TAILS.format(values=values), f"answer shortens paths: {paths[:3]}")
-        for note in self.last.notes if self.last else ():
+        for note in notes:
             if note.kind == "has_none" and answer.strip() == str(note.total):
                 text = nudges.NONE_COUNTED.format(kept=note.kept, total=note.total)
                 yield "none", Advice(text, f"final answer {note.total} counts None as a value")
@@ -267,7 +264,5 @@ def stated(prose: str) -> str:
 
 def _code_key(code: str) -> str:
     """The same code however it is spaced or commented."""
-    try:
-        return ast.dump(ast.parse(code))
-    except SyntaxError:
-        return " ".join(code.split())
+    tree = checks.syntax_tree(code)
+    return " ".join(code.split()) if tree is None else ast.dump(tree)
