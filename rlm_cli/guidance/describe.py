@@ -95,8 +95,8 @@ def data_profile(found: records.Profile, question: str, max_values: int = 15, ma
             "",
             'Shapes of the messages (r["message"]; <n> is a number, <ip> an address, <user> a user), '
             "those with the question's words first:",
+            *(f"- {text}" for text in ranked[:max_shapes]),
         ]
-        out += [f"- {text}" for text in ranked[:max_shapes]]
         if len(shapes) > max_shapes:
             out.append(f"- ... and {len(shapes) - max_shapes} more shapes")
         if tests := [f'"{text}" in r["message"]' for text in message_texts(ranked, words, found.values)]:
@@ -199,8 +199,7 @@ def unwritten_labels(docs_text: Sequence[tuple[str, str]], question: str) -> lis
     document holds: labels the records leave unwritten, to be judged item by item."""
     plain = re.sub(r"\([^()]*\)", " ", question)
     lists = [_LIST_SPLIT.split(m.group(0).strip()) for m in _NAME_LIST.finditer(plain)]
-    names = max(lists, key=len, default=[])
-    names = [n for n in names if n]
+    names = [n for n in max(lists, key=len, default=[]) if n]
     if len(names) < 3:
         return []
     held = [n for n in names if any(re.search(rf"\b{re.escape(n)}\b", t, re.IGNORECASE) for _, t in docs_text)]
@@ -210,16 +209,14 @@ def unwritten_labels(docs_text: Sequence[tuple[str, str]], question: str) -> lis
 def describe(question: str, docs: Sequence[Any]) -> Description:
     """The data described from a sample of it, plus every line that holds the question's words."""
     docs_text = [(d.path, d.text) for d in docs]
-    sections = []
     labels = unwritten_labels(docs_text, question)
+    sections = [CLASSIFY.format(names=", ".join(labels))] if labels else []
     # With labels no line writes, the question's other words are the labels' meanings ("a place"): lines and
     # message shapes holding them are no evidence, and a small model answered from them instead of the counts.
     if not labels and (samples := sample_lines(docs_text, question)):
         sections.append(
             "\n".join(["Lines that contain words of the question, best matches first:", "```text", *samples, "```"])
         )
-    if labels:
-        sections.append(CLASSIFY.format(names=", ".join(labels)))
     fields = record_fields(docs_text)
     if not fields:
         return Description(sections if labels else [*sections, PROSE], [], labels=labels)
