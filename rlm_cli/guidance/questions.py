@@ -1,8 +1,4 @@
-"""The words of a question worth looking for in the input: keywords only, never a reading of its phrasing.
-
-Which words occur in the data, and where, is what the guidance acts on; what the question's English means is
-left to the model.
-"""
+"""The words of a question worth looking for in the input: keywords only; what it means is left to the model."""
 
 from __future__ import annotations
 
