@@ -29,33 +29,27 @@ def find_all(
     """
     if width < 1:
         raise ValueError("find_all needs patterns whose matches are at least one character long")
-    every = (texts.pieces(i) for i in range(len(texts))) if hasattr(texts, "pieces") else ((t,) for t in texts)
-    for pieces in every:
-        # Each piece cut to windows: a text held whole is searched a window at a time too.
-        parts = (piece[i : i + window] for piece in pieces for i in range(0, len(piece), window))
-        yield from _find_in(rx, parts, width, around, window)
-
-
-def _find_in(
-    rx: re.Pattern[str], parts: Iterator[str], width: int, around: int, window: int
-) -> Iterator[re.Match[str]]:
     # A match that starts before a window's `limit` ends, lookarounds included, inside that window, so the window
     # finds it as the whole text would; later starts wait for the next window, which begins `around` characters
     # before where this one's search stopped, for a lookbehind (and the caller) to see.
     tail = width + around
-    text, start, pos = "", 0, 0  # the window, where it begins in the whole text, where the search goes on there
-    more = True
-    while more:
-        while more and len(text) - (pos - start) < window + tail:
-            part = next(parts, None)
-            more = part is not None
-            text += part or ""
-        limit = len(text) - tail if more else len(text)
-        for match in rx.finditer(text, pos - start):
-            if match.start() >= limit:
-                break
-            yield match
-            pos = start + match.end()
-        pos = max(pos, start + limit)
-        cut = max(0, pos - start - around)
-        text, start = text[cut:], start + cut
+    every = (texts.pieces(i) for i in range(len(texts))) if hasattr(texts, "pieces") else ((t,) for t in texts)
+    for pieces in every:
+        # Each piece cut to windows: a text held whole is searched a window at a time too.
+        parts = (piece[i : i + window] for piece in pieces for i in range(0, len(piece), window))
+        text, start, pos = "", 0, 0  # the window, where it begins in the whole text, where the search goes on there
+        more = True
+        while more:
+            while more and len(text) - (pos - start) < window + tail:
+                part = next(parts, None)
+                more = part is not None
+                text += part or ""
+            limit = len(text) - tail if more else len(text)
+            for match in rx.finditer(text, pos - start):
+                if match.start() >= limit:
+                    break
+                yield match
+                pos = start + match.end()
+            pos = max(pos, start + limit)
+            cut = max(0, pos - start - around)
+            text, start = text[cut:], start + cut
