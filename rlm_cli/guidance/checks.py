@@ -250,8 +250,7 @@ def code_flaws(code: str, texts: Sequence[str], shapes: Sequence[str], window: i
     flaws: list[Flaw] = []
     if absent := absent_literals(code, texts, window=window):
         nudge = nudges.ABSENT_WORDS.format(words=", ".join(map(repr, absent[:5])))
-        parts = [(text, part) for text in absent[:5] if (part := present_part(text, texts, window))]
-        if parts:
+        if parts := [(text, part) for text in absent[:5] if (part := present_part(text, texts, window))]:
             nudge += " The data does contain " + ", ".join(f"{part!r} (of {text!r})" for text, part in parts) + "."
         flaws.append(Flaw(nudge, f"the code tests for strings the input never contains: {absent[:3]}"))
     for call, meant in counted_sets(code)[:2]:
@@ -338,9 +337,7 @@ def unrelated_answer(question: str, answer: str, last: str, outputs: Sequence[st
         return False
     if not own:
         return len(words) > 1
-    if not any(c.isdigit() for c in last):
-        return False
-    return not any(own & _tokens(output) for output in outputs)
+    return any(c.isdigit() for c in last) and not any(own & _tokens(output) for output in outputs)
 
 
 _KEY_VALUE = re.compile(r"[A-Za-z0-9_.:/@-]*\d[A-Za-z0-9_.:/@-]*")
@@ -413,9 +410,7 @@ def all_counted(answer: str, output: str, least: int = 3) -> dict[str, int]:
     although their counts differ: a list answer that applied no condition to them."""
     counts = printed_counts(output)
     items = {item for item in _items(answer) if item}
-    if len(counts) < least or len(set(counts.values())) < 2 or items != set(counts):
-        return {}
-    return counts
+    return counts if len(counts) >= least and len(set(counts.values())) >= 2 and items == set(counts) else {}
 
 
 def mixed_counts(answer: str, output: str) -> dict[str, int]:
@@ -423,9 +418,7 @@ def mixed_counts(answer: str, output: str) -> dict[str, int]:
     leaves other counted items out: it kept some items by a count, but not by one count."""
     counts = printed_counts(output)
     named = {item: counts[item] for item in _items(answer) if item in counts}
-    if len(named) < 2 or len(set(named.values())) < 2 or len(named) == len(counts):
-        return {}
-    return named
+    return named if len(named) >= 2 and len(set(named.values())) >= 2 and len(named) != len(counts) else {}
 
 
 def every_value(answer: str, values: dict[str, list[Any]], least: int = 4) -> tuple[str, int, int] | None:
