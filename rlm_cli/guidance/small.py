@@ -119,8 +119,7 @@ class SmallModelGuide:
             advice.append(Advice(nudges.UNDEFINED.format(name=undefined[1]), f"`{undefined[1]}` is not defined"))
         if not block.ok and checks.pasted_input(block.code, self.texts):
             # The copy is dropped from the conversation: the model would otherwise re-read, and re-type, it.
-            offer = self.offered.text if self.offered else self.idle(question).text
-            text = nudges.PASTED.format(offer=offer)
+            text = nudges.PASTED.format(offer=self.offered.text if self.offered else self.idle(question).text)
             advice.append(Advice(text, "the block is the input's own text, not code", drop_reply=True))
         # A block the guide wrote (index 0: run before the first turn, or for a stuck model) is not checked: the
         # readings it judges test kinds of line it does not keep, and a flaw found there would doubt the answer.
@@ -214,10 +213,8 @@ class SmallModelGuide:
             # One number in the output is the value it reports (`records that match: 7`): given the line to
             # reply with, a small model that kept its unrelated answer after the general doubt takes it.
             values = set(_NUMBER.findall(last))
-            if len(values) == 1:
-                text = nudges.UNRELATED_VALUE.format(value=values.pop(), **said)
-            else:
-                text = nudges.UNRELATED.format(**said)
+            nudge = nudges.UNRELATED_VALUE if len(values) == 1 else nudges.UNRELATED  # UNRELATED has no {value}
+            text = nudge.format(value=", ".join(values), **said)
             yield "unrelated", Advice(text, "final answer shares nothing with the output it follows")
 
     def idle(self, question: str, prose: str = "") -> Advice:
