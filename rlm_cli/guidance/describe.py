@@ -56,9 +56,8 @@ def record_fields(docs_text: Sequence[tuple[str, str]], max_docs: int = 200) -> 
         fields = records.common_fields(text)
         if len(fields) >= 2:
             groups.setdefault(fields, []).append((path, text))
-    ranked = sorted(groups.items(), key=lambda item: -len(item[1]))
     out = []
-    for fields, docs in ranked[:6]:
+    for fields, docs in sorted(groups.items(), key=lambda item: -len(item[1]))[:6]:
         path, text = docs[0]
         first = records.units(text[:4000], records.is_blocks(text))[:1]
         example = records.Record(records.parse_unit(first[0][1]), doc=path, raw=first[0][1]) if first else None
@@ -200,10 +199,9 @@ def unwritten_labels(docs_text: Sequence[tuple[str, str]], question: str) -> lis
     plain = re.sub(r"\([^()]*\)", " ", question)
     lists = [_LIST_SPLIT.split(m.group(0).strip()) for m in _NAME_LIST.finditer(plain)]
     names = [n for n in max(lists, key=len, default=[]) if n]
-    if len(names) < 3:
+    if len(names) < 3 or any(re.search(rf"\b{re.escape(n)}\b", t, re.IGNORECASE) for n in names for _, t in docs_text):
         return []
-    held = [n for n in names if any(re.search(rf"\b{re.escape(n)}\b", t, re.IGNORECASE) for _, t in docs_text)]
-    return [] if held else names
+    return names
 
 
 def describe(question: str, docs: Sequence[Any]) -> Description:
