@@ -361,10 +361,9 @@ def line_kinds(values: dict[str, list[Any]], shapes: Sequence[str], worded: Sequ
 def kind_lines(kinds: dict[str, str], group: str) -> list[str]:
     """Lines of the offered block that keep the kind of line the helper model judges the question to count, of
     the kinds whose lines have the field it counts by (an access line has no user to count)."""
-    entries = [f"    {reading!r}: lambda r: {test}," for reading, test in kinds.items()]
     return [
         "kinds = {",
-        *entries,
+        *(f"    {reading!r}: lambda r: {test}," for reading, test in kinds.items()),
         "}",
         f"kinds = {{k: test for k, test in kinds.items() if any(test(r) and r.get({group!r}) != None for r in recs)}}",
         "kind = pick_kind(list(kinds)) if len(kinds) > 1 else next(iter(kinds), '')",

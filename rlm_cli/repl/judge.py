@@ -107,10 +107,7 @@ def best_reading(choose: Choose, question: str, readings: list[str], kinds: bool
     replies do not tell them apart. `kinds`: the readings are the kinds of line the input has, each asked
     about with the list of them all. Two readings of a moment's side are each other's opposite, and listed
     they were judged worse (8 of 10 of our wordings, against 10 of 10 alone)."""
-    if kinds:
-        prompts = [kind_prompt(question, reading, readings) for reading in readings]
-    else:
-        prompts = [reading_prompt(question, reading) for reading in readings]
+    prompts = [kind_prompt(question, r, readings) if kinds else reading_prompt(question, r) for r in readings]
     best = likeliest(shares(choose, prompts))
     return "" if best is None else readings[best]
 
