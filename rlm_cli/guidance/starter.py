@@ -1,12 +1,12 @@
 """A first block built from the question's words and the data: over records, which to keep and what to count them
-by; over text that the question names nothing of, a reading of the whole text by the helper model.
+by; over text, the lines holding the names it asks about, or reporting trouble, or a reading of the whole text.
 
 A small model that starts from code over the real fields and values reads its output instead of guessing
 names, and one that starts from a reading does not re-type the input as code. The question is read only for
 which of its words the data holds: a field's name (services, host, IP), a field's value (ERROR, 503,
 shipping), the fixed text of a message shape ("Failed password") or a token the input contains
-(185.70.240.55). Which side of a moment the question writes it asks about is its English, so the block has
-the helper model read that. The model judges whether the block's condition is the one asked about, and adds
+(185.70.240.55). What only its English says (which side of a moment, which kind of line it counts) the block
+has the helper model read. The model judges whether the block's condition is the one asked about, and adds
 what it lacks (a threshold, a span's two ends)."""
 
 from __future__ import annotations
