@@ -213,8 +213,10 @@ class SmallModelGuide:
             # One number in the output is the value it reports (`records that match: 7`): given the line to
             # reply with, a small model that kept its unrelated answer after the general doubt takes it.
             values = set(_NUMBER.findall(last))
-            nudge = nudges.UNRELATED_VALUE if len(values) == 1 else nudges.UNRELATED  # UNRELATED has no {value}
-            text = nudge.format(value=", ".join(values), **said)
+            if len(values) == 1:
+                text = nudges.UNRELATED_VALUE.format(value=values.pop(), **said)
+            else:
+                text = nudges.UNRELATED.format(**said)
             yield "unrelated", Advice(text, "final answer shares nothing with the output it follows")
 
     def idle(self, question: str, prose: str = "") -> Advice:
